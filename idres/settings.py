@@ -1,0 +1,193 @@
+"""Typed settings: one small model per concern, read once from `IDRES_*` env vars and `idres.toml`.
+
+Nothing else in the code base reads the environment: commands build a `Settings` and pass the
+relevant part down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+DEFAULT_STORE = DATA_DIR / "store" / "idres.duckdb"
+
+CANONICAL_IDENTITY_COLUMNS: tuple[str, ...] = (
+    "channel",
+    "external_id",
+    "display_name",
+    "first_name",
+    "last_name",
+    "screen_name",
+    "email",
+    "phone",
+    "company",
+    "gender",
+    "city",
+    "postcode",
+    "country",
+    "birth_date",
+    "created_at",
+    "updated_at",
+)
+CANONICAL_MESSAGE_COLUMNS: tuple[str, ...] = (
+    "thread_id",
+    "message_id",
+    "channel",
+    "external_id",
+    "author_kind",
+    "agent_name",
+    "body",
+    "title",
+    "created_at",
+)
+
+DEFAULT_CHANNELS = ("email", "sms", "whatsapp", "facebook", "twitter", "instagram", "chat", "phone")
+
+
+class ChannelSettings(BaseModel):
+    """How one channel's exports are read: aliases for the channel name and column renames."""
+
+    aliases: list[str] = Field(default_factory=list)
+    # source column name -> canonical column name (see CANONICAL_*_COLUMNS)
+    columns: dict[str, str] = Field(default_factory=dict)
+    # the canonical column that holds the id on this channel when `external_id` is absent
+    external_id_from: str | None = None
+
+
+def _default_channels() -> dict[str, ChannelSettings]:
+    channels = {name: ChannelSettings() for name in DEFAULT_CHANNELS}
+    channels["twitter"] = ChannelSettings(aliases=["x"], external_id_from="screen_name")
+    channels["email"] = ChannelSettings(external_id_from="email")
+    channels["sms"] = ChannelSettings(external_id_from="phone")
+    channels["whatsapp"] = ChannelSettings(external_id_from="phone")
+    channels["phone"] = ChannelSettings(aliases=["voice"], external_id_from="phone")
+    channels["instagram"] = ChannelSettings(external_id_from="screen_name")
+    channels["chat"] = ChannelSettings(aliases=["webchat", "livechat"])
+    return channels
+
+
+class IngestSettings(BaseModel):
+    """Reading, normalizing and validating channel exports."""
+
+    default_region: str = "GB"
+    max_value_length: int = Field(default=2000, ge=16)
+    max_body_length: int = Field(default=100_000, ge=256)
+    landing_dir: Path = DATA_DIR / "landing"
+    data_docs_dir: Path = DATA_DIR / "gx_docs"
+    channels: dict[str, ChannelSettings] = Field(default_factory=_default_channels)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError(f"default_region must be a two-letter region code, got {value!r}")
+        return value.upper()
+
+    def channel_names(self) -> dict[str, str]:
+        """Every accepted spelling of a channel, lower-cased, mapped to its canonical name."""
+        names: dict[str, str] = {}
+        for name, channel in self.channels.items():
+            names[name.lower()] = name
+            for alias in channel.aliases:
+                names[alias.lower()] = name
+        return names
+
+
+class MatchSettings(BaseModel):
+    """Blocking, comparison and suggestion thresholds (the matching package validates the rest)."""
+
+    review_threshold: float = Field(default=0.80, gt=0.0, lt=1.0)
+    auto_approve_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
+    # extra comparisons and blocking rules configured by a data engineer, see matching/config.py
+    comparisons: list[dict[str, Any]] = Field(default_factory=list)
+    blocking_rules: list[dict[str, Any]] = Field(default_factory=list)
+    max_block_size: int = Field(default=50, ge=2)
+
+    @model_validator(mode="after")
+    def _auto_above_review(self) -> MatchSettings:
+        if self.auto_approve_threshold is not None and self.auto_approve_threshold < self.review_threshold:
+            raise ValueError("auto_approve_threshold must be at least review_threshold")
+        return self
+
+
+class ComplianceSettings(BaseModel):
+    """Export bundles, anonymization and retention."""
+
+    export_dir: Path = DATA_DIR / "exports"
+    export_passphrase: str | None = None
+    anonymization_key: str | None = None
+    retention_days: int | None = Field(default=None, ge=1)
+
+
+class ScheduleSettings(BaseModel):
+    """Cron schedules of the deployments served by `idres serve`."""
+
+    ingest: str = "*/10 * * * *"
+    match: str = "5 * * * *"
+    apply_merges: str = "15 * * * *"
+    export: str = "*/15 * * * *"
+    anonymize: str = "0 3 * * *"
+
+
+class WebSettings(BaseModel):
+    """The review page."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str | None = None
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("IDRES_CONFIG")
+    if explicit:
+        return Path(explicit)
+    for candidate in (Path.cwd() / "idres.toml", PROJECT_ROOT / "idres.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class Settings(BaseSettings):
+    """All settings; `IDRES_STORE`, `IDRES_INGEST__DEFAULT_REGION`, ... override `idres.toml`."""
+
+    model_config = SettingsConfigDict(env_prefix="IDRES_", env_nested_delimiter="__", extra="ignore")
+
+    store: Path = DEFAULT_STORE
+    store_busy_timeout_s: float = Field(default=30.0, ge=0)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    match: MatchSettings = Field(default_factory=MatchSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = _config_file()
+        if config is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from env and config file, with explicit overrides (e.g. `--store`) on top."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**clean)

@@ -1,0 +1,240 @@
+"""The one owner of the DuckDB customer store: connections, migrations, transactions, all SQL.
+
+Every statement goes through `Store.execute`/`Store.frame`, so every failure is a `StoreError`
+that carries the failing statement. DuckDB lets one process write a file at a time; `open_store`
+waits (up to the busy timeout) for another process to let go instead of failing at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from store.schema import migrations, personal_data, schema_version
+
+
+class StoreError(RuntimeError):
+    """A store operation failed; `statement` is the SQL that failed (if any)."""
+
+    def __init__(self, message: str, statement: str | None = None) -> None:
+        self.statement = statement
+        detail = f"{message}\n  in statement: {_shorten(statement)}" if statement else message
+        super().__init__(detail)
+
+
+class StoreBusyError(StoreError):
+    """Another process held the store for longer than the busy timeout."""
+
+
+def _shorten(statement: str | None, limit: int = 400) -> str:
+    text = " ".join((statement or "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: the store keeps TIMESTAMP (without time zone) columns in UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _is_lock_error(error: Exception) -> bool:
+    text = str(error)
+    return "Could not set lock" in text or "Conflicting lock" in text or "database is locked" in text
+
+
+class Store:
+    """An open connection to the customer store."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+        self.connection = connection
+        self.path = path
+        self.read_only = read_only
+        self._in_transaction = False
+
+    # -- statements ---------------------------------------------------------------------------
+    def _run(self, statement: str, params: Sequence[Any] | dict[str, Any] | None) -> duckdb.DuckDBPyConnection:
+        try:
+            if params is None:
+                return self.connection.execute(statement)
+            return self.connection.execute(statement, params)
+        except duckdb.Error as error:
+            raise StoreError(f"store statement failed: {error}", statement) from error
+
+    def execute(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        """Run one statement to its end; failures become `StoreError` naming the statement."""
+        result = self._run(statement, params)
+        try:
+            result.complete()
+        except duckdb.Error as error:
+            raise StoreError(f"store statement failed: {error}", statement) from error
+
+    def frame(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run a query and return its rows as a polars frame."""
+        try:
+            if params is None:
+                relation = self.connection.sql(statement)
+                if relation is None:
+                    return pl.DataFrame()
+                return relation.pl()
+            result = self.connection.execute(statement, params)
+            return pl.from_arrow(result.to_arrow_table())  # type: ignore[return-value]
+        except duckdb.Error as error:
+            raise StoreError(f"store query failed: {error}", statement) from error
+
+    def rows(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a query and return its rows as dicts."""
+        result = self._run(statement, params)
+        try:
+            columns = [column[0] for column in result.description or []]
+            return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+        except duckdb.Error as error:
+            raise StoreError(f"store query failed: {error}", statement) from error
+
+    def scalar(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        """Run a query and return the first column of its first row (None when empty)."""
+        result = self._run(statement, params)
+        try:
+            rows = result.fetchall()
+        except duckdb.Error as error:
+            raise StoreError(f"store query failed: {error}", statement) from error
+        return rows[0][0] if rows else None
+
+    @contextmanager
+    def registered(self, name: str, frame: pl.DataFrame) -> Iterator[str]:
+        """Expose a polars frame to SQL under `name` for the duration of the block."""
+        try:
+            self.connection.register(name, frame.to_arrow())
+        except duckdb.Error as error:
+            raise StoreError(f"could not register frame {name}: {error}") from error
+        try:
+            yield name
+        finally:
+            self.connection.unregister(name)
+
+    def next_id(self, table: str, column: str) -> int:
+        """The next free id of a table (callers hold the write transaction, so no race)."""
+        return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All or nothing: commit at the end of the block, roll back on any exception (Ctrl-C too)."""
+        if self._in_transaction:
+            yield self
+            return
+        self.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield self
+        except BaseException:
+            self._in_transaction = False
+            try:
+                self.connection.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # the transaction was already aborted by DuckDB; nothing more to undo
+            raise
+        self._in_transaction = False
+        self.execute("COMMIT")
+
+    def audit(self, actor: str, action: str, subject_kind: str, subject_id: Any, details: dict[str, Any]) -> int:
+        """Append one audit entry (callers keep personal data out of `details` where the law asks)."""
+        audit_id = self.next_id("audit_log", "audit_id")
+        self.execute(
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [audit_id, utcnow(), actor, action, subject_kind, None if subject_id is None else str(subject_id),
+             json.dumps(details, default=str)],
+        )
+        return audit_id
+
+    # -- schema -------------------------------------------------------------------------------
+    def current_version(self) -> int:
+        """The schema version recorded in the store (0 for a new file)."""
+        exists = self.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        )
+        if not exists:
+            return 0
+        return int(self.scalar("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this store has not seen yet; returns the versions applied."""
+        current = self.current_version()
+        if current > schema_version():
+            raise StoreError(
+                f"store {self.path} is at schema version {current}, newer than this idres "
+                f"({schema_version()}); upgrade idres"
+            )
+        pending = [migration for migration in migrations() if migration.version > current]
+        if not pending:
+            return []
+        with self.transaction():
+            self.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
+            )
+            for migration in pending:
+                for statement in migration.statements:
+                    self.execute(statement)
+                self.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [migration.version, migration.description, utcnow()],
+                )
+            self._record_personal_data()
+        return [migration.version for migration in pending]
+
+    def _record_personal_data(self) -> None:
+        self.execute("DELETE FROM personal_data_columns")
+        for table, columns in personal_data().items():
+            for column, category in columns.items():
+                self.execute("INSERT INTO personal_data_columns VALUES (?, ?, ?)", [table, column, category])
+                self.execute(f"COMMENT ON COLUMN {table}.{column} IS 'personal data: {category}'")
+
+    def close(self) -> None:
+        """Close the connection (releases the file lock)."""
+        self.connection.close()
+
+
+def connect(path: Path, read_only: bool = False, busy_timeout_s: float = 30.0) -> Store:
+    """Open the store file, waiting up to `busy_timeout_s` while another process holds its lock."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.exists():
+        raise StoreError(f"no store at {path}: run `idres ingest` first (or pass --store)")
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.02
+    while True:
+        try:
+            connection = duckdb.connect(str(path), read_only=read_only)
+            return Store(connection, path, read_only)
+        except duckdb.Error as error:
+            if not _is_lock_error(error):
+                raise StoreError(f"could not open store {path}: {error}") from error
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"store {path} is busy: another idres process is writing to it "
+                    f"(waited {busy_timeout_s:.0f} s). Try again when it finishes."
+                ) from error
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+@contextmanager
+def open_store(path: Path, read_only: bool = False, busy_timeout_s: float = 30.0) -> Iterator[Store]:
+    """Open (and, when writable, migrate) the store for the duration of the block."""
+    store = connect(path, read_only=read_only, busy_timeout_s=busy_timeout_s)
+    try:
+        if not read_only:
+            store.migrate()
+        elif store.current_version() < schema_version():
+            raise StoreError(f"store {path} needs migrating: run any writing command (e.g. `idres status`)")
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,1 @@
+"""Schema migrations, one module each: `vNNN_name.py` exporting `MIGRATION`."""
