@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,9 @@ class Store:
         self._in_transaction = False
 
     # -- statements ---------------------------------------------------------------------------
-    def _run(self, statement: str, params: Sequence[Any] | dict[str, Any] | None) -> duckdb.DuckDBPyConnection:
+    def _run(
+        self, statement: str, params: Sequence[Any] | dict[str, Any] | None
+    ) -> duckdb.DuckDBPyConnection:
         try:
             if params is None:
                 return self.connection.execute(statement)
@@ -88,7 +90,9 @@ class Store:
         except duckdb.Error as error:
             raise StoreError(f"store query failed: {error}", statement) from error
 
-    def rows(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def rows(
+        self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Run a query and return its rows as dicts."""
         result = self._run(statement, params)
         try:
@@ -135,21 +139,29 @@ class Store:
             yield self
         except BaseException:
             self._in_transaction = False
-            try:
+            # DuckDB may have aborted the transaction itself already; then there is nothing to undo
+            with suppress(duckdb.Error):
                 self.connection.execute("ROLLBACK")
-            except duckdb.Error:
-                pass  # the transaction was already aborted by DuckDB; nothing more to undo
             raise
         self._in_transaction = False
         self.execute("COMMIT")
 
-    def audit(self, actor: str, action: str, subject_kind: str, subject_id: Any, details: dict[str, Any]) -> int:
+    def audit(
+        self, actor: str, action: str, subject_kind: str, subject_id: Any, details: dict[str, Any]
+    ) -> int:
         """Append one audit entry (callers keep personal data out of `details` where the law asks)."""
         audit_id = self.next_id("audit_log", "audit_id")
         self.execute(
             "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [audit_id, utcnow(), actor, action, subject_kind, None if subject_id is None else str(subject_id),
-             json.dumps(details, default=str)],
+            [
+                audit_id,
+                utcnow(),
+                actor,
+                action,
+                subject_kind,
+                None if subject_id is None else str(subject_id),
+                json.dumps(details, default=str),
+            ],
         )
         return audit_id
 

@@ -173,7 +173,10 @@ PERSONAL_DATA: dict[str, dict[str, str]] = {
         **{column: "name" for column in ("display_name", "first_name", "last_name", "screen_name")},
         "email": "contact",
         "phone": "contact",
-        **{column: "demographic" for column in ("company", "gender", "city", "postcode", "country", "birth_date")},
+        **{
+            column: "demographic"
+            for column in ("company", "gender", "city", "postcode", "country", "birth_date")
+        },
         "extra": "raw",
         "email_norm": "contact",
         "email_key": "contact",

@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` and `make test`. Both create the environment first.
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export GX_ANALYTICS_ENABLED ?= false
+export UV_LINK_MODE ?= copy
+
+.PHONY: setup demo test lint typecheck unit bench clean-store
+
+setup: .venv/.synced
+
+# uv installs the locked dependencies (uv.lock); it is bootstrapped from PyPI when missing.
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+demo: setup
+	$(UV) run --frozen idres demo
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: setup
+	$(UV) run --frozen mypy
+
+unit: setup
+	$(UV) run --frozen pytest -m "not slow"
+
+test: lint typecheck
+	$(UV) run --frozen pytest
+
+bench: setup
+	$(UV) run --frozen python bench/ingest_bench.py --identities 1000000
+
+clean-store:
+	rm -rf data/store data/gx_docs data/exports data/landing

@@ -1,0 +1,5 @@
+"""`python -m idres`."""
+
+from idres.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""Printing for people (Rich) and for scripts (`--format json`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from enum import StrEnum
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    """How read commands print."""
+
+    text = "text"
+    json = "json"
+
+
+def emit(data: Any, fmt: OutputFormat, render_text: Callable[[Any], None]) -> None:
+    """Print `data` as JSON for scripts, or hand it to `render_text` for people."""
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps(data, default=str, indent=2, ensure_ascii=False) + "\n")
+    else:
+        render_text(data)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A Rich table whose cells are shown as plain text (never interpreted as markup)."""
+    result = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    for row in rows:
+        result.add_row(*["" if value is None else _plain(value) for value in row])
+    return result
+
+
+def _plain(value: Any) -> Any:
+    from rich.text import Text
+
+    return Text(str(value))
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print an error for people on stderr and exit with `code`."""
+    import typer
+
+    err_console.print(f"[bold red]error:[/] {_escape(message)}")
+    raise typer.Exit(code)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,233 @@
+"""Ingest one file: read, normalize, validate, then load valid rows and quarantine the rest.
+
+The steps are separate functions so the Prefect flow can run each as a task; `ingest_file` runs
+them in order for callers that do not need Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from idres.settings import IngestSettings
+from ingest.normalize import normalize_identities, parse_timestamps
+from ingest.read import InputFileError, RawFile, raw_rows_json, read_file
+from ingest.validate import ValidationOutcome, identity_rules, message_rules, validate
+from store import Store, utcnow
+from store.identities import (
+    find_loaded_batch,
+    insert_batch,
+    insert_quarantine,
+    load_identities,
+    load_messages,
+)
+
+
+@dataclass
+class FileReport:
+    """What happened to one file; `rows_loaded + rows_quarantined == rows_read` when it was read."""
+
+    path: str
+    status: (
+        str  # loaded | unchanged | rejected (every row quarantined) | failed (unreadable, nothing written)
+    )
+    kind: str | None = None
+    batch_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_new: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_stale: int = 0
+    rows_quarantined: int = 0
+    identities_created: int = 0
+    per_channel: dict[str, dict[str, int]] = field(default_factory=dict)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    data_docs_path: str | None = None
+    previous_batch_id: int | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was loaded, or was already loaded before."""
+        return self.status in ("loaded", "unchanged")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class Prepared:
+    """A file read, normalized and validated, ready to load."""
+
+    raw: RawFile
+    outcome: ValidationOutcome
+
+
+def normalize_messages(frame: pl.DataFrame) -> pl.DataFrame:
+    """Trim and lower-case the message kind, and parse `created_at`."""
+    frame = frame.with_columns(pl.col("author_kind").str.strip_chars().str.to_lowercase())
+    return parse_timestamps(frame, ["created_at"])
+
+
+def prepare(raw: RawFile, settings: IngestSettings) -> Prepared:
+    """Normalize and validate a file that was read (no store access)."""
+    allowed = sorted(settings.channels)
+    if raw.kind == "identities":
+        frame = normalize_identities(raw.frame, default_region=settings.default_region)
+        rules = identity_rules(allowed, settings.max_value_length)
+    else:
+        frame = normalize_messages(raw.frame)
+        rules = message_rules(allowed, settings.max_value_length, settings.max_body_length)
+    outcome = validate(frame, raw.kind, rules, batch_name=raw.path.name, data_docs_dir=settings.data_docs_dir)
+    return Prepared(raw, outcome)
+
+
+def already_loaded(store: Store, raw: RawFile) -> FileReport | None:
+    """The report for a file whose exact content was ingested before (then nothing is written)."""
+    previous = find_loaded_batch(store, raw.sha256, raw.kind)
+    if previous is None:
+        return None
+    return FileReport(
+        path=str(raw.path),
+        status="unchanged",
+        kind=raw.kind,
+        rows_read=raw.rows,
+        previous_batch_id=previous["batch_id"],
+        error=None,
+    )
+
+
+def load(store: Store, prepared: Prepared) -> FileReport:
+    """Load valid rows and quarantine the rest in one transaction: all of the file or none of it."""
+    raw, outcome = prepared.raw, prepared.outcome
+    started = utcnow()
+    quarantined = outcome.quarantined
+    with store.transaction():
+        batch_id = store.next_id("ingest_batches", "batch_id")
+        if raw.kind == "identities":
+            counts = load_identities(store, outcome.valid, batch_id, started)
+        else:
+            counts = load_messages(store, outcome.valid, batch_id, started)
+        raw_rows = (
+            raw_rows_json(raw, quarantined.get_column("row_number").to_list()) if quarantined.height else {}
+        )
+        insert_quarantine(
+            store,
+            quarantined.select(
+                pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
+                pl.lit(raw.kind).alias("kind"),
+                pl.lit(str(raw.path)).alias("file_path"),
+                "row_number",
+                "expectation",
+                "reason",
+                pl.col("row_number")
+                .replace_strict(raw_rows, default=None, return_dtype=pl.Utf8)
+                .alias("raw_row"),
+                pl.lit(started).alias("quarantined_at"),
+            ),
+        )
+        status = "loaded" if counts.loaded else "rejected"
+        report = FileReport(
+            path=str(raw.path),
+            status=status,
+            kind=raw.kind,
+            batch_id=batch_id,
+            rows_read=raw.rows,
+            rows_loaded=counts.loaded,
+            rows_new=counts.new,
+            rows_updated=counts.updated,
+            rows_unchanged=counts.unchanged,
+            rows_stale=counts.stale,
+            rows_quarantined=quarantined.height,
+            identities_created=counts.identities_created,
+            per_channel=counts.per_channel,
+            quarantine_reasons=_reason_counts(quarantined),
+            data_docs_path=outcome.data_docs_path,
+        )
+        if report.rows_loaded + report.rows_quarantined != report.rows_read:
+            # a row neither loaded nor quarantined would be lost: refuse the whole file
+            raise RuntimeError(
+                f"{raw.path}: {report.rows_read} rows read but {report.rows_loaded} loaded and "
+                f"{report.rows_quarantined} quarantined; nothing was written"
+            )
+        insert_batch(
+            store,
+            {
+                "batch_id": batch_id,
+                "kind": raw.kind,
+                "file_path": str(raw.path),
+                "file_sha256": raw.sha256,
+                "file_size": raw.size,
+                "channel": raw.channel,
+                "status": status,
+                "rows_read": report.rows_read,
+                "rows_loaded": report.rows_loaded,
+                "rows_new": report.rows_new,
+                "rows_updated": report.rows_updated,
+                "rows_unchanged": report.rows_unchanged + report.rows_stale,
+                "rows_quarantined": report.rows_quarantined,
+                "started_at": started,
+                "finished_at": utcnow(),
+                "validation": json.dumps(outcome.summary, default=str),
+                "data_docs_path": outcome.data_docs_path,
+            },
+        )
+    return report
+
+
+def _reason_counts(quarantined: pl.DataFrame) -> dict[str, int]:
+    if quarantined.height == 0:
+        return {}
+    counts = quarantined.group_by("expectation").len().sort("len", descending=True)
+    return dict(zip(counts["expectation"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def ingest_file(
+    store: Store, path: Path, settings: IngestSettings, kind: str | None = None, channel: str | None = None
+) -> FileReport:
+    """Read, normalize, validate and load one file; unreadable files give a `failed` report."""
+    began = time.perf_counter()
+    try:
+        raw = read_file(path, settings, kind=kind, channel=channel)
+    except InputFileError as error:
+        return FileReport(
+            path=str(path), status="failed", error=str(error), seconds=time.perf_counter() - began
+        )
+    report = already_loaded(store, raw)
+    if report is None:
+        report = load(store, prepare(raw, settings))
+    report.seconds = round(time.perf_counter() - began, 3)
+    return report
+
+
+def order_inputs(paths: list[Path]) -> list[Path]:
+    """Identities before messages, so that message authors are known; otherwise name order."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")))
+        else:
+            files.append(path)
+    return sorted(files, key=lambda p: (p.name.lower().startswith("message"), p.name))
+
+
+def archive_landed(path: Path, landing_dir: Path, ok: bool) -> Path:
+    """Move a file out of the landing folder into processed/ or failed/, keeping it (nothing is lost)."""
+    target_dir = landing_dir / ("processed" if ok else "failed") / utcnow().strftime("%Y-%m-%d")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / path.name
+    counter = 1
+    while target.exists():
+        target = target_dir / f"{path.stem}.{counter}{path.suffix}"
+        counter += 1
+    shutil.move(str(path), target)
+    return target

@@ -1,0 +1,330 @@
+"""SQL for loading identities, their customers, and ingest batches and quarantine rows.
+
+Callers hold the transaction (`with store.transaction():`), so a file loads fully or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from store.db import Store
+
+RAW_COLUMNS = (
+    "display_name",
+    "first_name",
+    "last_name",
+    "screen_name",
+    "email",
+    "phone",
+    "company",
+    "gender",
+    "city",
+    "postcode",
+    "country",
+    "birth_date",
+)
+NORMALIZED_COLUMNS = (
+    "email_norm",
+    "email_key",
+    "email_valid",
+    "phone_e164",
+    "phone_valid",
+    "first_name_norm",
+    "last_name_norm",
+    "first_name_key",
+    "last_name_key",
+    "name_from_display",
+    "display_name_norm",
+    "screen_name_norm",
+    "company_norm",
+    "city_norm",
+    "postcode_norm",
+    "country_norm",
+    "birth_date_norm",
+)
+# The customer profile columns an identity fills in when it starts a customer of its own.
+PROFILE_COLUMNS = (
+    "first_name",
+    "last_name",
+    "display_name",
+    "company",
+    "gender",
+    "city",
+    "postcode",
+    "country",
+    "birth_date",
+    "emails",
+    "phones",
+    "profile_sources",
+)
+# The content that makes a record "the same" on re-ingest: raw values and extra attributes.
+_HASHED = ("channel", "external_id", *RAW_COLUMNS, "extra", "created_at", "updated_at")
+_VALUE_COLUMNS = (*RAW_COLUMNS, "extra", "created_at", "updated_at", *NORMALIZED_COLUMNS)
+
+
+@dataclass
+class LoadCounts:
+    """What a load did to the rows it was given."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stale: int = 0  # an older record than the one in the store: kept out, counted as loaded
+    identities_created: int = 0  # bare identities created for message authors not seen before
+    per_channel: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def loaded(self) -> int:
+        """Valid rows accounted for by the load."""
+        return self.new + self.updated + self.unchanged + self.stale
+
+
+def _hash_expression(alias: str = "s") -> str:
+    parts = ", ".join(f"coalesce(CAST({alias}.{column} AS VARCHAR), chr(0))" for column in _HASHED)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
+def find_loaded_batch(store: Store, sha256: str, kind: str) -> dict[str, Any] | None:
+    """The earlier batch that loaded a file with this content, if any."""
+    rows = store.rows(
+        "SELECT batch_id, file_path, finished_at, rows_read FROM ingest_batches "
+        "WHERE file_sha256 = ? AND kind = ? AND status = 'loaded' ORDER BY batch_id LIMIT 1",
+        [sha256, kind],
+    )
+    return rows[0] if rows else None
+
+
+def _stage_identities(store: Store, frame: pl.DataFrame) -> None:
+    """Create temp table `stage` of incoming rows joined to the identities they update."""
+    columns = ["channel", "external_id", *RAW_COLUMNS, "extra", *NORMALIZED_COLUMNS]
+    incoming = frame.select(
+        *columns,
+        pl.col("created_at_ts").alias("created_at"),
+        pl.col("updated_at_ts").alias("updated_at"),
+    )
+    with store.registered("incoming_identities", incoming):
+        store.execute("DROP TABLE IF EXISTS stage")
+        store.execute(
+            f"""CREATE TEMP TABLE stage AS
+            SELECT s.*, {_hash_expression("s")} AS record_hash,
+                   i.identity_id, i.customer_id, i.record_hash AS old_hash, i.updated_at AS old_updated_at,
+                   CASE WHEN i.identity_id IS NULL THEN 'new'
+                        WHEN i.record_hash = {_hash_expression("s")} THEN 'unchanged'
+                        WHEN i.updated_at IS NOT NULL AND s.updated_at IS NOT NULL
+                             AND s.updated_at < i.updated_at THEN 'stale'
+                        ELSE 'updated' END AS action
+            FROM incoming_identities s
+            LEFT JOIN identities i ON i.channel = s.channel AND i.external_id = s.external_id"""
+        )
+
+
+def load_identities(store: Store, frame: pl.DataFrame, batch_id: int, now: datetime) -> LoadCounts:
+    """Insert new identities (each with a customer of its own) and update changed ones."""
+    _stage_identities(store, frame)
+    counts = LoadCounts()
+    for row in store.rows("SELECT channel, action, count(*) AS n FROM stage GROUP BY ALL"):
+        setattr(counts, row["action"], getattr(counts, row["action"]) + row["n"])
+        counts.per_channel.setdefault(row["channel"], {})[row["action"]] = row["n"]
+
+    if counts.new:
+        first_identity = store.next_id("identities", "identity_id")
+        first_customer = store.next_id("customers", "customer_id")
+        store.execute(
+            """UPDATE stage SET identity_id = ? + n.rn - 1, customer_id = ? + n.rn - 1
+            FROM (SELECT rowid AS r, row_number() OVER (ORDER BY rowid) AS rn FROM stage WHERE action = 'new') n
+            WHERE stage.rowid = n.r""",
+            [first_identity, first_customer],
+        )
+        insert_columns = ", ".join(("identity_id", "customer_id", "channel", "external_id", *_VALUE_COLUMNS))
+        store.execute(
+            f"""INSERT INTO identities ({insert_columns}, record_hash, batch_id, first_seen_at, changed_at,
+                match_pending, anonymized)
+            SELECT {insert_columns}, record_hash, ?, ?, ?, TRUE, FALSE FROM stage WHERE action = 'new'""",
+            [batch_id, now, now],
+        )
+        store.execute(
+            f"""INSERT INTO customers (customer_id, status, {", ".join(PROFILE_COLUMNS)}, agent_edited, locked,
+                created_at, updated_at)
+            SELECT customer_id, 'active', {_profile_values()}, [], FALSE, ?, ?
+            FROM stage WHERE action = 'new'""",
+            [now, now],
+        )
+    if counts.updated:
+        assignments = ", ".join(f"{column} = s.{column}" for column in _VALUE_COLUMNS)
+        store.execute(
+            f"""UPDATE identities SET {assignments}, record_hash = s.record_hash, batch_id = ?,
+                changed_at = ?, match_pending = TRUE
+            FROM stage s WHERE s.action = 'updated' AND identities.identity_id = s.identity_id""",
+            [batch_id, now],
+        )
+        refresh_single_identity_profiles(store, "SELECT customer_id FROM stage WHERE action = 'updated'", now)
+    store.execute("DROP TABLE stage")
+    return counts
+
+
+def _profile_values(alias: str = "", named: bool = False) -> str:
+    """SQL for a customer profile built from one identity (trimmed raw values), in PROFILE_COLUMNS order."""
+    p = f"{alias}." if alias else ""
+    values = [f"nullif(trim({p}{column}), '')" for column in PROFILE_COLUMNS[:8]]
+    values += [
+        f"CAST({p}birth_date_norm AS VARCHAR)",
+        f"CASE WHEN {p}email_valid THEN [{p}email_norm] ELSE [] END",
+        f"CASE WHEN {p}phone_valid THEN [{p}phone_e164] ELSE [] END",
+        f"json_object('source', 'identity', 'identity_id', {p}identity_id)",
+    ]
+    if named:
+        values = [f"{value} AS {column}" for value, column in zip(values, PROFILE_COLUMNS, strict=True)]
+    return ", ".join(values)
+
+
+def refresh_single_identity_profiles(store: Store, customer_ids_sql: str, now: datetime) -> None:
+    """Rebuild the profile of customers that hold exactly one identity and no agent edits."""
+    assignments = ", ".join(f"{column} = src.{column}" for column in PROFILE_COLUMNS)
+    store.execute(
+        f"""UPDATE customers SET {assignments}, updated_at = ?
+        FROM (SELECT i.customer_id, {_profile_values("i", named=True)}
+              FROM identities i
+              WHERE i.customer_id IN ({customer_ids_sql})
+                AND i.customer_id IN (SELECT customer_id FROM identities GROUP BY 1 HAVING count(*) = 1)) src
+        WHERE customers.customer_id = src.customer_id
+          AND len(coalesce(customers.agent_edited, [])) = 0 AND NOT customers.locked
+          AND customers.status = 'active'""",
+        [now],
+    )
+
+
+def ensure_identities(store: Store, keys: pl.DataFrame, batch_id: int, now: datetime) -> int:
+    """Create bare identities (and customers) for (channel, external_id) keys not in the store yet."""
+    empty = pl.DataFrame({"channel": keys["channel"], "external_id": keys["external_id"]})
+    with store.registered("message_authors", empty.unique()):
+        missing = store.frame(
+            """SELECT a.channel, a.external_id FROM message_authors a
+            ANTI JOIN identities i ON i.channel = a.channel AND i.external_id = a.external_id"""
+        )
+    if missing.height == 0:
+        return 0
+    bare = missing.with_columns(
+        *[pl.lit(None, dtype=pl.Utf8).alias(column) for column in (*RAW_COLUMNS, "extra")],
+        *[
+            pl.lit(None, dtype=pl.Boolean if column.endswith(("_valid", "_display")) else pl.Utf8).alias(
+                column
+            )
+            for column in NORMALIZED_COLUMNS
+            if column != "birth_date_norm"
+        ],
+        pl.lit(None, dtype=pl.Date).alias("birth_date_norm"),
+        pl.lit(None, dtype=pl.Datetime("us")).alias("created_at_ts"),
+        pl.lit(None, dtype=pl.Datetime("us")).alias("updated_at_ts"),
+    )
+    return load_identities(store, bare, batch_id, now).new
+
+
+def load_messages(store: Store, frame: pl.DataFrame, batch_id: int, now: datetime) -> LoadCounts:
+    """Insert conversations and messages; a message seen before is unchanged, an edited one updated."""
+    counts = LoadCounts()
+    counts.identities_created = ensure_identities(
+        store, frame.select("channel", "external_id"), batch_id, now
+    )
+    incoming = frame.select(
+        "thread_id",
+        "channel",
+        "external_id",
+        "author_kind",
+        "agent_name",
+        "body",
+        "title",
+        pl.col("created_at_ts").alias("created_at"),
+        pl.coalesce(
+            pl.col("message_id"),
+            pl.concat_str(
+                [pl.col(c).fill_null("") for c in ("created_at", "author_kind", "agent_name", "body")],
+                separator="\x1f",
+            ),
+        ).alias("message_key"),
+    )
+    with store.registered("incoming_messages", incoming):
+        store.execute("DROP TABLE IF EXISTS mstage")
+        store.execute(
+            """CREATE TEMP TABLE mstage AS
+            SELECT s.*, i.identity_id,
+                   CASE WHEN s.message_key LIKE '%' || chr(31) || '%' THEN md5(s.thread_id || chr(31) || s.message_key)
+                        ELSE s.message_key END AS external_message_id,
+                   md5(concat_ws(chr(31), s.author_kind, coalesce(s.agent_name, chr(0)),
+                                 coalesce(s.body, chr(0)), CAST(s.created_at AS VARCHAR))) AS record_hash
+            FROM incoming_messages s
+            JOIN identities i ON i.channel = s.channel AND i.external_id = s.external_id"""
+        )
+    first_conversation = store.next_id("conversations", "conversation_id")
+    store.execute(
+        """INSERT INTO conversations (conversation_id, channel, thread_id, identity_id, title, created_at,
+            last_message_at, batch_id)
+        SELECT ? + row_number() OVER (ORDER BY min(created_at), channel, thread_id) - 1, channel, thread_id,
+               arg_min(identity_id, created_at), max(title), min(created_at), max(created_at), ?
+        FROM mstage s
+        WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.channel = s.channel AND c.thread_id = s.thread_id)
+        GROUP BY channel, thread_id""",
+        [first_conversation, batch_id],
+    )
+    store.execute(
+        """CREATE OR REPLACE TEMP TABLE mstage2 AS
+        SELECT s.*, c.conversation_id, m.message_id, m.record_hash AS old_hash,
+               CASE WHEN m.message_id IS NULL THEN 'new' WHEN m.record_hash = s.record_hash THEN 'unchanged'
+                    ELSE 'updated' END AS action
+        FROM mstage s
+        JOIN conversations c ON c.channel = s.channel AND c.thread_id = s.thread_id
+        LEFT JOIN messages m ON m.conversation_id = c.conversation_id
+                            AND m.external_message_id = s.external_message_id"""
+    )
+    for row in store.rows("SELECT channel, action, count(*) AS n FROM mstage2 GROUP BY ALL"):
+        setattr(counts, row["action"], getattr(counts, row["action"]) + row["n"])
+        counts.per_channel.setdefault(row["channel"], {})[row["action"]] = row["n"]
+    first_message = store.next_id("messages", "message_id")
+    store.execute(
+        """INSERT INTO messages (message_id, conversation_id, external_message_id, identity_id, author_kind,
+            agent_name, body, created_at, record_hash, batch_id, anonymized)
+        SELECT ? + row_number() OVER (ORDER BY created_at, rowid) - 1, conversation_id, external_message_id,
+               identity_id, author_kind, agent_name, body, created_at, record_hash, ?, FALSE
+        FROM mstage2 WHERE action = 'new'""",
+        [first_message, batch_id],
+    )
+    store.execute(
+        """UPDATE messages SET author_kind = s.author_kind, agent_name = s.agent_name, body = s.body,
+            created_at = s.created_at, record_hash = s.record_hash, batch_id = ?
+        FROM mstage2 s WHERE s.action = 'updated' AND messages.message_id = s.message_id""",
+        [batch_id],
+    )
+    store.execute(
+        """UPDATE conversations SET last_message_at = greatest(conversations.last_message_at, t.last_at),
+            title = coalesce(conversations.title, t.title)
+        FROM (SELECT conversation_id, max(created_at) AS last_at, max(title) AS title FROM mstage2 GROUP BY 1) t
+        WHERE conversations.conversation_id = t.conversation_id"""
+    )
+    store.execute("DROP TABLE mstage")
+    store.execute("DROP TABLE mstage2")
+    return counts
+
+
+def insert_batch(store: Store, batch: dict[str, Any]) -> None:
+    """Record one ingest batch (its columns are those of `ingest_batches`)."""
+    columns = ", ".join(batch)
+    marks = ", ".join("?" for _ in batch)
+    store.execute(f"INSERT INTO ingest_batches ({columns}) VALUES ({marks})", list(batch.values()))
+
+
+def insert_quarantine(store: Store, rows: pl.DataFrame) -> None:
+    """Append quarantined rows (columns of `quarantine` without the id)."""
+    if rows.height == 0:
+        return
+    first = store.next_id("quarantine", "quarantine_id")
+    numbered = rows.with_columns(pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias("quarantine_id"))
+    with store.registered("incoming_quarantine", numbered):
+        store.execute(
+            """INSERT INTO quarantine (quarantine_id, batch_id, kind, file_path, row_number, expectation, reason,
+                raw_row, quarantined_at)
+            SELECT quarantine_id, batch_id, kind, file_path, row_number, expectation, reason, raw_row,
+                   quarantined_at FROM incoming_quarantine"""
+        )

@@ -1,0 +1,116 @@
+"""Read-only SQL for the status overview, a customer's record and the quarantine."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from store.db import Store
+
+TABLES = ("customers", "identities", "conversations", "messages", "comments", "ingest_batches", "quarantine")
+
+
+def status(store: Store, recent_batches: int = 10) -> dict[str, Any]:
+    """Counts per table and channel, the last batches, and the quarantine size."""
+    counts = {table: int(store.scalar(f"SELECT count(*) FROM {table}")) for table in TABLES}
+    counts["active_customers"] = int(store.scalar("SELECT count(*) FROM customers WHERE status = 'active'"))
+    per_channel = store.rows(
+        """SELECT i.channel, count(*) AS identities, count(*) FILTER (WHERE i.match_pending) AS match_pending,
+                  (SELECT count(*) FROM conversations c WHERE c.channel = i.channel) AS conversations
+           FROM identities i GROUP BY 1 ORDER BY 1"""
+    )
+    batches = store.rows(
+        """SELECT batch_id, kind, file_path, status, rows_read, rows_loaded, rows_new, rows_updated,
+                  rows_quarantined, finished_at, data_docs_path
+           FROM ingest_batches ORDER BY batch_id DESC LIMIT ?""",
+        [recent_batches],
+    )
+    quarantine = store.rows(
+        "SELECT kind, expectation, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY rows DESC LIMIT 20"
+    )
+    return {
+        "store": str(store.path),
+        "schema_version": store.current_version(),
+        "counts": counts,
+        "channels": per_channel,
+        "recent_batches": batches,
+        "quarantine_by_reason": quarantine,
+    }
+
+
+def resolve_customer(store: Store, customer_id: int) -> tuple[int | None, list[int]]:
+    """Follow merge redirects: the surviving customer id and the chain of ids walked through."""
+    chain = [customer_id]
+    current = customer_id
+    for _ in range(1000):  # a redirect chain is short; the bound only guards against a corrupt cycle
+        row = store.rows("SELECT status, merged_into FROM customers WHERE customer_id = ?", [current])
+        if not row:
+            return None, chain
+        if row[0]["status"] != "merged" or row[0]["merged_into"] is None:
+            return current, chain
+        current = int(row[0]["merged_into"])
+        chain.append(current)
+    raise RuntimeError(f"customer redirect cycle starting at {customer_id}")
+
+
+def customer_record(store: Store, customer_id: int, recent_messages: int = 20) -> dict[str, Any] | None:
+    """A customer's profile, identities, conversations, recent messages and comments."""
+    survivor, chain = resolve_customer(store, customer_id)
+    if survivor is None:
+        return None
+    profile = store.rows("SELECT * FROM customers WHERE customer_id = ?", [survivor])[0]
+    if profile.get("profile_sources"):
+        profile["profile_sources"] = json.loads(profile["profile_sources"])
+    identities = store.rows(
+        """SELECT identity_id, channel, external_id, display_name, first_name, last_name, screen_name, email,
+                  email_norm, email_valid, phone, phone_e164, phone_valid, company, city, postcode, country,
+                  birth_date, extra, created_at, updated_at, first_seen_at, changed_at, anonymized
+           FROM identities WHERE customer_id = ? ORDER BY identity_id""",
+        [survivor],
+    )
+    conversations = store.rows(
+        """SELECT c.conversation_id, c.channel, c.thread_id, c.title, c.created_at, c.last_message_at,
+                  count(m.message_id) AS messages,
+                  count(m.message_id) FILTER (WHERE m.author_kind = 'agent') AS agent_replies
+           FROM conversations c JOIN identities i ON i.identity_id = c.identity_id
+           LEFT JOIN messages m ON m.conversation_id = c.conversation_id
+           WHERE i.customer_id = ? GROUP BY ALL ORDER BY c.last_message_at DESC NULLS LAST""",
+        [survivor],
+    )
+    messages = store.rows(
+        """SELECT m.message_id, m.conversation_id, c.channel, m.author_kind, m.agent_name, m.body, m.created_at
+           FROM messages m JOIN conversations c ON c.conversation_id = m.conversation_id
+           JOIN identities i ON i.identity_id = c.identity_id
+           WHERE i.customer_id = ? ORDER BY m.created_at DESC LIMIT ?""",
+        [survivor, recent_messages],
+    )
+    comments = store.rows(
+        """SELECT comment_id, customer_id, conversation_id, agent, body, created_at FROM comments
+           WHERE customer_id = ? OR conversation_id IN (
+               SELECT c.conversation_id FROM conversations c JOIN identities i ON i.identity_id = c.identity_id
+               WHERE i.customer_id = ?)
+           ORDER BY created_at DESC""",
+        [survivor, survivor],
+    )
+    return {
+        "requested_id": customer_id,
+        "customer_id": survivor,
+        "redirected_from": chain[:-1] if len(chain) > 1 else [],
+        "profile": profile,
+        "identities": identities,
+        "conversations": conversations,
+        "recent_messages": messages,
+        "comments": comments,
+    }
+
+
+def quarantine_rows(store: Store, batch_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Quarantined rows, newest first, optionally of one batch."""
+    where = "WHERE batch_id = ?" if batch_id is not None else ""
+    params: list[Any] = [batch_id] if batch_id is not None else []
+    return store.rows(
+        f"""SELECT quarantine_id, batch_id, kind, file_path, row_number, expectation, reason, raw_row,
+                   quarantined_at FROM quarantine {where}
+            ORDER BY quarantine_id DESC LIMIT ?""",
+        [*params, limit],
+    )
