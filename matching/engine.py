@@ -1,0 +1,224 @@
+"""run_match: blocking, comparisons, model and customer-level suggestions in one call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from matching.blocking import Candidates, block
+from matching.comparisons import SHARED, Levels, compare
+from matching.config import ConfigError, MatchConfig
+from matching.frequency import Frame, build_frame
+from matching.model import ModelParameters, estimate_u, fit, match_weights, probability
+from matching.suggestions import build_suggestions
+
+REQUIRED = ("identity_id", "customer_id")
+
+
+@dataclass
+class MatchResult:
+    """Everything a match run produces (see matching/__init__.py for the columns)."""
+
+    pairs: pl.DataFrame
+    suggestions: pl.DataFrame
+    rule_counts: pl.DataFrame
+    model: ModelParameters
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _ids(values: Any) -> np.ndarray:
+    if values is None:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(values, pl.DataFrame):
+        values = values.get_column(values.columns[0])
+    if isinstance(values, pl.Series):
+        return values.drop_nulls().cast(pl.Int64).to_numpy()
+    return np.asarray(list(values) if isinstance(values, Iterable) else [values], dtype=np.int64)
+
+
+def compare_all(frame: Frame, config: MatchConfig, l: np.ndarray, r: np.ndarray) -> list[Levels]:
+    """Every active comparison over the pairs (l[i], r[i]) of frame rows."""
+    return [compare(spec, frame, l, r) for spec in config.active_comparisons()]
+
+
+def excluded_matrix(config: MatchConfig) -> np.ndarray:
+    """(rules, comparisons) bool: comparisons a rule forces to agree, left out of that rule's EM stratum."""
+    comps = config.active_comparisons()
+    out = np.zeros((len(config.active_rules()), len(comps)), dtype=bool)
+    for i, rule in enumerate(config.active_rules()):
+        cols = rule.columns()
+        explicit = set(rule.exclude_comparisons or [])
+        for j, comp in enumerate(comps):
+            out[i, j] = comp.name in explicit or bool(cols & set(comp.own_columns()))
+    return out
+
+
+def _random_pairs(frame: Frame, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    a = rng.integers(0, frame.n, size=k, dtype=np.int64)
+    b = rng.integers(0, frame.n, size=k, dtype=np.int64)
+    keep = frame.customer[a] != frame.customer[b]
+    return a[keep].astype(np.int32), b[keep].astype(np.int32)
+
+
+def cross_customer_pairs(frame: Frame) -> float:
+    """Number of identity pairs whose identities belong to different customers."""
+    sizes = np.unique(frame.customer, return_counts=True)[1].astype(np.float64)
+    return frame.n * (frame.n - 1) / 2 - float((sizes * (sizes - 1) / 2).sum())
+
+
+def solve_prior(weights: np.ndarray, all_pairs: float, start: float) -> float:
+    """lambda with lambda * all_pairs = expected matches among the blocked pairs (M-step fixed point).
+
+    Pairs outside the blocks count as non-matches (blocking is built to find nearly all).
+    """
+    lam = start
+    for _ in range(100):
+        logit = np.log2(lam / (1 - lam))
+        new = float(np.clip(probability(weights + logit).sum() / max(all_pairs, 1.0), 1e-15, 0.5))
+        if abs(new - lam) <= 1e-4 * lam:
+            return new
+        lam = new
+    return lam
+
+
+def train(frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Levels]) -> ModelParameters:
+    """Estimate u from random pairs and m, lambda by EM on (a sample of) the blocked pairs."""
+    rng = np.random.default_rng(config.seed)
+    ru, rv = _random_pairs(frame, config.u_sample_pairs, rng)
+    u_params = estimate_u(compare_all(frame, config, ru, rv))
+    # EM strata are each rule's own pairs (a pair found by two rules is in both), sampled uniformly
+    strata = cand.by_rule
+    if strata.height > config.em_max_pairs:
+        strata = strata.sample(config.em_max_pairs, seed=config.seed)
+    pick = strata.get_column("pos").to_numpy()
+    rule_of = strata.get_column("rule").to_numpy().astype(np.int64)
+    sample = [
+        Levels(lv.name, lv.level_names, lv.neutral, lv.levels[pick], None if lv.tf is None else lv.tf[pick], lv.tf_level)
+        for lv in levels
+    ]
+    params, lam_r, iters, converged = fit(
+        sample, rule_of, excluded_matrix(config), u_params, config.em_max_iterations, config.em_tolerance
+    )
+    rules = config.active_rules()
+    # starting prior: expected matching pairs (credited to the first rule) over all pairs;
+    # run_match then solves it exactly with every comparison (see solve_prior)
+    counts = np.bincount(cand.rule.astype(np.int64), minlength=len(rules))
+    lam = float(np.clip((lam_r * counts).sum() / max(cross_customer_pairs(frame), 1.0), 1e-12, 0.5))
+    return ModelParameters(
+        params, lam, frame.n, iters, converged, int(len(sample[0].levels)) if sample else 0,
+        len(ru), {r.name: float(x) for r, x in zip(rules, lam_r, strict=True)},
+    )  # fmt: skip
+
+
+def run_match(
+    identities: pl.DataFrame,
+    settings: MatchConfig | Any = None,
+    changed_ids: pl.Series | Iterable[int] | None = None,
+    model: ModelParameters | dict[str, Any] | None = None,
+    excluded_customer_ids: pl.Series | Iterable[int] | None = None,
+) -> MatchResult:
+    """Match identities (optionally only pairs touching `changed_ids`); see matching/__init__.py."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    config = settings if isinstance(settings, MatchConfig) else MatchConfig.from_settings(settings)
+    missing = [c for c in REQUIRED if c not in identities.columns]
+    if missing:
+        raise ConfigError(f"identities frame lacks required column(s) {missing}")
+    config.check_columns(identities.columns)
+    if isinstance(model, dict):
+        model = ModelParameters.from_dict(model)
+    excluded = _ids(excluded_customer_ids)
+    df = identities
+    if len(excluded):
+        df = df.filter(~pl.col("customer_id").is_in(pl.Series(excluded, dtype=pl.Int64).implode()))
+    frame = build_frame(df, config.shared_min_names, config.shared_min_customers)
+    changed = None
+    if changed_ids is not None:
+        ids = pl.Series(_ids(changed_ids), dtype=pl.Int64)
+        changed = df.get_column("identity_id").cast(pl.Int64).is_in(ids.implode()).to_numpy()
+    timings["prepare"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    cand = block(frame.df, config.active_rules(), config.max_block_size, frame.customer, changed)
+    timings["blocking"] = time.perf_counter() - t
+    t = time.perf_counter()
+    levels = compare_all(frame, config, cand.left, cand.right)
+    timings["comparisons"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if model is not None and not model.fits(levels):
+        notes.append("stored model does not fit the configured comparisons: refitted from scratch")
+        model = None
+    trained = model is None
+    if model is None:
+        model = train(frame, config, cand, levels)
+    elif config.refit_on_incremental and len(cand.left):
+        params, lam_r, iters, conv = fit(
+            levels, cand.rule.astype(np.int64), excluded_matrix(config), model.comparisons, 5,
+            config.em_tolerance, init=model.comparisons,
+        )  # fmt: skip
+        model = ModelParameters(params, model.lambda_, model.n_identities, iters, conv, len(cand.left), model.u_sample_pairs, model.rule_lambdas)
+    fields, total = match_weights(levels, model.comparisons, 0.5)  # 0.5: no prior yet
+    if trained:
+        model.lambda_ = solve_prior(total, cross_customer_pairs(frame), model.lambda_)
+    total = total + np.log2(model.prior(frame.n) / (1 - model.prior(frame.n)))
+    timings["model"] = time.perf_counter() - t
+    t = time.perf_counter()
+    pairs = pairs_frame(frame, config, cand, levels, fields, total)
+    neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
+    suggestions = build_suggestions(
+        pairs, frame.df, config.active_comparisons(), config.review_threshold, config.auto_approve_threshold, neutral
+    )
+    pairs = pairs.drop("_row_l", "_row_r", "_shared_hit")
+    timings["suggestions"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return MatchResult(pairs, suggestions, cand.rule_counts, model, timings, notes)
+
+
+def _enum(names: list[str], codes: np.ndarray) -> pl.Series:
+    """Codes as an Enum column without building a Python string per row."""
+    return pl.Series(names, dtype=pl.Enum(names)).gather(pl.Series(codes.astype(np.uint32)))
+
+
+def pairs_frame(
+    frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Levels], fields: np.ndarray, total: np.ndarray
+) -> pl.DataFrame:
+    """The scored identity pairs as a polars frame (levels as Enum, weights float32)."""
+    ids = frame.df.get_column("identity_id").cast(pl.Int64).to_numpy()
+    rules = [r.name for r in config.active_rules()]
+    prob = probability(total)
+    cols: dict[str, pl.Series] = {
+        "identity_id_l": pl.Series(ids[cand.left]),
+        "identity_id_r": pl.Series(ids[cand.right]),
+        "customer_id_l": pl.Series(frame.customer[cand.left]),
+        "customer_id_r": pl.Series(frame.customer[cand.right]),
+        "rule": _enum(rules, cand.rule),
+        "match_weight": pl.Series(total),
+        "match_probability": pl.Series(prob),
+        "_row_l": pl.Series(cand.left),
+        "_row_r": pl.Series(cand.right),
+    }
+    shared_hit = np.zeros(len(cand.left), dtype=bool)
+    reasons = []
+    for c, lv in enumerate(levels):
+        cols[f"{lv.name}_level"] = _enum(lv.level_names, lv.levels)
+        cols[f"{lv.name}_weight"] = pl.Series(fields[c])
+        if SHARED in lv.level_names and lv.shared_count is not None:
+            hit = lv.levels == lv.level(SHARED)
+            shared_hit |= hit
+            cols[f"_n_{lv.name}"] = pl.Series(lv.shared_count.astype(np.int64))
+            text = pl.format(f"shares a {lv.name} value held by {{}} customers", pl.col(f"_n_{lv.name}"))
+            reasons.append(pl.when(pl.col(f"_n_{lv.name}") > 0).then(text))
+    related = shared_hit & (prob < config.review_threshold)
+    out = pl.DataFrame(cols).with_columns(
+        pl.Series("related_only", related),
+        pl.Series("_shared_hit", shared_hit),
+    )
+    reason = pl.coalesce(reasons) if reasons else pl.lit(None, dtype=pl.String)
+    out = out.with_columns(pl.when(pl.col("related_only")).then(reason).otherwise(None).cast(pl.String).alias("related_reason"))
+    return out.drop([c for c in out.columns if c.startswith("_n_")])

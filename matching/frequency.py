@@ -1,0 +1,145 @@
+"""Column encodings, term frequencies and shared-value detection over the whole identities frame.
+
+Every compared column is encoded once as integer codes (-1 = missing) into a vocabulary, so
+comparisons work on numpy arrays and fuzzy scorers run once per distinct value pair.
+Frequencies count *distinct customers* holding a value, not identities: a customer who
+already holds five identities with a rare email must not make that email look common.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from matching.nicknames import canonical_names
+
+
+@dataclass
+class Encoded:
+    """One encoded column: codes per identity row, vocabulary, and per-value statistics."""
+
+    codes: np.ndarray  # int32 per row, -1 where missing
+    vocab: np.ndarray  # object array: code -> string
+    customers: np.ndarray  # float64 per code: distinct customers holding the value
+    total: float  # distinct (customer, value) holdings: the denominator of a term frequency
+    shared: np.ndarray | None = None  # bool per code: held by several different people
+
+    def tf(self, codes: np.ndarray) -> np.ndarray:
+        """Term frequency p(value) of each code (the u of an exact match on that value)."""
+        return self.customers[codes] / max(self.total, 1.0)
+
+    def u_exact(self) -> float:
+        """Probability that two random customers share a value, among pairs where both have one."""
+        c = self.customers
+        t = max(self.total, 2.0)
+        return float(max((c * (c - 1)).sum() / (t * (t - 1)), 1.0 / (t * t)))
+
+
+@dataclass
+class Frame:
+    """The identities frame prepared for matching: row order is the `idx` used everywhere."""
+
+    df: pl.DataFrame
+    customer: np.ndarray  # int64 customer id per row
+    name_group: np.ndarray  # int32 per row: code of (initial of canonical first name), -1 missing
+    shared_min_names: int
+    shared_min_customers: int
+    cache: dict[tuple[str, ...], Encoded | dict[str, Encoded]] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        """Number of identity rows."""
+        return self.df.height
+
+    def col(self, name: str, shared: bool = False) -> Encoded:
+        """The encoded column (cached); `shared` also computes shared-value flags."""
+        key = (name, "shared" if shared else "")
+        hit = self.cache.get(key)
+        if isinstance(hit, Encoded):
+            return hit
+        enc = self.joint([name])[name]
+        if shared:
+            enc = Encoded(enc.codes, enc.vocab, enc.customers, enc.total, self._shared(enc))
+        self.cache[key] = enc
+        return enc
+
+    def joint(self, names: list[str]) -> dict[str, Encoded]:
+        """Encode several string columns into one vocabulary, so codes compare across columns."""
+        key = ("joint", *names)
+        hit = self.cache.get(key)
+        if isinstance(hit, dict):
+            return hit
+        series = [_as_string(self.df.get_column(c)) for c in names]
+        out = self._encode(series, names)
+        self.cache[key] = out
+        return out
+
+    def derived(self, name: str, make: Callable[[pl.DataFrame], pl.Series]) -> Encoded:
+        """Encode a column derived from the frame (e.g. the local part of an email), cached by name."""
+        key = ("derived", name)
+        hit = self.cache.get(key)
+        if isinstance(hit, Encoded):
+            return hit
+        enc = self._encode([_as_string(make(self.df))], [name])[name]
+        self.cache[key] = enc
+        return enc
+
+    def _encode(self, series: list[pl.Series], names: list[str]) -> dict[str, Encoded]:
+        stacked = pl.concat(series) if len(series) > 1 else series[0]
+        codes_all = (stacked.rank("dense").cast(pl.Int64).fill_null(0) - 1).to_numpy().astype(np.int32)
+        vocab = stacked.drop_nulls().unique().sort().to_numpy().astype(object)
+        out: dict[str, Encoded] = {}
+        for i, name in enumerate(names):
+            codes = codes_all[i * self.n : (i + 1) * self.n]
+            customers, total = _customer_counts(codes, self.customer, len(vocab))
+            out[name] = Encoded(codes, vocab, customers, total)
+        return out
+
+    def _shared(self, enc: Encoded) -> np.ndarray:
+        # people per value: distinct name groups among holders; unnamed holders count as none
+        ok = (enc.codes >= 0) & (self.name_group >= 0)
+        pair = np.unique(enc.codes[ok].astype(np.int64) * 1024 + self.name_group[ok])
+        groups = np.bincount((pair // 1024).astype(np.int64), minlength=len(enc.vocab))
+        return (groups >= self.shared_min_names) | (enc.customers >= self.shared_min_customers)
+
+
+def _as_string(s: pl.Series) -> pl.Series:
+    if s.dtype != pl.String:
+        s = s.cast(pl.String)
+    # blank strings are missing values, not a shared value ""
+    return s.str.strip_chars().replace("", None)
+
+
+def _customer_counts(codes: np.ndarray, customer: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    ok = codes >= 0
+    if not ok.any():
+        return np.zeros(size, dtype=np.float64), 0.0
+    df = pl.DataFrame({"v": codes[ok], "c": customer[ok]}).unique()
+    counts = np.bincount(df.get_column("v").to_numpy(), minlength=size).astype(np.float64)
+    return counts, float(df.height)
+
+
+def name_groups(df: pl.DataFrame, first_col: str | None) -> np.ndarray:
+    """Per row, a small code for the first initial of the canonical first name (-1 when missing).
+
+    Shared-value detection counts distinct people among a value's holders; "Bob" and "Robert"
+    are one person (nickname canonicalised), typos rarely change the initial.
+    """
+    if first_col is None or first_col not in df.columns:
+        return np.full(df.height, -1, dtype=np.int32)
+    first = _as_string(df.get_column(first_col))
+    uniq = first.drop_nulls().unique()
+    canon = canonical_names()
+    mapped = pl.Series([canon.get(v.lower(), v.lower()) for v in uniq.to_list()], dtype=pl.String)
+    initial = first.replace_strict(uniq, mapped, default=None).str.slice(0, 1)
+    return (initial.rank("dense").cast(pl.Int64).fill_null(0) - 1).to_numpy().astype(np.int32)
+
+
+def build_frame(df: pl.DataFrame, shared_min_names: int, shared_min_customers: int) -> Frame:
+    """Prepare the identities frame (row order preserved) for blocking and comparison."""
+    customer = df.get_column("customer_id").cast(pl.Int64).to_numpy()
+    groups = name_groups(df, "first_name_key")
+    return Frame(df, customer, groups, shared_min_names, shared_min_customers)

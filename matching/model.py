@@ -1,0 +1,202 @@
+"""Fellegi-Sunter model: u from random pairs, m and the prior by EM on blocked pairs, weights.
+
+Scoring: match_weight = log2(lambda / (1 - lambda)) + sum of per-field log2(m / u); the
+probability is 2^w / (1 + 2^w). For a term-frequency level (exact on a name, email, ...) u
+is replaced by the frequency of the agreed value, so "smith" weighs less than "zebulon".
+Neutral levels (missing, n/a, shared value, swapped surname) weigh 0.
+
+EM (unsupervised): pairs are stratified by the blocking rule that found them. Within a
+rule's pairs the fields the rule blocked on agree by construction, so they say nothing about
+match status there and are left out of that stratum's likelihood (Splink does the same, one
+training rule at a time; here all strata are fitted jointly). Each stratum has its own share
+of matches lambda_r; m is shared. u stays fixed from random pairs. The E-step uses the
+term-frequency u of each pair's agreed value, which sharpens m for names and emails.
+The prior for a random pair is the expected number of matching pairs among the blocked pairs
+(sum of lambda_r * pairs_r) over all cross-customer pairs, assuming blocking finds nearly all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from matching.comparisons import Levels
+
+
+@dataclass
+class ComparisonParams:
+    """m and u per level of one comparison."""
+
+    name: str
+    levels: list[str]
+    m: list[float]
+    u: list[float]
+    neutral: list[bool]
+    tf_level: int | None = None
+
+    def log2_bf(self) -> np.ndarray:
+        """Per-level match weight log2(m/u), 0 on neutral levels."""
+        m, u = np.asarray(self.m), np.asarray(self.u)
+        return np.where(self.neutral, 0.0, np.log2(np.maximum(m, 1e-12) / np.maximum(u, 1e-12)))
+
+
+@dataclass
+class ModelParameters:
+    """A fitted model; JSON-serializable via to_dict/from_dict so a store can keep and reuse it."""
+
+    comparisons: list[ComparisonParams]
+    lambda_: float
+    n_identities: int
+    iterations: int = 0
+    converged: bool = False
+    em_pairs: int = 0
+    u_sample_pairs: int = 0
+    rule_lambdas: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelParameters:
+        """Inverse of to_dict."""
+        data = dict(data)
+        data["comparisons"] = [ComparisonParams(**c) for c in data["comparisons"]]
+        return cls(**data)
+
+    def by_name(self) -> dict[str, ComparisonParams]:
+        """Comparison parameters keyed by comparison name."""
+        return {c.name: c for c in self.comparisons}
+
+    def fits(self, levels: list[Levels]) -> bool:
+        """True when the model has the same comparisons and level names as these results."""
+        have = self.by_name()
+        return len(have) == len(levels) and all(
+            lv.name in have and have[lv.name].levels == lv.level_names for lv in levels
+        )
+
+    def prior(self, n_identities: int) -> float:
+        """lambda for a frame of this size: matches per identity stay constant, pairs grow as n^2."""
+        if n_identities <= 1 or self.n_identities <= 1:
+            return self.lambda_
+        return float(min(self.lambda_ * (self.n_identities - 1) / (n_identities - 1), 0.5))
+
+    def weights_table(self) -> pl.DataFrame:
+        """comparison, level, m, u, weight (log2 m/u) for reporting."""
+        rows = [
+            (c.name, lvl, c.m[i], c.u[i], float(c.log2_bf()[i]))
+            for c in self.comparisons
+            for i, lvl in enumerate(c.levels)
+        ]
+        return pl.DataFrame(rows, schema=["comparison", "level", "m", "u", "weight"], orient="row")
+
+
+def estimate_u(random_levels: list[Levels]) -> list[ComparisonParams]:
+    """u per level from comparisons of random cross-customer pairs (m left empty)."""
+    out = []
+    for lv in random_levels:
+        k = len(lv.level_names)
+        counts = np.bincount(lv.levels.astype(np.int64), minlength=k).astype(np.float64)
+        active = ~np.asarray(lv.neutral)
+        # add-one smoothing: a level never seen among K random pairs has u below ~1/K;
+        # 1/K is the conservative (weight-lowering) bound
+        u = np.where(active, counts + 1.0, 0.0)
+        u = u / max(u.sum(), 1.0)
+        if lv.tf_level is not None and lv.u_exact is not None:
+            # exact agreement is rare among random pairs: use the exact collision probability
+            rest = active.copy()
+            rest[lv.tf_level] = False
+            floor = 1.0 / (len(lv.levels) + k)
+            u[rest] = np.maximum(u[rest] * (1.0 - lv.u_exact) / max(u[rest].sum(), 1e-12), floor)
+            u[lv.tf_level] = lv.u_exact
+            u = u / u.sum()
+        out.append(ComparisonParams(lv.name, list(lv.level_names), [0.0] * k, u.tolist(), list(lv.neutral), lv.tf_level))
+    return out
+
+
+def _init_m(params: ComparisonParams) -> np.ndarray:
+    # start: each weaker active level ~1/3 as likely among matches as the one above it
+    active = ~np.asarray(params.neutral)
+    m = np.zeros(len(params.levels))
+    m[active] = 0.35 ** np.arange(active.sum())
+    return m / m.sum()
+
+
+def _log_u(lv: Levels, u: np.ndarray) -> np.ndarray:
+    logu = np.log(np.maximum(u, 1e-12))[lv.levels].astype(np.float32)
+    if lv.tf is not None and lv.tf_level is not None:
+        hit = lv.levels == lv.tf_level
+        logu[hit] = np.log(np.maximum(lv.tf[hit], 1e-12))
+    return logu
+
+
+def log_bayes_factors(levels: list[Levels], params: list[ComparisonParams]) -> np.ndarray:
+    """Per comparison and pair, ln(m/u) with term-frequency u; 0 on neutral levels. Shape (C, n)."""
+    out = np.zeros((len(levels), len(levels[0].levels) if levels else 0), dtype=np.float32)
+    for c, (lv, p) in enumerate(zip(levels, params, strict=True)):
+        m, u = np.asarray(p.m), np.asarray(p.u)
+        logm = np.log(np.maximum(m, 1e-12))[lv.levels]
+        out[c] = np.where(np.asarray(p.neutral)[lv.levels], 0.0, logm - _log_u(lv, u))
+    return out
+
+
+def fit(
+    levels: list[Levels],
+    rule: np.ndarray,
+    excluded: np.ndarray,
+    u_params: list[ComparisonParams],
+    max_iterations: int,
+    tolerance: float,
+    init: list[ComparisonParams] | None = None,
+) -> tuple[list[ComparisonParams], np.ndarray, int, bool]:
+    """EM for m (u fixed) and each rule stratum's match share; returns (params, lambda_r, iterations, converged)."""
+    n_rules = excluded.shape[0]
+    lv_arr = np.stack([lv.levels for lv in levels]).astype(np.int64)  # (C, n)
+    neutral = [np.asarray(p.neutral) for p in u_params]
+    active = np.stack([~neutral[c][lv_arr[c]] for c in range(len(levels))]) & ~excluded[rule].T
+    logu = np.stack([_log_u(lv, np.asarray(p.u)) for lv, p in zip(levels, u_params, strict=True)])
+    m = [np.asarray(p.m) if p.m and sum(p.m) > 0 else _init_m(p) for p in (init or u_params)]
+    lam = np.full(n_rules, 0.2)
+    iterations, converged = 0, False
+    for iterations in range(1, max_iterations + 1):
+        logit = np.log(lam / (1 - lam))[rule].astype(np.float64)
+        for c in range(len(levels)):
+            logm = np.log(np.maximum(m[c], 1e-12))[lv_arr[c]]
+            logit += np.where(active[c], logm - logu[c], 0.0)
+        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))
+        new_m = []
+        for c in range(len(levels)):
+            k = len(m[c])
+            sums = np.bincount(lv_arr[c], weights=post * active[c], minlength=k)
+            # half a pseudo-pair per level keeps a level unseen among matches from m = 0 (-inf)
+            mc = np.where(neutral[c], 0.0, sums + 0.5)
+            new_m.append(mc / max(mc.sum(), 1e-12))
+        counts = np.bincount(rule, minlength=n_rules)
+        lam = np.clip(np.bincount(rule, weights=post, minlength=n_rules) / np.maximum(counts, 1), 1e-6, 1 - 1e-6)
+        change = max(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True))
+        m = new_m
+        if change < tolerance:
+            converged = True
+            break
+    out = [
+        ComparisonParams(p.name, p.levels, mc.tolist(), p.u, p.neutral, p.tf_level)
+        for p, mc in zip(u_params, m, strict=True)
+    ]
+    return out, lam, iterations, converged
+
+
+def match_weights(levels: list[Levels], params: list[ComparisonParams], prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """(per-field log2 weights (C, n) float32, total match_weight incl. the prior (n,) float64)."""
+    if not levels or len(levels[0].levels) == 0:
+        return np.zeros((len(levels), 0), dtype=np.float32), np.zeros(0)
+    fields = (log_bayes_factors(levels, params) / np.log(2)).astype(np.float32)
+    total = fields.sum(axis=0, dtype=np.float64) + np.log2(prior / (1 - prior))
+    return fields, total
+
+
+def probability(match_weight: np.ndarray) -> np.ndarray:
+    """2^w / (1 + 2^w), computed stably."""
+    return 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -200, 200)))

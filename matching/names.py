@@ -1,0 +1,111 @@
+"""First- and last-name comparisons: exact (term-frequency adjusted), swapped, nickname, initial, fuzzy."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import polars as pl
+
+from matching.comparisons import (
+    MISSING,
+    Levels,
+    assign,
+    finish,
+    fuzzy_names,
+    on_distinct,
+    similarity,
+)
+from matching.config import ComparisonSpec
+from matching.frequency import Encoded, Frame
+from matching.nicknames import nickname_pairs
+
+
+@cache
+def _nick_arrays() -> tuple[np.ndarray, np.ndarray]:
+    pairs = sorted(nickname_pairs())
+    return np.array([a for a, _ in pairs], dtype=object), np.array([b for _, b in pairs], dtype=object)
+
+
+def nickname_keys(vocab: np.ndarray) -> np.ndarray:
+    """Sorted int64 keys lo * len(vocab) + hi of the nickname pairs present in the (sorted) vocabulary."""
+    a, b = _nick_arrays()
+    ia, ib = np.searchsorted(vocab, a), np.searchsorted(vocab, b)
+    ok = (ia < len(vocab)) & (ib < len(vocab))
+    ok[ok] &= (vocab[ia[ok]] == a[ok]) & (vocab[ib[ok]] == b[ok])
+    lo, hi = np.minimum(ia[ok], ib[ok]), np.maximum(ia[ok], ib[ok])
+    return np.unique(lo.astype(np.int64) * len(vocab) + hi)
+
+
+def _vocab_stats(enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+    s = pl.Series(enc.vocab.tolist(), dtype=pl.String)
+    return s.str.len_chars().to_numpy(), s.str.slice(0, 1).rank("dense").to_numpy()
+
+
+def _contains(enc: Encoded, cl: np.ndarray, cr: np.ndarray, mask: np.ndarray, min_len: int) -> np.ndarray:
+    """One name starts with (first names) or contains (surnames) the other, the shorter >= min_len."""
+
+    def fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        df = pl.DataFrame({"a": enc.vocab[a].tolist(), "b": enc.vocab[b].tolist()}, schema=[("a", pl.String), ("b", pl.String)])
+        short = pl.min_horizontal(pl.col("a").str.len_chars(), pl.col("b").str.len_chars())
+        hit = pl.col("a").str.contains(pl.col("b"), literal=True) | pl.col("b").str.contains(pl.col("a"), literal=True)
+        return df.select((hit & (short >= min_len)).alias("x"))[:, 0].to_numpy()
+
+    return on_distinct(cl, cr, mask, fn, len(enc.vocab)) > 0
+
+
+def _codes(spec: ComparisonSpec, frame: Frame) -> tuple[Encoded, Encoded]:
+    assert spec.column is not None
+    partner = spec.columns[0] if spec.columns else None
+    if partner is None:
+        enc = frame.col(spec.column)
+        return enc, Encoded(np.full(frame.n, -1, dtype=np.int32), enc.vocab, enc.customers, enc.total)
+    joint = frame.joint(sorted([spec.column, partner]))
+    return joint[spec.column], joint[partner]
+
+
+def compare_first_name(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+    """exact / swapped (first and last both swapped) / nickname / initial / close / far / different."""
+    assert spec.thresholds is not None
+    enc, other = _codes(spec, frame)
+    cl, cr = enc.codes[l], enc.codes[r]
+    missing = (cl < 0) | (cr < 0)
+    exact = ~missing & (cl == cr)
+    ol, orr = other.codes[l], other.codes[r]
+    swapped = ~missing & ~exact & (cl == orr) & (ol == cr) & (ol >= 0)
+    size = len(enc.vocab)
+    rest = ~missing & ~exact & ~swapped
+    lo, hi = np.minimum(cl, cr).astype(np.int64), np.maximum(cl, cr).astype(np.int64)
+    nick = rest & np.isin(lo * size + hi, nickname_keys(enc.vocab))
+    length, first_char = _vocab_stats(enc)
+    sl, sr = np.maximum(cl, 0), np.maximum(cr, 0)
+    initial = rest & ((length[sl] == 1) | (length[sr] == 1)) & (first_char[sl] == first_char[sr])
+    fuzzy_mask = rest & ~nick & ~initial
+    sim = similarity(enc, cl, cr, fuzzy_mask, "jaro_winkler")
+    # "mary" vs "maryann": a first name that starts another is a partial name, scored as close
+    partial = _contains(enc, cl, cr, fuzzy_mask & (sim < spec.thresholds[0]), 3)
+    fuzzy = fuzzy_names(len(spec.thresholds))
+    names = [MISSING, "exact", "swapped", "nickname", "initial", *fuzzy, "different"]
+    rules = [(MISSING, missing), ("exact", exact), ("swapped", swapped), ("nickname", nick), ("initial", initial)]
+    rules += [(n, (sim >= t) | (partial if i == 0 else False)) for i, (n, t) in enumerate(zip(fuzzy, spec.thresholds, strict=True))]
+    return finish(spec, enc, names, assign(len(l), names, rules), cl)
+
+
+def compare_last_name(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+    """exact / swapped_surname (weight 0: the swap is scored once, on first_name) / close / far / different."""
+    assert spec.thresholds is not None
+    enc, other = _codes(spec, frame)
+    cl, cr = enc.codes[l], enc.codes[r]
+    missing = (cl < 0) | (cr < 0)
+    exact = ~missing & (cl == cr)
+    ol, orr = other.codes[l], other.codes[r]
+    swapped = ~missing & ~exact & (cl == orr) & (ol == cr) & (ol >= 0)
+    rest = ~missing & ~exact & ~swapped
+    sim = similarity(enc, cl, cr, rest, "jaro_winkler")
+    # double-barrelled or partial surnames ("smithjones" vs "smith") count as close
+    partial = _contains(enc, cl, cr, rest & (sim < spec.thresholds[0]), 4)
+    fuzzy = fuzzy_names(len(spec.thresholds))
+    names = [MISSING, "exact", "swapped_surname", *fuzzy, "different"]
+    rules = [(MISSING, missing), ("exact", exact), ("swapped_surname", swapped)]
+    rules += [(n, (sim >= t) | (partial if i == 0 else False)) for i, (n, t) in enumerate(zip(fuzzy, spec.thresholds, strict=True))]
+    return finish(spec, enc, names, assign(len(l), names, rules), cl)

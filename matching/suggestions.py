@@ -1,0 +1,155 @@
+"""Customer-level suggestions from scored identity pairs.
+
+Combination rule: a customer pair takes its *best* identity pair (highest match weight) as
+its probability, rule and evidence. Identity pairs between the same two customers are not
+independent evidence (a customer's identities share values), so summing their weights or a
+noisy-or would count one email three times; the best pair is also the one a reviewer can
+check. Pairs inside one customer never appear (blocking drops them).
+
+Bands: auto_approve (>= auto_approve_threshold, when set, and no shared value involved),
+review (>= review_threshold), below. Suggestions hold every customer pair in review or
+auto_approve, plus "related, not merged" pairs (best evidence only a shared value) in
+band below with related_only = true: informational, never merged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+from matching.config import ComparisonSpec
+
+SUGGESTION_SCHEMA: dict[str, pl.DataType] = {
+    "customer_id_l": pl.Int64(),
+    "customer_id_r": pl.Int64(),
+    "probability": pl.Float64(),
+    "match_weight": pl.Float64(),
+    "band": pl.String(),
+    "related_only": pl.Boolean(),
+    "reason": pl.String(),
+    "rule": pl.String(),
+    "evidence": pl.String(),
+    "identity_id_l": pl.Int64(),
+    "identity_id_r": pl.Int64(),
+    "evidence_hash": pl.String(),
+}
+
+
+def _value(df: pl.DataFrame, cols: list[str], rows: pl.Series) -> pl.Series:
+    parts = [df.get_column(c).gather(rows).cast(pl.String) for c in cols]
+    frame = pl.DataFrame([p.alias(f"v{i}") for i, p in enumerate(parts)])
+    return frame.select(pl.concat_str(pl.all(), separator=" | ", ignore_nulls=True).replace("", None))[:, 0]
+
+
+def evidence_frame(
+    best: pl.DataFrame, identities: pl.DataFrame, specs: list[ComparisonSpec], neutral_levels: dict[str, set[str]]
+) -> pl.DataFrame:
+    """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair."""
+    available = set(identities.columns)
+    rows_l, rows_r = best.get_column("_row_l"), best.get_column("_row_r")
+    structs, hash_parts = [], []
+    ev = pl.DataFrame({"i": range(best.height)})
+    for spec in specs:
+        cols = spec.display_columns(available)
+        level = best.get_column(f"{spec.name}_level").cast(pl.String)
+        ev = ev.with_columns(
+            _value(identities, cols, rows_l).alias(f"{spec.name}_vl"),
+            _value(identities, cols, rows_r).alias(f"{spec.name}_vr"),
+            level.alias(f"{spec.name}_lv"),
+            best.get_column(f"{spec.name}_weight").round(3).alias(f"{spec.name}_w"),
+        )
+        # missing / n/a fields are left out: they carry no evidence either way
+        keep = ~pl.col(f"{spec.name}_lv").is_in(sorted({"missing", "n/a"}))
+        item = pl.struct(
+            field=pl.lit(spec.name),
+            value_l=pl.col(f"{spec.name}_vl"),
+            value_r=pl.col(f"{spec.name}_vr"),
+            level=pl.col(f"{spec.name}_lv"),
+            weight=pl.col(f"{spec.name}_w").cast(pl.Float64),
+        )
+        structs.append(pl.when(keep).then(item))
+        hash_parts.append(
+            pl.when(keep).then(
+                pl.concat_str([pl.lit(spec.name), f"{spec.name}_vl", f"{spec.name}_vr", f"{spec.name}_lv"], separator="\x1f", ignore_nulls=True)
+            )
+        )
+    if not specs:
+        return pl.DataFrame({"evidence": ["[]"] * best.height, "evidence_hash": [""] * best.height})
+    out = ev.select(
+        pl.concat_list(structs).list.drop_nulls().alias("evidence"),
+        pl.concat_str(hash_parts, separator="\x1e", ignore_nulls=True).alias("_h"),
+    )
+    json = out.select(pl.struct("evidence").struct.json_encode().str.slice(12).str.strip_suffix("}").alias("evidence"))
+    # the hash covers fields, values and levels but not weights: a model refit alone is not new evidence
+    digests = [hashlib.blake2b(s.encode(), digest_size=12).hexdigest() for s in out.get_column("_h").to_list()]
+    return json.with_columns(pl.Series("evidence_hash", digests, dtype=pl.String))
+
+
+def build_suggestions(
+    pairs: pl.DataFrame,
+    identities: pl.DataFrame,
+    specs: list[ComparisonSpec],
+    review_threshold: float,
+    auto_approve_threshold: float | None,
+    neutral_levels: dict[str, set[str]],
+) -> pl.DataFrame:
+    """Customer pairs (customer_id_l < customer_id_r) with band, reason, evidence and its hash."""
+    cand = pairs.filter((pl.col("match_probability") >= review_threshold) | pl.col("related_only"))
+    if cand.height == 0:
+        return pl.DataFrame(schema=SUGGESTION_SCHEMA)
+    flip = pl.col("customer_id_l") > pl.col("customer_id_r")
+    swap = {"customer_id": True, "identity_id": True, "_row": True}
+    cand = cand.with_columns(
+        *[
+            pl.when(flip).then(pl.col(f"{k}_r")).otherwise(pl.col(f"{k}_l")).alias(f"{k}_l")
+            for k in swap
+        ],
+        *[
+            pl.when(flip).then(pl.col(f"{k}_l")).otherwise(pl.col(f"{k}_r")).alias(f"{k}_r")
+            for k in swap
+        ],
+    )
+    best = (
+        cand.sort(["match_weight", "identity_id_l", "identity_id_r"], descending=[True, False, False])
+        .unique(subset=["customer_id_l", "customer_id_r"], keep="first", maintain_order=True)
+    )
+    ev = evidence_frame(best, identities, specs, neutral_levels)
+    band = (
+        pl.when(
+            pl.lit(auto_approve_threshold is not None)
+            & (pl.col("match_probability") >= (auto_approve_threshold or 1.0))
+            & ~pl.col("_shared_hit")
+        )
+        .then(pl.lit("auto_approve"))
+        .when(pl.col("match_probability") >= review_threshold)
+        .then(pl.lit("review"))
+        .otherwise(pl.lit("below"))
+    )
+    top = _top_fields(specs)
+    out = pl.concat([best, ev], how="horizontal").select(
+        pl.col("customer_id_l").cast(pl.Int64),
+        pl.col("customer_id_r").cast(pl.Int64),
+        pl.col("match_probability").alias("probability"),
+        pl.col("match_weight"),
+        band.alias("band"),
+        pl.col("related_only"),
+        pl.when(pl.col("related_only")).then(pl.col("related_reason")).otherwise(top).alias("reason"),
+        pl.col("rule").cast(pl.String),
+        pl.col("evidence"),
+        pl.col("identity_id_l").cast(pl.Int64),
+        pl.col("identity_id_r").cast(pl.Int64),
+        pl.col("evidence_hash"),
+    )
+    return out.sort(["probability", "customer_id_l", "customer_id_r"], descending=[True, False, False])
+
+
+def _top_fields(specs: list[ComparisonSpec]) -> pl.Expr:
+    """'email exact, first_name nickname': the levels of the fields with positive weight."""
+    parts = [
+        pl.when(pl.col(f"{s.name}_weight") > 0).then(pl.concat_str([pl.lit(s.name + " "), pl.col(f"{s.name}_level").cast(pl.String)]))
+        for s in specs
+    ]
+    if not parts:
+        return pl.lit("")
+    return pl.concat_str(parts, separator=", ", ignore_nulls=True)
