@@ -1,0 +1,327 @@
+"""Normalized identity columns (docs/architecture.md) beside the raw ones, pure polars.
+
+Text is folded in polars for ASCII values and in Python once per distinct non-ASCII value (`ingest.text`);
+phones are resolved once per distinct canonical digit string (`ingest.phones`). Rules in brief:
+- email: trimmed, NFKC, lower-cased; `email_valid` by a regex (one `@`, dotted local atoms, a dotted domain
+  with a 2+ letter or `xn--` TLD, no spaces, local part <= 64 and address <= 254 characters); `email_key`
+  drops a `+tag` for every domain, and for gmail.com/googlemail.com also the dots (domain `gmail.com`).
+  Yahoo's `-keyword` disposable addresses are not folded: the base name is not the account's address.
+- names: when both first and last name are missing, `display_name` is split: "Last, First ..." or
+  "First [Middle ...] Last" (a leading title such as "Mr" is dropped; a lone token is a first name, or a
+  last name after a title; bracketed parts are ignored); `name_from_display` says so.
+- birth_date: `YYYY-MM-DD` (optionally with a time), `DD/MM/YYYY` (also `.` or `-`, day first),
+  `YYYY/MM/DD`, `YYYYMMDD`; impossible dates, dates before 1900 and future dates are null.
+- created_at/updated_at: ISO-8601 date or date-time (`T` or space, optional fraction, `Z`/`UTC`/`±HH[:MM]`)
+  converted to naive UTC, or epoch seconds (9-10 digits, optional fraction) or milliseconds (12-13 digits);
+  `*_ts` null and `*_bad` true when a value is present but not parseable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+
+import phonenumbers
+import polars as pl
+
+from idres.settings import CANONICAL_IDENTITY_COLUMNS
+from ingest.phones import normalize_phone_values, phone_columns
+from ingest.text import collapse_ascii, fold_text, hybrid, is_ascii, key_text, name_key, plain, plain_text
+
+__all__ = [
+    "EMAIL_PATTERN",
+    "country_code",
+    "name_key",
+    "normalize_identities",
+    "normalize_phone_values",
+    "parse_timestamp",
+    "parse_timestamps",
+]
+
+_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~\p{L}\p{N}-]+"
+_LABEL = r"[a-z0-9\p{L}\p{N}](?:[a-z0-9\p{L}\p{N}-]*[a-z0-9\p{L}\p{N}])?"
+EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[a-z\p{{L}}]{{2,63}}|xn--[a-z0-9-]{{1,59}})$"
+_EMAIL_ASCII = (
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$"
+)
+_DISTINCT_MIN_ROWS = 50_000  # below this, columns are normalized row by row
+_SAMPLE = 10_000  # rows sampled to decide whether a column repeats enough to normalize distinct values
+_GMAIL = ["gmail.com", "googlemail.com"]
+_TITLE = r"^(?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|herr|frau|mme|mlle)\.?\s+"
+_TZ = r"(?i)(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)$"  # a time zone after a time
+
+_COUNTRY_NAMES = {
+    "GB": "uk|united kingdom|great britain|britain|england|scotland|wales|northern ireland|gbr",
+    "US": "usa|united states|united states of america|america|u s a",
+    "IE": "ireland|eire|irl|republic of ireland",
+    "FR": "france|fra|republique francaise",
+    "DE": "germany|deutschland|deu|ger|bundesrepublik deutschland",
+    "ES": "spain|espana|esp",
+    "IT": "italy|italia|ita",
+    "NL": "netherlands|the netherlands|holland|nederland|nld",
+    "BE": "belgium|belgique|belgie|bel",
+    "LU": "luxembourg|lux",
+    "PT": "portugal|prt",
+    "CH": "switzerland|schweiz|suisse|svizzera|che",
+    "AT": "austria|osterreich|oesterreich|aut",
+    "SE": "sweden|sverige|swe",
+    "NO": "norway|norge|nor",
+    "DK": "denmark|danmark|dnk",
+    "FI": "finland|suomi|fin",
+    "IS": "iceland|island|isl",
+    "PL": "poland|polska|pol",
+    "CZ": "czech republic|czechia|cesko|cze",
+    "HU": "hungary|magyarorszag|hun",
+    "RO": "romania|rou",
+    "GR": "greece|ellada|hellas|grc",
+    "TR": "turkey|turkiye|tur",
+    "RU": "russia|russian federation|rus",
+    "UA": "ukraine|ukr",
+    "IN": "india|ind|bharat",
+    "CN": "china|chn|people's republic of china",
+    "JP": "japan|jpn|nippon",
+    "KR": "south korea|korea|republic of korea|kor",
+    "AU": "australia|aus",
+    "NZ": "new zealand|nzl",
+    "CA": "canada|can",
+    "MX": "mexico|mex",
+    "BR": "brazil|brasil|bra",
+    "AR": "argentina|arg",
+    "ZA": "south africa|zaf",
+    "NG": "nigeria|nga",
+    "EG": "egypt|egy",
+    "AE": "united arab emirates|uae|are",
+    "SA": "saudi arabia|sau",
+    "IL": "israel|isr",
+    "SG": "singapore|sgp",
+    "HK": "hong kong|hkg",
+    "PH": "philippines|phl",
+    "PK": "pakistan|pak",
+}
+COUNTRIES: dict[str, str] = {
+    **{code.lower(): code for code in phonenumbers.SUPPORTED_REGIONS},
+    **{name: code for code, names in _COUNTRY_NAMES.items() for name in names.split("|")},
+}
+
+
+def country_code(text: str) -> str | None:
+    """ISO alpha-2 code for a country name or code (e.g. 'Deutschland' -> 'DE'), else the folded text."""
+    folded = plain(text)
+    return None if folded is None else COUNTRIES.get(" ".join(folded.replace(".", "").split()), folded)
+
+
+def _col(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.String)
+
+
+def _email_norm(e: pl.Expr) -> pl.Expr:
+    return hybrid(
+        e,
+        lambda x: x.str.strip_chars().str.to_lowercase(),
+        lambda s: unicodedata.normalize("NFKC", s).strip().lower() or None,
+    )
+
+
+def _email_key(norm: pl.Expr, valid: pl.Expr) -> pl.Expr:
+    parts = norm.str.split_exact("@", 1)
+    local, domain = parts.struct.field("field_0"), parts.struct.field("field_1")
+    base = local.str.replace(r"\+.*$", "")
+    base = pl.when(base.str.len_bytes() > 0).then(base).otherwise(local)
+    gmail = domain.is_in(_GMAIL)
+    key = (
+        pl.when(gmail)
+        .then(base.str.replace_all(".", "", literal=True) + "@gmail.com")
+        .otherwise(base + "@" + domain)
+    )
+    return pl.when(valid).then(key)
+
+
+def _screen_name(e: pl.Expr) -> pl.Expr:
+    def slow(s: str) -> str | None:
+        return unicodedata.normalize("NFKC", " ".join(s.split())).lower().lstrip("@").strip() or None
+
+    return hybrid(
+        e, lambda x: collapse_ascii(x).str.to_lowercase().str.strip_chars_start("@").str.strip_chars(), slow
+    )
+
+
+def _postcode(e: pl.Expr) -> pl.Expr:
+    def slow(s: str) -> str | None:
+        return re.sub(r"\s+", "", unicodedata.normalize("NFKC", s)).upper() or None
+
+    return hybrid(e, lambda x: x.str.replace_all(r"[\s\x00-\x1f\x7f]+", "").str.to_uppercase(), slow)
+
+
+def _split_display(display: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(first, last) from a folded display name."""
+    d = display.str.replace_all(r"\s*[(\[][^)\]]*[)\]]", "").str.strip_chars()
+    comma = d.str.splitn(",", 2)
+    c_last = comma.struct.field("field_0").str.strip_chars()
+    c_first = (
+        comma.struct.field("field_1").str.strip_chars().str.replace(_TITLE, "").str.split(" ").list.first()
+    )
+    untitled = d.str.replace(_TITLE, "")
+    titled = untitled != d
+    tokens = untitled.str.split(" ")
+    single = tokens.list.len() == 1
+    n_first = pl.when(single & titled).then(None).otherwise(tokens.list.first())
+    n_last = pl.when(~single).then(tokens.list.last()).when(titled).then(tokens.list.first())
+    has_comma = d.str.contains(",", literal=True)
+    first = pl.when(has_comma).then(c_first).otherwise(n_first)
+    last = pl.when(has_comma).then(c_last).otherwise(n_last)
+    return pl.when(first.str.len_bytes() > 0).then(first), pl.when(last.str.len_bytes() > 0).then(last)
+
+
+def _birth_date(e: pl.Expr) -> pl.Expr:
+    b = e.str.strip_chars()
+    iso = b.str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$", 1)
+    dmy = pl.when(b.str.contains(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}$")).then(b.str.replace_all(r"[.\-]", "/"))
+    ymd = pl.when(b.str.contains(r"^\d{4}/\d{1,2}/\d{1,2}$")).then(b)
+    compact = pl.when(b.str.contains(r"^\d{8}$")).then(b)
+    date = pl.coalesce(
+        iso.str.to_date("%Y-%m-%d", strict=False),
+        dmy.str.to_date("%d/%m/%Y", strict=False),
+        ymd.str.to_date("%Y/%m/%d", strict=False),
+        compact.str.to_date("%Y%m%d", strict=False),
+    )
+    return pl.when(date.is_between(dt.date(1900, 1, 1), dt.date.today())).then(date)
+
+
+def _offset_minutes(tz: str) -> int:
+    digits = re.sub(r"[^0-9]", "", tz)
+    minutes = int(digits[:2] or 0) * 60 + int(digits[2:4] or 0)
+    return -minutes if tz.startswith("-") else minutes
+
+
+def parse_timestamp(e: pl.Expr) -> pl.Expr:
+    """Expression: ISO-8601 (any offset, converted) or epoch seconds/milliseconds to naive UTC `Datetime("us")`."""
+    t = e.str.strip_chars()
+    tz = pl.when(t.str.len_bytes() > 10).then(t.str.extract(_TZ, 0).str.to_lowercase())
+    body = t.str.slice(0, t.str.len_bytes() - tz.str.len_bytes().fill_null(0)).str.strip_chars_end()
+    body = body.str.replace("T", " ", literal=True).str.replace(",", ".", literal=True)
+    n = body.str.len_bytes()
+    body = pl.when(n == 10).then(body + " 00:00:00").when(n == 16).then(body + ":00").otherwise(body)
+    naive = body.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False)
+    offset = tz.map_batches(_offsets, return_dtype=pl.Int64, is_elementwise=True).fill_null(0)
+    iso = (naive.cast(pl.Int64) - offset * 60_000_000).cast(pl.Datetime("us"))
+    seconds = pl.when(t.str.contains(r"^\d{9,10}(?:\.\d+)?$")).then(t).cast(pl.Float64, strict=False)
+    millis = pl.when(t.str.contains(r"^\d{12,13}$")).then(t).cast(pl.Int64, strict=False)
+    epoch = pl.coalesce((seconds * 1_000_000).round().cast(pl.Int64), millis * 1000).cast(pl.Datetime("us"))
+    return pl.coalesce(iso, epoch)
+
+
+def _offsets(tz: pl.Series) -> pl.Series:
+    distinct = tz.drop_nulls().unique()
+    minutes = pl.Series([_offset_minutes(v) for v in distinct.to_list()], dtype=pl.Int64)
+    return tz.replace_strict(distinct, minutes, default=None, return_dtype=pl.Int64)
+
+
+def parse_timestamps(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Add `<column>_ts` (naive UTC) and `<column>_bad` (present but unparseable) for each raw timestamp column."""
+    frame = frame.with_columns(parse_timestamp(_col(c)).alias(f"{c}_ts") for c in columns)
+    return frame.with_columns(_bad(_col(c), pl.col(f"{c}_ts")).alias(f"{c}_bad") for c in columns)
+
+
+def normalize_identities(frame: pl.DataFrame, default_region: str = "GB") -> pl.DataFrame:
+    """Add the normalized identity columns and `created_at_ts`/`updated_at_ts` (+ `_bad` flags) to a raw frame."""
+    missing = [c for c in CANONICAL_IDENTITY_COLUMNS if c not in frame.columns]
+    work = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+    builders: dict[str, tuple[str, Callable[[pl.Expr], pl.Expr]]] = {
+        "email_norm": ("email", _email_norm),
+        "first_name_norm": ("first_name", fold_text),
+        "last_name_norm": ("last_name", fold_text),
+        "display_name_norm": ("display_name", fold_text),
+        "screen_name_norm": ("screen_name", _screen_name),
+        "company_norm": ("company", plain_text),
+        "city_norm": ("city", plain_text),
+        "postcode_norm": ("postcode", _postcode),
+        "country_norm": ("country", lambda e: _country(plain_text(e))),
+        "birth_date_norm": ("birth_date", _birth_date),
+        "created_at_ts": ("created_at", parse_timestamp),
+        "updated_at_ts": ("updated_at", parse_timestamp),
+    }
+    work = work.with_columns(_mapped(work, src, build).alias(out) for out, (src, build) in builders.items())
+    first, last, display = pl.col("first_name_norm"), pl.col("last_name_norm"), pl.col("display_name_norm")
+    split_first, split_last = _split_display(pl.when(first.is_null() & last.is_null()).then(display))
+    work = work.with_columns(
+        _split_first=split_first,
+        _split_last=split_last,
+        email_valid=_email_valid(pl.col("email_norm")),
+        created_at_bad=_bad(_col("created_at"), pl.col("created_at_ts")),
+        updated_at_bad=_bad(_col("updated_at"), pl.col("updated_at_ts")),
+    )
+    from_display = pl.col("_split_first").is_not_null() | pl.col("_split_last").is_not_null()
+    work = work.with_columns(
+        name_from_display=from_display,
+        first_name_norm=pl.when(from_display).then("_split_first").otherwise(first),
+        last_name_norm=pl.when(from_display).then("_split_last").otherwise(last),
+        email_key=_email_key(pl.col("email_norm"), pl.col("email_valid")),
+    )
+    work = work.with_columns(
+        first_name_key=_mapped(work, "first_name_norm", key_text),
+        last_name_key=_mapped(work, "last_name_norm", key_text),
+    )
+    phones = phone_columns(work.get_column("phone").cast(pl.String), default_region)
+    keep = [c for c in frame.columns if c not in _OUTPUT]
+    return work.with_columns(phones).select(*keep, *_OUTPUT)
+
+
+def _mapped(frame: pl.DataFrame, column: str, build: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    """`build(column)`, evaluated once per distinct value and mapped back when the column repeats a lot."""
+    values = frame.get_column(column)
+    if frame.height < _DISTINCT_MIN_ROWS or values.dtype != pl.String:
+        return build(_col(column))
+    sample = values.sample(_SAMPLE, seed=0)
+    if sample.n_unique() > 0.9 * _SAMPLE:
+        return build(_col(column))
+    distinct = values.drop_nulls().unique()
+    mapped = distinct.to_frame(column).select(build(pl.col(column))).to_series()
+    return pl.col(column).replace_strict(distinct, mapped, default=None, return_dtype=mapped.dtype)
+
+
+def _email_valid(norm: pl.Expr) -> pl.Expr:
+    """Regex plausibility: the ASCII pattern for ASCII addresses, the Unicode one only for the others."""
+    ascii_ok = norm.str.contains(_EMAIL_ASCII)
+    other_ok = pl.when(~is_ascii(norm)).then(norm).str.contains(EMAIL_PATTERN)
+    local = norm.str.split_exact("@", 1).struct.field("field_0")
+    sized = (norm.str.len_chars() <= 254) & (local.str.len_chars() <= 64)
+    return pl.when(norm.is_not_null()).then(
+        pl.when(is_ascii(norm)).then(ascii_ok).otherwise(other_ok) & sized
+    )
+
+
+def _country(plain: pl.Expr) -> pl.Expr:
+    key = plain.str.replace_all(".", "", literal=True).str.replace_all(r"\s+", " ").str.strip_chars()
+    return key.replace_strict(COUNTRIES, default=plain, return_dtype=pl.String)
+
+
+def _bad(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    return (raw.str.strip_chars().str.len_bytes() > 0).fill_null(False) & parsed.is_null()
+
+
+_OUTPUT = (
+    "email_norm",
+    "email_valid",
+    "email_key",
+    "phone_e164",
+    "phone_valid",
+    "first_name_norm",
+    "last_name_norm",
+    "first_name_key",
+    "last_name_key",
+    "name_from_display",
+    "display_name_norm",
+    "screen_name_norm",
+    "company_norm",
+    "city_norm",
+    "postcode_norm",
+    "country_norm",
+    "birth_date_norm",
+    "created_at_ts",
+    "created_at_bad",
+    "updated_at_ts",
+    "updated_at_bad",
+)
