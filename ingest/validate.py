@@ -1,0 +1,440 @@
+"""Great Expectations suites for ingest batches, plus the exact failing rows for quarantine.
+
+Every `Rule` is ONE definition that yields both the GX expectation (type + kwargs) and the polars
+expression marking the rows GX counts as unexpected, so the GX report and the quarantine cannot
+drift apart (the tests compare GX's unexpected counts with the polars counts for every rule).
+GX only reports counts (its result formats cap the rows they list, and sample values would put
+personal data into the Data Docs); the rows to quarantine come from the polars expressions.
+
+Policies:
+- blank means empty or only spaces, tabs and newlines; a required value must be present and not blank.
+- duplicates: the key is (channel, external_id) for identities and (channel, message_id) for
+  messages (rows missing a key part are ignored; they fail the not-null rules instead). GX counts
+  every row of a repeated key; the FIRST occurrence in row order is kept and every later one is
+  quarantined (if the first fails another rule, it is quarantined too and nothing is kept).
+- an invalid phone number is flagged (`phone_valid` False), never quarantined: its rule reports
+  through a `mostly` expectation (the suite fails when too few phones are valid) and sends no row
+  to quarantine.
+- checks that would be slow in pandas (value lengths) or need two columns (birth date present but
+  unparseable) run on a boolean helper column computed by polars (`Rule.derive`), which GX then
+  checks; helpers are never returned. GX gets only the columns its expectations read.
+- `summary["success"]` is GX's verdict over all expectations (so a low share of valid phones fails
+  it); whether rows were quarantined is `summary["quarantined_rows"]`.
+- lengths are checked on every canonical column (not on `extra`); `author_kind` must already be
+  lower-case, `channel` canonical (the reader maps aliases).
+- with a data-docs folder, GX keeps a file project in `<folder>/gx` (one suite, validation definition
+  and checkpoint per kind, one validation page per batch); the index is
+  `<folder>/gx/uncommitted/data_docs/local_site/index.html`. Batches validated at the same time
+  should not share a folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import polars as pl
+
+from idres.settings import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("identities", "messages")
+AUTHOR_KINDS = ("customer", "agent")
+BLANK_PATTERN = "[^ \t\r\n]"  # a non-blank character; same meaning in RE2 (pyarrow), re and Rust regex
+DEFAULT_MIN_VALID_PHONE_SHARE = 0.9
+# counts without sample values or row indices: cheap on 1M rows and no personal data in results or docs
+_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """One check: the GX expectation and the polars expression for the same rows, plus the reason."""
+
+    name: str  # GX expectation type, e.g. "expect_column_values_to_not_be_null"
+    column: str  # the input column the rule is about (for reports and quarantine)
+    gx_kwargs: dict[str, Any]  # the expectation's kwargs (column / column_list, value_set, mostly, ...)
+    fails: pl.Expr  # True where GX counts the row as unexpected
+    reason: str  # human text, stored with quarantined rows
+    quarantines: pl.Expr | None = None  # rows sent to quarantine; None: the failing rows
+    derive: tuple[pl.Expr, ...] = ()  # named helper columns that `fails` and GX read
+    when: tuple[str, str] | None = None  # GX row condition `column == value`, already part of `fails`
+
+    @property
+    def quarantine_expr(self) -> pl.Expr:
+        """True where this rule sends the row to quarantine."""
+        return self.fails if self.quarantines is None else self.quarantines
+
+    @property
+    def gx_columns(self) -> list[str]:
+        """The frame columns the GX expectation reads."""
+        columns = list(self.gx_kwargs.get("column_list", []))
+        if "column" in self.gx_kwargs:
+            columns.append(self.gx_kwargs["column"])
+        if self.when is not None:
+            columns.append(self.when[0])
+        return columns
+
+
+def _not_null(column: str, when: tuple[str, str] | None = None) -> Rule:
+    condition = f" when {when[0]} is {when[1]!r}" if when else ""
+    return Rule(
+        "expect_column_values_to_not_be_null",
+        column,
+        {"column": column},
+        _scoped(pl.col(column).is_null(), when),
+        f"{column} is missing{condition}",
+        when=when,
+    )
+
+
+def _not_blank(column: str, when: tuple[str, str] | None = None) -> Rule:
+    condition = f" when {when[0]} is {when[1]!r}" if when else ""
+    return Rule(
+        "expect_column_values_to_match_regex",
+        column,
+        {"column": column, "regex": BLANK_PATTERN},
+        _scoped(pl.col(column).is_not_null() & ~pl.col(column).str.contains(BLANK_PATTERN), when),
+        f"{column} is blank{condition}",
+        when=when,
+    )
+
+
+def _in_set(
+    column: str, values: Sequence[Any], reason: str, *, about: str | None = None, mostly: float | None = None
+) -> Rule:
+    kwargs: dict[str, Any] = {"column": column, "value_set": list(values)}
+    if mostly is not None:
+        kwargs["mostly"] = mostly
+    return Rule(
+        "expect_column_values_to_be_in_set",
+        about or column,
+        kwargs,
+        pl.col(column).is_not_null() & ~pl.col(column).is_in(list(values)),
+        reason,
+        quarantines=pl.lit(False) if mostly is not None else None,
+    )
+
+
+def _max_length(column: str, limit: int) -> Rule:
+    # GX checks a polars-computed flag: a length column per string column would make pandas copy
+    # 8 bytes per value and column for every expectation (GX filters the whole frame each time)
+    helper = f"{column}_too_long"
+    flag = (pl.col(column).str.len_chars() > limit).fill_null(False).alias(helper)
+    return replace(
+        _in_set(helper, [False], f"{column} is longer than {limit} characters", about=column), derive=(flag,)
+    )
+
+
+def _unique_key(columns: list[str]) -> Rule:
+    key = pl.struct(columns)
+    complete = pl.all_horizontal(pl.col(c).is_not_null() for c in columns)
+    return Rule(
+        "expect_compound_columns_to_be_unique",
+        ", ".join(columns),
+        {"column_list": columns, "ignore_row_if": "any_value_is_missing"},
+        complete & key.is_duplicated(),
+        f"duplicate ({', '.join(columns)}) in the batch (the first occurrence is kept)",
+        quarantines=complete & ~key.is_first_distinct(),
+    )
+
+
+def _parseable(flag: str, column: str, what: str) -> Rule:
+    """`flag` is True where the raw `column` is present but did not parse."""
+    return _in_set(flag, [False], f"{column} is not a valid {what}", about=column)
+
+
+def _scoped(expression: pl.Expr, when: tuple[str, str] | None) -> pl.Expr:
+    if when is None:
+        return expression
+    return expression & (pl.col(when[0]) == when[1]).fill_null(False)
+
+
+def _required(columns: Iterable[str]) -> list[Rule]:
+    return [rule for column in columns for rule in (_not_null(column), _not_blank(column))]
+
+
+def identity_rules(
+    allowed_channels: list[str],
+    max_value_length: int,
+    *,
+    min_valid_phone_share: float = DEFAULT_MIN_VALID_PHONE_SHARE,
+) -> list[Rule]:
+    """The checks of a normalized identities batch (see docs/architecture.md for its columns)."""
+    # present as normalize.py sees it (trimmed, not empty) but no plausible date came out
+    present = (pl.col("birth_date").str.strip_chars().str.len_bytes() > 0).fill_null(False)
+    birth_date_bad = (present & pl.col("birth_date_norm").is_null()).alias("birth_date_bad")
+    return [
+        *_required(["channel", "external_id"]),
+        _in_set("channel", sorted(allowed_channels), "channel is not a configured channel"),
+        _unique_key(["channel", "external_id"]),
+        _in_set("email_valid", [True], "email is not a valid address", about="email"),
+        _in_set(
+            "phone_valid",
+            [True],
+            "phone is not a valid number (flagged, not quarantined)",
+            about="phone",
+            mostly=min_valid_phone_share,
+        ),
+        *[_max_length(column, max_value_length) for column in CANONICAL_IDENTITY_COLUMNS],
+        _parseable("created_at_bad", "created_at", "timestamp"),
+        _parseable("updated_at_bad", "updated_at", "timestamp"),
+        replace(_parseable("birth_date_bad", "birth_date", "date (1900 to today)"), derive=(birth_date_bad,)),
+    ]
+
+
+def message_rules(allowed_channels: list[str], max_value_length: int, max_body_length: int) -> list[Rule]:
+    """The checks of a normalized messages batch (raw columns + created_at_ts, created_at_bad)."""
+    agent = ("author_kind", "agent")
+    return [
+        *_required(["thread_id", "channel", "external_id", "author_kind", "created_at"]),
+        _in_set("channel", sorted(allowed_channels), "channel is not a configured channel"),
+        _in_set("author_kind", list(AUTHOR_KINDS), "author_kind is neither 'customer' nor 'agent'"),
+        _not_null("agent_name", when=agent),
+        _not_blank("agent_name", when=agent),
+        _parseable("created_at_bad", "created_at", "timestamp"),
+        _unique_key(["channel", "message_id"]),
+        *[_max_length(c, max_value_length) for c in CANONICAL_MESSAGE_COLUMNS if c != "body"],
+        _max_length("body", max_body_length),
+    ]
+
+
+@dataclass
+class ValidationOutcome:
+    """Rows that passed, rows to quarantine (one per input row, reasons joined), and the GX report."""
+
+    valid: pl.DataFrame  # rows that passed every quarantining rule (the input's columns)
+    quarantined: pl.DataFrame  # row_number, expectation, column, reason ("; "-joined when several)
+    summary: dict[str, Any]  # JSON-able: per-rule counts and success, overall success, GX statistics
+    data_docs_path: str | None = None  # the Data Docs index.html, when a docs folder was given
+
+
+def rule_key(index: int, rule: Rule) -> str:
+    """A stable name for a rule within its list: position, expectation and column."""
+    return f"{index:02d}:{rule.name}:{rule.column}"
+
+
+def validate(
+    frame: pl.DataFrame,
+    kind: str,
+    rules: list[Rule],
+    *,
+    batch_name: str,
+    data_docs_dir: Path | None = None,
+) -> ValidationOutcome:
+    """Run the GX suite for `kind` on the batch and split its rows into valid and quarantined."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not rules:
+        raise ValueError("validate needs at least one rule")
+    if "row_number" not in frame.columns:
+        raise ValueError("the frame has no row_number column")
+    started = time.perf_counter()
+    work = frame.with_columns(helper for rule in rules for helper in rule.derive)
+    flags = work.select(
+        *[rule.fails.fill_null(False).alias(f"f{i}") for i, rule in enumerate(rules)],
+        *[rule.quarantine_expr.fill_null(False).alias(f"q{i}") for i, rule in enumerate(rules)],
+    ).with_columns(pl.any_horizontal(f"q{i}" for i in range(len(rules))).alias("quarantined"))
+    tallies = flags.select(
+        *[pl.col(f"f{i}").sum().alias(f"f{i}") for i in range(len(rules))],
+        *[pl.col(f"q{i}").sum().alias(f"q{i}") for i in range(len(rules))],
+    ).row(0, named=True)
+    quarantined = _quarantine_rows(frame.get_column("row_number"), flags, rules)
+    valid = frame.filter(~flags.get_column("quarantined"))
+    polars_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    columns = list(dict.fromkeys(column for rule in rules for column in rule.gx_columns))
+    results, statistics, docs = _run_gx(work.select(columns), kind, rules, batch_name, data_docs_dir)
+    gx_seconds = time.perf_counter() - started
+
+    per_rule = [
+        {
+            "rule": rule_key(i, rule),
+            "expectation": rule.name,
+            "column": rule.column,
+            "reason": rule.reason,
+            "unexpected_count": result["unexpected_count"],
+            "polars_unexpected_count": int(tallies[f"f{i}"]),
+            "quarantined": int(tallies[f"q{i}"]),
+            "success": result["success"],
+        }
+        for i, (rule, result) in enumerate(zip(rules, results, strict=True))
+    ]
+    summary = {
+        "kind": kind,
+        "batch_name": batch_name,
+        "rows": frame.height,
+        "valid_rows": valid.height,
+        "quarantined_rows": quarantined.height,
+        "success": all(item["success"] for item in per_rule),
+        "counts_agree": all(item["unexpected_count"] == item["polars_unexpected_count"] for item in per_rule),
+        "rules": per_rule,
+        "gx_statistics": statistics,
+        "seconds": {"polars": round(polars_seconds, 3), "gx": round(gx_seconds, 3)},
+    }
+    if not summary["counts_agree"]:
+        drift = [
+            item["rule"] for item in per_rule if item["unexpected_count"] != item["polars_unexpected_count"]
+        ]
+        logger.warning("GX and polars disagree on the failing rows of %s", ", ".join(drift))
+    return ValidationOutcome(valid, quarantined, summary, docs)
+
+
+def _quarantine_rows(row_number: pl.Series, flags: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
+    """One row per quarantined input row; names, columns and reasons of its rules joined by "; "."""
+
+    def joined(values: list[str]) -> pl.Expr:
+        parts = [pl.when(pl.col(f"q{i}")).then(pl.lit(value)) for i, value in enumerate(values)]
+        return pl.concat_str(parts, separator="; ", ignore_nulls=True)
+
+    return (
+        flags.with_columns(row_number)
+        .filter(pl.col("quarantined"))
+        .select(
+            pl.col("row_number"),
+            joined([rule.name for rule in rules]).alias("expectation"),
+            joined([rule.column for rule in rules]).alias("column"),
+            joined([rule.reason for rule in rules]).alias("reason"),
+        )
+    )
+
+
+def _gx() -> Any:
+    # GX sends usage analytics unless told not to; this is the one environment write in the code
+    # base (settings.py reads, nothing writes): it must happen before GX is first imported.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx  # lazily: the import takes seconds
+
+    return gx
+
+
+def preload_gx() -> threading.Thread:
+    """Start importing GX in a background thread, to overlap its seconds with reading and normalizing."""
+    thread = threading.Thread(target=_gx, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
+
+
+def _expectation(index: int, rule: Rule) -> Any:
+    from great_expectations.expectations.registry import get_expectation_impl
+    from great_expectations.expectations.row_conditions import Column
+
+    kwargs = dict(rule.gx_kwargs)
+    if rule.when is not None:
+        kwargs["row_condition"] = Column(rule.when[0]) == rule.when[1]
+    return get_expectation_impl(rule.name)(**kwargs, notes=rule.reason, meta={"rule": rule_key(index, rule)})
+
+
+def _run_gx(
+    data: pl.DataFrame, kind: str, rules: list[Rule], batch_name: str, data_docs_dir: Path | None
+) -> tuple[list[dict[str, Any]], dict[str, Any], str | None]:
+    """Validate the columns the suite reads; per-rule results in rule order, statistics, docs path."""
+    gx = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    if data_docs_dir is None:
+        context = gx.get_context(mode="ephemeral")
+    else:
+        data_docs_dir.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(data_docs_dir))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+
+    name = f"idres_{kind}"
+    batch_definition = _batch_definition(context, kind)
+    suite = context.suites.add_or_update(
+        gx.ExpectationSuite(name=name, expectations=[_expectation(i, rule) for i, rule in enumerate(rules)])
+    )
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+    )
+    # the batch is loaded once, by the run (a separate get_batch would fingerprint the frame twice)
+    batch_parameters = {"dataframe": _to_pandas(data)}
+    run_id = gx.RunIdentifier(run_name=batch_name)
+    if data_docs_dir is None:
+        result = definition.run(
+            batch_parameters=batch_parameters, result_format=_RESULT_FORMAT, run_id=run_id
+        )
+        docs = None
+    else:
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                result_format=_RESULT_FORMAT,
+            )
+        )
+        run = checkpoint.run(batch_parameters=batch_parameters, run_id=run_id)
+        result = next(iter(run.run_results.values()))
+        docs = _docs_index(context)
+
+    return _results_in_rule_order(result.results, rules), dict(result.statistics), docs
+
+
+def _batch_definition(context: Any, kind: str) -> Any:
+    """The whole-dataframe batch definition of `kind`, reusing what a file context already holds."""
+    if "idres_ingest" in context.data_sources.all():
+        source = context.data_sources.get("idres_ingest")
+    else:
+        source = context.data_sources.add_pandas(name="idres_ingest")
+    known = kind in source.get_asset_names()
+    asset = source.get_asset(kind) if known else source.add_dataframe_asset(kind)
+    if any(definition.name == "batch" for definition in asset.batch_definitions):
+        return asset.get_batch_definition("batch")
+    return asset.add_batch_definition_whole_dataframe("batch")
+
+
+def _to_pandas(data: pl.DataFrame) -> Any:
+    """The GX frame; booleans with nulls become pandas' nullable boolean (object columns are slow)."""
+    import pandas as pd
+
+    frame = data.to_pandas()
+    for name, dtype in data.schema.items():
+        series = data.get_column(name)
+        if dtype == pl.Boolean and series.null_count():
+            values = series.fill_null(False).to_numpy()
+            frame[name] = pd.arrays.BooleanArray(values, series.is_null().to_numpy())
+    return frame
+
+
+def _results_in_rule_order(results: list[Any], rules: list[Rule]) -> list[dict[str, Any]]:
+    """GX results matched back to the rules through the rule key kept in each expectation's meta."""
+    by_key = {(item.expectation_config.meta or {}).get("rule"): item for item in results}
+    ordered = []
+    for index, rule in enumerate(rules):
+        item = by_key[rule_key(index, rule)]
+        raised = [info for info in _exceptions(item.exception_info) if info.get("raised_exception")]
+        if raised:
+            message = raised[0].get("exception_message")
+            raise RuntimeError(f"GX could not evaluate {rule_key(index, rule)}: {message}")
+        ordered.append(
+            {"success": bool(item.success), "unexpected_count": item.result.get("unexpected_count")}
+        )
+    return ordered
+
+
+def _exceptions(info: Any) -> list[dict[str, Any]]:
+    """GX reports exceptions either as one dict or as a dict of dicts keyed by metric."""
+    if not info:
+        return []
+    if "raised_exception" in info:
+        return [info]
+    return [value for value in info.values() if isinstance(value, dict)]
+
+
+def _docs_index(context: Any) -> str | None:
+    for site in context.get_docs_sites_urls():
+        url = site.get("site_url")
+        if url and url.startswith("file://"):
+            return str(Path(unquote(urlparse(url).path)))
+    return None
