@@ -87,6 +87,11 @@ def key_series(df: pl.DataFrame, parsed: tuple[str, list[Any]]) -> pl.Series:
         out = pl.DataFrame([key_series(df, a).alias(f"p{i}") for i, a in enumerate(args)]).select(
             pl.concat_str(pl.all())
         )[:, 0]
+    elif func == "sorted" and len(args) == 2:
+        a, b = key_series(df, args[0]), key_series(df, args[1])
+        parts = pl.DataFrame([a.alias("a"), b.alias("b")])
+        lo, hi = pl.min_horizontal("a", "b"), pl.max_horizontal("a", "b")
+        out = parts.select(pl.concat_str([lo, hi], separator=_SEP))[:, 0]
     elif func == "sorted":
         parts = pl.DataFrame([key_series(df, a).alias(f"p{i}") for i, a in enumerate(args)])
         out = parts.select(
@@ -115,7 +120,7 @@ def rule_keys(df: pl.DataFrame, rule: BlockingRuleSpec) -> pl.DataFrame:
 
 
 def rule_pairs(
-    keys: pl.DataFrame, max_block_size: int, changed: np.ndarray | None
+    keys: pl.DataFrame, max_block_size: int, changed: np.ndarray | None, multi_key: bool = True
 ) -> tuple[pl.DataFrame, int, int]:
     """Pairs (l < r) sharing a key in blocks of 2..max size; (pairs, oversize blocks, largest block)."""
     sizes = keys.group_by("k").len()
@@ -127,12 +132,15 @@ def rule_pairs(
         left = keys
     else:
         left = keys.filter(pl.Series(changed[keys.get_column("idx").to_numpy()]))
-    pairs = left.join(keys, on="k", suffix="_r").filter(pl.col("idx") != pl.col("idx_r"))
-    pairs = pairs.select(
-        pl.min_horizontal("idx", "idx_r").alias("l"), pl.max_horizontal("idx", "idx_r").alias("r")
-    )
-    if changed is not None or pairs.height:
-        pairs = pairs.unique()
+    joined = left.join(keys, on="k", suffix="_r")
+    if changed is None:
+        pairs = joined.filter(pl.col("idx") < pl.col("idx_r")).select(l="idx", r="idx_r")
+    else:
+        pairs = joined.filter(pl.col("idx") != pl.col("idx_r")).select(
+            pl.min_horizontal("idx", "idx_r").alias("l"), pl.max_horizontal("idx", "idx_r").alias("r")
+        )
+    if changed is not None or multi_key:
+        pairs = pairs.unique()  # one identity pair can share several keys of the rule
     return pairs, oversize.height, largest
 
 
@@ -147,7 +155,8 @@ def block(
     collected, counts = [], []
     for i, rule in enumerate(rules):
         keys = rule_keys(df, rule)
-        pairs, oversize, largest = rule_pairs(keys, rule.max_block_size or max_block_size, changed)
+        cap = min(rule.max_block_size or max_block_size, max_block_size)
+        pairs, oversize, largest = rule_pairs(keys, cap, changed, len(rule.variants()) > 1)
         l_idx = pairs.get_column("l").to_numpy()
         r_idx = pairs.get_column("r").to_numpy()
         keep = customer[l_idx] != customer[r_idx]  # pairs inside one customer are already merged

@@ -23,6 +23,7 @@ from matching.frequency import Encoded, Frame
 MISSING = "missing"
 SHARED = "shared"
 NA = "n/a"
+NAME_STEM = "name_stem"
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Levels:
 
 def neutral_flags(names: Sequence[str]) -> list[bool]:
     """Levels that carry no evidence: missing / n/a, shared values, and a swapped surname."""
-    return [n in (MISSING, NA, SHARED) or n == "swapped_surname" for n in names]
+    return [n in (MISSING, NA, SHARED, NAME_STEM, "swapped_surname") for n in names]
 
 
 def fuzzy_names(k: int) -> list[str]:
@@ -158,12 +159,20 @@ def compare_string(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndar
     enc = frame.col(spec.column, shared=spec.shared_values)
     cl, cr, missing, exact, names = exact_part(spec, enc, l, r)
     fuzzy = fuzzy_names(len(spec.thresholds))
-    names = [*names, *fuzzy, "different"]
+    handle_like = spec.shared_values and spec.kind == "string"
+    names = [*names, *fuzzy, *([NAME_STEM] if handle_like else []), "different"]
     rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact)]
     if spec.kind == "string" and spec.thresholds:
         sim = similarity(enc, cl, cr, ~missing & ~exact, spec.scorer or "jaro_winkler")
         rules += [(n, sim >= t) for n, t in zip(fuzzy, spec.thresholds, strict=True)]
-    return finish(spec, enc, names, assign(len(l), names, rules), cl)
+    out = finish(spec, enc, names, assign(len(l), names, rules), cl)
+    if handle_like:  # handle-like values: weigh near matches by stem frequency
+        from matching.contact import stem_tf
+
+        col = spec.column
+        make = lambda df: df.get_column(col).cast(pl.String).str.to_lowercase().str.replace_all(r"[^a-z]", "")  # noqa: E731
+        out = stem_tf(out, frame, l, r, f"{col}:letters", make, tuple(fuzzy))
+    return out
 
 
 def compare_numeric(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
@@ -201,7 +210,7 @@ def compare_date(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarra
 def compare(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
     """Dispatch on the comparison kind."""
     from matching.contact import compare_email, compare_phone, compare_postcode
-    from matching.crossfield import compare_handle_cross, compare_name_handle
+    from matching.crossfield import compare_name_handle
     from matching.names import compare_first_name, compare_last_name
 
     kinds: dict[str, Callable[[ComparisonSpec, Frame, np.ndarray, np.ndarray], Levels]] = {
@@ -215,6 +224,5 @@ def compare(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) ->
         "phone": compare_phone,
         "postcode": compare_postcode,
         "name_handle": compare_name_handle,
-        "handle_cross": compare_handle_cross,
     }
     return kinds[spec.kind](spec, frame, l, r)

@@ -16,7 +16,7 @@ kinds: exact, string (scorer jaro_winkler | levenshtein | token_set | indel; sim
 thresholds in (0, 1], descending, one level each), numeric / date (absolute difference
 thresholds, ascending; date in days, plus a `typo` level for one
 date part wrong or day/month swapped), and the built-in person kinds first_name, last_name,
-email, phone, postcode, name_handle, handle_cross (see comparisons.py).
+email, phone, postcode, name_handle (see comparisons.py, crossfield.py).
 
 Blocking rule dict::
 
@@ -49,7 +49,6 @@ ComparisonKind = Literal[
     "phone",
     "postcode",
     "name_handle",
-    "handle_cross",
 ]
 COMPARISON_KINDS: tuple[str, ...] = ComparisonKind.__args__  # type: ignore[attr-defined]
 SCORERS = ("jaro_winkler", "levenshtein", "token_set", "indel")
@@ -71,7 +70,7 @@ KEY_FUNCTIONS: dict[str, int] = {
     "sorted": -1,
 }
 # kinds that take several columns (in this order) instead of one `column`
-MULTI_COLUMN_KINDS = {"name_handle": 4, "handle_cross": 2}
+MULTI_COLUMN_KINDS = {"name_handle": 4}
 # default similarity / difference thresholds per kind; where they come from is in comparisons.py
 DEFAULT_THRESHOLDS: dict[str, list[float]] = {
     "string": [0.92, 0.8],
@@ -80,7 +79,7 @@ DEFAULT_THRESHOLDS: dict[str, list[float]] = {
     "email": [0.88],
     "numeric": [1.0],
     "date": [],
-    "handle_cross": [0.9],
+    "name_handle": [0.9],
 }
 
 
@@ -97,7 +96,7 @@ class ComparisonSpec(BaseModel):
     kind: ComparisonKind
     column: str | None = None
     # secondary columns: first_name/last_name -> [partner name column] for swaps;
-    # name_handle -> [first, last, email, screen]; handle_cross -> [email, screen]
+    # name_handle -> [first, last, email, screen]
     columns: list[str] = Field(default_factory=list)
     scorer: Literal["jaro_winkler", "levenshtein", "token_set", "indel"] | None = None
     thresholds: list[float] | None = None
@@ -257,7 +256,6 @@ def default_comparisons() -> list[ComparisonSpec]:
            term_frequency=True, shared_values=True),
         _c("name_handle", "name_handle",
            columns=["first_name_key", "last_name_key", "email_norm", "screen_name_norm"]),
-        _c("handle_cross", "handle_cross", columns=["email_norm", "screen_name_norm"]),
         _c("birth_date", "date", "birth_date_norm"),
         _c("postcode", "postcode", "postcode_norm", term_frequency=True),
         _c("city", "string", "city_norm", thresholds=[0.92], term_frequency=True),
@@ -281,6 +279,11 @@ def default_blocking_rules() -> list[BlockingRuleSpec]:
         ["letters(email_local(email_norm))"],
         ["letters(screen_name_norm)"],
     ]
+    # name-only rules get a smaller block cap: a block of k identities costs k(k-1)/2 pairs,
+    # and a name shared by more than ~20 identities is too common to link on without other
+    # evidence, which the contact rules (email, phone, handle) find anyway. 20 keeps these
+    # rules at <= 9.5 pairs per identity.
+    name_cap = {"max_block_size": 20}
     return [
         _r("email_key", "email_key"),
         _r("email_norm", "email_norm"),
@@ -289,12 +292,12 @@ def default_blocking_rules() -> list[BlockingRuleSpec]:
         _r("screen_name", "screen_name_norm"),
         _r("name_city", "sorted(canonical(first_name_key), last_name_key)", "city_norm"),
         _r("surname_postcode", "last_name_key", "postcode_norm"),
-        _r("phonetic_surname_initial", "metaphone(last_name_key)", "initial(canonical(first_name_key))"),
-        _r("first_name_soundex_surname", "canonical(first_name_key)", "soundex(last_name_key)"),
+        _r("phonetic_surname_initial", "metaphone(last_name_key)", "initial(canonical(first_name_key))", **name_cap),
+        _r("first_name_soundex_surname", "canonical(first_name_key)", "soundex(last_name_key)", **name_cap),
         _r("first_name_birth_date", "canonical(first_name_key)", "birth_date_norm"),
-        _r("full_name", "sorted(first_name_key, last_name_key)"),
-        _r("name_handle", any_of=handle_keys, min_key_length=5,
-           exclude_comparisons=["name_handle", "handle_cross"]),
+        _r("full_name", "sorted(first_name_key, last_name_key)", **name_cap),
+        _r("name_handle", any_of=handle_keys, min_key_length=5, **name_cap,
+           exclude_comparisons=["name_handle"]),
         _r("email_local_first_initial", "email_local(email_norm)", "initial(canonical(first_name_key))"),
     ]  # fmt: skip
 
@@ -319,7 +322,7 @@ class MatchConfig(BaseModel):
     u_sample_pairs: int = Field(default=300_000, ge=1000)
     # EM trains on at most this many blocked pairs (a uniform sample); enough for ~25 m values
     em_max_pairs: int = Field(default=1_000_000, ge=1000)
-    em_max_iterations: int = Field(default=30, ge=1)
+    em_max_iterations: int = Field(default=100, ge=1)
     em_tolerance: float = Field(default=1e-4, gt=0.0)
     # incremental runs with a stored model: re-estimate m on the new pairs (few EM rounds) or not
     refit_on_incremental: bool = False

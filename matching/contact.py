@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 from rapidfuzz import distance, process
 
 from matching.comparisons import (
     MISSING,
+    NAME_STEM,
     Levels,
     assign,
     exact_part,
@@ -30,17 +33,60 @@ def compare_email(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarr
     nl, nr = norm.codes[l], norm.codes[r]
     missing = ((cl < 0) & (nl < 0)) | ((key.codes[r] < 0) & (nr < 0))
     exact &= ~missing
-    local = frame.derived(
-        f"{norm_col}:local", lambda df: df.get_column(norm_col).str.extract(r"^([^@]+)@", 1)
-    )
-    ll, lr = local.codes[l], local.codes[r]
+    local = frame.hashed(f"{norm_col}:local", lambda df: df.get_column(norm_col).str.extract(r"^([^@]+)@", 1))
+    ll, lr = local[l], local[r]
     rest = ~missing & ~exact
-    same_local = rest & (ll >= 0) & (ll == lr)
+    same_local = rest & (ll != 0) & (ll == lr)
     sim = similarity(norm, nl, nr, rest & ~same_local & (nl >= 0) & (nr >= 0), "levenshtein")
-    names = [*names, "same_local", "close", "different"]
+    names = [*names, "same_local", "close", NAME_STEM, "different"]
     rules = [(MISSING, missing), *shared_rule(key, cl, exact), ("exact", exact)]
     rules += [("same_local", same_local), ("close", sim >= spec.thresholds[0])]
-    return finish(spec, key, names, assign(len(l), names, rules), cl)
+    out = finish(spec, key, names, assign(len(l), names, rules), cl)
+    return stem_tf(out, frame, l, r, f"{norm_col}:local_letters", lambda df: _letters(df.get_column(norm_col).str.extract(r"^([^@]+)@", 1)), ("same_local", "close"))
+
+
+def _letters(s: pl.Series) -> pl.Series:
+    return s.str.to_lowercase().str.replace_all(r"[^a-z]", "")
+
+
+def stem_tf(out: Levels, frame: Frame, l: np.ndarray, r: np.ndarray, name: str, make: Callable[[pl.DataFrame], pl.Series], levels: tuple[str, ...]) -> Levels:
+    """Term-frequency adjust near-agreement levels by how common the value's letter stem is.
+
+    Handles and email local parts are mostly built from names, so "johnsmith" agreeing across
+    two identities is expected for two different John Smiths: weigh it by the stem's frequency.
+    """
+    freq = frame.row_frequency(name, make)
+    if out.tf is None:
+        out.tf = np.full(len(l), np.nan)
+    derived = _name_derived(frame, name, make)
+    for level in levels:
+        if level in out.level_names:
+            hit = out.levels == out.level(level)
+            out.tf[hit] = freq[l[hit]]
+            # a near match of two stems that both just spell the person's surname adds nothing
+            # the name comparisons have not counted already: neutral level name_stem
+            stem = hit & derived[l] & derived[r]
+            out.levels[stem] = out.level(NAME_STEM)
+            out.tf[stem] = np.nan
+    return out
+
+
+def _name_derived(frame: Frame, name: str, make: Callable[[pl.DataFrame], pl.Series]) -> np.ndarray:
+    key = ("name_derived", name)
+    hit = frame.cache.get(key)
+    if isinstance(hit, np.ndarray):
+        return hit
+    last = "last_name_key"
+    if last not in frame.df.columns:
+        out = np.zeros(frame.n, dtype=bool)
+    else:
+        stem = _letters(make(frame.df).cast(pl.String))
+        sur = frame.df.get_column(last).cast(pl.String).str.to_lowercase()
+        df = pl.DataFrame({"s": stem, "n": sur})
+        ok = (pl.col("n").str.len_chars() >= 3) & pl.col("s").str.contains(pl.col("n"), literal=True)
+        out = df.select(ok.fill_null(False))[:, 0].to_numpy()
+    frame.cache[key] = out
+    return out
 
 
 def compare_phone(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
@@ -53,22 +99,17 @@ def compare_phone(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarr
     col = spec.column
     enc = frame.col(col, shared=spec.shared_values)
     cl, cr, missing, exact, names = exact_part(spec, enc, l, r)
-    digits = frame.derived(f"{col}:digits", lambda df: df.get_column(col).cast(pl.String).str.replace_all(r"\D", ""))
-    tail = frame.derived(
-        f"{col}:last9", lambda df: df.get_column(col).cast(pl.String).str.replace_all(r"\D", "").str.slice(-9)
-    )
+    tail = frame.hashed(f"{col}:last9", lambda df: df.get_column(col).cast(pl.String).str.replace_all(r"\D", "").str.slice(-9))
     rest = ~missing & ~exact
-    national = rest & (tail.codes[l] == tail.codes[r]) & (tail.codes[l] >= 0)
-    dl, dr = digits.codes[l], digits.codes[r]
-    vocab = digits.vocab
+    national = rest & (tail[l] == tail[r]) & (tail[l] != 0)
 
     def osa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        va, vb = vocab[a].tolist(), vocab[b].tolist()
-        d = process.cpdist(va, vb, scorer=distance.OSA.distance, workers=-1, dtype=np.int32)
-        same_len = np.fromiter((len(x) == len(y) for x, y in zip(va, vb, strict=True)), bool, len(va))
-        return (d <= 1) & same_len
+        va = pl.Series(enc.vocab[a].tolist(), dtype=pl.String).str.replace_all(r"\D", "")
+        vb = pl.Series(enc.vocab[b].tolist(), dtype=pl.String).str.replace_all(r"\D", "")
+        d = process.cpdist(va.to_list(), vb.to_list(), scorer=distance.OSA.distance, workers=-1, dtype=np.int32)
+        return (d <= 1) & (va.str.len_chars() == vb.str.len_chars()).to_numpy()
 
-    close = on_distinct(dl, dr, rest & ~national & (dl >= 0) & (dr >= 0), osa, len(vocab)) > 0
+    close = on_distinct(cl, cr, rest & ~national, osa, len(enc.vocab)) > 0
     names = [*names, "national", "close", "different"]
     rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact)]
     rules += [("national", national), ("close", close)]
@@ -81,7 +122,7 @@ def compare_postcode(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.nd
     col = spec.column
     enc = frame.col(col, shared=spec.shared_values)
     cl, cr, missing, exact, names = exact_part(spec, enc, l, r)
-    area = frame.derived(
+    area = frame.hashed(
         f"{col}:area",
         lambda df: (
             df.select(
@@ -96,7 +137,7 @@ def compare_postcode(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.nd
     lengths = pl.Series(enc.vocab.tolist(), dtype=pl.String).str.len_chars().to_numpy()
     longest = np.maximum(lengths[np.maximum(cl, 0)], lengths[np.maximum(cr, 0)])
     one_edit = rest & (sim >= 1.0 - 1.0 / np.maximum(longest, 1) - 1e-6)
-    same_area = rest & (area.codes[l] == area.codes[r]) & (area.codes[l] >= 0)
+    same_area = rest & (area[l] == area[r]) & (area[l] != 0)
     names = [*names, "close", "area", "different"]
     rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact)]
     rules += [("close", one_edit), ("area", same_area)]

@@ -16,18 +16,24 @@ from matching.comparisons import NA, Levels, assign, cpdist, finish
 from matching.config import ComparisonSpec
 from matching.frequency import Frame
 
-_NAME_LEVELS = [NA, "full", "initial_surname", "surname", "first_name", "none"]
+LEVELS = [NA, "handle_exact", "full", "initial_surname", "handle_close", "surname", "first_name", "none"]
+_NAME_CODE = {1: "full", 2: "initial_surname", 3: "surname", 4: "first_name", 5: "none"}
 
 
 def _letters(s: pl.Expr) -> pl.Expr:
     return s.str.to_lowercase().str.replace_all(r"[^a-z]", "").replace("", None)
 
 
+def _alnum(s: pl.Expr) -> pl.Expr:
+    return s.str.to_lowercase().str.replace_all(r"[^a-z0-9]", "").replace("", None)
+
+
 def _name_vs_handles(df: pl.DataFrame) -> np.ndarray:
-    """Level index per row of (first, last, h1, h2): how much of the name the handles contain."""
+    """Code 1..5 (full, initial_surname, surname, first_name, none) per row of (first, last, h1, h2)."""
     f, la = pl.col("first"), pl.col("last")
     found = []
     for h in (pl.col("h1"), pl.col("h2")):
+
         def has(x: pl.Expr, h: pl.Expr = h) -> pl.Expr:
             return h.str.contains(x, literal=True).fill_null(False)
 
@@ -45,15 +51,63 @@ def _name_vs_handles(df: pl.DataFrame) -> np.ndarray:
     return df.select(pl.min_horizontal(found).alias("x"))[:, 0].to_numpy().astype(np.int8)
 
 
+def _token_tf(frame: Frame, first_c: str, last_c: str) -> dict[str, np.ndarray]:
+    """Per row and name-token level, the token's term frequency among customers (nan where missing)."""
+    exprs = {
+        "full": pl.concat_str([_letters(pl.col(first_c)), _letters(pl.col(last_c))]),
+        "initial_surname": pl.concat_str([_letters(pl.col(first_c)).str.slice(0, 1), _letters(pl.col(last_c))]),
+        "surname": _letters(pl.col(last_c)),
+        "first_name": _letters(pl.col(first_c)),
+    }
+    return {
+        level: frame.row_frequency(f"name_token:{level}:{first_c}:{last_c}", lambda df, e=expr: df.select(e).to_series())
+        for level, expr in exprs.items()
+    }
+
+
 def compare_name_handle(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
-    """full / initial_surname / surname / first_name / none, when only one side has a name."""
+    """One side's name (or email local part) against the other's handles, when only one side has a name.
+
+    handle_exact / handle_close: email local part vs screen name (alphanumerics equal / letters
+    equal or Jaro-Winkler >= threshold) when neither email nor screen name is on both sides.
+    full / initial_surname / surname / first_name: how much of the named side's name the other
+    side's email local part or screen name contains. Name-token levels are term-frequency
+    adjusted: "jsmith" is weaker evidence than "kzetvornel".
+    """
     first_c, last_c, email_c, screen_c = spec.columns
+    threshold = (spec.thresholds or [0.9])[0]
     df = frame.df
     has_name = (df.get_column(first_c).is_not_null() | df.get_column(last_c).is_not_null()).to_numpy()
-    has_handle = (df.get_column(email_c).is_not_null() | df.get_column(screen_c).is_not_null()).to_numpy()
-    levels = np.zeros(len(l), dtype=np.int8)
+    has_e = df.get_column(email_c).is_not_null().to_numpy()
+    has_s = df.get_column(screen_c).is_not_null().to_numpy()
+    n = len(l)
+    levels = np.zeros(n, dtype=np.int8)
+    tf = np.full(n, np.nan)
+    one_named = has_name[l] != has_name[r]
+    direct = (has_e[l] & has_e[r]) | (has_s[l] & has_s[r])
+    # email local part vs screen name
+    for e_side, s_side in ((l, r), (r, l)):
+        gate = ~(has_name[l] & has_name[r]) & ~direct & has_e[e_side] & has_s[s_side] & (levels == 0)
+        if not gate.any():
+            continue
+        sub = pl.DataFrame(
+            {
+                "a": df.get_column(email_c).gather(pl.Series(e_side[gate])).str.extract(r"^([^@]+)@", 1),
+                "b": df.get_column(screen_c).gather(pl.Series(s_side[gate])),
+            }
+        ).select(_alnum(pl.col("a")).alias("a"), _alnum(pl.col("b")).alias("b"))
+        sub = sub.with_columns(
+            (pl.col("a") == pl.col("b")).fill_null(False).alias("eq"),
+            (pl.col("a").str.replace_all(r"\d", "") == pl.col("b").str.replace_all(r"\d", "")).fill_null(False).alias("leq"),
+        )
+        sim = cpdist(sub.get_column("a").fill_null("").to_list(), sub.get_column("b").fill_null("").to_list(), "jaro_winkler")
+        ok = (sub.get_column("a").is_not_null() & sub.get_column("b").is_not_null()).to_numpy()
+        code = np.where(sub.get_column("eq").to_numpy(), 1, np.where(sub.get_column("leq").to_numpy() | (sim >= threshold), 4, 0))
+        levels[gate] = np.where(ok, code, 0)
+    # name vs handles
+    freq = _token_tf(frame, first_c, last_c)
     for name_side, handle_side in ((l, r), (r, l)):
-        gate = has_name[name_side] & ~has_name[handle_side] & has_handle[handle_side]
+        gate = one_named & has_name[name_side] & (has_e[handle_side] | has_s[handle_side])
         if not gate.any():
             continue
         nrow, hrow = pl.Series(name_side[gate]), pl.Series(handle_side[gate])
@@ -64,42 +118,17 @@ def compare_name_handle(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np
                 "h1": df.get_column(email_c).gather(hrow).str.extract(r"^([^@]+)@", 1),
                 "h2": df.get_column(screen_c).gather(hrow),
             }
-        ).select(
-            _letters(pl.col("first")).alias("first"),
-            _letters(pl.col("last")).alias("last"),
-            _letters(pl.col("h1")).alias("h1"),
-            _letters(pl.col("h2")).alias("h2"),
-        )
-        levels[gate] = _name_vs_handles(sub)
-    return finish(spec, None, list(_NAME_LEVELS), levels)
-
-
-def _alnum(s: pl.Series) -> pl.Series:
-    return s.str.to_lowercase().str.replace_all(r"[^a-z0-9]", "").replace("", None)
-
-
-def compare_handle_cross(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
-    """exact / close / different: one side's email local part against the other's screen name."""
-    assert spec.thresholds is not None
-    email_c, screen_c = spec.columns
-    df = frame.df
-    has_e = df.get_column(email_c).is_not_null().to_numpy()
-    has_s = df.get_column(screen_c).is_not_null().to_numpy()
-    names = [NA, "exact", "close", "different"]
-    levels = np.zeros(len(l), dtype=np.int8)
-    direct = (has_e[l] & has_e[r]) | (has_s[l] & has_s[r])
-    for e_side, s_side in ((l, r), (r, l)):
-        gate = ~direct & has_e[e_side] & has_s[s_side] & (levels == 0)
-        if not gate.any():
-            continue
-        local = _alnum(df.get_column(email_c).gather(pl.Series(e_side[gate])).str.extract(r"^([^@]+)@", 1))
-        screen = _alnum(df.get_column(screen_c).gather(pl.Series(s_side[gate])))
-        a, b = local.fill_null("").to_list(), screen.fill_null("").to_list()
-        sim = cpdist(a, b, "jaro_winkler")
-        letters_eq = (local.str.replace_all(r"\d", "") == screen.str.replace_all(r"\d", "")).fill_null(False)
-        exact = (local == screen).fill_null(False).to_numpy()
-        close = letters_eq.to_numpy() | (sim >= spec.thresholds[0])
-        found = assign(int(gate.sum()), names, [("exact", exact), ("close", close)])
-        found[(local.is_null() | screen.is_null()).to_numpy()] = 0  # nothing comparable: n/a
-        levels[gate] = found
-    return finish(spec, None, names, levels)
+        ).select(*(_letters(pl.col(c)).alias(c) for c in ("first", "last", "h1", "h2")))
+        code = _name_vs_handles(sub)
+        lv = np.array([LEVELS.index(_NAME_CODE[int(c)]) for c in range(6) if c > 0], dtype=np.int8)[code - 1]
+        current = levels[gate]
+        better = (current == 0) | (lv < current)
+        idx = np.flatnonzero(gate)[better]
+        levels[idx] = lv[better]
+        rows = name_side[idx]
+        for level in ("full", "initial_surname", "surname", "first_name"):
+            hit = levels[idx] == LEVELS.index(level)
+            tf[idx[hit]] = freq[level][rows[hit]]
+    out = finish(spec, None, list(LEVELS), levels)
+    out.tf = tf
+    return out

@@ -47,7 +47,7 @@ class Frame:
     name_group: np.ndarray  # int32 per row: code of (initial of canonical first name), -1 missing
     shared_min_names: int
     shared_min_customers: int
-    cache: dict[tuple[str, ...], Encoded | dict[str, Encoded]] = field(default_factory=dict)
+    cache: dict[tuple[str, ...], Encoded | dict[str, Encoded] | np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -86,6 +86,32 @@ class Frame:
         enc = self._encode([_as_string(make(self.df))], [name])[name]
         self.cache[key] = enc
         return enc
+
+    def hashed(self, name: str, make: Callable[[pl.DataFrame], pl.Series]) -> np.ndarray:
+        """64-bit hash per row of a derived column, for equality tests only; 0 where missing."""
+        key = ("hashed", name)
+        hit = self.cache.get(key)
+        if isinstance(hit, np.ndarray):
+            return hit
+        s = _as_string(make(self.df))
+        out = s.hash().to_numpy().astype(np.uint64)
+        out[s.is_null().to_numpy()] = 0  # a real value hashing to 0 is a 2^-64 event
+        self.cache[key] = out
+        return out
+
+    def row_frequency(self, name: str, make: Callable[[pl.DataFrame], pl.Series]) -> np.ndarray:
+        """Per row, the term frequency of its derived value among customers (nan where missing)."""
+        key = ("freq", name)
+        hit = self.cache.get(key)
+        if isinstance(hit, np.ndarray):
+            return hit
+        s = _as_string(make(self.df))
+        df = pl.DataFrame({"v": s, "c": self.customer})
+        total = df.drop_nulls().unique().height
+        counts = df.select(pl.col("c").n_unique().over("v").alias("n"))[:, 0].to_numpy().astype(np.float64)
+        out = np.where(s.is_null().to_numpy(), np.nan, counts / max(total, 1))
+        self.cache[key] = out
+        return out
 
     def _encode(self, series: list[pl.Series], names: list[str]) -> dict[str, Encoded]:
         stacked = pl.concat(series) if len(series) > 1 else series[0]

@@ -127,8 +127,8 @@ def _init_m(params: ComparisonParams) -> np.ndarray:
 
 def _log_u(lv: Levels, u: np.ndarray) -> np.ndarray:
     logu = np.log(np.maximum(u, 1e-12))[lv.levels].astype(np.float32)
-    if lv.tf is not None and lv.tf_level is not None:
-        hit = lv.levels == lv.tf_level
+    if lv.tf is not None:  # term-frequency u wherever the comparison supplied one
+        hit = ~np.isnan(lv.tf)
         logu[hit] = np.log(np.maximum(lv.tf[hit], 1e-12))
     return logu
 
@@ -153,28 +153,40 @@ def fit(
     init: list[ComparisonParams] | None = None,
 ) -> tuple[list[ComparisonParams], np.ndarray, int, bool]:
     """EM for m (u fixed) and each rule stratum's match share; returns (params, lambda_r, iterations, converged)."""
-    n_rules = excluded.shape[0]
+    n_rules, n_comp = excluded.shape[0], len(levels)
     lv_arr = np.stack([lv.levels for lv in levels]).astype(np.int64)  # (C, n)
     neutral = [np.asarray(p.neutral) for p in u_params]
-    active = np.stack([~neutral[c][lv_arr[c]] for c in range(len(levels))]) & ~excluded[rule].T
-    logu = np.stack([_log_u(lv, np.asarray(p.u)) for lv, p in zip(levels, u_params, strict=True)])
+    active = np.stack([~neutral[c][lv_arr[c]] for c in range(n_comp)]) & ~excluded[rule].T
+    # the u side of every pair's log-likelihood ratio is fixed during EM: sum it once
+    sum_logu = np.zeros(len(rule))
+    for c, (lv, p) in enumerate(zip(levels, u_params, strict=True)):
+        sum_logu += np.where(active[c], _log_u(lv, np.asarray(p.u)), 0.0)
+    # the m side depends only on the comparison pattern (levels + rule): a few thousand distinct
+    codes = np.where(active, lv_arr, -1) + 1  # 0 = not counted
+    key = rule.astype(np.int64)
+    for c in range(n_comp):
+        key = key * 16 + codes[c]
+    _, first, pid = np.unique(key, return_index=True, return_inverse=True)
+    pid = pid.ravel()
+    pat_codes, pat_rule = codes[:, first], rule[first]
     m = [np.asarray(p.m) if p.m and sum(p.m) > 0 else _init_m(p) for p in (init or u_params)]
     lam = np.full(n_rules, 0.2)
+    counts = np.bincount(rule, minlength=n_rules)
     iterations, converged = 0, False
     for iterations in range(1, max_iterations + 1):
-        logit = np.log(lam / (1 - lam))[rule].astype(np.float64)
-        for c in range(len(levels)):
-            logm = np.log(np.maximum(m[c], 1e-12))[lv_arr[c]]
-            logit += np.where(active[c], logm - logu[c], 0.0)
+        pat_logm = np.log(lam / (1 - lam))[pat_rule]
+        for c in range(n_comp):
+            logm = np.concatenate([[0.0], np.log(np.maximum(m[c], 1e-12))])
+            pat_logm = pat_logm + logm[pat_codes[c]]
+        logit = pat_logm[pid] - sum_logu
         post = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))
+        weight = np.bincount(pid, weights=post, minlength=len(first))
         new_m = []
-        for c in range(len(levels)):
-            k = len(m[c])
-            sums = np.bincount(lv_arr[c], weights=post * active[c], minlength=k)
+        for c in range(n_comp):
+            sums = np.bincount(pat_codes[c], weights=weight, minlength=len(m[c]) + 1)[1:]
             # half a pseudo-pair per level keeps a level unseen among matches from m = 0 (-inf)
             mc = np.where(neutral[c], 0.0, sums + 0.5)
             new_m.append(mc / max(mc.sum(), 1e-12))
-        counts = np.bincount(rule, minlength=n_rules)
         lam = np.clip(np.bincount(rule, weights=post, minlength=n_rules) / np.maximum(counts, 1), 1e-6, 1 - 1e-6)
         change = max(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True))
         m = new_m
