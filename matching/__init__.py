@@ -1,1 +1,68 @@
-"""matching package."""
+"""Pure matching engine: polars in, polars out (no duckdb, no prefect).
+
+Entry point::
+
+    from matching import MatchConfig, run_match, ModelParameters
+
+    config = MatchConfig.from_settings(settings.match)        # raises ConfigError on bad config
+    result = run_match(identities, config,
+                       changed_ids=None,                      # or identity ids new/changed since last run
+                       model=None,                            # or ModelParameters / its to_dict()
+                       excluded_customer_ids=None)            # or ids of customers to leave out
+
+Input `identities`: one row per identity with `identity_id` (Int64), `customer_id` (Int64) and
+the normalized columns of docs/architecture.md (email_norm, email_key, phone_e164,
+first/last_name_norm/_key, screen_name_norm, company_norm, city_norm, postcode_norm,
+country_norm, birth_date_norm, ...), plus any extra attribute columns that configured
+comparisons or blocking rules name. The caller leaves out locked and anonymized customers
+(or passes them as `excluded_customer_ids`): their identities take no part in blocking,
+frequencies or scoring.
+
+Incremental runs: `changed_ids` restricts scoring to pairs with at least one changed identity,
+compared against the whole frame; block caps, term frequencies and shared-value detection are
+computed over the whole frame, so those pairs score exactly as in a full run with the same
+model. Pass the stored `model` to skip EM (set `refit_on_incremental` for a short refit); the
+prior is rescaled to the frame size. A model whose comparisons no longer match the
+configuration is ignored and refitted (noted in `result.notes`).
+
+`MatchResult`:
+- `pairs`: scored identity pairs: identity_id_l, identity_id_r, customer_id_l, customer_id_r,
+  rule (Enum: first blocking rule that produced the pair), match_weight (log2 odds including
+  the prior), match_probability, and per comparison `<name>_level` (Enum) and `<name>_weight`
+  (Float32, log2 Bayes factor), related_only (Bool), related_reason (String or null).
+  Pairs within one customer are never produced.
+- `suggestions`: customer pairs with customer_id_l < customer_id_r: probability, match_weight,
+  band ('auto_approve' | 'review' | 'below'), related_only, reason, rule, evidence (JSON list of
+  {field, value_l, value_r, level, weight} for the non-missing fields), identity_id_l,
+  identity_id_r (the best identity pair), evidence_hash (hash of fields, values and levels;
+  weights excluded, so a refit alone does not look like new evidence). Holds every pair in
+  review or auto_approve plus "related, not merged" pairs (band below, related_only true).
+  Customer-level rule: the best identity pair (see suggestions.py for why).
+- `rule_counts`: rule, pairs, new_pairs (after dedup with earlier rules),
+  oversize_blocks_skipped, largest_block.
+- `model`: ModelParameters (m, u per comparison level, lambda, iterations, converged,
+  per-rule match shares), JSON-serializable with to_dict() / from_dict().
+- `timings`, `notes`.
+
+Shared values: an email, phone or handle held by identities of several different people (or
+many customers) is "shared": agreement on it weighs 0, and a pair whose probability stays below
+review only because of it is `related_only` with a reason. Such pairs are never auto-approved.
+
+Quality helpers live in `matching.evaluate` (pairwise P/R/F1, threshold sweep, B-cubed and
+pairwise cluster scores, connected components).
+"""
+
+from matching.config import BlockingRuleSpec, ComparisonSpec, ConfigError, MatchConfig
+from matching.engine import MatchResult, run_match
+from matching.model import ComparisonParams, ModelParameters
+
+__all__ = [
+    "BlockingRuleSpec",
+    "ComparisonParams",
+    "ComparisonSpec",
+    "ConfigError",
+    "MatchConfig",
+    "MatchResult",
+    "ModelParameters",
+    "run_match",
+]

@@ -125,13 +125,10 @@ def rule_pairs(
     """Pairs (l < r) sharing a key in blocks of 2..max size; (pairs, oversize blocks, largest block)."""
     sizes = keys.group_by("k").len()
     oversize = sizes.filter(pl.col("len") > max_block_size)
-    largest = int(sizes.get_column("len").max() or 0) if sizes.height else 0
+    largest = int(sizes.get_column("len").to_numpy().max()) if sizes.height else 0
     ok = sizes.filter((pl.col("len") >= 2) & (pl.col("len") <= max_block_size)).select("k")
     keys = keys.join(ok, on="k", how="semi")
-    if changed is None:
-        left = keys
-    else:
-        left = keys.filter(pl.Series(changed[keys.get_column("idx").to_numpy()]))
+    left = keys if changed is None else keys.filter(pl.Series(changed[keys.get_column("idx").to_numpy()]))
     joined = left.join(keys, on="k", suffix="_r")
     if changed is None:
         pairs = joined.filter(pl.col("idx") < pl.col("idx_r")).select(l="idx", r="idx_r")

@@ -110,10 +110,10 @@ def assign(n: int, names: list[str], rules: list[tuple[str, np.ndarray]]) -> np.
 
 
 def exact_part(
-    spec: ComparisonSpec, enc: Encoded, l: np.ndarray, r: np.ndarray
+    spec: ComparisonSpec, enc: Encoded, li: np.ndarray, r: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Codes, missing and exact masks, and the leading level names (missing, exact, [shared])."""
-    cl, cr = enc.codes[l], enc.codes[r]
+    cl, cr = enc.codes[li], enc.codes[r]
     missing = (cl < 0) | (cr < 0)
     exact = ~missing & (cl == cr)
     names = [MISSING, "exact"] + ([SHARED] if enc.shared is not None else [])
@@ -153,11 +153,11 @@ def shared_rule(enc: Encoded, cl: np.ndarray, exact: np.ndarray) -> list[tuple[s
     return [(SHARED, exact & enc.shared[np.maximum(cl, 0)])]
 
 
-def compare_string(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare_string(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact / [shared] / one level per similarity threshold / different."""
     assert spec.column is not None and spec.thresholds is not None
     enc = frame.col(spec.column, shared=spec.shared_values)
-    cl, cr, missing, exact, names = exact_part(spec, enc, l, r)
+    cl, cr, missing, exact, names = exact_part(spec, enc, li, r)
     fuzzy = fuzzy_names(len(spec.thresholds))
     handle_like = spec.shared_values and spec.kind == "string"
     names = [*names, *fuzzy, *([NAME_STEM] if handle_like else []), "different"]
@@ -165,49 +165,54 @@ def compare_string(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndar
     if spec.kind == "string" and spec.thresholds:
         sim = similarity(enc, cl, cr, ~missing & ~exact, spec.scorer or "jaro_winkler")
         rules += [(n, sim >= t) for n, t in zip(fuzzy, spec.thresholds, strict=True)]
-    out = finish(spec, enc, names, assign(len(l), names, rules), cl)
+    out = finish(spec, enc, names, assign(len(li), names, rules), cl)
     if handle_like:  # handle-like values: weigh near matches by stem frequency
         from matching.contact import stem_tf
 
         col = spec.column
         make = lambda df: df.get_column(col).cast(pl.String).str.to_lowercase().str.replace_all(r"[^a-z]", "")  # noqa: E731
-        out = stem_tf(out, frame, l, r, f"{col}:letters", make, tuple(fuzzy))
+        out = stem_tf(out, frame, li, r, f"{col}:letters", make, tuple(fuzzy))
     return out
 
 
-def compare_numeric(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare_numeric(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact / within each absolute-difference threshold / different."""
     assert spec.column is not None and spec.thresholds is not None
     values = frame.df.get_column(spec.column).cast(pl.Float64).to_numpy()
-    a, b = values[l], values[r]
+    a, b = values[li], values[r]
     missing = np.isnan(a) | np.isnan(b)
     diff = np.where(missing, np.inf, np.abs(a - b))
     fuzzy = fuzzy_names(len(spec.thresholds))
     names = [MISSING, "exact", *fuzzy, "different"]
     rules = [(MISSING, missing), ("exact", diff == 0)]
     rules += [(n, diff <= t) for n, t in zip(fuzzy, spec.thresholds, strict=True)]
-    return finish(spec, None, names, assign(len(l), names, rules))
+    return finish(spec, None, names, assign(len(li), names, rules))
 
 
-def compare_date(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare_date(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact / typo (one of year, month, day differs, or day and month swapped) / within days / different."""
     assert spec.column is not None and spec.thresholds is not None
     enc = frame.col(spec.column, shared=spec.shared_values)
-    cl, cr, missing, exact, names = exact_part(spec, enc, l, r)
+    cl, _cr, missing, exact, names = exact_part(spec, enc, li, r)
     d = frame.df.get_column(spec.column).cast(pl.Date)
     parts = [d.dt.year(), d.dt.month(), d.dt.day(), d.cast(pl.Int32)]
     y, m, dd, days = (p.fill_null(-9999).to_numpy().astype(np.int64) for p in parts)
-    same = (y[l] == y[r]).astype(int) + (m[l] == m[r]) + (dd[l] == dd[r])
-    swapped = (y[l] == y[r]) & (m[l] == dd[r]) & (dd[l] == m[r])
+    same = (y[li] == y[r]).astype(int) + (m[li] == m[r]) + (dd[li] == dd[r])
+    swapped = (y[li] == y[r]) & (m[li] == dd[r]) & (dd[li] == m[r])
     fuzzy = fuzzy_names(len(spec.thresholds))
     names = [*names, "typo", *fuzzy, "different"]
-    diff = np.abs(days[l] - days[r])
-    rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact), ("typo", (same == 2) | swapped)]
+    diff = np.abs(days[li] - days[r])
+    rules = [
+        (MISSING, missing),
+        *shared_rule(enc, cl, exact),
+        ("exact", exact),
+        ("typo", (same == 2) | swapped),
+    ]
     rules += [(n, diff <= t) for n, t in zip(fuzzy, spec.thresholds, strict=True)]
-    return finish(spec, enc, names, assign(len(l), names, rules), cl)
+    return finish(spec, enc, names, assign(len(li), names, rules), cl)
 
 
-def compare(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """Dispatch on the comparison kind."""
     from matching.contact import compare_email, compare_phone, compare_postcode
     from matching.crossfield import compare_name_handle
@@ -225,4 +230,4 @@ def compare(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) ->
         "postcode": compare_postcode,
         "name_handle": compare_name_handle,
     }
-    return kinds[spec.kind](spec, frame, l, r)
+    return kinds[spec.kind](spec, frame, li, r)

@@ -346,7 +346,9 @@ class MatchConfig(BaseModel):
         for rule in self.blocking_rules:
             unknown = set(rule.exclude_comparisons or []) - set(names)
             if unknown:
-                raise ValueError(f"blocking rule {rule.name!r} excludes unknown comparisons {sorted(unknown)}")
+                raise ValueError(
+                    f"blocking rule {rule.name!r} excludes unknown comparisons {sorted(unknown)}"
+                )
         return self
 
     @classmethod

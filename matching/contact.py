@@ -23,33 +23,49 @@ from matching.config import ComparisonSpec
 from matching.frequency import Frame
 
 
-def compare_email(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare_email(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact (provider-folded key) / shared / same_local (other domain) / close (typo) / different."""
     assert spec.column is not None and spec.thresholds is not None
     key = frame.col(spec.column, shared=spec.shared_values)
     norm_col = spec.columns[0] if spec.columns else spec.column
     norm = frame.col(norm_col)
-    cl, _, _, exact, names = exact_part(spec, key, l, r)
-    nl, nr = norm.codes[l], norm.codes[r]
+    cl, _, _, exact, names = exact_part(spec, key, li, r)
+    nl, nr = norm.codes[li], norm.codes[r]
     missing = ((cl < 0) & (nl < 0)) | ((key.codes[r] < 0) & (nr < 0))
     exact &= ~missing
     local = frame.hashed(f"{norm_col}:local", lambda df: df.get_column(norm_col).str.extract(r"^([^@]+)@", 1))
-    ll, lr = local[l], local[r]
+    ll, lr = local[li], local[r]
     rest = ~missing & ~exact
     same_local = rest & (ll != 0) & (ll == lr)
     sim = similarity(norm, nl, nr, rest & ~same_local & (nl >= 0) & (nr >= 0), "levenshtein")
     names = [*names, "same_local", "close", NAME_STEM, "different"]
     rules = [(MISSING, missing), *shared_rule(key, cl, exact), ("exact", exact)]
     rules += [("same_local", same_local), ("close", sim >= spec.thresholds[0])]
-    out = finish(spec, key, names, assign(len(l), names, rules), cl)
-    return stem_tf(out, frame, l, r, f"{norm_col}:local_letters", lambda df: _letters(df.get_column(norm_col).str.extract(r"^([^@]+)@", 1)), ("same_local", "close"))
+    out = finish(spec, key, names, assign(len(li), names, rules), cl)
+    return stem_tf(
+        out,
+        frame,
+        li,
+        r,
+        f"{norm_col}:local_letters",
+        lambda df: _letters(df.get_column(norm_col).str.extract(r"^([^@]+)@", 1)),
+        ("same_local", "close"),
+    )
 
 
 def _letters(s: pl.Series) -> pl.Series:
     return s.str.to_lowercase().str.replace_all(r"[^a-z]", "")
 
 
-def stem_tf(out: Levels, frame: Frame, l: np.ndarray, r: np.ndarray, name: str, make: Callable[[pl.DataFrame], pl.Series], levels: tuple[str, ...]) -> Levels:
+def stem_tf(
+    out: Levels,
+    frame: Frame,
+    li: np.ndarray,
+    r: np.ndarray,
+    name: str,
+    make: Callable[[pl.DataFrame], pl.Series],
+    levels: tuple[str, ...],
+) -> Levels:
     """Term-frequency adjust near-agreement levels by how common the value's letter stem is.
 
     Handles and email local parts are mostly built from names, so "johnsmith" agreeing across
@@ -57,15 +73,15 @@ def stem_tf(out: Levels, frame: Frame, l: np.ndarray, r: np.ndarray, name: str, 
     """
     freq = frame.row_frequency(name, make)
     if out.tf is None:
-        out.tf = np.full(len(l), np.nan)
+        out.tf = np.full(len(li), np.nan)
     derived = _name_derived(frame, name, make)
     for level in levels:
         if level in out.level_names:
             hit = out.levels == out.level(level)
-            out.tf[hit] = freq[l[hit]]
+            out.tf[hit] = freq[li[hit]]
             # a near match of two stems that both just spell the person's surname adds nothing
             # the name comparisons have not counted already: neutral level name_stem
-            stem = hit & derived[l] & derived[r]
+            stem = hit & derived[li] & derived[r]
             out.levels[stem] = out.level(NAME_STEM)
             out.tf[stem] = np.nan
     return out
@@ -89,7 +105,7 @@ def _name_derived(frame: Frame, name: str, make: Callable[[pl.DataFrame], pl.Ser
     return out
 
 
-def compare_phone(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare_phone(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact / shared / national (same last 9 digits: other country code or trunk prefix) / close / different.
 
     9 digits is the national significant number length of most European mobiles; close is one
@@ -98,47 +114,49 @@ def compare_phone(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarr
     assert spec.column is not None
     col = spec.column
     enc = frame.col(col, shared=spec.shared_values)
-    cl, cr, missing, exact, names = exact_part(spec, enc, l, r)
-    tail = frame.hashed(f"{col}:last9", lambda df: df.get_column(col).cast(pl.String).str.replace_all(r"\D", "").str.slice(-9))
+    cl, cr, missing, exact, names = exact_part(spec, enc, li, r)
+    tail = frame.hashed(
+        f"{col}:last9", lambda df: df.get_column(col).cast(pl.String).str.replace_all(r"\D", "").str.slice(-9)
+    )
     rest = ~missing & ~exact
-    national = rest & (tail[l] == tail[r]) & (tail[l] != 0)
+    national = rest & (tail[li] == tail[r]) & (tail[li] != 0)
 
     def osa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         va = pl.Series(enc.vocab[a].tolist(), dtype=pl.String).str.replace_all(r"\D", "")
         vb = pl.Series(enc.vocab[b].tolist(), dtype=pl.String).str.replace_all(r"\D", "")
-        d = process.cpdist(va.to_list(), vb.to_list(), scorer=distance.OSA.distance, workers=-1, dtype=np.int32)
+        d = process.cpdist(
+            va.to_list(), vb.to_list(), scorer=distance.OSA.distance, workers=-1, dtype=np.int32
+        )
         return (d <= 1) & (va.str.len_chars() == vb.str.len_chars()).to_numpy()
 
     close = on_distinct(cl, cr, rest & ~national, osa, len(enc.vocab)) > 0
     names = [*names, "national", "close", "different"]
     rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact)]
     rules += [("national", national), ("close", close)]
-    return finish(spec, enc, names, assign(len(l), names, rules), cl)
+    return finish(spec, enc, names, assign(len(li), names, rules), cl)
 
 
-def compare_postcode(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare_postcode(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact / close (one edit) / area (same outward code: all but the last 3 characters) / different."""
     assert spec.column is not None
     col = spec.column
     enc = frame.col(col, shared=spec.shared_values)
-    cl, cr, missing, exact, names = exact_part(spec, enc, l, r)
+    cl, cr, missing, exact, names = exact_part(spec, enc, li, r)
     area = frame.hashed(
         f"{col}:area",
-        lambda df: (
-            df.select(
-                pl.when(pl.col(col).str.len_chars() >= 5)
-                .then(pl.col(col).str.slice(0, pl.col(col).str.len_chars() - 3))
-                .otherwise(pl.col(col).str.slice(0, 3))
-            ).to_series()
-        ),
+        lambda df: df.select(
+            pl.when(pl.col(col).str.len_chars() >= 5)
+            .then(pl.col(col).str.slice(0, pl.col(col).str.len_chars() - 3))
+            .otherwise(pl.col(col).str.slice(0, 3))
+        ).to_series(),
     )
     rest = ~missing & ~exact
     sim = similarity(enc, cl, cr, rest, "levenshtein")
     lengths = pl.Series(enc.vocab.tolist(), dtype=pl.String).str.len_chars().to_numpy()
     longest = np.maximum(lengths[np.maximum(cl, 0)], lengths[np.maximum(cr, 0)])
     one_edit = rest & (sim >= 1.0 - 1.0 / np.maximum(longest, 1) - 1e-6)
-    same_area = rest & (area[l] == area[r]) & (area[l] != 0)
+    same_area = rest & (area[li] == area[r]) & (area[li] != 0)
     names = [*names, "close", "area", "different"]
     rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact)]
     rules += [("close", one_edit), ("area", same_area)]
-    return finish(spec, enc, names, assign(len(l), names, rules), cl)
+    return finish(spec, enc, names, assign(len(li), names, rules), cl)

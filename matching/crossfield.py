@@ -9,10 +9,12 @@ comparison has not already counted, and counting it again would make common name
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
-from matching.comparisons import NA, Levels, assign, cpdist, finish
+from matching.comparisons import NA, Levels, cpdist, finish
 from matching.config import ComparisonSpec
 from matching.frequency import Frame
 
@@ -55,17 +57,23 @@ def _token_tf(frame: Frame, first_c: str, last_c: str) -> dict[str, np.ndarray]:
     """Per row and name-token level, the token's term frequency among customers (nan where missing)."""
     exprs = {
         "full": pl.concat_str([_letters(pl.col(first_c)), _letters(pl.col(last_c))]),
-        "initial_surname": pl.concat_str([_letters(pl.col(first_c)).str.slice(0, 1), _letters(pl.col(last_c))]),
+        "initial_surname": pl.concat_str(
+            [_letters(pl.col(first_c)).str.slice(0, 1), _letters(pl.col(last_c))]
+        ),
         "surname": _letters(pl.col(last_c)),
         "first_name": _letters(pl.col(first_c)),
     }
+
+    def maker(expr: pl.Expr) -> Callable[[pl.DataFrame], pl.Series]:
+        return lambda df: df.select(expr).to_series()
+
     return {
-        level: frame.row_frequency(f"name_token:{level}:{first_c}:{last_c}", lambda df, e=expr: df.select(e).to_series())
+        level: frame.row_frequency(f"name_token:{level}:{first_c}:{last_c}", maker(expr))
         for level, expr in exprs.items()
     }
 
 
-def compare_name_handle(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare_name_handle(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """One side's name (or email local part) against the other's handles, when only one side has a name.
 
     handle_exact / handle_close: email local part vs screen name (alphanumerics equal / letters
@@ -80,14 +88,14 @@ def compare_name_handle(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np
     has_name = (df.get_column(first_c).is_not_null() | df.get_column(last_c).is_not_null()).to_numpy()
     has_e = df.get_column(email_c).is_not_null().to_numpy()
     has_s = df.get_column(screen_c).is_not_null().to_numpy()
-    n = len(l)
+    n = len(li)
     levels = np.zeros(n, dtype=np.int8)
     tf = np.full(n, np.nan)
-    one_named = has_name[l] != has_name[r]
-    direct = (has_e[l] & has_e[r]) | (has_s[l] & has_s[r])
+    one_named = has_name[li] != has_name[r]
+    direct = (has_e[li] & has_e[r]) | (has_s[li] & has_s[r])
     # email local part vs screen name
-    for e_side, s_side in ((l, r), (r, l)):
-        gate = ~(has_name[l] & has_name[r]) & ~direct & has_e[e_side] & has_s[s_side] & (levels == 0)
+    for e_side, s_side in ((li, r), (r, li)):
+        gate = ~(has_name[li] & has_name[r]) & ~direct & has_e[e_side] & has_s[s_side] & (levels == 0)
         if not gate.any():
             continue
         sub = pl.DataFrame(
@@ -98,15 +106,25 @@ def compare_name_handle(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np
         ).select(_alnum(pl.col("a")).alias("a"), _alnum(pl.col("b")).alias("b"))
         sub = sub.with_columns(
             (pl.col("a") == pl.col("b")).fill_null(False).alias("eq"),
-            (pl.col("a").str.replace_all(r"\d", "") == pl.col("b").str.replace_all(r"\d", "")).fill_null(False).alias("leq"),
+            (pl.col("a").str.replace_all(r"\d", "") == pl.col("b").str.replace_all(r"\d", ""))
+            .fill_null(False)
+            .alias("leq"),
         )
-        sim = cpdist(sub.get_column("a").fill_null("").to_list(), sub.get_column("b").fill_null("").to_list(), "jaro_winkler")
+        sim = cpdist(
+            sub.get_column("a").fill_null("").to_list(),
+            sub.get_column("b").fill_null("").to_list(),
+            "jaro_winkler",
+        )
         ok = (sub.get_column("a").is_not_null() & sub.get_column("b").is_not_null()).to_numpy()
-        code = np.where(sub.get_column("eq").to_numpy(), 1, np.where(sub.get_column("leq").to_numpy() | (sim >= threshold), 4, 0))
+        code = np.where(
+            sub.get_column("eq").to_numpy(),
+            1,
+            np.where(sub.get_column("leq").to_numpy() | (sim >= threshold), 4, 0),
+        )
         levels[gate] = np.where(ok, code, 0)
     # name vs handles
     freq = _token_tf(frame, first_c, last_c)
-    for name_side, handle_side in ((l, r), (r, l)):
+    for name_side, handle_side in ((li, r), (r, li)):
         gate = one_named & has_name[name_side] & (has_e[handle_side] | has_s[handle_side])
         if not gate.any():
             continue

@@ -42,9 +42,9 @@ def _ids(values: Any) -> np.ndarray:
     return np.asarray(list(values) if isinstance(values, Iterable) else [values], dtype=np.int64)
 
 
-def compare_all(frame: Frame, config: MatchConfig, l: np.ndarray, r: np.ndarray) -> list[Levels]:
-    """Every active comparison over the pairs (l[i], r[i]) of frame rows."""
-    return [compare(spec, frame, l, r) for spec in config.active_comparisons()]
+def compare_all(frame: Frame, config: MatchConfig, li: np.ndarray, r: np.ndarray) -> list[Levels]:
+    """Every active comparison over the pairs (li[i], r[i]) of frame rows."""
+    return [compare(spec, frame, li, r) for spec in config.active_comparisons()]
 
 
 def excluded_matrix(config: MatchConfig) -> np.ndarray:
@@ -99,7 +99,14 @@ def train(frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Leve
     pick = strata.get_column("pos").to_numpy()
     rule_of = strata.get_column("rule").to_numpy().astype(np.int64)
     sample = [
-        Levels(lv.name, lv.level_names, lv.neutral, lv.levels[pick], None if lv.tf is None else lv.tf[pick], lv.tf_level)
+        Levels(
+            lv.name,
+            lv.level_names,
+            lv.neutral,
+            lv.levels[pick],
+            None if lv.tf is None else lv.tf[pick],
+            lv.tf_level,
+        )
         for lv in levels
     ]
     params, lam_r, iters, converged = fit(
@@ -111,7 +118,7 @@ def train(frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Leve
     counts = np.bincount(cand.rule.astype(np.int64), minlength=len(rules))
     lam = float(np.clip((lam_r * counts).sum() / max(cross_customer_pairs(frame), 1.0), 1e-12, 0.5))
     return ModelParameters(
-        params, lam, frame.n, iters, converged, int(len(sample[0].levels)) if sample else 0,
+        params, lam, frame.n, iters, converged, len(sample[0].levels) if sample else 0,
         len(ru), {r.name: float(x) for r, x in zip(rules, lam_r, strict=True)},
     )  # fmt: skip
 
@@ -158,11 +165,20 @@ def run_match(
     if model is None:
         model = train(frame, config, cand, levels)
     elif config.refit_on_incremental and len(cand.left):
-        params, lam_r, iters, conv = fit(
+        params, _lam_r, iters, conv = fit(
             levels, cand.rule.astype(np.int64), excluded_matrix(config), model.comparisons, 5,
             config.em_tolerance, init=model.comparisons,
         )  # fmt: skip
-        model = ModelParameters(params, model.lambda_, model.n_identities, iters, conv, len(cand.left), model.u_sample_pairs, model.rule_lambdas)
+        model = ModelParameters(
+            params,
+            model.lambda_,
+            model.n_identities,
+            iters,
+            conv,
+            len(cand.left),
+            model.u_sample_pairs,
+            model.rule_lambdas,
+        )
     fields, total = match_weights(levels, model.comparisons, 0.5)  # 0.5: no prior yet
     if trained:
         model.lambda_ = solve_prior(total, cross_customer_pairs(frame), model.lambda_)
@@ -172,7 +188,12 @@ def run_match(
     pairs = pairs_frame(frame, config, cand, levels, fields, total)
     neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
     suggestions = build_suggestions(
-        pairs, frame.df, config.active_comparisons(), config.review_threshold, config.auto_approve_threshold, neutral
+        pairs,
+        frame.df,
+        config.active_comparisons(),
+        config.review_threshold,
+        config.auto_approve_threshold,
+        neutral,
     )
     pairs = pairs.drop("_row_l", "_row_r", "_shared_hit")
     timings["suggestions"] = time.perf_counter() - t
@@ -186,7 +207,12 @@ def _enum(names: list[str], codes: np.ndarray) -> pl.Series:
 
 
 def pairs_frame(
-    frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Levels], fields: np.ndarray, total: np.ndarray
+    frame: Frame,
+    config: MatchConfig,
+    cand: Candidates,
+    levels: list[Levels],
+    fields: np.ndarray,
+    total: np.ndarray,
 ) -> pl.DataFrame:
     """The scored identity pairs as a polars frame (levels as Enum, weights float32)."""
     ids = frame.df.get_column("identity_id").cast(pl.Int64).to_numpy()
@@ -220,5 +246,7 @@ def pairs_frame(
         pl.Series("_shared_hit", shared_hit),
     )
     reason = pl.coalesce(reasons) if reasons else pl.lit(None, dtype=pl.String)
-    out = out.with_columns(pl.when(pl.col("related_only")).then(reason).otherwise(None).cast(pl.String).alias("related_reason"))
+    out = out.with_columns(
+        pl.when(pl.col("related_only")).then(reason).otherwise(None).cast(pl.String).alias("related_reason")
+    )
     return out.drop([c for c in out.columns if c.startswith("_n_")])

@@ -117,6 +117,8 @@ class Frame:
         stacked = pl.concat(series) if len(series) > 1 else series[0]
         codes_all = (stacked.rank("dense").cast(pl.Int64).fill_null(0) - 1).to_numpy().astype(np.int32)
         vocab = stacked.drop_nulls().unique().sort().to_numpy().astype(object)
+        if len(vocab) == 0:  # an all-missing column: one unused entry keeps code-0 lookups valid
+            vocab = np.array([""], dtype=object)
         out: dict[str, Encoded] = {}
         for i, name in enumerate(names):
             codes = codes_all[i * self.n : (i + 1) * self.n]

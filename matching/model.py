@@ -113,7 +113,11 @@ def estimate_u(random_levels: list[Levels]) -> list[ComparisonParams]:
             u[rest] = np.maximum(u[rest] * (1.0 - lv.u_exact) / max(u[rest].sum(), 1e-12), floor)
             u[lv.tf_level] = lv.u_exact
             u = u / u.sum()
-        out.append(ComparisonParams(lv.name, list(lv.level_names), [0.0] * k, u.tolist(), list(lv.neutral), lv.tf_level))
+        out.append(
+            ComparisonParams(
+                lv.name, list(lv.level_names), [0.0] * k, u.tolist(), list(lv.neutral), lv.tf_level
+            )
+        )
     return out
 
 
@@ -173,7 +177,7 @@ def fit(
     lam = np.full(n_rules, 0.2)
     counts = np.bincount(rule, minlength=n_rules)
     iterations, converged = 0, False
-    for iterations in range(1, max_iterations + 1):
+    for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is returned
         pat_logm = np.log(lam / (1 - lam))[pat_rule]
         for c in range(n_comp):
             logm = np.concatenate([[0.0], np.log(np.maximum(m[c], 1e-12))])
@@ -187,7 +191,9 @@ def fit(
             # half a pseudo-pair per level keeps a level unseen among matches from m = 0 (-inf)
             mc = np.where(neutral[c], 0.0, sums + 0.5)
             new_m.append(mc / max(mc.sum(), 1e-12))
-        lam = np.clip(np.bincount(rule, weights=post, minlength=n_rules) / np.maximum(counts, 1), 1e-6, 1 - 1e-6)
+        lam = np.clip(
+            np.bincount(rule, weights=post, minlength=n_rules) / np.maximum(counts, 1), 1e-6, 1 - 1e-6
+        )
         change = max(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True))
         m = new_m
         if change < tolerance:
@@ -200,7 +206,9 @@ def fit(
     return out, lam, iterations, converged
 
 
-def match_weights(levels: list[Levels], params: list[ComparisonParams], prior: float) -> tuple[np.ndarray, np.ndarray]:
+def match_weights(
+    levels: list[Levels], params: list[ComparisonParams], prior: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(per-field log2 weights (C, n) float32, total match_weight incl. the prior (n,) float64)."""
     if not levels or len(levels[0].levels) == 0:
         return np.zeros((len(levels), 0), dtype=np.float32), np.zeros(0)

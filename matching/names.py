@@ -46,9 +46,14 @@ def _contains(enc: Encoded, cl: np.ndarray, cr: np.ndarray, mask: np.ndarray, mi
     """One name starts with (first names) or contains (surnames) the other, the shorter >= min_len."""
 
     def fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        df = pl.DataFrame({"a": enc.vocab[a].tolist(), "b": enc.vocab[b].tolist()}, schema=[("a", pl.String), ("b", pl.String)])
+        df = pl.DataFrame(
+            {"a": enc.vocab[a].tolist(), "b": enc.vocab[b].tolist()},
+            schema=[("a", pl.String), ("b", pl.String)],
+        )
         short = pl.min_horizontal(pl.col("a").str.len_chars(), pl.col("b").str.len_chars())
-        hit = pl.col("a").str.contains(pl.col("b"), literal=True) | pl.col("b").str.contains(pl.col("a"), literal=True)
+        hit = pl.col("a").str.contains(pl.col("b"), literal=True) | pl.col("b").str.contains(
+            pl.col("a"), literal=True
+        )
         return df.select((hit & (short >= min_len)).alias("x"))[:, 0].to_numpy()
 
     return on_distinct(cl, cr, mask, fn, len(enc.vocab)) > 0
@@ -64,14 +69,14 @@ def _codes(spec: ComparisonSpec, frame: Frame) -> tuple[Encoded, Encoded]:
     return joint[spec.column], joint[partner]
 
 
-def compare_first_name(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare_first_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact / swapped (first and last both swapped) / nickname / initial / close / far / different."""
     assert spec.thresholds is not None
     enc, other = _codes(spec, frame)
-    cl, cr = enc.codes[l], enc.codes[r]
+    cl, cr = enc.codes[li], enc.codes[r]
     missing = (cl < 0) | (cr < 0)
     exact = ~missing & (cl == cr)
-    ol, orr = other.codes[l], other.codes[r]
+    ol, orr = other.codes[li], other.codes[r]
     swapped = ~missing & ~exact & (cl == orr) & (ol == cr) & (ol >= 0)
     size = len(enc.vocab)
     rest = ~missing & ~exact & ~swapped
@@ -86,19 +91,28 @@ def compare_first_name(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.
     partial = _contains(enc, cl, cr, fuzzy_mask & (sim < spec.thresholds[0]), 3)
     fuzzy = fuzzy_names(len(spec.thresholds))
     names = [MISSING, "exact", "swapped", "nickname", "initial", *fuzzy, "different"]
-    rules = [(MISSING, missing), ("exact", exact), ("swapped", swapped), ("nickname", nick), ("initial", initial)]
-    rules += [(n, (sim >= t) | (partial if i == 0 else False)) for i, (n, t) in enumerate(zip(fuzzy, spec.thresholds, strict=True))]
-    return finish(spec, enc, names, assign(len(l), names, rules), cl)
+    rules = [
+        (MISSING, missing),
+        ("exact", exact),
+        ("swapped", swapped),
+        ("nickname", nick),
+        ("initial", initial),
+    ]
+    rules += [
+        (n, (sim >= t) | (partial if i == 0 else False))
+        for i, (n, t) in enumerate(zip(fuzzy, spec.thresholds, strict=True))
+    ]
+    return finish(spec, enc, names, assign(len(li), names, rules), cl)
 
 
-def compare_last_name(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.ndarray) -> Levels:
+def compare_last_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact / swapped_surname (weight 0: the swap is scored once, on first_name) / close / far / different."""
     assert spec.thresholds is not None
     enc, other = _codes(spec, frame)
-    cl, cr = enc.codes[l], enc.codes[r]
+    cl, cr = enc.codes[li], enc.codes[r]
     missing = (cl < 0) | (cr < 0)
     exact = ~missing & (cl == cr)
-    ol, orr = other.codes[l], other.codes[r]
+    ol, orr = other.codes[li], other.codes[r]
     swapped = ~missing & ~exact & (cl == orr) & (ol == cr) & (ol >= 0)
     rest = ~missing & ~exact & ~swapped
     sim = similarity(enc, cl, cr, rest, "jaro_winkler")
@@ -107,5 +121,8 @@ def compare_last_name(spec: ComparisonSpec, frame: Frame, l: np.ndarray, r: np.n
     fuzzy = fuzzy_names(len(spec.thresholds))
     names = [MISSING, "exact", "swapped_surname", *fuzzy, "different"]
     rules = [(MISSING, missing), ("exact", exact), ("swapped_surname", swapped)]
-    rules += [(n, (sim >= t) | (partial if i == 0 else False)) for i, (n, t) in enumerate(zip(fuzzy, spec.thresholds, strict=True))]
-    return finish(spec, enc, names, assign(len(l), names, rules), cl)
+    rules += [
+        (n, (sim >= t) | (partial if i == 0 else False))
+        for i, (n, t) in enumerate(zip(fuzzy, spec.thresholds, strict=True))
+    ]
+    return finish(spec, enc, names, assign(len(li), names, rules), cl)

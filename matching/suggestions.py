@@ -43,7 +43,10 @@ def _value(df: pl.DataFrame, cols: list[str], rows: pl.Series) -> pl.Series:
 
 
 def evidence_frame(
-    best: pl.DataFrame, identities: pl.DataFrame, specs: list[ComparisonSpec], neutral_levels: dict[str, set[str]]
+    best: pl.DataFrame,
+    identities: pl.DataFrame,
+    specs: list[ComparisonSpec],
+    neutral_levels: dict[str, set[str]],
 ) -> pl.DataFrame:
     """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair."""
     available = set(identities.columns)
@@ -71,7 +74,11 @@ def evidence_frame(
         structs.append(pl.when(keep).then(item))
         hash_parts.append(
             pl.when(keep).then(
-                pl.concat_str([pl.lit(spec.name), f"{spec.name}_vl", f"{spec.name}_vr", f"{spec.name}_lv"], separator="\x1f", ignore_nulls=True)
+                pl.concat_str(
+                    [pl.lit(spec.name), f"{spec.name}_vl", f"{spec.name}_vr", f"{spec.name}_lv"],
+                    separator="\x1f",
+                    ignore_nulls=True,
+                )
             )
         )
     if not specs:
@@ -80,9 +87,13 @@ def evidence_frame(
         pl.concat_list(structs).list.drop_nulls().alias("evidence"),
         pl.concat_str(hash_parts, separator="\x1e", ignore_nulls=True).alias("_h"),
     )
-    json = out.select(pl.struct("evidence").struct.json_encode().str.slice(12).str.strip_suffix("}").alias("evidence"))
+    json = out.select(
+        pl.struct("evidence").struct.json_encode().str.slice(12).str.strip_suffix("}").alias("evidence")
+    )
     # the hash covers fields, values and levels but not weights: a model refit alone is not new evidence
-    digests = [hashlib.blake2b(s.encode(), digest_size=12).hexdigest() for s in out.get_column("_h").to_list()]
+    digests = [
+        hashlib.blake2b(s.encode(), digest_size=12).hexdigest() for s in out.get_column("_h").to_list()
+    ]
     return json.with_columns(pl.Series("evidence_hash", digests, dtype=pl.String))
 
 
@@ -101,19 +112,12 @@ def build_suggestions(
     flip = pl.col("customer_id_l") > pl.col("customer_id_r")
     swap = {"customer_id": True, "identity_id": True, "_row": True}
     cand = cand.with_columns(
-        *[
-            pl.when(flip).then(pl.col(f"{k}_r")).otherwise(pl.col(f"{k}_l")).alias(f"{k}_l")
-            for k in swap
-        ],
-        *[
-            pl.when(flip).then(pl.col(f"{k}_l")).otherwise(pl.col(f"{k}_r")).alias(f"{k}_r")
-            for k in swap
-        ],
+        *[pl.when(flip).then(pl.col(f"{k}_r")).otherwise(pl.col(f"{k}_l")).alias(f"{k}_l") for k in swap],
+        *[pl.when(flip).then(pl.col(f"{k}_l")).otherwise(pl.col(f"{k}_r")).alias(f"{k}_r") for k in swap],
     )
-    best = (
-        cand.sort(["match_weight", "identity_id_l", "identity_id_r"], descending=[True, False, False])
-        .unique(subset=["customer_id_l", "customer_id_r"], keep="first", maintain_order=True)
-    )
+    best = cand.sort(
+        ["match_weight", "identity_id_l", "identity_id_r"], descending=[True, False, False]
+    ).unique(subset=["customer_id_l", "customer_id_r"], keep="first", maintain_order=True)
     ev = evidence_frame(best, identities, specs, neutral_levels)
     band = (
         pl.when(
@@ -147,7 +151,9 @@ def build_suggestions(
 def _top_fields(specs: list[ComparisonSpec]) -> pl.Expr:
     """'email exact, first_name nickname': the levels of the fields with positive weight."""
     parts = [
-        pl.when(pl.col(f"{s.name}_weight") > 0).then(pl.concat_str([pl.lit(s.name + " "), pl.col(f"{s.name}_level").cast(pl.String)]))
+        pl.when(pl.col(f"{s.name}_weight") > 0).then(
+            pl.concat_str([pl.lit(s.name + " "), pl.col(f"{s.name}_level").cast(pl.String)])
+        )
         for s in specs
     ]
     if not parts:

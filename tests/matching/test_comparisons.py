@@ -1,0 +1,170 @@
+from datetime import date
+
+import numpy as np
+import pytest
+
+from matching.comparisons import compare
+from matching.config import MatchConfig
+from matching.frequency import build_frame
+from tests.matching.idframes import filler, make_identities
+
+
+def levels_of(name: str, left: dict, right: dict, cfg: MatchConfig | None = None) -> str:
+    cfg = cfg or MatchConfig()
+    df = make_identities([left, right, *filler(20)])
+    frame = build_frame(df, cfg.shared_min_names, cfg.shared_min_customers)
+    spec = next(c for c in cfg.comparisons if c.name == name)
+    lv = compare(spec, frame, np.array([0], dtype=np.int32), np.array([1], dtype=np.int32))
+    return lv.level_names[int(lv.levels[0])]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("jordan", "jordan", "exact"),
+        ("jordan", "jordna", "close"),
+        ("bob", "robert", "nickname"),
+        ("liz", "elizabeth", "nickname"),
+        ("peggy", "margaret", "nickname"),
+        ("j", "jordan", "initial"),
+        ("mary", "maryann", "close"),
+        ("jordan", "zebedee", "different"),
+        (None, "jordan", "missing"),
+    ],
+)
+def test_first_name_levels(a, b, level):
+    assert (
+        levels_of(
+            "first_name",
+            {"first_name_norm": a, "last_name_norm": "berry"},
+            {"first_name_norm": b, "last_name_norm": "berry"},
+        )
+        == level
+    )
+
+
+def test_first_last_swap():
+    left = {"first_name_norm": "berry", "last_name_norm": "jordan"}
+    right = {"first_name_norm": "jordan", "last_name_norm": "berry"}
+    assert levels_of("first_name", left, right) == "swapped"
+    assert levels_of("last_name", left, right) == "swapped_surname"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("berry", "berry", "exact"),
+        ("berry", "bery", "close"),
+        ("smithjones", "smith", "close"),
+        ("berry", "okafor", "different"),
+        ("berry", None, "missing"),
+    ],
+)
+def test_last_name_levels(a, b, level):
+    assert levels_of("last_name", {"last_name_norm": a}, {"last_name_norm": b}) == level
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("jb77@mail.com", "jb77@mail.com", "exact"),
+        ("jb77@mail.com", "jb77@other.org", "same_local"),
+        ("jordan.b77@mail.com", "jordan.b78@mail.com", "close"),
+        ("jb77@mail.com", "zq@x.org", "different"),
+        ("jb77@mail.com", None, "missing"),
+    ],
+)
+def test_email_levels(a, b, level):
+    assert levels_of("email", {"email_norm": a}, {"email_norm": b}) == level
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("+447700900123", "+447700900123", "exact"),
+        ("+447700900123", "+337700900123", "national"),
+        ("+447700900123", "+447700900132", "close"),
+        ("+447700900123", "+441632960000", "different"),
+        (None, "+447700900123", "missing"),
+    ],
+)
+def test_phone_levels(a, b, level):
+    assert levels_of("phone", {"phone_e164": a}, {"phone_e164": b}) == level
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        ("SW1A1AA", "SW1A1AA", "exact"),
+        ("SW1A1AA", "SW1A1AB", "close"),
+        ("SW1A1AA", "SW1A2QQ", "area"),
+        ("SW1A1AA", "M11AE", "different"),
+    ],
+)
+def test_postcode_levels(a, b, level):
+    assert levels_of("postcode", {"postcode_norm": a}, {"postcode_norm": b}) == level
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "level"),
+    [
+        (date(1980, 3, 5), date(1980, 3, 5), "exact"),
+        (date(1980, 3, 5), date(1980, 5, 3), "typo"),
+        (date(1980, 3, 5), date(1981, 3, 5), "typo"),
+        (date(1980, 3, 5), date(1990, 7, 9), "different"),
+    ],
+)
+def test_birth_date_levels(a, b, level):
+    assert levels_of("birth_date", {"birth_date_norm": a}, {"birth_date_norm": b}) == level
+
+
+@pytest.mark.parametrize(
+    ("name", "handle", "level"),
+    [
+        (
+            {"first_name_norm": "jordan", "last_name_norm": "berry"},
+            {"email_norm": "jordan.berry7@mail.com"},
+            "full",
+        ),
+        (
+            {"first_name_norm": "jordan", "last_name_norm": "berry"},
+            {"screen_name_norm": "jberry"},
+            "initial_surname",
+        ),
+        (
+            {"first_name_norm": "jordan", "last_name_norm": "berry"},
+            {"screen_name_norm": "berryfan"},
+            "surname",
+        ),
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"}, {"screen_name_norm": "zztop"}, "none"),
+        ({"email_norm": "jberry88@mail.com"}, {"screen_name_norm": "jberry88"}, "handle_exact"),
+        (
+            {"first_name_norm": "jordan", "last_name_norm": "berry"},
+            {"first_name_norm": "jordan", "screen_name_norm": "jberry"},
+            "n/a",
+        ),
+    ],
+)
+def test_cross_field_name_vs_handle(name, handle, level):
+    assert levels_of("name_handle", name, handle) == level
+    assert levels_of("name_handle", handle, name) == level
+
+
+def test_generic_string_comparison_from_config():
+    cfg = MatchConfig.from_settings(
+        {
+            "comparisons": [
+                {
+                    "name": "addr",
+                    "kind": "string",
+                    "column": "company_norm",
+                    "scorer": "token_set",
+                    "thresholds": [0.9],
+                }
+            ]
+        }
+    )
+    assert (
+        levels_of("addr", {"company_norm": "acme widgets ltd"}, {"company_norm": "ltd acme widgets"}, cfg)
+        == "close"
+    )
