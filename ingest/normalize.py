@@ -9,6 +9,9 @@ phones are resolved once per distinct canonical digit string (`ingest.phones`). 
 - names: when both first and last name are missing, `display_name` is split: "Last, First ..." or
   "First [Middle ...] Last" (a leading title such as "Mr" is dropped; a lone token is a first name, or a
   last name after a title; bracketed parts are ignored); `name_from_display` says so.
+- screen_name: NFKC, lower-cased, without leading `@`; postcode: NFKC, upper-case, no whitespace;
+  country: ISO alpha-2 from codes (alpha-2, common alpha-3) and common names (English and native), else
+  the folded text.
 - birth_date: `YYYY-MM-DD` (optionally with a time), `DD/MM/YYYY` (also `.` or `-`, day first),
   `YYYY/MM/DD`, `YYYYMMDD`; impossible dates, dates before 1900 and future dates are null.
 - created_at/updated_at: ISO-8601 date or date-time (`T` or space, optional fraction, `Z`/`UTC`/`±HH[:MM]`)
@@ -28,25 +31,24 @@ import polars as pl
 
 from idres.settings import CANONICAL_IDENTITY_COLUMNS
 from ingest.phones import normalize_phone_values, phone_columns
-from ingest.text import collapse_ascii, fold_text, hybrid, is_ascii, key_text, name_key, plain, plain_text
+from ingest.text import collapse_ascii, fold_text, hybrid, key_text, name_key, plain, plain_text
 
 __all__ = [
     "EMAIL_PATTERN",
     "country_code",
+    "fold_text",
+    "key_text",
     "name_key",
     "normalize_identities",
     "normalize_phone_values",
-    "parse_timestamp",
     "parse_timestamps",
+    "plain_text",
 ]
 
-_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~\p{L}\p{N}-]+"
-_LABEL = r"[a-z0-9\p{L}\p{N}](?:[a-z0-9\p{L}\p{N}-]*[a-z0-9\p{L}\p{N}])?"
-EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[a-z\p{{L}}]{{2,63}}|xn--[a-z0-9-]{{1,59}})$"
-_EMAIL_ASCII = (
-    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$"
-)
+_U = r"\x{80}-\x{10FFFF}"  # any non-ASCII character (values are NFKC-normalized first)
+_ATOM = rf"[a-z0-9!#$%&'*+/=?^_`{{|}}~{_U}-]+"
+_LABEL = rf"[a-z0-9{_U}](?:[a-z0-9{_U}-]*[a-z0-9{_U}])?"
+EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[a-z{_U}]{{2,63}}|xn--[a-z0-9-]{{1,59}})$"
 _DISTINCT_MIN_ROWS = 50_000  # below this, columns are normalized row by row
 _SAMPLE = 10_000  # rows sampled to decide whether a column repeats enough to normalize distinct values
 _GMAIL = ["gmail.com", "googlemail.com"]
@@ -125,20 +127,6 @@ def _email_norm(e: pl.Expr) -> pl.Expr:
     )
 
 
-def _email_key(norm: pl.Expr, valid: pl.Expr) -> pl.Expr:
-    parts = norm.str.split_exact("@", 1)
-    local, domain = parts.struct.field("field_0"), parts.struct.field("field_1")
-    base = local.str.replace(r"\+.*$", "")
-    base = pl.when(base.str.len_bytes() > 0).then(base).otherwise(local)
-    gmail = domain.is_in(_GMAIL)
-    key = (
-        pl.when(gmail)
-        .then(base.str.replace_all(".", "", literal=True) + "@gmail.com")
-        .otherwise(base + "@" + domain)
-    )
-    return pl.when(valid).then(key)
-
-
 def _screen_name(e: pl.Expr) -> pl.Expr:
     def slow(s: str) -> str | None:
         return unicodedata.normalize("NFKC", " ".join(s.split())).lower().lstrip("@").strip() or None
@@ -155,24 +143,13 @@ def _postcode(e: pl.Expr) -> pl.Expr:
     return hybrid(e, lambda x: x.str.replace_all(r"[\s\x00-\x1f\x7f]+", "").str.to_uppercase(), slow)
 
 
-def _split_display(display: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(first, last) from a folded display name."""
-    d = display.str.replace_all(r"\s*[(\[][^)\]]*[)\]]", "").str.strip_chars()
-    comma = d.str.splitn(",", 2)
-    c_last = comma.struct.field("field_0").str.strip_chars()
-    c_first = (
-        comma.struct.field("field_1").str.strip_chars().str.replace(_TITLE, "").str.split(" ").list.first()
-    )
-    untitled = d.str.replace(_TITLE, "")
-    titled = untitled != d
-    tokens = untitled.str.split(" ")
-    single = tokens.list.len() == 1
-    n_first = pl.when(single & titled).then(None).otherwise(tokens.list.first())
-    n_last = pl.when(~single).then(tokens.list.last()).when(titled).then(tokens.list.first())
-    has_comma = d.str.contains(",", literal=True)
-    first = pl.when(has_comma).then(c_first).otherwise(n_first)
-    last = pl.when(has_comma).then(c_last).otherwise(n_last)
-    return pl.when(first.str.len_bytes() > 0).then(first), pl.when(last.str.len_bytes() > 0).then(last)
+def _country(e: pl.Expr) -> pl.Expr:
+    return plain_text(e).map_batches(_country_series, return_dtype=pl.String, is_elementwise=True)
+
+
+def _country_series(folded: pl.Series) -> pl.Series:
+    key = folded.str.replace_all(".", "", literal=True).str.replace_all(r"\s+", " ").str.strip_chars()
+    return key.replace_strict(COUNTRIES, default=folded, return_dtype=pl.String)
 
 
 def _birth_date(e: pl.Expr) -> pl.Expr:
@@ -196,33 +173,133 @@ def _offset_minutes(tz: str) -> int:
     return -minutes if tz.startswith("-") else minutes
 
 
-def parse_timestamp(e: pl.Expr) -> pl.Expr:
-    """Expression: ISO-8601 (any offset, converted) or epoch seconds/milliseconds to naive UTC `Datetime("us")`."""
-    t = e.str.strip_chars()
-    tz = pl.when(t.str.len_bytes() > 10).then(t.str.extract(_TZ, 0).str.to_lowercase())
-    body = t.str.slice(0, t.str.len_bytes() - tz.str.len_bytes().fill_null(0)).str.strip_chars_end()
-    body = body.str.replace("T", " ", literal=True).str.replace(",", ".", literal=True)
-    n = body.str.len_bytes()
-    body = pl.when(n == 10).then(body + " 00:00:00").when(n == 16).then(body + ":00").otherwise(body)
-    naive = body.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False)
-    offset = tz.map_batches(_offsets, return_dtype=pl.Int64, is_elementwise=True).fill_null(0)
-    iso = (naive.cast(pl.Int64) - offset * 60_000_000).cast(pl.Datetime("us"))
-    seconds = pl.when(t.str.contains(r"^\d{9,10}(?:\.\d+)?$")).then(t).cast(pl.Float64, strict=False)
-    millis = pl.when(t.str.contains(r"^\d{12,13}$")).then(t).cast(pl.Int64, strict=False)
-    epoch = pl.coalesce((seconds * 1_000_000).round().cast(pl.Int64), millis * 1000).cast(pl.Datetime("us"))
-    return pl.coalesce(iso, epoch)
-
-
 def _offsets(tz: pl.Series) -> pl.Series:
     distinct = tz.drop_nulls().unique()
     minutes = pl.Series([_offset_minutes(v) for v in distinct.to_list()], dtype=pl.Int64)
-    return tz.replace_strict(distinct, minutes, default=None, return_dtype=pl.Int64)
+    return tz.replace_strict(distinct, minutes, default=0, return_dtype=pl.Int64)
 
 
 def parse_timestamps(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """Add `<column>_ts` (naive UTC) and `<column>_bad` (present but unparseable) for each raw timestamp column."""
-    frame = frame.with_columns(parse_timestamp(_col(c)).alias(f"{c}_ts") for c in columns)
-    return frame.with_columns(_bad(_col(c), pl.col(f"{c}_ts")).alias(f"{c}_bad") for c in columns)
+    """Add `<c>_ts` (naive UTC `Datetime("us")`, from ISO-8601 or epoch) and `<c>_bad` for raw timestamp columns."""
+    work = frame.with_columns(_col(c).str.strip_chars().alias(f"_t_{c}") for c in columns)
+    t = {c: pl.col(f"_t_{c}") for c in columns}
+    work = work.with_columns(
+        pl.when(t[c].str.len_bytes() > 10).then(t[c].str.extract(_TZ, 0).str.to_lowercase()).alias(f"_tz_{c}")
+        for c in columns
+    )
+    tz = {c: pl.col(f"_tz_{c}") for c in columns}
+    work = work.with_columns(
+        t[c]
+        .str.slice(0, t[c].str.len_bytes() - tz[c].str.len_bytes().fill_null(0))
+        .str.strip_chars_end()
+        .str.replace("T", " ", literal=True)
+        .str.replace(",", ".", literal=True)
+        .alias(f"_b_{c}")
+        for c in columns
+    )
+    body = {c: pl.col(f"_b_{c}") for c in columns}
+    n = {c: body[c].str.len_bytes() for c in columns}
+    work = work.with_columns(
+        pl.when(n[c] == 10)
+        .then(body[c] + " 00:00:00")
+        .when(n[c] == 16)
+        .then(body[c] + ":00")
+        .otherwise(body[c])
+        .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False)
+        .cast(pl.Int64)
+        .alias(f"_b_{c}")
+        for c in columns
+    )
+    work = work.with_columns(
+        pl.coalesce(
+            pl.col(f"_b_{c}") - tz[c].map_batches(_offsets, return_dtype=pl.Int64) * 60_000_000,
+            (pl.when(t[c].str.contains(r"^\d{9,10}(?:\.\d+)?$")).then(t[c]).cast(pl.Float64) * 1e6)
+            .round()
+            .cast(pl.Int64),
+            pl.when(t[c].str.contains(r"^\d{12,13}$")).then(t[c]).cast(pl.Int64) * 1000,
+        )
+        .cast(pl.Datetime("us"))
+        .alias(f"{c}_ts")
+        for c in columns
+    )
+    work = work.with_columns(
+        ((t[c].str.len_bytes() > 0).fill_null(False) & pl.col(f"{c}_ts").is_null()).alias(f"{c}_bad")
+        for c in columns
+    )
+    return work.drop([f"_{p}_{c}" for c in columns for p in ("t", "tz", "b")])
+
+
+def _split_display(work: pl.DataFrame) -> pl.DataFrame:
+    """Fill first/last name from the folded display name where both are missing; set `name_from_display`."""
+    first, last = pl.col("first_name_norm"), pl.col("last_name_norm")
+    need = work.select(
+        first.is_null() & last.is_null() & pl.col("display_name_norm").is_not_null()
+    ).to_series()
+    index = need.arg_true()
+    d = work.get_column("display_name_norm").gather(index).str.replace_all(r"\s*[(\[][^)\]]*[)\]]", "")
+    sub = pl.DataFrame({"d": d.str.strip_chars()}).with_columns(
+        comma=pl.col("d").str.contains(",", literal=True),
+        untitled=pl.col("d").str.replace(_TITLE, ""),
+        parts=pl.col("d").str.splitn(",", 2),
+    )
+    sub = sub.with_columns(
+        titled=pl.col("untitled") != pl.col("d"),
+        tokens=pl.col("untitled").str.split(" "),
+        c_last=pl.col("parts").struct.field("field_0").str.strip_chars(),
+        c_first=pl.col("parts").struct.field("field_1").str.strip_chars().str.replace(_TITLE, ""),
+    )
+    tokens, titled = pl.col("tokens"), pl.col("titled")
+    single = tokens.list.len() == 1
+    sub = sub.select(
+        first=pl.when("comma")
+        .then(pl.col("c_first").str.split(" ").list.first())
+        .when(single & titled)
+        .then(None)
+        .otherwise(tokens.list.first())
+        .replace("", None),
+        last=pl.when("comma")
+        .then(pl.col("c_last"))
+        .when(~single)
+        .then(tokens.list.last())
+        .when(titled)
+        .then(tokens.list.first())
+        .replace("", None),
+    )
+    split = sub.with_columns(found=pl.col("first").is_not_null() | pl.col("last").is_not_null())
+    nulls = pl.Series([None] * work.height, dtype=pl.String)
+    split_first = nulls.clone().scatter(index, split["first"])
+    split_last = nulls.clone().scatter(index, split["last"])
+    from_display = pl.Series([False] * work.height, dtype=pl.Boolean).scatter(index, split["found"])
+    return work.with_columns(
+        name_from_display=from_display,
+        first_name_norm=pl.when(from_display).then(split_first).otherwise(first),
+        last_name_norm=pl.when(from_display).then(split_last).otherwise(last),
+    )
+
+
+def _emails(work: pl.DataFrame) -> pl.DataFrame:
+    """`email_valid` and `email_key` from `email_norm`."""
+    norm = pl.col("email_norm")
+    parts = norm.str.split_exact("@", 1)
+    work = work.with_columns(
+        _local=parts.struct.field("field_0"),
+        _domain=parts.struct.field("field_1"),
+        email_valid=pl.when(norm.is_not_null()).then(
+            norm.str.contains(EMAIL_PATTERN) & (norm.str.len_chars() <= 254)
+        ),
+    )
+    local, domain = pl.col("_local"), pl.col("_domain")
+    work = work.with_columns(
+        email_valid=pl.col("email_valid") & (local.str.len_chars() <= 64),
+        _base=local.str.replace(r"\+.*$", "").replace("", None).fill_null(local),
+    )
+    base = pl.col("_base")
+    key = (
+        pl.when(domain.is_in(_GMAIL))
+        .then(base.str.replace_all(".", "", literal=True) + "@gmail.com")
+        .otherwise(base + "@" + domain)
+    )
+    return work.with_columns(email_key=pl.when("email_valid").then(key)).drop("_local", "_domain", "_base")
 
 
 def normalize_identities(frame: pl.DataFrame, default_region: str = "GB") -> pl.DataFrame:
@@ -238,32 +315,16 @@ def normalize_identities(frame: pl.DataFrame, default_region: str = "GB") -> pl.
         "company_norm": ("company", plain_text),
         "city_norm": ("city", plain_text),
         "postcode_norm": ("postcode", _postcode),
-        "country_norm": ("country", lambda e: _country(plain_text(e))),
+        "country_norm": ("country", _country),
         "birth_date_norm": ("birth_date", _birth_date),
-        "created_at_ts": ("created_at", parse_timestamp),
-        "updated_at_ts": ("updated_at", parse_timestamp),
     }
     work = work.with_columns(_mapped(work, src, build).alias(out) for out, (src, build) in builders.items())
-    first, last, display = pl.col("first_name_norm"), pl.col("last_name_norm"), pl.col("display_name_norm")
-    split_first, split_last = _split_display(pl.when(first.is_null() & last.is_null()).then(display))
-    work = work.with_columns(
-        _split_first=split_first,
-        _split_last=split_last,
-        email_valid=_email_valid(pl.col("email_norm")),
-        created_at_bad=_bad(_col("created_at"), pl.col("created_at_ts")),
-        updated_at_bad=_bad(_col("updated_at"), pl.col("updated_at_ts")),
-    )
-    from_display = pl.col("_split_first").is_not_null() | pl.col("_split_last").is_not_null()
-    work = work.with_columns(
-        name_from_display=from_display,
-        first_name_norm=pl.when(from_display).then("_split_first").otherwise(first),
-        last_name_norm=pl.when(from_display).then("_split_last").otherwise(last),
-        email_key=_email_key(pl.col("email_norm"), pl.col("email_valid")),
-    )
+    work = _emails(_split_display(work))
     work = work.with_columns(
         first_name_key=_mapped(work, "first_name_norm", key_text),
         last_name_key=_mapped(work, "last_name_norm", key_text),
     )
+    work = parse_timestamps(work, ["created_at", "updated_at"])
     phones = phone_columns(work.get_column("phone").cast(pl.String), default_region)
     keep = [c for c in frame.columns if c not in _OUTPUT]
     return work.with_columns(phones).select(*keep, *_OUTPUT)
@@ -272,34 +333,12 @@ def normalize_identities(frame: pl.DataFrame, default_region: str = "GB") -> pl.
 def _mapped(frame: pl.DataFrame, column: str, build: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
     """`build(column)`, evaluated once per distinct value and mapped back when the column repeats a lot."""
     values = frame.get_column(column)
-    if frame.height < _DISTINCT_MIN_ROWS or values.dtype != pl.String:
+    present = values.drop_nulls() if values.dtype == pl.String else values.clear()
+    if present.len() < _DISTINCT_MIN_ROWS or present.sample(_SAMPLE, seed=0).n_unique() > 0.9 * _SAMPLE:
         return build(_col(column))
-    sample = values.sample(_SAMPLE, seed=0)
-    if sample.n_unique() > 0.9 * _SAMPLE:
-        return build(_col(column))
-    distinct = values.drop_nulls().unique()
+    distinct = present.unique()
     mapped = distinct.to_frame(column).select(build(pl.col(column))).to_series()
     return pl.col(column).replace_strict(distinct, mapped, default=None, return_dtype=mapped.dtype)
-
-
-def _email_valid(norm: pl.Expr) -> pl.Expr:
-    """Regex plausibility: the ASCII pattern for ASCII addresses, the Unicode one only for the others."""
-    ascii_ok = norm.str.contains(_EMAIL_ASCII)
-    other_ok = pl.when(~is_ascii(norm)).then(norm).str.contains(EMAIL_PATTERN)
-    local = norm.str.split_exact("@", 1).struct.field("field_0")
-    sized = (norm.str.len_chars() <= 254) & (local.str.len_chars() <= 64)
-    return pl.when(norm.is_not_null()).then(
-        pl.when(is_ascii(norm)).then(ascii_ok).otherwise(other_ok) & sized
-    )
-
-
-def _country(plain: pl.Expr) -> pl.Expr:
-    key = plain.str.replace_all(".", "", literal=True).str.replace_all(r"\s+", " ").str.strip_chars()
-    return key.replace_strict(COUNTRIES, default=plain, return_dtype=pl.String)
-
-
-def _bad(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
-    return (raw.str.strip_chars().str.len_bytes() > 0).fill_null(False) & parsed.is_null()
 
 
 _OUTPUT = (

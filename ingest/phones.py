@@ -5,7 +5,7 @@ with spaces, dots, hyphens and parentheses, an optional leading `+`, an optional
 canonical digit string and resolved once per distinct string with polars regexes built from the phonenumbers
 metadata (the same patterns, national-prefix and country-code rules as `phonenumbers.parse`). Anything else
 (letters, odd symbols, regions whose national-prefix rules rewrite digits) goes through phonenumbers itself,
-over a process pool when there are many. Tests check the emulation against phonenumbers.
+sharing the work with a helper process when there are many. Tests check the emulation against phonenumbers.
 
 One policy goes beyond phonenumbers: a number written without `+` or an international prefix, and not
 starting with `0`, that is invalid in the default region but valid read as international (`33612345678`,
@@ -14,13 +14,16 @@ a WhatsApp-style id) is taken as international.
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
 import re
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import phonenumbers
 import polars as pl
@@ -28,8 +31,8 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumberFormat, Validat
 from phonenumbers import phonenumberutil as pnu
 from phonenumbers.phonemetadata import PhoneMetadata
 
-# How many distinct numbers must go the slow way before a process pool pays for its start-up (~1 s).
-POOL_THRESHOLD = 40_000
+# How many distinct numbers must go the slow way before a second process pays for its start-up.
+POOL_THRESHOLD = 60_000
 _EXTENSION = r"(?i)^(.*?[0-9)])\s*,?\s*(?:ext\.?|extension|x|#)\s*[0-9]{1,6}$"
 _PLAIN = r"^[\s(]*\+?[\s(]*[0-9][0-9\s().\-]*$"
 _TYPES = (
@@ -112,14 +115,17 @@ def _len_in(e: pl.Expr, lengths: Sequence[int], above_max: bool = False) -> pl.E
     return hit | (n > _MAX_LEN) if above_max else hit
 
 
-def _strip_np(e: pl.Expr, r: _Region) -> pl.Expr:
-    """`_maybe_strip_national_prefix_carrier_code` without transform rules."""
+def _strip_np(f: pl.DataFrame, column: str, r: _Region, out: str) -> pl.DataFrame:
+    """Add `out`: `column` through `_maybe_strip_national_prefix_carrier_code` (no transform rules)."""
+    e = pl.col(column)
     if not r.npp:
-        return e
-    prefix = e.str.extract(f"^({r.npp})", 1)
-    rest = e.str.slice(prefix.str.len_bytes())
-    keep = prefix.is_null() | (e.str.len_bytes() == 0) | (_full(e, r.general) & ~_full(rest, r.general))
-    return pl.when(keep).then(e).otherwise(rest)
+        return f.with_columns(e.alias(out))
+    f = f.with_columns(_prefix=e.str.extract(f"^({r.npp})", 1))
+    matched = pl.col("_prefix").is_not_null()
+    f = f.with_columns(_rest=e.str.slice(pl.col("_prefix").str.len_bytes()))
+    viable = _full(pl.when(matched).then(e), r.general)
+    keep = ~matched | (e.str.len_bytes() == 0) | (viable & ~_full(pl.col("_rest"), r.general))
+    return f.with_columns(pl.when(keep).then(e).otherwise("_rest").alias(out)).drop("_prefix", "_rest")
 
 
 def _valid(e: pl.Expr, r: _Region) -> pl.Expr:
@@ -131,122 +137,124 @@ def _valid(e: pl.Expr, r: _Region) -> pl.Expr:
     return general & pl.any_horizontal(types) if types else pl.lit(False)
 
 
-def _validity(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `valid` to a frame of (cc, nsn), the way `is_valid_number` picks the region among a code's regions."""
-    out = []
+def _validity(part: pl.DataFrame, cc: str) -> pl.DataFrame:
+    """Add `valid` to rows of one country code, picking the region among the code's regions as `is_valid_number`."""
     nsn = pl.col("nsn")
-    for (cc,), part in frame.partition_by("cc", as_dict=True).items():
-        regions = COUNTRY_CODE_TO_REGION_CODE[int(cc)]
-        if len(regions) == 1:
-            r = _region(regions[0], int(cc))
-            out.append(part.with_columns(valid=_valid(nsn, r) if r else pl.lit(False)))
+    regions = COUNTRY_CODE_TO_REGION_CODE[int(cc)]
+    if len(regions) == 1:
+        r = _region(regions[0], int(cc))
+        return part.with_columns(valid=_valid(nsn, r) if r else pl.lit(False))
+    out, pending = [], part
+    for code in regions:
+        r = _region(code, int(cc))
+        if r is None or pending.height == 0:
             continue
-        pending = part
-        for code in regions:
-            r = _region(code, int(cc))
-            if r is None or pending.height == 0:
-                continue
-            claims = nsn.str.contains(f"^(?:{r.leading})") if r.leading else _valid(nsn, r)
-            pending = pending.with_columns(_claim=claims)
-            claimed = pending.filter("_claim").drop("_claim")
-            out.append(claimed.with_columns(valid=_valid(nsn, r) if r.leading else pl.lit(True)))
-            pending = pending.filter(~pl.col("_claim")).drop("_claim")
-        out.append(pending.with_columns(valid=pl.lit(False)))
-    schema = pl.Schema([*frame.schema.items(), ("valid", pl.Boolean())])
-    return pl.concat([p.select(list(schema)) for p in out]) if out else pl.DataFrame(schema=schema)
+        claims = nsn.str.contains(f"^(?:{r.leading})") if r.leading else _valid(nsn, r)
+        pending = pending.with_columns(_claim=claims)
+        claimed = pending.filter("_claim").drop("_claim")
+        out.append(claimed.with_columns(valid=_valid(nsn, r) if r.leading else pl.lit(True)))
+        pending = pending.filter(~pl.col("_claim")).drop("_claim")
+    return pl.concat([*out, pending.with_columns(valid=pl.lit(False))])
 
 
-def canonical_phone_key(raw: pl.Expr) -> pl.Expr:
-    """Canonical key of a raw phone: `+digits` / `digits` for plain shapes, `?raw` for the slow path, null if blank."""
-    text = raw.str.strip_chars()
-    main = pl.when(text.str.contains(_EXTENSION)).then(text.str.extract(_EXTENSION, 1)).otherwise(text)
-    digits = main.str.replace_all(r"[^0-9]", "")
-    plain = main.str.contains(_PLAIN) & digits.str.len_bytes().is_between(3, 20)
-    plus = main.str.contains(r"^[\s(]*\+")
-    return (
+def canonical_keys(raw: pl.Series) -> pl.Series:
+    """Canonical phone keys: `+digits` / `digits` for plain shapes, `?raw` for the slow path, null if blank."""
+    f = raw.cast(pl.String).str.strip_chars().to_frame("text")
+    text = pl.col("text")
+    f = f.with_columns(main=pl.when(text.str.contains(r"(?i)[a-z#]")).then(text).str.extract(_EXTENSION, 1))
+    f = f.with_columns(main=pl.col("main").fill_null(text))
+    main = pl.col("main")
+    f = f.with_columns(digits=main.str.replace_all(r"[^0-9]", ""), plain=main.str.contains(_PLAIN))
+    digits = pl.col("digits")
+    key = (
         pl.when(text.str.len_bytes() == 0)
         .then(None)
-        .when(plain)
-        .then(pl.when(plus).then(pl.lit("+") + digits).otherwise(digits))
+        .when(pl.col("plain") & digits.str.len_bytes().is_between(3, 20))
+        .then(pl.when(main.str.contains(r"^[\s(]*\+")).then(pl.lit("+") + digits).otherwise(digits))
         .otherwise(pl.lit("?") + text)
     )
+    return f.select(key.alias(raw.name)).to_series()
+
+
+_RESOLVED = pl.Schema(
+    {
+        "key": pl.String(),
+        "e164": pl.String(),
+        "valid": pl.Boolean(),
+        "slow": pl.Boolean(),
+        "guess": pl.Boolean(),
+    }
+)
 
 
 def _resolve_plain(keys: pl.Series, region: str) -> pl.DataFrame:
-    """Resolve canonical keys to (key, e164, valid, slow, heuristic) with polars only."""
+    """Resolve plain canonical keys to (key, e164, valid, slow, guess) with polars only."""
     dr = _region(region)
     if dr is None:
         raise ValueError(f"unknown phone region {region!r}")
     if keys.len() == 0:
-        schema = {
-            "key": pl.String,
-            "e164": pl.String,
-            "valid": pl.Boolean,
-            "slow": pl.Boolean,
-            "guess": pl.Boolean,
-        }
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=_RESOLVED)
     dcc = dr.country_code
-    key, digits = pl.col("key"), pl.col("digits")
+    key, digits, plus = pl.col("key"), pl.col("digits"), pl.col("plus")
     f = keys.to_frame("key").with_columns(plus=key.str.starts_with("+"), digits=key.str.strip_prefix("+"))
-    idd = digits.str.extract(f"^({dr.idd})", 1) if dr.idd else pl.lit(None, pl.String)
-    after = digits.str.slice(idd.str.len_bytes())
-    f = f.with_columns(is_idd=~pl.col("plus") & idd.is_not_null() & ~after.str.starts_with("0"), after=after)
-    full = pl.when("plus").then(digits).otherwise("after")
-    intl = pl.col("plus") | pl.col("is_idd")
+    idd = pl.when(~plus).then(digits).str.extract(f"^({dr.idd})", 1) if dr.idd else pl.lit(None, pl.String)
+    f = f.with_columns(_after=digits.str.slice(idd.str.len_bytes()))
+    after = pl.col("_after")
+    f = f.with_columns(is_idd=(after.is_not_null() & ~after.str.starts_with("0")).fill_null(False))
+    intl = plus | pl.col("is_idd")
+    f = f.with_columns(full=pl.when(plus).then(digits).when("is_idd").then(after), intl=intl)
+    full = pl.col("full")
     cc = pl.lit(None, pl.String)
     for k in (3, 2, 1):
-        cc = (
-            pl.when(full.str.slice(0, k).is_in(_CC_BY_LEN[k]) & (full.str.len_bytes() >= k))
-            .then(full.str.slice(0, k))
-            .otherwise(cc)
+        head = full.str.slice(0, k)
+        cc = pl.when(head.is_in(_CC_BY_LEN[k]) & (full.str.len_bytes() >= k)).then(head).otherwise(cc)
+    f = f.with_columns(
+        _cc=cc, _cand=pl.when(~intl & digits.str.starts_with(dcc)).then(digits.str.slice(len(dcc)))
+    )
+    f = _strip_np(f, "_cand", dr, "_pot")
+    cand, pot, cc = pl.col("_cand"), pl.col("_pot"), pl.col("_cc")
+    f = f.with_columns(
+        take=cand.is_not_null()
+        & (
+            (~_full(pl.when(cand.is_not_null()).then(digits), dr.general) & _full(pot, dr.general))
+            | _len_in(digits, dr.too_long, True)
         )
-    pot = _strip_np(digits.str.slice(len(dcc)), dr)
-    take = digits.str.starts_with(dcc) & (
-        (~_full(digits, dr.general) & _full(pot, dr.general)) | _len_in(digits, dr.too_long, True)
     )
+    take = pl.col("take")
+    short = intl & (full.str.len_bytes() <= 2)
     f = f.with_columns(
-        cc=pl.when(intl).then(cc).otherwise(pl.lit(dcc)),
         nsn=pl.when(intl).then(full.str.slice(cc.str.len_bytes())).when(take).then(pot).otherwise(digits),
-        short_idd=intl & (full.str.len_bytes() <= 2),
-        strip_in=pl.when(intl | take)
-        .then(cc.fill_null(dcc).replace_strict(_CC_MAIN))
+        strip_in=pl.when(intl)
+        .then(cc.replace_strict(_CC_MAIN, default=None))
+        .when(take)
+        .then(pl.lit(_CC_MAIN[dcc]))
         .otherwise(pl.lit(region)),
+        cc=pl.when(intl).then(cc).otherwise(pl.lit(dcc)),
+        error=short | (pl.col("is_idd") & cc.is_null()),
+        slow=(plus & cc.is_null() & ~short) | (~intl & pl.lit(dr.transform)),
+        guess=~intl & ~digits.str.starts_with("0"),
     )
-    f = f.with_columns(
-        error=pl.col("short_idd") | (pl.col("is_idd") & pl.col("cc").is_null()),
-        slow=(pl.col("plus") & pl.col("cc").is_null() & ~pl.col("short_idd"))
-        | (~intl & pl.lit(dr.transform)),
-    )
-    parts = []
-    for (code, _), part in f.partition_by("strip_in", "cc", as_dict=True).items():
-        done = part.filter(pl.col("error") | pl.col("slow"))
-        part = part.filter(~pl.col("error") & ~pl.col("slow"))
-        r = _region(code, int(part["cc"][0])) if part.height else None
+    f = f.select("key", "cc", "nsn", "strip_in", "error", "slow", "guess")
+    parts = [
+        f.filter(pl.col("error") | pl.col("slow")).with_columns(e164=pl.lit(None, pl.String), valid=False)
+    ]
+    for (code, cc_value), part in (
+        f.filter(~pl.col("error") & ~pl.col("slow")).partition_by("strip_in", "cc", as_dict=True).items()
+    ):
+        r = _region(code, int(cc_value))
         if r is None or r.transform:
-            parts.append(done)
-            parts.append(part.with_columns(slow=pl.lit(True)))
+            parts.append(part.with_columns(e164=pl.lit(None, pl.String), valid=False, slow=True))
             continue
+        part = _strip_np(part, "nsn", r, "_pot")
         nsn = pl.col("nsn")
-        pot = _strip_np(nsn, r)
-        part = part.with_columns(nsn=pl.when(_len_in(pot, r.keep_stripped, True)).then(pot).otherwise(nsn))
-        parts.extend([done, part])
-    f = pl.concat(parts)
-    n = pl.col("nsn").str.len_bytes()
-    f = f.with_columns(error=pl.col("error") | (~pl.col("slow") & ((n < 2) | (n > 17))))
-    ok = f.filter(~pl.col("error") & ~pl.col("slow"))
-    ok = _validity(ok.select("key", "cc", "nsn")).with_columns(
-        e164=pl.lit("+") + pl.col("cc") + pl.col("nsn")
-    )
-    rest = f.filter(pl.col("error") | pl.col("slow")).select(
-        "key", pl.lit(None, pl.String).alias("e164"), pl.lit(False).alias("valid"), "slow"
-    )
-    out = pl.concat([ok.select("key", "e164", "valid", pl.lit(False).alias("slow")), rest])
-    # the international reading of a bare number that the default region rejects
-    guess = f.filter(~intl & ~pl.col("slow") & ~digits.str.starts_with("0")).select("key")
-    return out.join(guess.with_columns(guess=pl.lit(True)), on="key", how="left").with_columns(
-        pl.col("guess").fill_null(False)
-    )
+        part = part.with_columns(
+            nsn=pl.when(_len_in(pl.col("_pot"), r.keep_stripped, True)).then("_pot").otherwise(nsn)
+        )
+        n = nsn.str.len_bytes()
+        bad = part.filter((n < 2) | (n > 17)).with_columns(e164=pl.lit(None, pl.String), valid=False)
+        good = _validity(part.filter((n >= 2) & (n <= 17)), str(cc_value))
+        parts += [bad, good.with_columns(e164=pl.lit("+") + pl.col("cc") + nsn)]
+    return pl.concat([p.select(_RESOLVED.names()) for p in parts])
 
 
 def _parse_slow(raw: str, region: str) -> tuple[str | None, bool]:
@@ -272,27 +280,49 @@ def _parse_slow(raw: str, region: str) -> tuple[str | None, bool]:
     return (phonenumbers.format_number(num, PhoneNumberFormat.E164) if num else None), False
 
 
-def _parse_chunk(args: tuple[list[str], str]) -> list[tuple[str | None, bool]]:
-    values, region = args
+def _parse_chunk(values: list[str], region: str) -> list[tuple[str | None, bool]]:
     return [_parse_slow(v, region) for v in values]
 
 
 def _parse_many(values: list[str], region: str) -> list[tuple[str | None, bool]]:
+    """phonenumbers over many values; above `POOL_THRESHOLD` a child process takes half of them.
+
+    The child is `python -m ingest.phones` fed JSON on stdin (no multiprocessing: nothing of the caller's
+    main module is re-imported, no fork of a threaded process); if it fails, its half is done here.
+    """
     if len(values) < POOL_THRESHOLD or (os.cpu_count() or 1) < 2:
-        return _parse_chunk((values, region))
-    workers = os.cpu_count() or 2
-    size = -(-len(values) // (workers * 4))
-    chunks = [(values[i : i + size], region) for i in range(0, len(values), size)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return [item for chunk in pool.map(_parse_chunk, chunks) for item in chunk]
+        return _parse_chunk(values, region)
+    mine, theirs = values[: len(values) // 2], values[len(values) // 2 :]
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as feed:
+        json.dump(theirs, feed)
+        feed.seek(0)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ingest.phones", region],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=feed,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+        )
+        done = _parse_chunk(mine, region)  # meanwhile the child works on the other half
+        output, _ = child.communicate()
+    try:
+        rest = [(e164, bool(valid)) for e164, valid in json.loads(output)] if child.returncode == 0 else []
+    except (ValueError, TypeError):
+        rest = []
+    if len(rest) != len(theirs):
+        rest = _parse_chunk(theirs, region)
+    return done + rest
 
 
 def resolve_phone_keys(keys: pl.Series, region: str = "GB") -> pl.DataFrame:
-    """Map distinct canonical keys (see `canonical_phone_key`) to `phone_e164` and `phone_valid`."""
+    """Map distinct canonical keys (see `canonical_keys`) to `phone_e164` and `phone_valid`."""
+    region = region.upper()
     keys = keys.drop_nulls().unique()
     plain = keys.filter(~keys.str.starts_with("?"))
     res = _resolve_plain(plain, region)
-    guess = res.filter(pl.col("guess") & ~pl.col("valid"))
+    guess = res.filter(pl.col("guess") & ~pl.col("valid") & ~pl.col("slow"))
     if guess.height:
         alt = _resolve_plain("+" + guess["key"], region).filter(pl.col("valid") | pl.col("slow"))
         alt = alt.select(
@@ -303,27 +333,19 @@ def resolve_phone_keys(keys: pl.Series, region: str = "GB") -> pl.DataFrame:
             valid=pl.col("valid") | pl.col("alt").is_not_null(),
             slow=pl.col("slow") | pl.col("alt_slow").fill_null(False),
         )
-    slow = pl.concat(
-        [keys.filter(keys.str.starts_with("?")).str.strip_prefix("?"), res.filter("slow")["key"]]
-    )
-    parsed = _parse_many(slow.to_list(), region)
-    slow_frame = pl.DataFrame(
-        {
-            "key": pl.concat([keys.filter(keys.str.starts_with("?")), res.filter("slow")["key"]]),
-            "phone_e164": [p[0] for p in parsed],
-            "phone_valid": [p[1] for p in parsed],
-        },
+    slow_keys = pl.concat([keys.filter(keys.str.starts_with("?")), res.filter("slow")["key"]])
+    parsed = _parse_many(slow_keys.str.strip_prefix("?").to_list(), region)
+    slow = pl.DataFrame(
+        {"key": slow_keys, "phone_e164": [p[0] for p in parsed], "phone_valid": [p[1] for p in parsed]},
         schema={"key": pl.String, "phone_e164": pl.String, "phone_valid": pl.Boolean},
     )
-    fast = res.filter(~pl.col("slow")).select(
-        "key", pl.col("e164").alias("phone_e164"), pl.col("valid").alias("phone_valid")
-    )
-    return pl.concat([fast, slow_frame])
+    fast = res.filter(~pl.col("slow")).select("key", phone_e164="e164", phone_valid="valid")
+    return pl.concat([fast, slow])
 
 
 def phone_columns(raw: pl.Series, region: str = "GB") -> pl.DataFrame:
     """`phone_e164` and `phone_valid` for a series of raw phones, row-aligned (null where blank)."""
-    keys = raw.to_frame("raw").select(canonical_phone_key(pl.col("raw")).alias("key"))
+    keys = canonical_keys(raw).to_frame("key")
     mapping = resolve_phone_keys(keys["key"], region)
     return keys.join(mapping, on="key", how="left", maintain_order="left").select("phone_e164", "phone_valid")
 
@@ -334,3 +356,7 @@ def normalize_phone_values(
     """E.164 strings and validity flags for raw phone values (None for blanks)."""
     out = phone_columns(pl.Series("raw", list(values), dtype=pl.String), region)
     return out["phone_e164"].to_list(), out["phone_valid"].to_list()
+
+
+if __name__ == "__main__":  # the helper process of `_parse_many`: JSON list of raw values in, results out
+    json.dump(_parse_chunk(json.load(sys.stdin), sys.argv[1]), sys.stdout)

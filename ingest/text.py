@@ -73,10 +73,6 @@ def is_ascii(e: pl.Expr) -> pl.Expr:
     return e.str.len_bytes() == e.str.len_chars()
 
 
-def _empty_to_null(e: pl.Expr) -> pl.Expr:
-    return pl.when(e.str.len_bytes() > 0).then(e)
-
-
 def collapse_ascii(e: pl.Expr) -> pl.Expr:
     """Whitespace/control runs to one space, trimmed (the ASCII half of `fold`)."""
     return e.str.replace_all(r"[\s\x00-\x1f\x7f]+", " ").str.strip_chars(" ")
@@ -100,7 +96,7 @@ def hybrid(
 ) -> pl.Expr:
     """`ascii_path(e)` for ASCII strings, `function` once per distinct other value; empty results are null."""
     slow = e.map_batches(lambda s: map_non_ascii(s, function), return_dtype=pl.String, is_elementwise=True)
-    return pl.when(is_ascii(e)).then(_empty_to_null(ascii_path(e))).otherwise(slow)
+    return pl.when(is_ascii(e)).then(ascii_path(e)).otherwise(slow).replace("", None)
 
 
 def fold_text(e: pl.Expr) -> pl.Expr:

@@ -211,12 +211,20 @@ def test_vectorized_phone_path_agrees_with_phonenumbers(region: str) -> None:
     assert mismatches == []
 
 
-def test_many_slow_phones_use_the_process_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(phone_module, "POOL_THRESHOLD", 10)
+def test_many_slow_phones_are_shared_with_a_helper_process(monkeypatch: pytest.MonkeyPatch) -> None:
     values = [f"0800 FLOWER{i}" for i in range(10)] + [f"tel:+44-20-7946-00{i:02d}" for i in range(20)]
-    assert normalize_phone_values(values) == tuple(
-        list(x) for x in zip(*[phone_module._parse_slow(v, "GB") for v in values], strict=True)
-    )
+    expected = [phone_module._parse_slow(v, "GB") for v in values]
+    here: list[str] = []
+    parse_here = phone_module._parse_chunk
+
+    def spy(chunk: list[str], region: str) -> list[tuple[str | None, bool]]:
+        here.extend(chunk)
+        return parse_here(chunk, region)
+
+    monkeypatch.setattr(phone_module, "POOL_THRESHOLD", 10)
+    monkeypatch.setattr(phone_module, "_parse_chunk", spy)
+    assert phone_module._parse_many(values, "GB") == expected
+    assert len(here) == 15  # the other half was parsed by the helper process
 
 
 # ---------------------------------------------------------------- names
