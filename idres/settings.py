@@ -70,7 +70,10 @@ def _default_channels() -> dict[str, ChannelSettings]:
     channels["twitter"] = ChannelSettings(aliases=["x"], external_id_from="screen_name")
     channels["email"] = ChannelSettings(external_id_from="email")
     channels["sms"] = ChannelSettings(external_id_from="phone")
-    channels["whatsapp"] = ChannelSettings(external_id_from="phone")
+    channels["whatsapp"] = ChannelSettings(
+        external_id_from="phone", columns={"wa_id": "external_id", "profile_name": "display_name"}
+    )
+    channels["facebook"] = ChannelSettings(columns={"psid": "external_id", "full_name": "display_name"})
     channels["phone"] = ChannelSettings(aliases=["voice"], external_id_from="phone")
     channels["instagram"] = ChannelSettings(external_id_from="screen_name")
     channels["chat"] = ChannelSettings(aliases=["webchat", "livechat"])
