@@ -310,3 +310,6 @@ def sample(
 def main() -> None:
     """Entry point for `python -m idres`."""
     app()
+
+
+import idres.cli_demo  # noqa: E402,F401  (registers `idres demo`)
