@@ -285,7 +285,7 @@ def quarantine_list(
                         q["row_number"],
                         q["expectation"],
                         q["reason"],
-                        q["raw_row"],
+                        (q["raw_row"] or "")[:120],  # the whole row is in --format json
                     ]
                     for q in data
                 ],
