@@ -296,7 +296,9 @@ def read_file(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row_number"),
         *[
             # an empty value means "not given" in every format (CSV already reads it as null)
-            pl.col(column).replace("", None) if column in frame.columns else pl.lit(None, dtype=pl.Utf8).alias(column)
+            pl.col(column).replace("", None)
+            if column in frame.columns
+            else pl.lit(None, dtype=pl.Utf8).alias(column)
             for column in canonical
         ],
         extra,

@@ -12,8 +12,8 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from idres.settings import IngestSettings, Settings  # noqa: E402
-from store import Store, open_store  # noqa: E402
+from idres.settings import IngestSettings, Settings
+from store import Store, open_store
 
 
 @pytest.fixture

@@ -21,11 +21,16 @@ def _ingest(tmp_path: Path, store: Path, rows: list[list[str]]) -> object:
 
 
 @pytest.mark.slow
-def test_ingest_status_show_and_quarantine(tmp_path: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ingest_status_show_and_quarantine(
+    tmp_path: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IDRES_INGEST__DATA_DOCS_DIR", str(tmp_path / "docs"))
     store = tmp_path / "store.duckdb"
-    result = _ingest(tmp_path, store, [["email", "ann@example.com", "Ann", "Lee", "ann@example.com"],
-                                       ["pager", "1", "Bo", "", ""]])
+    result = _ingest(
+        tmp_path,
+        store,
+        [["email", "ann@example.com", "Ann", "Lee", "ann@example.com"], ["pager", "1", "Bo", "", ""]],
+    )
     assert result.exit_code == 0, result.output
     reports = json.loads(result.stdout)
     assert reports[0]["rows_loaded"] == 1 and reports[0]["rows_quarantined"] == 1
@@ -33,10 +38,14 @@ def test_ingest_status_show_and_quarantine(tmp_path: Path, prefect_harness: None
     status = json.loads(runner.invoke(app, ["status", "--store", str(store), "--format", "json"]).stdout)
     assert status["counts"]["identities"] == 1 and status["counts"]["quarantine"] == 1
 
-    shown = json.loads(runner.invoke(app, ["customer", "show", "1", "--store", str(store), "--format", "json"]).stdout)
+    shown = json.loads(
+        runner.invoke(app, ["customer", "show", "1", "--store", str(store), "--format", "json"]).stdout
+    )
     assert shown["identities"][0]["external_id"] == "ann@example.com"
 
-    quarantined = json.loads(runner.invoke(app, ["quarantine", "list", "--store", str(store), "--format", "json"]).stdout)
+    quarantined = json.loads(
+        runner.invoke(app, ["quarantine", "list", "--store", str(store), "--format", "json"]).stdout
+    )
     assert json.loads(quarantined[0]["raw_row"])["channel"] == "pager"
 
     monkeypatch.setenv("COLUMNS", "250")  # a wide terminal, so the note is not folded

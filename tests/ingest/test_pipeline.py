@@ -30,15 +30,26 @@ def _snapshot(store: Store) -> dict[str, list[dict[str, object]]]:
 def test_loads_valid_rows_and_quarantines_the_rest(
     tmp_path: Path, store: Store, ingest_settings: IngestSettings
 ) -> None:
-    path = _identities(tmp_path, [
-        ["email", "ann@example.com", "Ann", "Lee", "ann@example.com", "", "2024-01-01"],
-        ["pager", "123", "Bo", "", "", "", ""],                       # unknown channel
-        ["email", "", "No", "Id", "", "", ""],                        # missing external id
-        ["email", "bad", "Cy", "", "not-an-email", "", ""],           # invalid email
-        ["sms", "07911123456", "", "", "", "07911123456", "yesterday"],  # unparseable timestamp
-        ["email", "ann@example.com", "Ann", "Lee", "ann@example.com", "", "2024-01-01"],  # duplicate in batch
-        ["chat", "v-" + "x" * 5000, "", "", "", "", ""],              # absurdly long value
-    ])
+    path = _identities(
+        tmp_path,
+        [
+            ["email", "ann@example.com", "Ann", "Lee", "ann@example.com", "", "2024-01-01"],
+            ["pager", "123", "Bo", "", "", "", ""],  # unknown channel
+            ["email", "", "No", "Id", "", "", ""],  # missing external id
+            ["email", "bad", "Cy", "", "not-an-email", "", ""],  # invalid email
+            ["sms", "07911123456", "", "", "", "07911123456", "yesterday"],  # unparseable timestamp
+            [
+                "email",
+                "ann@example.com",
+                "Ann",
+                "Lee",
+                "ann@example.com",
+                "",
+                "2024-01-01",
+            ],  # duplicate in batch
+            ["chat", "v-" + "x" * 5000, "", "", "", "", ""],  # absurdly long value
+        ],
+    )
     report = ingest_file(store, path, ingest_settings)
     assert report.status == "loaded"
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (7, 1, 6)
@@ -51,19 +62,32 @@ def test_loads_valid_rows_and_quarantines_the_rest(
     assert json.loads(batch["validation"])  # GX results are kept with the batch
 
 
-def test_new_identity_gets_a_customer_of_its_own(tmp_path: Path, store: Store, ingest_settings: IngestSettings) -> None:
-    ingest_file(store, _identities(tmp_path, [
-        ["email", "ann@example.com", "Ann", "Lee", "Ann@Example.com", "", ""],
-        ["sms", "+447911123456", "", "", "", "+44 7911 123456", ""],
-    ]), ingest_settings)
-    identities = store.rows("SELECT identity_id, customer_id, email_norm, phone_e164 FROM identities ORDER BY 1")
+def test_new_identity_gets_a_customer_of_its_own(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
+    ingest_file(
+        store,
+        _identities(
+            tmp_path,
+            [
+                ["email", "ann@example.com", "Ann", "Lee", "Ann@Example.com", "", ""],
+                ["sms", "+447911123456", "", "", "", "+44 7911 123456", ""],
+            ],
+        ),
+        ingest_settings,
+    )
+    identities = store.rows(
+        "SELECT identity_id, customer_id, email_norm, phone_e164 FROM identities ORDER BY 1"
+    )
     assert len({row["customer_id"] for row in identities}) == 2
     customers = store.rows("SELECT customer_id, first_name, emails, phones FROM customers ORDER BY 1")
     assert customers[0]["emails"] == ["ann@example.com"]
     assert customers[1]["phones"] == ["+447911123456"]
 
 
-def test_reingesting_the_same_file_changes_nothing(tmp_path: Path, store: Store, ingest_settings: IngestSettings) -> None:
+def test_reingesting_the_same_file_changes_nothing(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
     path = _identities(tmp_path, [["email", "ann@example.com", "Ann", "Lee", "ann@example.com", "", ""]])
     first = ingest_file(store, path, ingest_settings)
     before = _snapshot(store)
@@ -86,24 +110,53 @@ def test_same_rows_in_another_file_count_as_unchanged(
 def test_newer_record_updates_identity_and_keeps_its_customer(
     tmp_path: Path, store: Store, ingest_settings: IngestSettings
 ) -> None:
-    ingest_file(store, _identities(tmp_path, [
-        ["email", "ann@example.com", "Ann", "Lee", "ann@example.com", "", "2024-01-01T00:00:00Z"]
-    ]), ingest_settings)
+    ingest_file(
+        store,
+        _identities(
+            tmp_path,
+            [["email", "ann@example.com", "Ann", "Lee", "ann@example.com", "", "2024-01-01T00:00:00Z"]],
+        ),
+        ingest_settings,
+    )
     store.execute("UPDATE identities SET match_pending = FALSE")
     customer = store.scalar("SELECT customer_id FROM identities")
-    report = ingest_file(store, _identities(tmp_path, [
-        ["email", "ann@example.com", "Ann", "Lee-Smith", "ann@example.com", "+447911123456", "2024-03-01T00:00:00Z"]
-    ], "identities_v2.csv"), ingest_settings)
+    report = ingest_file(
+        store,
+        _identities(
+            tmp_path,
+            [
+                [
+                    "email",
+                    "ann@example.com",
+                    "Ann",
+                    "Lee-Smith",
+                    "ann@example.com",
+                    "+447911123456",
+                    "2024-03-01T00:00:00Z",
+                ]
+            ],
+            "identities_v2.csv",
+        ),
+        ingest_settings,
+    )
     assert report.rows_updated == 1
-    row = store.rows("SELECT customer_id, last_name, phone_e164, match_pending, updated_at FROM identities")[0]
+    row = store.rows("SELECT customer_id, last_name, phone_e164, match_pending, updated_at FROM identities")[
+        0
+    ]
     assert row["customer_id"] == customer
     assert row["last_name"] == "Lee-Smith" and row["phone_e164"] == "+447911123456"
     assert row["match_pending"] is True
     assert store.scalar("SELECT last_name FROM customers WHERE customer_id = ?", [customer]) == "Lee-Smith"
 
-    stale = ingest_file(store, _identities(tmp_path, [
-        ["email", "ann@example.com", "Ann", "Old", "ann@example.com", "", "2023-01-01T00:00:00Z"]
-    ], "identities_old.csv"), ingest_settings)
+    stale = ingest_file(
+        store,
+        _identities(
+            tmp_path,
+            [["email", "ann@example.com", "Ann", "Old", "ann@example.com", "", "2023-01-01T00:00:00Z"]],
+            "identities_old.csv",
+        ),
+        ingest_settings,
+    )
     assert stale.rows_stale == 1
     assert store.scalar("SELECT last_name FROM identities") == "Lee-Smith"
 
@@ -111,18 +164,25 @@ def test_newer_record_updates_identity_and_keeps_its_customer(
 def test_a_failure_mid_load_leaves_the_store_as_it_was(
     tmp_path: Path, store: Store, ingest_settings: IngestSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ingest_file(store, _identities(tmp_path, [["email", "a@example.com", "A", "", "a@example.com", "", ""]]),
-                ingest_settings)
+    ingest_file(
+        store,
+        _identities(tmp_path, [["email", "a@example.com", "A", "", "a@example.com", "", ""]]),
+        ingest_settings,
+    )
     before = _snapshot(store)
 
     def explode(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # as if the user pressed Ctrl-C after identities were written
 
     monkeypatch.setattr("ingest.pipeline.insert_quarantine", explode)
-    path = _identities(tmp_path, [
-        ["email", "b@example.com", "B", "", "b@example.com", "", ""],
-        ["pager", "1", "", "", "", "", ""],
-    ], "identities_2.csv")
+    path = _identities(
+        tmp_path,
+        [
+            ["email", "b@example.com", "B", "", "b@example.com", "", ""],
+            ["pager", "1", "", "", "", "", ""],
+        ],
+        "identities_2.csv",
+    )
     with pytest.raises(KeyboardInterrupt):
         ingest_file(store, path, ingest_settings)
     assert _snapshot(store) == before
@@ -130,19 +190,28 @@ def test_a_failure_mid_load_leaves_the_store_as_it_was(
     assert ingest_file(store, path, ingest_settings).rows_new == 1  # and the re-run finishes the work
 
 
-def test_markup_and_sql_in_names_are_plain_data(tmp_path: Path, store: Store, ingest_settings: IngestSettings) -> None:
+def test_markup_and_sql_in_names_are_plain_data(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
     evil = ["<script>alert(1)</script>", "Robert'); DROP TABLE identities;--"]
     ingest_file(store, _identities(tmp_path, [["chat", "v1", evil[0], evil[1], "", "", ""]]), ingest_settings)
-    assert store.rows("SELECT first_name, last_name FROM identities")[0] == {"first_name": evil[0], "last_name": evil[1]}
+    assert store.rows("SELECT first_name, last_name FROM identities")[0] == {
+        "first_name": evil[0],
+        "last_name": evil[1],
+    }
 
 
-def test_a_file_with_nothing_valid_is_rejected(tmp_path: Path, store: Store, ingest_settings: IngestSettings) -> None:
+def test_a_file_with_nothing_valid_is_rejected(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
     report = ingest_file(store, _identities(tmp_path, [["pager", "1", "", "", "", "", ""]]), ingest_settings)
     assert report.status == "rejected" and not report.ok
     assert store.scalar("SELECT count(*) FROM quarantine") == 1
 
 
-def test_unreadable_file_writes_nothing(tmp_path: Path, store: Store, ingest_settings: IngestSettings) -> None:
+def test_unreadable_file_writes_nothing(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
     path = tmp_path / "identities.csv"
     path.write_bytes(b"")
     report = ingest_file(store, path, ingest_settings)
@@ -153,17 +222,32 @@ def test_unreadable_file_writes_nothing(tmp_path: Path, store: Store, ingest_set
 def test_messages_make_conversations_and_bare_identities(
     tmp_path: Path, store: Store, ingest_settings: IngestSettings
 ) -> None:
-    header = ["thread_id", "message_id", "channel", "external_id", "author_kind", "agent_name", "body", "created_at"]
-    path = write_csv(tmp_path / "messages_chat.csv", header, [
-        ["t1", "m1", "chat", "visitor-1", "customer", "", "Hello, I'm Ann", "2024-01-01T10:00:00Z"],
-        ["t1", "m2", "chat", "visitor-1", "Agent", "Sam", "Hi Ann", "2024-01-01T10:01:00Z"],
-        ["t1", "m3", "chat", "visitor-1", "agent", "", "no agent name", "2024-01-01T10:02:00Z"],
-    ])
+    header = [
+        "thread_id",
+        "message_id",
+        "channel",
+        "external_id",
+        "author_kind",
+        "agent_name",
+        "body",
+        "created_at",
+    ]
+    path = write_csv(
+        tmp_path / "messages_chat.csv",
+        header,
+        [
+            ["t1", "m1", "chat", "visitor-1", "customer", "", "Hello, I'm Ann", "2024-01-01T10:00:00Z"],
+            ["t1", "m2", "chat", "visitor-1", "Agent", "Sam", "Hi Ann", "2024-01-01T10:01:00Z"],
+            ["t1", "m3", "chat", "visitor-1", "agent", "", "no agent name", "2024-01-01T10:02:00Z"],
+        ],
+    )
     report = ingest_file(store, path, ingest_settings)
     assert (report.rows_loaded, report.rows_quarantined, report.identities_created) == (2, 1, 1)
     assert store.scalar("SELECT count(*) FROM conversations") == 1
     assert [r["author_kind"] for r in store.rows("SELECT author_kind FROM messages ORDER BY created_at")] == [
-        "customer", "agent"]
+        "customer",
+        "agent",
+    ]
     assert ingest_file(store, path, ingest_settings).status == "unchanged"
 
 

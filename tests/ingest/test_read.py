@@ -16,10 +16,14 @@ HEADER = ["channel", "external_id", "first_name", "last_name", "email", "phone"]
 
 
 def test_reads_csv_as_text_with_row_numbers(tmp_path: Path, ingest_settings: IngestSettings) -> None:
-    path = write_csv(tmp_path / "identities.csv", [*HEADER, "loyalty_tier"], [
-        ["email", "a@example.com", "Ann", "Lee", "a@example.com", "", "gold"],
-        ["SMS", "07700900123", "", "", "", "07700900123", ""],
-    ])
+    path = write_csv(
+        tmp_path / "identities.csv",
+        [*HEADER, "loyalty_tier"],
+        [
+            ["email", "a@example.com", "Ann", "Lee", "a@example.com", "", "gold"],
+            ["SMS", "07700900123", "", "", "", "07700900123", ""],
+        ],
+    )
     raw = read_file(path, ingest_settings)
     assert raw.kind == "identities"
     assert raw.rows == 2
@@ -29,7 +33,9 @@ def test_reads_csv_as_text_with_row_numbers(tmp_path: Path, ingest_settings: Ing
     assert json.loads(raw.frame["extra"][0]) == {"loyalty_tier": "gold"}
 
 
-def test_reads_jsonl_and_parquet_with_numbers_as_text(tmp_path: Path, ingest_settings: IngestSettings) -> None:
+def test_reads_jsonl_and_parquet_with_numbers_as_text(
+    tmp_path: Path, ingest_settings: IngestSettings
+) -> None:
     jsonl = tmp_path / "identities_sms.jsonl"
     jsonl.write_text(json.dumps({"external_id": 447700900123, "phone": 447700900123, "tags": ["a"]}) + "\n\n")
     raw = read_file(jsonl, ingest_settings)
@@ -56,8 +62,11 @@ def test_channel_column_mapping_is_configuration(tmp_path: Path) -> None:
 
 
 def test_messages_detected_by_name_and_columns(tmp_path: Path, ingest_settings: IngestSettings) -> None:
-    path = write_csv(tmp_path / "export.csv", ["thread_id", "channel", "external_id", "author_kind", "body", "created_at"],
-                     [["t1", "chat", "v1", "customer", "hi", "2024-01-01T10:00:00Z"]])
+    path = write_csv(
+        tmp_path / "export.csv",
+        ["thread_id", "channel", "external_id", "author_kind", "body", "created_at"],
+        [["t1", "chat", "v1", "customer", "hi", "2024-01-01T10:00:00Z"]],
+    )
     assert read_file(path, ingest_settings).kind == "messages"
 
 
@@ -66,13 +75,21 @@ def test_messages_detected_by_name_and_columns(tmp_path: Path, ingest_settings: 
     [
         ("identities.csv", b"", "empty"),
         ("identities.csv", b"channel,external_id\n", "no rows"),
-        ("identities.csv", "channel,external_id,first_name\nemail,a@x.com,Jos\xe9\n".encode("latin-1"), "not UTF-8"),
+        (
+            "identities.csv",
+            "channel,external_id,first_name\nemail,a@x.com,Jos\xe9\n".encode("latin-1"),
+            "not UTF-8",
+        ),
         ("identities.csv", b'channel,external_id,first_name\nemail,a@x.com,"Ann\nemail,b@x.com,Bo\n', "quot"),
         ("identities.csv", b"channel,external_id\nemail,a@x.com,extra,fields\n", "expected 2 fields"),
         ("identities.csv", b"first_name,last_name\nAnn,Lee\n", "missing required column"),
         ("identities.parquet", b"channel,external_id\nemail,a@x.com\n", "not a Parquet file"),
         ("identities.csv", b"PAR1\x00\x00binary", "binary content"),
-        ("identities.jsonl", b'{"channel": "email", "external_id": "a@x.com"}\n{"channel": \n', "not valid JSON"),
+        (
+            "identities.jsonl",
+            b'{"channel": "email", "external_id": "a@x.com"}\n{"channel": \n',
+            "not valid JSON",
+        ),
         ("identities.jsonl", b"channel,external_id\nemail,a@x.com\n", "not JSON Lines"),
         ("identities.xlsx", b"whatever", "unsupported file type"),
     ],
