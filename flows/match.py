@@ -1,0 +1,158 @@
+"""The `match` flow: load identities from the store, run the matching engine, save suggestions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.common import markdown_table, retry_when_busy, run_settings
+from matching import ConfigError, MatchConfig, MatchResult, run_match
+from store import open_store, utcnow
+from store import suggestions as store_suggestions
+
+_KNOWN = {"identity_id", "customer_id", "channel", "external_id"}
+
+
+@dataclass
+class MatchInput:
+    """What a run reads from the store."""
+
+    identities: pl.DataFrame
+    changed: pl.Series
+    excluded: pl.Series
+    model: dict[str, Any] | None
+
+
+def extra_columns(config: MatchConfig) -> list[str]:
+    """Configured columns that are not store columns: extra attributes read from `extra`."""
+    from store.identities import NORMALIZED_COLUMNS, RAW_COLUMNS
+
+    known = _KNOWN | set(RAW_COLUMNS) | set(NORMALIZED_COLUMNS)
+    wanted: set[str] = set()
+    for comp in config.active_comparisons():
+        wanted |= set(comp.all_columns())
+    for rule in config.active_rules():
+        wanted |= rule.columns()
+    return sorted(wanted - known)
+
+
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
+def load_task(store_path: str, busy_timeout_s: float, extras: list[str]) -> MatchInput:
+    """Read eligible identities, the changed ids, excluded customers and the latest model."""
+    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
+        identities, changed, excluded = store_suggestions.load_match_input(store, extras)
+        return MatchInput(identities, changed, excluded, store_suggestions.latest_model(store))
+
+
+@task(cache_policy=NO_CACHE)
+def match_task(data: MatchInput, config: MatchConfig, full: bool) -> MatchResult:
+    """Block, compare, score and build customer-level suggestions."""
+    return run_match(
+        data.identities,
+        config,
+        changed_ids=None if full else data.changed,
+        model=None if full else data.model,
+        excluded_customer_ids=data.excluded,
+    )
+
+
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
+def save_task(
+    store_path: str,
+    busy_timeout_s: float,
+    result: MatchResult | None,
+    mode: str,
+    started: datetime,
+    scored_ids: pl.Series,
+    identities_total: int,
+) -> dict[str, Any]:
+    """Record the run and upsert suggestions in one transaction (only a run row when nothing changed)."""
+    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
+        if result is None:
+            return store_suggestions.record_empty_run(
+                store, mode, started, utcnow(), identities_total, "no identities changed since the last run"
+            )
+        return store_suggestions.save_match_result(
+            store, result, mode, started, utcnow(), scored_ids=scored_ids, identities_total=identities_total
+        )
+
+
+def _publish(summary: dict[str, Any], result: MatchResult | None) -> None:
+    lines = [
+        f"# Match run {summary['run_id']} ({summary['mode']})",
+        f"{summary['identities_total']} identities, {summary['identities_scored']} scored, "
+        f"{summary['pairs_compared']} pairs compared; suggestions: {summary['suggestions_new']} new, "
+        f"{summary['suggestions_updated']} updated, {summary['suggestions_reopened']} reopened.",
+    ]
+    if summary.get("note"):
+        lines += ["", summary["note"]]
+    rule_rows = result.rule_counts.to_dicts() if result is not None else []
+    if rule_rows:
+        columns = list(rule_rows[0])
+        lines += [
+            "",
+            "## Pairs per blocking rule",
+            markdown_table(columns, [list(r.values()) for r in rule_rows]),
+        ]
+        create_table_artifact(key="match-rules", table=rule_rows, description="Pairs per blocking rule")
+    bands = [[band, count] for band, count in summary["band_counts"].items()]
+    lines += ["", "## Suggestions per band", markdown_table(["band", "suggestions"], bands)]
+    create_table_artifact(
+        key="match-bands",
+        table=[{"band": b, "suggestions": c} for b, c in bands],
+        description="Suggestions per band",
+    )
+    timings = [[step, f"{seconds:.3f}"] for step, seconds in summary["timings"].items()]
+    lines += ["", "## Timings (s)", markdown_table(["step", "seconds"], timings)]
+    if summary["notes"]:
+        lines += ["", "## Notes", *[f"- {note}" for note in summary["notes"]]]
+    create_markdown_artifact(key="match-summary", markdown="\n".join(lines), description="Match run summary")
+
+
+@flow(name="match", log_prints=False)
+def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
+    """Match identities into suggestions: all of them (`full`) or only those changed since the last run."""
+    logger = get_run_logger()
+    settings = run_settings(store)
+    try:
+        config = MatchConfig.from_settings(settings.match)
+    except ConfigError as error:
+        raise RuntimeError(f"bad matching configuration (fix idres.toml [match]): {error}") from error
+    started = utcnow()
+    mode = "full" if full else "incremental"
+    data = load_task(str(settings.store), settings.store_busy_timeout_s, extra_columns(config))
+    total = data.identities.height
+    result: MatchResult | None = None
+    if full or data.changed.len():
+        try:
+            result = match_task(data, config, full)
+        except ConfigError as error:
+            raise RuntimeError(f"bad matching configuration: {error}") from error
+        scored = data.identities.get_column("identity_id") if full else data.changed
+    else:
+        logger.info("no identities changed since the last match run: nothing to score")
+        scored = data.changed
+    summary = save_task(
+        str(settings.store), settings.store_busy_timeout_s, result, mode, started, scored, total
+    )
+    summary["mode"] = mode
+    summary["timings"] = dict(result.timings) if result is not None else {}
+    summary["notes"] = list(result.notes) if result is not None else []
+    logger.info(
+        "match run %s (%s): %s pairs, %s new, %s updated, %s reopened suggestions",
+        summary["run_id"],
+        mode,
+        summary["pairs_compared"],
+        summary["suggestions_new"],
+        summary["suggestions_updated"],
+        summary["suggestions_reopened"],
+    )
+    _publish(summary, result)
+    return summary
