@@ -1,0 +1,303 @@
+"""`idres match`, `idres suggestions ...`, `idres customers export` and `idres evaluate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from idres.cli import app
+from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.output import OutputFormat, console, emit, fail, table
+from store import suggestions as store_suggestions
+
+suggestions_app = typer.Typer(help="Merge suggestions produced by `idres match`.", no_args_is_help=True)
+customers_app = typer.Typer(help="All customers at once (exports).", no_args_is_help=True)
+app.add_typer(suggestions_app, name="suggestions")
+app.add_typer(customers_app, name="customers")
+
+OutOption = Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv or .jsonl.")]
+
+
+@app.command()
+def match(
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Rescore every identity and refit the model (default: changed only)."),
+    ] = False,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Match identities into merge suggestions with the `match` flow."""
+    from flows.match import match_flow
+    from flows.runtime import prepare_prefect
+
+    settings = settings_for(store)
+    prepare_prefect(settings)
+    try:
+        summary = match_flow(store=str(settings.store), full=full)
+    except Exception as error:  # the flow has logged it; people get one line
+        fail(f"match failed: {error}")
+    emit(summary, fmt, _render_match)
+
+
+def _render_match(s: dict[str, Any]) -> None:
+    console.print(
+        f"match run {s['run_id']} ({s['mode']}): {s['identities_total']} identities, "
+        f"{s['identities_scored']} scored, {s['pairs_compared']} pairs; suggestions "
+        f"{s['suggestions_new']} new, {s['suggestions_updated']} updated, {s['suggestions_reopened']} reopened",
+        highlight=False,
+    )
+    if s.get("note"):
+        console.print(s["note"], highlight=False)
+    if s["band_counts"]:
+        console.print(table("Suggestions per band", ["band", "count"], list(s["band_counts"].items())))
+    for note in s.get("notes", []):
+        console.print(f"note: {note}", highlight=False, markup=False)
+
+
+@suggestions_app.command("list")
+def suggestions_list(
+    status: Annotated[
+        str | None, typer.Option(help="pending, approved, rejected, applied, superseded.")
+    ] = None,
+    band: Annotated[str | None, typer.Option(help="review, auto_approve or related.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many suggestions.")] = 50,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Suggestions, most probable first."""
+    with store_session(store) as session:
+        rows = store_suggestions.list_suggestions(session, status=status, band=band, limit=limit)
+    emit(
+        rows,
+        fmt,
+        lambda data: console.print(
+            table(
+                "Suggestions",
+                ["id", "customers", "probability", "band", "status", "reason"],
+                [
+                    [
+                        r["suggestion_id"],
+                        f"{r['customer_id_l']} + {r['customer_id_r']}",
+                        f"{r['probability']:.3f}",
+                        r["band"],
+                        r["status"],
+                        r["reason"],
+                    ]
+                    for r in data
+                ],
+            )
+        ),
+    )
+
+
+@suggestions_app.command("show")
+def suggestions_show(
+    suggestion_id: Annotated[int, typer.Argument(help="Suggestion id.")],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """One suggestion: scores, evidence per field and both customers' identities."""
+    with store_session(store) as session:
+        record = store_suggestions.get_suggestion(session, suggestion_id)
+    if record is None:
+        fail(f"no suggestion {suggestion_id}")
+    emit(record, fmt, _render_suggestion)
+
+
+def _render_suggestion(r: dict[str, Any]) -> None:
+    console.print(
+        f"suggestion {r['suggestion_id']}: customers {r['customer_id_l']} + {r['customer_id_r']}, "
+        f"probability {r['probability']:.3f} (weight {r['match_weight']:.2f}), band {r['band']}, "
+        f"status {r['status']}",
+        highlight=False,
+        markup=False,
+    )
+    for label in ("reason", "status_reason"):
+        if r.get(label):
+            console.print(f"{label}: {r[label]}", highlight=False, markup=False)
+    console.print(
+        table(
+            "Evidence",
+            ["field", "value_l", "value_r", "level", "weight"],
+            [
+                [
+                    e.get("field"),
+                    e.get("value_l"),
+                    e.get("value_r"),
+                    e.get("level"),
+                    f"{e.get('weight', 0):.2f}",
+                ]
+                for e in r["evidence"]
+            ],
+        )
+    )
+    for side in ("l", "r"):
+        console.print(
+            table(
+                f"Customer {r[f'customer_id_{side}']}",
+                ["id", "channel", "external id", "name", "email", "phone"],
+                [
+                    [
+                        i["identity_id"],
+                        i["channel"],
+                        i["external_id"],
+                        i["display_name"] or " ".join(filter(None, [i["first_name"], i["last_name"]])),
+                        i["email"],
+                        i["phone"],
+                    ]
+                    for i in r[f"identities_{side}"]
+                ],
+            )
+        )
+
+
+def write_frame(frame: pl.DataFrame, out: Path) -> None:
+    """Write a frame by the file's extension; CSV gets list columns joined with ';'."""
+    suffix = out.suffix.lower()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        frame.write_parquet(out)
+    elif suffix == ".jsonl":
+        frame.write_ndjson(out)
+    elif suffix == ".csv":
+        lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+        frame.with_columns(pl.col(name).list.join(";") for name in lists).write_csv(out)
+    else:
+        fail(f"unknown output format {out.suffix!r}: use .parquet, .csv or .jsonl", code=2)
+
+
+@suggestions_app.command("export")
+def suggestions_export(out: OutOption, store: StoreOption = None) -> None:
+    """Every suggestion with both customers' identities (channel:external_id)."""
+    with store_session(store) as session:
+        frame = store_suggestions.suggestions_for_export(session)
+    write_frame(frame, out)
+    console.print(f"wrote {frame.height} suggestions to {out}", highlight=False)
+
+
+@customers_app.command("export")
+def customers_export(out: OutOption, store: StoreOption = None) -> None:
+    """Every customer with its identities (channel:external_id)."""
+    with store_session(store) as session:
+        frame = store_suggestions.customers_for_export(session)
+    write_frame(frame, out)
+    console.print(f"wrote {frame.height} customers to {out}", highlight=False)
+
+
+def read_truth(path: Path) -> pl.DataFrame:
+    """A truth file (CSV or Parquet) with channel, external_id, entity_id."""
+    if not path.exists():
+        fail(f"no truth file {path}", code=2)
+    frame = (
+        pl.read_parquet(path) if path.suffix.lower() == ".parquet" else pl.read_csv(path, infer_schema=False)
+    )
+    missing = {"channel", "external_id", "entity_id"} - set(frame.columns)
+    if missing:
+        fail(f"truth file {path} lacks column(s) {sorted(missing)}", code=2)
+    return frame.select(
+        pl.col("channel").cast(pl.String),
+        pl.col("external_id").cast(pl.String),
+        pl.col("entity_id").cast(pl.String),
+    )
+
+
+def cluster_quality(clusters: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
+    """B-cubed (row-order safe) plus matching.evaluate's pairwise-cluster scores of identity_id -> cluster."""
+    from matching.evaluate import cluster_scores
+
+    # matching.evaluate.cluster_scores aligns joined columns by row order, which polars joins do not
+    # keep, so its B-cubed figures can exceed 1; recompute them here with window sums instead
+    t = truth.select(
+        pl.col(truth.columns[0]).cast(pl.Int64).alias("identity_id"), pl.col(truth.columns[1]).alias("e")
+    )
+    c = clusters.select(
+        pl.col(clusters.columns[0]).cast(pl.Int64).alias("identity_id"),
+        pl.col(clusters.columns[1]).alias("c"),
+    )
+    both = t.join(c, on="identity_id", how="left").with_columns(
+        pl.col("c").fill_null(-pl.col("identity_id") - 1)
+    )
+    cells = (
+        both.group_by("c", "e")
+        .len()
+        .with_columns(pl.col("len").sum().over("c").alias("ni"), pl.col("len").sum().over("e").alias("nj"))
+    )
+    n = float(cells["len"].sum()) or 1.0
+    bp = float((cells["len"] ** 2 / cells["ni"]).sum()) / n
+    br = float((cells["len"] ** 2 / cells["nj"]).sum()) / n
+    scores = cluster_scores(clusters, truth)
+    scores.update(
+        bcubed_precision=bp, bcubed_recall=br, bcubed_f1=2 * bp * br / (bp + br) if bp + br else 0.0
+    )
+    return scores
+
+
+def evaluate_store(
+    keys: pl.DataFrame, suggestions: pl.DataFrame, truth: pl.DataFrame, review: float
+) -> dict[str, Any]:
+    """Pairwise and cluster scores of the store's customers plus suggestions against a truth."""
+    from matching.evaluate import pairwise_scores, suggestion_clusters, threshold_sweep
+
+    labelled = keys.join(truth, on=["channel", "external_id"], how="inner")
+    truth_ids = labelled.select("identity_id", "entity_id")
+    ids = labelled.select("identity_id", "customer_id")
+    # identity pairs: within a customer (already together: probability 1) and across suggested customers
+    within = ids.join(ids, on="customer_id", suffix="_r").filter(
+        pl.col("identity_id") < pl.col("identity_id_r")
+    )
+    within = within.select(
+        pl.col("identity_id").alias("identity_id_l"), "identity_id_r", pl.lit(1.0).alias("match_probability")
+    )
+    sugg = suggestions.filter(~pl.col("related_only")).select("customer_id_l", "customer_id_r", "probability")
+    across = (
+        sugg.join(
+            ids.rename({"customer_id": "customer_id_l", "identity_id": "identity_id_l"}), on="customer_id_l"
+        )
+        .join(
+            ids.rename({"customer_id": "customer_id_r", "identity_id": "identity_id_r"}), on="customer_id_r"
+        )
+        .select(
+            pl.min_horizontal("identity_id_l", "identity_id_r").alias("identity_id_l"),
+            pl.max_horizontal("identity_id_l", "identity_id_r").alias("identity_id_r"),
+            pl.col("probability").alias("match_probability"),
+        )
+    )
+    pairs = (
+        pl.concat([within, across])
+        .group_by("identity_id_l", "identity_id_r")
+        .agg(pl.max("match_probability"))
+    )
+    sweep = threshold_sweep(pairs, truth_ids)
+    best = sweep.sort("f1").tail(1).to_dicts()[0] if sweep.height else {}
+    clusters = suggestion_clusters(ids, suggestions, review)
+    return {
+        "identities_in_truth": truth.height,
+        "identities_matched_to_store": labelled.height,
+        "suggestions": suggestions.height,
+        "review_threshold": review,
+        "pairwise_at_review": pairwise_scores(pairs, truth_ids, review),
+        "pairwise_best": best,
+        "clusters_at_review": cluster_quality(clusters, truth_ids),
+        "clusters_current_customers": cluster_quality(ids, truth_ids),
+    }
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option("--truth", help="CSV/Parquet with channel, external_id, entity_id.")],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.json,
+) -> None:
+    """Precision, recall and F1 of the store's suggestions and customers against a ground truth."""
+    settings = settings_for(store)
+    truth_frame = read_truth(truth)
+    with store_session(store) as session:
+        keys = store_suggestions.identity_keys(session)
+        suggestions = store_suggestions.suggestions_for_export(session)
+    result = evaluate_store(keys, suggestions, truth_frame, settings.match.review_threshold)
+    emit(result, fmt, lambda data: console.print_json(json.dumps(data, default=str)))
