@@ -54,7 +54,15 @@ def demo(
         from flows.match import match_flow
 
         summary = match_flow(store=str(settings.store))
-        console.print(f"2. match: {summary}", highlight=False)
+        bands = ", ".join(
+            f"{band}: {count}" for band, count in sorted(summary.get("band_counts", {}).items())
+        )
+        console.print(
+            f"2. match: {summary.get('pairs_compared', 0)} pairs compared in "
+            f"{summary.get('timings', {}).get('total', 0):.1f} s; "
+            f"{summary.get('suggestions_new', 0)} new suggestions ({bands or 'none'})",
+            highlight=False,
+        )
         next_steps += [
             "suggestions to review: idres suggestions list",
             f"quality against the truth: idres evaluate --truth {sample_dir / 'truth.csv'}",
