@@ -3,8 +3,8 @@
     .venv/bin/python bench/match_bench.py [--sizes 10000,100000] [--seed 7] [--no-splink]
 
 Per size: generate(n, seed), normalize_identities, one customer per identity, then
-(a) idres `run_match` (full run, default MatchConfig) in this process: time, peak RSS (sampled
-    every 20 ms by a thread), suggestions at or above the review threshold (not related-only)
+(a) idres `run_match` (full run, default MatchConfig) in a child process reading the frame from
+    Parquet: time, peak RSS (sampled every 20 ms by a thread; also ru_maxrss), suggestions at or above the review threshold (not related-only)
     scored pairwise and as clusters (connected components) against the truth with
     matching/evaluate.py; identity pairs at the same threshold are scored too;
 (b) Splink (DuckDB) on the same frame, in a child process with its own venv bench/.venv-splink
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -96,7 +97,8 @@ def prepare(n: int, seed: int):  # type: ignore[no-untyped-def]
     )
     # an identity without a truth row (none expected) is its own entity
     truth = truth.select(
-        "identity_id", pl.col("entity_id").fill_null(pl.format("none-{}", pl.col("identity_id"))).alias("entity")
+        "identity_id",
+        pl.col("entity_id").fill_null(pl.format("none-{}", pl.col("identity_id"))).alias("entity"),
     )
     times = {"generate_s": round(generated - began, 2), "normalize_s": round(normalized - generated, 2)}
     return frame, truth, times
@@ -114,42 +116,67 @@ def quality(pairs, clusters, truth) -> dict[str, object]:  # type: ignore[no-unt
     }
 
 
-def bench_idres(frame, truth) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def idres_child(src: Path, out: Path) -> dict[str, object]:
+    """run_match on the Parquet frame in a fresh process, so that peak RSS is the match's own."""
     import polars as pl
 
     from matching import MatchConfig, run_match
-    from matching.evaluate import clusters_from_pairs, suggestion_clusters
 
+    frame = pl.read_parquet(src)
     config = MatchConfig()
     with PeakRss() as rss:
         began = time.perf_counter()
         result = run_match(frame, config)
         took = time.perf_counter() - began
-    sugg = result.suggestions.filter(
-        pl.col("band").is_in(["review", "auto_approve"]) & ~pl.col("related_only")
+    result.suggestions.select(
+        "customer_id_l", "customer_id_r", "probability", "band", "related_only"
+    ).write_parquet(out / "suggestions.parquet")
+    result.pairs.select("identity_id_l", "identity_id_r", "match_probability", "related_only").write_parquet(
+        out / "pairs.parquet"
     )
+    timings = result.timings if isinstance(result.timings, dict) else {}
+    return {
+        "run_match_s": round(took, 2),
+        "peak_rss_mb": round(rss.peak / 2**20),
+        "rss_before_mb": round(rss.start / 2**20),
+        "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "scored_pairs": result.pairs.height,
+        "review_threshold": config.review_threshold,
+        "lambda": result.model.lambda_,
+        "timings": {k: round(float(v), 2) for k, v in timings.items()},
+    }
+
+
+def bench_idres(frame, truth, tmp: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    import polars as pl
+
+    from matching.evaluate import clusters_from_pairs, suggestion_clusters
+
+    src = tmp / "idres_identities.parquet"
+    frame.write_parquet(src)
+    began = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--idres-child", str(src), str(tmp)],
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - began
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-3000:]}
+    out: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = round(wall, 2)
+    suggestions = pl.read_parquet(tmp / "suggestions.parquet")
+    sugg = suggestions.filter(pl.col("band").is_in(["review", "auto_approve"]) & ~pl.col("related_only"))
+    out["suggestions_review_or_above"] = sugg.height
     # one customer per identity, so customer pairs are identity pairs
     sugg_pairs = sugg.select(
         pl.col("customer_id_l").alias("identity_id_l"),
         pl.col("customer_id_r").alias("identity_id_r"),
         pl.col("probability").alias("match_probability"),
     )
-    out: dict[str, object] = {
-        "run_match_s": round(took, 2),
-        "peak_rss_mb": round(rss.peak / 2**20),
-        "rss_before_mb": round(rss.start / 2**20),
-        "rss_delta_mb": round((rss.peak - rss.start) / 2**20),
-        "scored_pairs": result.pairs.height,
-        "suggestions_review_or_above": sugg.height,
-        "review_threshold": config.review_threshold,
-        "lambda": result.model.lambda_,
-        "timings": {k: round(float(v), 2) for k, v in (result.timings or {}).items()}
-        if isinstance(result.timings, dict)
-        else str(result.timings),
-    }
-    out["suggestions"] = quality(sugg_pairs, suggestion_clusters(frame, result.suggestions, THRESHOLD), truth)
+    out["suggestions"] = quality(sugg_pairs, suggestion_clusters(frame, suggestions, THRESHOLD), truth)
     ids = frame.get_column("identity_id")
-    pairs = result.pairs.filter(~pl.col("related_only"))
+    pairs = pl.read_parquet(tmp / "pairs.parquet").filter(~pl.col("related_only"))
     out["identity_pairs"] = quality(pairs, clusters_from_pairs(ids, pairs, THRESHOLD), truth)
     return out
 
@@ -188,11 +215,17 @@ def bench_splink(frame, truth, tmp: Path) -> dict[str, object]:  # type: ignore[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated identity counts")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-splink", action="store_true", help="run the idres side only")
+    parser.add_argument("--idres-child", nargs=2, metavar=("IN", "OUT_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.idres_child:
+        print(json.dumps(idres_child(*(Path(p) for p in args.idres_child))))
+        return
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not args.no_splink:
         ensure_splink_venv()
@@ -207,10 +240,10 @@ def main() -> None:
             "entities": truth.get_column("entity").n_unique(),
             "true_pairs": true_pair_count(truth),
             **times,
-            "idres": bench_idres(frame, truth),
         }
-        if not args.no_splink:
-            with tempfile.TemporaryDirectory(prefix="match_bench_") as tmp:
+        with tempfile.TemporaryDirectory(prefix="match_bench_") as tmp:
+            entry["idres"] = bench_idres(frame, truth, Path(tmp))
+            if not args.no_splink:
                 entry["splink"] = bench_splink(frame, truth, Path(tmp))
         report.append(entry)
         print(json.dumps(entry), file=sys.stderr, flush=True)  # progress

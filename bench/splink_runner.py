@@ -94,7 +94,11 @@ def run(src: Path, out: Path) -> dict[str, object]:
         t = {}
         mark = time.perf_counter()
         linker.training.estimate_probability_two_random_records_match(
-            [block_on("email_key"), block_on("phone_e164"), block_on("first_name_key", "last_name_key", "birth_date_norm")],
+            [
+                block_on("email_key"),
+                block_on("phone_e164"),
+                block_on("first_name_key", "last_name_key", "birth_date_norm"),
+            ],
             recall=0.7,
         )
         t["prior_s"] = time.perf_counter() - mark
@@ -119,7 +123,9 @@ def run(src: Path, out: Path) -> dict[str, object]:
         pred.as_duckdbpyrelation().select("unique_id_l, unique_id_r, match_probability").write_parquet(
             str(out / "predictions.parquet")
         )
-        clusters.as_duckdbpyrelation().select("unique_id, cluster_id").write_parquet(str(out / "clusters.parquet"))
+        clusters.as_duckdbpyrelation().select("unique_id, cluster_id").write_parquet(
+            str(out / "clusters.parquet")
+        )
         t["fetch_s"] = time.perf_counter() - mark
         total = time.perf_counter() - began
     import splink
