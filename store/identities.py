@@ -11,21 +11,14 @@ from typing import Any
 
 import polars as pl
 
+from idres.settings import CANONICAL_IDENTITY_COLUMNS
 from store.db import Store
 
-RAW_COLUMNS = (
-    "display_name",
-    "first_name",
-    "last_name",
-    "screen_name",
-    "email",
-    "phone",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
+# The raw identity attributes: every canonical input column but the key and the timestamps.
+RAW_COLUMNS = tuple(
+    column
+    for column in CANONICAL_IDENTITY_COLUMNS
+    if column not in ("channel", "external_id", "created_at", "updated_at")
 )
 NORMALIZED_COLUMNS = (
     "email_norm",

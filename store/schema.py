@@ -11,21 +11,6 @@ import pkgutil
 from dataclasses import dataclass, field
 from functools import cache
 
-IDENTITY_RAW_COLUMNS = (
-    "display_name",
-    "first_name",
-    "last_name",
-    "screen_name",
-    "email",
-    "phone",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
-)
-
 
 @dataclass(frozen=True)
 class Migration:
