@@ -448,10 +448,13 @@ def write_sample(data: SampleData, out_dir: Path, *, formats: str = "mixed") -> 
             else:
                 part.write_parquet(path)
             written.append(path)
+    # the truth goes in a sub-folder, so that `idres ingest <out_dir>` never takes it for an export
+    truth_dir = out_dir / "truth"
+    truth_dir.mkdir(exist_ok=True)
     truth, other = ("truth.parquet", "truth.csv") if formats == "parquet" else ("truth.csv", "truth.parquet")
-    (out_dir / other).unlink(missing_ok=True)
-    (data.truth.write_parquet if formats == "parquet" else data.truth.write_csv)(out_dir / truth)
-    return [*written, out_dir / truth]
+    (truth_dir / other).unlink(missing_ok=True)
+    (data.truth.write_parquet if formats == "parquet" else data.truth.write_csv)(truth_dir / truth)
+    return [*written, truth_dir / truth]
 
 
 def _shared(frame: pl.DataFrame, key: pl.Expr) -> pl.DataFrame:

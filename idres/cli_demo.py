@@ -28,7 +28,7 @@ def demo(
     settings = settings_for(store)
     prepare_prefect(settings)
     sample_dir = DATA_DIR / "samples" / "demo"
-    if not (sample_dir / "truth.csv").exists():
+    if not (sample_dir / "truth" / "truth.csv").exists():
         write_sample(generate(identities, seed=seed), sample_dir)
         console.print(f"generated {identities} identities with messages in {sample_dir}", highlight=False)
     exports = sorted(p for p in sample_dir.iterdir() if p.name.startswith(("identities_", "messages_")))
@@ -65,7 +65,7 @@ def demo(
         )
         next_steps += [
             "suggestions to review: idres suggestions list",
-            f"quality against the truth: idres evaluate --truth {sample_dir / 'truth.csv'}",
+            f"quality against the truth: idres evaluate --truth {sample_dir / 'truth' / 'truth.csv'}",
         ]
     console.print(
         "\n[bold]Where to look next[/]\n" + "\n".join(f"  {line}" for line in next_steps), highlight=False

@@ -303,7 +303,28 @@ def read_file(
         ],
         extra,
     )
+    if kind == "identities":
+        frame = frame.with_columns(_attributes_from_external_id(settings))
     return RawFile(path, kind, fmt, sha256, size, file_channel, frame, source_columns, renames)
+
+
+def _attributes_from_external_id(settings: IngestSettings) -> list[pl.Expr]:
+    """On channels whose id *is* a phone, address or handle, fill that empty column from the id.
+
+    An SMS export often carries the number only as its id; without this the number would never be
+    normalized to E.164, blocked on or shown in the profile.
+    """
+    targets: dict[str, list[str]] = {}
+    for name, channel in settings.channels.items():
+        if channel.external_id_from:
+            targets.setdefault(channel.external_id_from, []).append(name)
+    return [
+        pl.when(pl.col(column).is_null() & pl.col("channel").is_in(channels))
+        .then(pl.col("external_id"))
+        .otherwise(pl.col(column))
+        .alias(column)
+        for column, channels in sorted(targets.items())
+    ]
 
 
 def _canonical_channel(names: dict[str, str]) -> pl.Expr:

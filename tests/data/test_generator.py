@@ -179,6 +179,9 @@ def test_write_sample_native_layouts(tmp_path: Path, sample) -> None:
         assert any(n.startswith(f"identities_{channel}.") for n in names)
         assert any(n.startswith(f"messages_{channel}.") for n in names)
     assert "truth.csv" in names
+    # the truth lies apart from the exports, so ingesting the folder never loads it
+    assert (tmp_path / "mixed" / "truth" / "truth.csv").is_file()
+    assert not (tmp_path / "mixed" / "truth.csv").exists()
     fb = pl.read_ndjson(tmp_path / "mixed" / "identities_facebook.jsonl", infer_schema_length=None)
     assert {"channel", "psid", "full_name"} <= set(fb.columns) and "external_id" not in fb.columns
     wa = pl.read_ndjson(tmp_path / "mixed" / "identities_whatsapp.jsonl", infer_schema_length=None)
@@ -224,6 +227,6 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     main(["--identities", "300", "--seed", "4", "--out", str(tmp_path), "--stats"])
     summary = json.loads(capsys.readouterr().out)
     assert summary["identities"] >= 300
-    assert (tmp_path / "truth.csv").exists()
+    assert (tmp_path / "truth" / "truth.csv").exists()
     assert re.match(r"identities_\w+\.(csv|jsonl|parquet)", Path(summary["files"][0]).name)
     assert summary["difficulty"]["identities"] == 300

@@ -129,3 +129,20 @@ def test_unknown_channel_option_is_an_error(tmp_path: Path, ingest_settings: Ing
 def test_missing_file(tmp_path: Path, ingest_settings: IngestSettings) -> None:
     with pytest.raises(InputFileError, match="no such file"):
         read_file(tmp_path / "nope.csv", ingest_settings)
+
+
+def test_phone_channels_take_the_number_from_the_id(tmp_path: Path, ingest_settings: IngestSettings) -> None:
+    path = write_csv(
+        tmp_path / "identities.csv",
+        ["channel", "external_id", "phone", "email"],
+        [
+            ["sms", "+447911123456", "", ""],
+            ["whatsapp", "447911123457", "", ""],
+            ["sms", "+447911123458", "+447911000000", ""],  # a phone of its own stays
+            ["email", "ann@example.com", "", ""],
+            ["chat", "visitor-1", "", ""],  # a chat id is no phone number
+        ],
+    )
+    frame = read_file(path, ingest_settings).frame
+    assert frame["phone"].to_list() == ["+447911123456", "447911123457", "+447911000000", None, None]
+    assert frame["email"].to_list() == [None, None, None, "ann@example.com", None]
