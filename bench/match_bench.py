@@ -82,12 +82,16 @@ def prepare(n: int, seed: int):  # type: ignore[no-untyped-def]
     import polars as pl
 
     from data.generator import generate
+    from idres.settings import IngestSettings
     from ingest.normalize import normalize_identities
+    from ingest.read import attributes_from_external_id
 
     began = time.perf_counter()
     sample = generate(n, seed)
     generated = time.perf_counter()
-    frame = normalize_identities(sample.identities)
+    # as ingest does: an SMS id is the phone number, an email id the address
+    raw = sample.identities.with_columns(attributes_from_external_id(IngestSettings()))
+    frame = normalize_identities(raw)
     normalized = time.perf_counter()
     frame = frame.with_row_index("identity_id", offset=1).with_columns(
         pl.col("identity_id").cast(pl.Int64), pl.col("identity_id").cast(pl.Int64).alias("customer_id")

@@ -304,11 +304,11 @@ def read_file(
         extra,
     )
     if kind == "identities":
-        frame = frame.with_columns(_attributes_from_external_id(settings))
+        frame = frame.with_columns(attributes_from_external_id(settings))
     return RawFile(path, kind, fmt, sha256, size, file_channel, frame, source_columns, renames)
 
 
-def _attributes_from_external_id(settings: IngestSettings) -> list[pl.Expr]:
+def attributes_from_external_id(settings: IngestSettings) -> list[pl.Expr]:
     """On channels whose id *is* a phone, address or handle, fill that empty column from the id.
 
     An SMS export often carries the number only as its id; without this the number would never be
