@@ -206,42 +206,11 @@ def read_truth(path: Path) -> pl.DataFrame:
     )
 
 
-def cluster_quality(clusters: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
-    """B-cubed (row-order safe) plus matching.evaluate's pairwise-cluster scores of identity_id -> cluster."""
-    from matching.evaluate import cluster_scores
-
-    # matching.evaluate.cluster_scores aligns joined columns by row order, which polars joins do not
-    # keep, so its B-cubed figures can exceed 1; recompute them here with window sums instead
-    t = truth.select(
-        pl.col(truth.columns[0]).cast(pl.Int64).alias("identity_id"), pl.col(truth.columns[1]).alias("e")
-    )
-    c = clusters.select(
-        pl.col(clusters.columns[0]).cast(pl.Int64).alias("identity_id"),
-        pl.col(clusters.columns[1]).alias("c"),
-    )
-    both = t.join(c, on="identity_id", how="left").with_columns(
-        pl.col("c").fill_null(-pl.col("identity_id") - 1)
-    )
-    cells = (
-        both.group_by("c", "e")
-        .len()
-        .with_columns(pl.col("len").sum().over("c").alias("ni"), pl.col("len").sum().over("e").alias("nj"))
-    )
-    n = float(cells["len"].sum()) or 1.0
-    bp = float((cells["len"] ** 2 / cells["ni"]).sum()) / n
-    br = float((cells["len"] ** 2 / cells["nj"]).sum()) / n
-    scores = cluster_scores(clusters, truth)
-    scores.update(
-        bcubed_precision=bp, bcubed_recall=br, bcubed_f1=2 * bp * br / (bp + br) if bp + br else 0.0
-    )
-    return scores
-
-
 def evaluate_store(
     keys: pl.DataFrame, suggestions: pl.DataFrame, truth: pl.DataFrame, review: float
 ) -> dict[str, Any]:
     """Pairwise and cluster scores of the store's customers plus suggestions against a truth."""
-    from matching.evaluate import pairwise_scores, suggestion_clusters, threshold_sweep
+    from matching.evaluate import cluster_scores, pairwise_scores, suggestion_clusters, threshold_sweep
 
     labelled = keys.join(truth, on=["channel", "external_id"], how="inner")
     truth_ids = labelled.select("identity_id", "entity_id")
@@ -282,8 +251,8 @@ def evaluate_store(
         "review_threshold": review,
         "pairwise_at_review": pairwise_scores(pairs, truth_ids, review),
         "pairwise_best": best,
-        "clusters_at_review": cluster_quality(clusters, truth_ids),
-        "clusters_current_customers": cluster_quality(ids, truth_ids),
+        "clusters_at_review": cluster_scores(clusters, truth_ids),
+        "clusters_current_customers": cluster_scores(ids, truth_ids),
     }
 
 

@@ -107,18 +107,17 @@ def cluster_scores(clusters: pl.DataFrame, truth: pl.DataFrame) -> dict[str, flo
     both = t.join(c, on="identity_id", how="left").with_columns(
         pl.col("cluster").fill_null(-pl.col("identity_id"))
     )
-    cells = both.group_by("cluster", "entity").len()
+    # ni and nj as window sums over the same frame: a join would not keep the rows in nij's order
+    cells = (
+        both.group_by("cluster", "entity")
+        .len()
+        .with_columns(
+            pl.col("len").sum().over("cluster").alias("ni"), pl.col("len").sum().over("entity").alias("nj")
+        )
+    )
     nij = cells.get_column("len").to_numpy().astype(np.float64)
-    ni = (
-        cells.join(cells.group_by("cluster").agg(pl.col("len").sum().alias("ni")), on="cluster")
-        .get_column("ni")
-        .to_numpy()
-    )
-    nj = (
-        cells.join(cells.group_by("entity").agg(pl.col("len").sum().alias("nj")), on="entity")
-        .get_column("nj")
-        .to_numpy()
-    )
+    ni = cells.get_column("ni").to_numpy().astype(np.float64)
+    nj = cells.get_column("nj").to_numpy().astype(np.float64)
     n = nij.sum()
     bp, br = float((nij**2 / ni).sum() / n), float((nij**2 / nj).sum() / n)
     sizes_i = (

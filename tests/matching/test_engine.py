@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import polars as pl
+import pytest
 
 from matching import MatchConfig, ModelParameters, run_match
 from matching.evaluate import cluster_scores, clusters_from_pairs, label_pairs, threshold_sweep
@@ -146,3 +147,21 @@ def test_evaluate_scores():
     assert scores["bcubed_f1"] > 0.8 and scores["pair_precision"] > 0.9
     perfect = cluster_scores(t.rename({"entity": "cluster"}), t)
     assert perfect["bcubed_f1"] == 1.0 and perfect["pair_f1"] == 1.0
+
+
+def test_cluster_scores_stay_within_bounds_on_unordered_ids() -> None:
+    """Regression: B-cubed once paired counts from differently ordered joins and exceeded 1."""
+    rng = np.random.default_rng(3)
+    ids = rng.permutation(np.arange(1, 2001))
+    truth = pl.DataFrame({"identity_id": ids, "entity": rng.integers(0, 300, 2000)})
+    clusters = pl.DataFrame({"identity_id": ids[::-1].copy(), "cluster": rng.integers(0, 400, 2000)})
+    scores = cluster_scores(clusters, truth)
+    for name in ("bcubed_precision", "bcubed_recall", "bcubed_f1"):
+        assert 0.0 <= scores[name] <= 1.0, (name, scores[name])
+    # hand check on a tiny case: clusters {1,2},{3} against entities {1},{2,3}
+    tiny = cluster_scores(
+        pl.DataFrame({"identity_id": [3, 1, 2], "cluster": [9, 5, 5]}),
+        pl.DataFrame({"identity_id": [2, 3, 1], "entity": [7, 7, 6]}),
+    )
+    assert tiny["bcubed_precision"] == pytest.approx((0.5 + 0.5 + 1) / 3)
+    assert tiny["bcubed_recall"] == pytest.approx((1 + 0.5 + 0.5) / 3)
