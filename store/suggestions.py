@@ -193,6 +193,25 @@ def save_match_result(
             FROM sstage WHERE action = 'new'""",
             [first, run_id, run_id, now, now],
         )
+        superseded = 0
+        if mode == "full":
+            # a full run sees every pair: a pending pair it no longer suggests has lost its evidence
+            superseded = int(
+                store.scalar(
+                    """SELECT count(*) FROM suggestions s WHERE s.status = 'pending' AND NOT EXISTS (
+                    SELECT 1 FROM sstage t WHERE t.customer_id_l = s.customer_id_l
+                                             AND t.customer_id_r = s.customer_id_r)"""
+                )
+            )
+            store.execute(
+                """UPDATE suggestions SET status = 'superseded', updated_run_id = ?, updated_at = ?,
+                    status_reason = 'no longer suggested by full match run ' || ? ||
+                                    ': its evidence changed or a customer is locked, merged or anonymized'
+                WHERE status = 'pending' AND NOT EXISTS (
+                    SELECT 1 FROM sstage t WHERE t.customer_id_l = suggestions.customer_id_l
+                                             AND t.customer_id_r = suggestions.customer_id_r)""",
+                [run_id, now, run_id],
+            )
         store.execute("DROP TABLE sstage")
         scored = 0
         if scored_ids is not None and len(scored_ids):
@@ -236,6 +255,7 @@ def save_match_result(
     return {
         **counts,
         "suggestions_unchanged_decided": actions.get("kept", 0),
+        "suggestions_superseded": superseded,
         "identities_scored": scored,
         "band_counts": band_counts,
     }

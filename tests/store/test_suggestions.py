@@ -164,3 +164,15 @@ def test_incremental_run_scores_only_changed_identities(
     assert counts["suggestions_new"] >= 1 and counts["identities_scored"] == 1
     assert loaded.scalar("SELECT count(*) FROM identities WHERE match_pending") == 0
     assert json.dumps(runs_model)  # the stored model round-trips as JSON
+
+
+def test_full_run_supersedes_a_pending_pair_it_no_longer_suggests(loaded: Store, settings: Settings) -> None:
+    _run(loaded, settings, full=True)
+    zoe = _zoe(loaded)
+    loaded.execute("UPDATE customers SET locked = TRUE WHERE customer_id = ?", [zoe["customer_id_r"]])
+    counts, _ = _run(loaded, settings, full=True)
+    assert counts["suggestions_superseded"] >= 1
+    row = loaded.rows(
+        "SELECT status, status_reason FROM suggestions WHERE suggestion_id = ?", [zoe["suggestion_id"]]
+    )[0]
+    assert row["status"] == "superseded" and "no longer suggested" in row["status_reason"]
