@@ -68,5 +68,7 @@ def demo(
             f"quality against the truth: idres evaluate --truth {sample_dir / 'truth' / 'truth.csv'}",
         ]
     console.print(
-        "\n[bold]Where to look next[/]\n" + "\n".join(f"  {line}" for line in next_steps), highlight=False
+        "\n[bold]Where to look next[/] (run commands as `uv run idres ...` or `.venv/bin/idres ...`)\n"
+        + "\n".join(f"  {line}" for line in next_steps),
+        highlight=False,
     )
