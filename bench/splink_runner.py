@@ -14,37 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 import time
 from pathlib import Path
 
-import psutil
 import pyarrow.parquet as pq
+from peak_rss import PeakRss  # a sibling module: this script runs from bench/ in the Splink venv
 
 THRESHOLD = 0.8
-
-
-class PeakRss:
-    """Samples this process's RSS every 20 ms in a thread (DuckDB allocates outside Python)."""
-
-    def __init__(self) -> None:
-        self.proc = psutil.Process()
-        self.start = self.peak = self.proc.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
 def settings():  # type: ignore[no-untyped-def]
