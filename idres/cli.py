@@ -45,7 +45,7 @@ def ingest(
     from flows.runtime import prepare_prefect
 
     settings = settings_for(store)
-    prepare_prefect(settings)
+    prepare_prefect()
     results = ingest_flow(
         paths=[str(p) for p in paths] if paths else None,
         store=str(settings.store),

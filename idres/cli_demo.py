@@ -26,7 +26,7 @@ def demo(
     from flows.runtime import prepare_prefect
 
     settings = settings_for(store)
-    prepare_prefect(settings)
+    prepare_prefect()
     sample_dir = DATA_DIR / "samples" / "demo"
     if not (sample_dir / "truth" / "truth.csv").exists():
         write_sample(generate(identities, seed=seed), sample_dir)

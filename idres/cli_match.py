@@ -36,7 +36,7 @@ def match(
     from flows.runtime import prepare_prefect
 
     settings = settings_for(store)
-    prepare_prefect(settings)
+    prepare_prefect()
     try:
         summary = match_flow(store=str(settings.store), full=full)
     except Exception as error:  # the flow has logged it; people get one line
