@@ -51,7 +51,7 @@ def evidence_frame(
     """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair."""
     available = set(identities.columns)
     rows_l, rows_r = best.get_column("_row_l"), best.get_column("_row_r")
-    structs, hash_parts = [], []
+    items, hash_parts = [], []
     ev = pl.DataFrame({"i": range(best.height)})
     for spec in specs:
         cols = spec.display_columns(available)
@@ -71,7 +71,7 @@ def evidence_frame(
             level=pl.col(f"{spec.name}_lv"),
             weight=pl.col(f"{spec.name}_w").cast(pl.Float64),
         )
-        structs.append(pl.when(keep).then(item))
+        items.append(pl.when(keep).then(item.struct.json_encode()))
         hash_parts.append(
             pl.when(keep).then(
                 pl.concat_str(
@@ -83,13 +83,15 @@ def evidence_frame(
         )
     if not specs:
         return pl.DataFrame({"evidence": ["[]"] * best.height, "evidence_hash": [""] * best.height})
+    # one JSON object per kept field, joined into a list: the same bytes as json_encode of the
+    # list of structs, without concat_list + drop_nulls on structs (slow: ~30 us per row)
     out = ev.select(
-        pl.concat_list(structs).list.drop_nulls().alias("evidence"),
+        pl.concat_str(
+            [pl.lit("["), pl.concat_str(items, separator=",", ignore_nulls=True), pl.lit("]")]
+        ).alias("evidence"),
         pl.concat_str(hash_parts, separator="\x1e", ignore_nulls=True).alias("_h"),
     )
-    json = out.select(
-        pl.struct("evidence").struct.json_encode().str.slice(12).str.strip_suffix("}").alias("evidence")
-    )
+    json = out.select("evidence")
     # the hash covers fields, values and levels but not weights: a model refit alone is not new evidence
     digests = [
         hashlib.blake2b(s.encode(), digest_size=12).hexdigest() for s in out.get_column("_h").to_list()
