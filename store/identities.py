@@ -98,6 +98,8 @@ def _stage_identities(store: Store, frame: pl.DataFrame) -> None:
         *columns,
         pl.col("created_at_ts").alias("created_at"),
         pl.col("updated_at_ts").alias("updated_at"),
+        # the file's row order: new ids follow it (a parallel join does not keep any order)
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("input_order"),
     )
     with store.registered("incoming_identities", incoming):
         store.execute("DROP TABLE IF EXISTS stage")
@@ -128,8 +130,9 @@ def load_identities(store: Store, frame: pl.DataFrame, batch_id: int, now: datet
         first_customer = store.next_id("customers", "customer_id")
         store.execute(
             """UPDATE stage SET identity_id = ? + n.rn - 1, customer_id = ? + n.rn - 1
-            FROM (SELECT rowid AS r, row_number() OVER (ORDER BY rowid) AS rn FROM stage WHERE action = 'new') n
-            WHERE stage.rowid = n.r""",
+            FROM (SELECT input_order AS o, row_number() OVER (ORDER BY input_order) AS rn
+                  FROM stage WHERE action = 'new') n
+            WHERE stage.input_order = n.o""",
             [first_identity, first_customer],
         )
         insert_columns = ", ".join(("identity_id", "customer_id", "channel", "external_id", *_VALUE_COLUMNS))
@@ -196,7 +199,8 @@ def ensure_identities(store: Store, keys: pl.DataFrame, batch_id: int, now: date
     with store.registered("message_authors", empty.unique()):
         missing = store.frame(
             """SELECT a.channel, a.external_id FROM message_authors a
-            ANTI JOIN identities i ON i.channel = a.channel AND i.external_id = a.external_id"""
+            ANTI JOIN identities i ON i.channel = a.channel AND i.external_id = a.external_id
+            ORDER BY a.channel, a.external_id"""
         )
     if missing.height == 0:
         return 0
@@ -238,6 +242,7 @@ def load_messages(store: Store, frame: pl.DataFrame, batch_id: int, now: datetim
                 separator="\x1f",
             ),
         ).alias("message_key"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("input_order"),  # new ids follow the file's order
     )
     with store.registered("incoming_messages", incoming):
         store.execute("DROP TABLE IF EXISTS mstage")
@@ -279,7 +284,7 @@ def load_messages(store: Store, frame: pl.DataFrame, batch_id: int, now: datetim
     store.execute(
         """INSERT INTO messages (message_id, conversation_id, external_message_id, identity_id, author_kind,
             agent_name, body, created_at, record_hash, batch_id, anonymized)
-        SELECT ? + row_number() OVER (ORDER BY created_at, rowid) - 1, conversation_id, external_message_id,
+        SELECT ? + row_number() OVER (ORDER BY created_at, input_order) - 1, conversation_id, external_message_id,
                identity_id, author_kind, agent_name, body, created_at, record_hash, ?, FALSE
         FROM mstage2 WHERE action = 'new'""",
         [first_message, batch_id],

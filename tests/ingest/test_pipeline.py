@@ -255,3 +255,12 @@ def test_loader_counts_every_valid_row(tmp_path: Path, store: Store, ingest_sett
     rows = [["sms", f"+4479111234{i:02d}", "", "", "", "", ""] for i in range(40)]
     report = ingest_file(store, _identities(tmp_path, rows), ingest_settings)
     assert report.rows_new == 40 == store_identities.LoadCounts(new=40).loaded
+
+
+def test_new_ids_follow_the_file_order(tmp_path: Path, store: Store, ingest_settings: IngestSettings) -> None:
+    # enough rows for DuckDB to join in parallel, which does not keep row order by itself
+    rows = [["sms", f"+44791{i:06d}", "", "", "", "", ""] for i in range(50_000)]
+    ingest_file(store, _identities(tmp_path, rows), ingest_settings)
+    ids = store.frame("SELECT identity_id, customer_id, external_id FROM identities ORDER BY identity_id")
+    assert ids["external_id"].to_list() == [row[1] for row in rows]
+    assert ids["customer_id"].to_list() == ids["identity_id"].to_list()
