@@ -157,7 +157,8 @@ def block(
         l_idx = pairs.get_column("l").to_numpy()
         r_idx = pairs.get_column("r").to_numpy()
         keep = customer[l_idx] != customer[r_idx]  # pairs inside one customer are already merged
-        pk = (l_idx[keep].astype(np.int64) << 32) | r_idx[keep].astype(np.int64)
+        # sorted: a join's output order varies between runs, and EM's sample and sums must not
+        pk = np.sort((l_idx[keep].astype(np.int64) << 32) | r_idx[keep].astype(np.int64))
         collected.append(pl.DataFrame({"pk": pk, "rule": np.full(len(pk), i, dtype=np.int16)}))
         counts.append((rule.name, len(pk), oversize, largest))
     allp = pl.concat(collected) if collected else pl.DataFrame({"pk": [], "rule": []})
@@ -165,7 +166,11 @@ def block(
     new = np.bincount(allp.get_column("rule").to_numpy().astype(np.int64), minlength=len(rules))
     pk_all = allp.get_column("pk").to_numpy().astype(np.int64)
     pos = pl.DataFrame({"pk": pk_all, "pos": np.arange(len(pk_all), dtype=np.int64)})
-    by_rule = pl.concat(collected).join(pos, on="pk").select("pos", "rule") if collected else pos
+    by_rule = (
+        pl.concat(collected).join(pos, on="pk").select("pos", "rule").sort("rule", "pos")
+        if collected
+        else pos
+    )
     rule_counts = pl.DataFrame(
         {
             "rule": [c[0] for c in counts],
