@@ -11,6 +11,7 @@ from rich.panel import Panel
 from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
 from idres.output import OutputFormat, console, emit, fail, table
 from store import reports
+from store.identities import PROFILE_COLUMNS
 
 app = typer.Typer(
     name="idres",
@@ -177,19 +178,7 @@ def _render_customer(record: dict[str, Any]) -> None:
         flags.append(f"LOCKED ({profile.get('lock_reason') or 'no reason given'})")
     if profile.get("status") != "active":
         flags.append(str(profile.get("status")).upper())
-    fields = [
-        "first_name",
-        "last_name",
-        "display_name",
-        "company",
-        "gender",
-        "city",
-        "postcode",
-        "country",
-        "birth_date",
-        "emails",
-        "phones",
-    ]
+    fields = [column for column in PROFILE_COLUMNS if column != "profile_sources"]
     lines = [f"{name}: {profile.get(name)}" for name in fields if profile.get(name) not in (None, [], "")]
     console.print(
         Panel.fit(
