@@ -69,15 +69,23 @@ def _codes(spec: ComparisonSpec, frame: Frame) -> tuple[Encoded, Encoded]:
     return joint[spec.column], joint[partner]
 
 
-def compare_first_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
-    """exact / swapped (first and last both swapped) / nickname / initial / close / far / different."""
-    assert spec.thresholds is not None
+def _name_agreement(
+    spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray
+) -> tuple[Encoded, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of both sides and the missing / exact / swapped (first and last name crossed) masks."""
     enc, other = _codes(spec, frame)
     cl, cr = enc.codes[li], enc.codes[r]
     missing = (cl < 0) | (cr < 0)
     exact = ~missing & (cl == cr)
     ol, orr = other.codes[li], other.codes[r]
     swapped = ~missing & ~exact & (cl == orr) & (ol == cr) & (ol >= 0)
+    return enc, cl, cr, missing, exact, swapped
+
+
+def compare_first_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
+    """exact / swapped (first and last both swapped) / nickname / initial / close / far / different."""
+    assert spec.thresholds is not None
+    enc, cl, cr, missing, exact, swapped = _name_agreement(spec, frame, li, r)
     size = len(enc.vocab)
     rest = ~missing & ~exact & ~swapped
     lo, hi = np.minimum(cl, cr).astype(np.int64), np.maximum(cl, cr).astype(np.int64)
@@ -108,12 +116,7 @@ def compare_first_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np
 def compare_last_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact / swapped_surname (weight 0: the swap is scored once, on first_name) / close / far / different."""
     assert spec.thresholds is not None
-    enc, other = _codes(spec, frame)
-    cl, cr = enc.codes[li], enc.codes[r]
-    missing = (cl < 0) | (cr < 0)
-    exact = ~missing & (cl == cr)
-    ol, orr = other.codes[li], other.codes[r]
-    swapped = ~missing & ~exact & (cl == orr) & (ol == cr) & (ol >= 0)
+    enc, cl, cr, missing, exact, swapped = _name_agreement(spec, frame, li, r)
     rest = ~missing & ~exact & ~swapped
     sim = similarity(enc, cl, cr, rest, "jaro_winkler")
     # double-barrelled or partial surnames ("smithjones" vs "smith") count as close
