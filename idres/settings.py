@@ -124,6 +124,34 @@ class MatchSettings(BaseModel):
         return self
 
 
+class DaskSettings(BaseModel):
+    """Scale-out of the match flow: candidate-pair partitions scored on a Dask cluster."""
+
+    # tcp://host:port of a running scheduler; None scores in this process
+    address: str | None = None
+    partitions: int = Field(default=8, ge=1)
+
+
+SURVIVORSHIP_RULES = ("agent_edited", "most_recent", "most_frequent")
+
+
+class ReviewSettings(BaseModel):
+    """Decisions and merges: how the surviving customer's profile is chosen."""
+
+    # applied in order until one picks a value; see review/survivorship.py
+    survivorship: list[str] = Field(default_factory=lambda: list(SURVIVORSHIP_RULES))
+    # profile fields kept as lists of every distinct value rather than one winner
+    list_fields: list[str] = Field(default_factory=lambda: ["emails", "phones"])
+
+    @field_validator("survivorship")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        unknown = [rule for rule in value if rule not in SURVIVORSHIP_RULES]
+        if unknown or not value:
+            raise ValueError(f"survivorship rules must be some of {SURVIVORSHIP_RULES}, got {value}")
+        return value
+
+
 class ComplianceSettings(BaseModel):
     """Export bundles, anonymization and retention."""
 
@@ -170,6 +198,8 @@ class Settings(BaseSettings):
     store_busy_timeout_s: float = Field(default=30.0, ge=0)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    dask: DaskSettings = Field(default_factory=DaskSettings)
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)

@@ -11,6 +11,8 @@ import pytest
 # Test processes must not phone home (no network here) nor share the developer's Prefect database.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Rich wraps tables to the terminal; a fixed wide console keeps CLI output assertions stable.
+os.environ["COLUMNS"] = "200"
 
 from idres.settings import IngestSettings, Settings
 from store import Store, open_store
