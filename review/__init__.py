@@ -1,1 +1,1 @@
-"""review package."""
+"""Review: agents' decisions on suggestions, merges (apply, undo), survivorship, lock, edits, comments."""

@@ -1,0 +1,1 @@
+"""Compliance: export and anonymization requests and the runs that carry them out."""
