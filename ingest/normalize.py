@@ -13,7 +13,7 @@ phones are resolved once per distinct canonical digit string (`ingest.phones`). 
   country: ISO alpha-2 from codes (alpha-2, common alpha-3) and common names (English and native), else
   the folded text.
 - birth_date: `YYYY-MM-DD` (optionally with a time), `DD/MM/YYYY` (also `.` or `-`, day first),
-  `YYYY/MM/DD`, `YYYYMMDD`; impossible dates, dates before 1900 and future dates are null.
+  `YYYY/MM/DD`, `YYYYMMDD`, and English month names (`11 Sep 2000`, `September 11, 2000`); impossible dates, dates before 1900 and future dates are null.
 - created_at/updated_at: ISO-8601 date or date-time (`T` or space, optional fraction, `Z`/`UTC`/`±HH[:MM]`)
   converted to naive UTC, or epoch seconds (9-10 digits, optional fraction) or milliseconds (12-13 digits);
   `*_ts` null and `*_bad` true when a value is present but not parseable.
@@ -158,11 +158,19 @@ def _birth_date(e: pl.Expr) -> pl.Expr:
     dmy = pl.when(b.str.contains(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}$")).then(b.str.replace_all(r"[.\-]", "/"))
     ymd = pl.when(b.str.contains(r"^\d{4}/\d{1,2}/\d{1,2}$")).then(b)
     compact = pl.when(b.str.contains(r"^\d{8}$")).then(b)
+    # "11 Sep 2000", "11-Sep-2000", "September 11, 2000": CRM exports and agents write dates this way
+    named = pl.when(b.str.contains(r"[A-Za-z]")).then(
+        b.str.replace_all(r"[,.\-/]+", " ").str.replace_all(r"\s+", " ").str.strip_chars()
+    )
     date = pl.coalesce(
         iso.str.to_date("%Y-%m-%d", strict=False),
         dmy.str.to_date("%d/%m/%Y", strict=False),
         ymd.str.to_date("%Y/%m/%d", strict=False),
         compact.str.to_date("%Y%m%d", strict=False),
+        named.str.to_date("%d %b %Y", strict=False),
+        named.str.to_date("%d %B %Y", strict=False),
+        named.str.to_date("%b %d %Y", strict=False),
+        named.str.to_date("%B %d %Y", strict=False),
     )
     return pl.when(date.is_between(dt.date(1900, 1, 1), dt.date.today())).then(date)
 

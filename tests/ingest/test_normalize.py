@@ -389,6 +389,11 @@ def test_country_to_alpha2(raw: str, code: str | None) -> None:
         ("05/17/1990", None),  # day first: there is no 17th month
         ("2999-01-01", None),  # in the future
         ("1850-01-01", None),
+        ("11 Sep 2000", date(2000, 9, 11)),
+        ("11-sep-2000", date(2000, 9, 11)),
+        ("September 11, 2000", date(2000, 9, 11)),
+        ("Sep 11 2000", date(2000, 9, 11)),
+        ("31 Feb 2000", None),
         ("yesterday", None),
         ("", None),
     ],
