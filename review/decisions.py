@@ -1,0 +1,229 @@
+"""Agents' decisions on merge suggestions: approve, reject, bulk approve.
+
+Approving never merges: it marks the pair for the apply-merges run, which merges approved pairs
+through one audited, reversible path. Every decision first checks the suggestion is still about
+the customers it was made for (`review.staleness`), so a stale pair is never decided blindly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from review.errors import ReviewError
+from review.staleness import StaleCheck, check_suggestion
+from store import decisions as sql
+from store.db import Store, utcnow
+
+MAX_COMMENT = 2000
+
+
+def clean_agent(agent: str) -> str:
+    """The agent name trimmed; an empty name is refused (every decision names who made it)."""
+    name = (agent or "").strip()
+    if not name:
+        raise ReviewError("an agent name is required (--agent NAME)")
+    return name
+
+
+def clean_comment(comment: str | None) -> str | None:
+    """A decision comment trimmed (None when blank); refuses very long text."""
+    text = (comment or "").strip()
+    if len(text) > MAX_COMMENT:
+        raise ReviewError(f"comment is {len(text)} characters; at most {MAX_COMMENT} are allowed")
+    return text or None
+
+
+def _decidable(store: Store, suggestion_id: int, verb: str) -> dict[str, Any]:
+    row = sql.get_suggestion_row(store, suggestion_id)
+    if row is None:
+        raise ReviewError(f"no suggestion {suggestion_id}")
+    if row["status"] not in sql.DECIDABLE:
+        who = f" by {row['decided_by']} at {row['decided_at']:%Y-%m-%d %H:%M}" if row["decided_by"] else ""
+        why = f" ({row['status_reason']})" if row["status_reason"] else ""
+        raise ReviewError(
+            f"suggestion {suggestion_id} is already {row['status']}{who}{why}; only pending or held "
+            f"suggestions can be {verb}"
+        )
+    return row
+
+
+def _settle(store: Store, row: dict[str, Any], check: StaleCheck, agent: str) -> dict[str, Any]:
+    """Apply what the staleness check found (supersede or re-point); returns the row as it now stands.
+
+    Raises ReviewError after recording a supersession, so the caller's transaction must commit it
+    first: `_decide` catches and re-raises outside the transaction.
+    """
+    now = utcnow()
+    suggestion_id = row["suggestion_id"]
+    if check.action == "superseded":
+        sql.supersede(store, suggestion_id, check.reason or "customers changed", agent, now)
+        store.audit(agent, "suggestion_supersede", "suggestion", suggestion_id, {"reason": check.reason})
+        raise _Recorded(
+            f"suggestion {suggestion_id} is out of date and was marked superseded: {check.reason}"
+        )
+    if check.action == "repointed":
+        assert check.customer_l is not None and check.customer_r is not None
+        other = sql.suggestion_for_pair(store, check.customer_l, check.customer_r)
+        if other is not None and other["suggestion_id"] != suggestion_id:
+            reason = (
+                f"{check.reason}; customers {check.customer_l} and {check.customer_r} already have "
+                f"suggestion {other['suggestion_id']}"
+            )
+            sql.supersede(store, suggestion_id, reason, agent, now)
+            store.audit(agent, "suggestion_supersede", "suggestion", suggestion_id, {"reason": reason})
+            raise _Recorded(
+                f"suggestion {suggestion_id} was superseded: {reason} (status {other['status']}); "
+                f"decide suggestion {other['suggestion_id']} instead"
+            )
+        sql.repoint(store, suggestion_id, check.customer_l, check.customer_r, check.reason or "", now)
+        store.audit(
+            agent,
+            "suggestion_repoint",
+            "suggestion",
+            suggestion_id,
+            {
+                "from": [row["customer_id_l"], row["customer_id_r"]],
+                "to": [check.customer_l, check.customer_r],
+                "reason": check.reason,
+            },
+        )
+        return {**row, "customer_id_l": check.customer_l, "customer_id_r": check.customer_r}
+    return row
+
+
+class _Recorded(ReviewError):
+    """A refusal whose bookkeeping (a supersession) must be committed before it is raised."""
+
+
+def _decide(
+    store: Store, suggestion_id: int, agent: str, comment: str | None, approve: bool
+) -> dict[str, Any]:
+    agent = clean_agent(agent)
+    comment = clean_comment(comment)
+    verb = "approved" if approve else "rejected"
+    refusal: ReviewError | None = None
+    result: dict[str, Any] = {}
+    with store.transaction():
+        row = _decidable(store, suggestion_id, verb)
+        check = check_suggestion(store, row)
+        if approve and check.action == "blocked":
+            raise ReviewError(f"cannot approve suggestion {suggestion_id}: {check.reason}")
+        # Rejecting a pair with a locked customer is fine: a rejection changes no customer, it only
+        # records that the two are different people, which the lock is there to protect anyway.
+        try:
+            current = _settle(store, row, check, agent)
+        except _Recorded as error:
+            refusal = ReviewError(str(error))
+        if refusal is None:
+            left, right = int(current["customer_id_l"]), int(current["customer_id_r"])
+            if approve and sql.cannot_link_exists(store, left, right):
+                raise ReviewError(
+                    f"cannot approve suggestion {suggestion_id}: customers {left} and {right} were marked "
+                    "as different people (a rejected suggestion); that decision stands"
+                )
+            now = utcnow()
+            status = "approved" if approve else "rejected"
+            sql.set_decision(store, suggestion_id, status, agent, comment, now)
+            if not approve:
+                sql.add_cannot_link(store, left, right, suggestion_id, agent, comment, now)
+            details = {
+                "customers": [left, right],
+                "probability": row["probability"],
+                "band": row["band"],
+                "comment": comment,
+            }
+            if check.action == "repointed":
+                details["repointed"] = check.reason
+            store.audit(
+                agent,
+                f"suggestion_{'approve' if approve else 'reject'}",
+                "suggestion",
+                suggestion_id,
+                details,
+            )
+            result = {
+                "suggestion_id": suggestion_id,
+                "status": status,
+                "customer_id_l": left,
+                "customer_id_r": right,
+                "original_customers": [row["customer_id_l"], row["customer_id_r"]],
+                "repointed": check.reason if check.action == "repointed" else None,
+                "probability": row["probability"],
+                "band": row["band"],
+                "decided_by": agent,
+                "decided_at": now,
+                "comment": comment,
+            }
+    if refusal is not None:
+        raise refusal
+    return result
+
+
+def approve(store: Store, suggestion_id: int, agent: str, comment: str | None = None) -> dict[str, Any]:
+    """Approve a pending suggestion for the next apply-merges run (re-pointed if a customer was merged)."""
+    return _decide(store, suggestion_id, agent, comment, approve=True)
+
+
+def reject(store: Store, suggestion_id: int, agent: str, comment: str | None = None) -> dict[str, Any]:
+    """Reject a pending suggestion: the two customers are different people, for good (a cannot-link)."""
+    return _decide(store, suggestion_id, agent, comment, approve=False)
+
+
+def bulk_approve(
+    store: Store,
+    agent: str,
+    min_probability: float,
+    *,
+    band: str | None = None,
+    channel: str | None = None,
+    comment: str | None = None,
+) -> list[dict[str, Any]]:
+    """Approve every pending suggestion at or above `min_probability`; reports each one, skipped ones with why.
+
+    "Related, not merged" suggestions (shared value only) are never bulk-approved.
+    """
+    agent = clean_agent(agent)
+    comment = clean_comment(comment)
+    if not 0 < min_probability <= 1:
+        raise ReviewError(f"--min-probability must be above 0 and at most 1, got {min_probability}")
+    results: list[dict[str, Any]] = []
+    with store.transaction():
+        for row in sql.bulk_candidates(store, min_probability, band=band, channel=channel):
+            base = {
+                "suggestion_id": row["suggestion_id"],
+                "probability": row["probability"],
+                "band": row["band"],
+            }
+            if row["related_only"]:
+                results.append(
+                    {**base, "outcome": "skipped", "reason": "related only (shared value), not a match"}
+                )
+                continue
+            try:
+                decided = approve(store, row["suggestion_id"], agent, comment)
+            except ReviewError as error:
+                results.append({**base, "outcome": "skipped", "reason": str(error)})
+                continue
+            results.append(
+                {
+                    **base,
+                    "outcome": "approved",
+                    "customer_id_l": decided["customer_id_l"],
+                    "customer_id_r": decided["customer_id_r"],
+                    "reason": decided["repointed"],
+                }
+            )
+        store.audit(
+            agent,
+            "suggestion_bulk_approve",
+            "suggestion",
+            None,
+            {
+                "min_probability": min_probability,
+                "band": band,
+                "channel": channel,
+                "approved": sum(r["outcome"] == "approved" for r in results),
+                "skipped": sum(r["outcome"] == "skipped" for r in results),
+            },
+        )
+    return results

@@ -1,0 +1,103 @@
+"""SQL for agents' decisions on suggestions: status changes, re-pointing, cannot-links, bulk candidates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from store.db import Store
+
+# The statuses an agent may still decide; `held` is set by apply-merges when it holds a pair back.
+DECIDABLE = ("pending", "held")
+
+
+def get_suggestion_row(store: Store, suggestion_id: int) -> dict[str, Any] | None:
+    """The suggestion row as stored (evidence left as JSON text)."""
+    rows = store.rows("SELECT * FROM suggestions WHERE suggestion_id = ?", [suggestion_id])
+    return rows[0] if rows else None
+
+
+def suggestion_for_pair(store: Store, customer_l: int, customer_r: int) -> dict[str, Any] | None:
+    """The suggestion of a customer pair (l < r), if any."""
+    rows = store.rows(
+        "SELECT * FROM suggestions WHERE customer_id_l = ? AND customer_id_r = ?", [customer_l, customer_r]
+    )
+    return rows[0] if rows else None
+
+
+def set_decision(
+    store: Store, suggestion_id: int, status: str, agent: str, comment: str | None, now: datetime
+) -> None:
+    """Record an agent's decision on a suggestion."""
+    store.execute(
+        """UPDATE suggestions SET status = ?, decided_by = ?, decided_at = ?, decision_comment = ?,
+            status_reason = NULL, updated_at = ? WHERE suggestion_id = ?""",
+        [status, agent, now, comment, now, suggestion_id],
+    )
+
+
+def supersede(store: Store, suggestion_id: int, reason: str, agent: str, now: datetime) -> None:
+    """Mark a suggestion superseded with the reason (it can no longer be decided as made)."""
+    store.execute(
+        """UPDATE suggestions SET status = 'superseded', status_reason = ?, decided_by = ?, decided_at = ?,
+            updated_at = ? WHERE suggestion_id = ?""",
+        [reason, agent, now, now, suggestion_id],
+    )
+
+
+def repoint(
+    store: Store, suggestion_id: int, customer_l: int, customer_r: int, reason: str, now: datetime
+) -> None:
+    """Point a suggestion at the customers its original ones were merged into."""
+    store.execute(
+        """UPDATE suggestions SET customer_id_l = ?, customer_id_r = ?, status_reason = ?, updated_at = ?
+        WHERE suggestion_id = ?""",
+        [customer_l, customer_r, reason, now, suggestion_id],
+    )
+
+
+def add_cannot_link(
+    store: Store, customer_a: int, customer_b: int, suggestion_id: int | None, agent: str, reason: str | None,
+    now: datetime,
+) -> None:  # fmt: skip
+    """Record that two customers are different people (kept once per pair; a later reason replaces it)."""
+    low, high = min(customer_a, customer_b), max(customer_a, customer_b)
+    store.execute(
+        """INSERT INTO cannot_links (customer_id_a, customer_id_b, suggestion_id, created_by, created_at, reason)
+        VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (customer_id_a, customer_id_b) DO UPDATE SET suggestion_id = excluded.suggestion_id,
+            created_by = excluded.created_by, created_at = excluded.created_at, reason = excluded.reason""",
+        [low, high, suggestion_id, agent, now, reason],
+    )
+
+
+def cannot_link_exists(store: Store, customer_a: int, customer_b: int) -> bool:
+    """Whether an agent has said these two (original) customer ids are different people."""
+    low, high = min(customer_a, customer_b), max(customer_a, customer_b)
+    return bool(
+        store.scalar(
+            "SELECT count(*) FROM cannot_links WHERE customer_id_a = ? AND customer_id_b = ?", [low, high]
+        )
+    )
+
+
+def bulk_candidates(
+    store: Store, min_probability: float, band: str | None = None, channel: str | None = None
+) -> list[dict[str, Any]]:
+    """Pending suggestions with probability >= min_probability (optionally of a band / touching a channel)."""
+    where = ["s.status = 'pending'", "s.probability >= ?"]
+    params: list[Any] = [min_probability]
+    if band:
+        where.append("s.band = ?")
+        params.append(band)
+    if channel:
+        where.append(
+            """EXISTS (SELECT 1 FROM identities i WHERE i.channel = ?
+                       AND i.customer_id IN (s.customer_id_l, s.customer_id_r))"""
+        )
+        params.append(channel)
+    return store.rows(
+        f"""SELECT s.* FROM suggestions s WHERE {" AND ".join(where)}
+        ORDER BY s.probability DESC, s.suggestion_id""",
+        params,
+    )
