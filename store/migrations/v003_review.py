@@ -17,6 +17,7 @@ STATEMENTS = (
         apply_run_id BIGINT,
         applied_at TIMESTAMP NOT NULL,
         before_image JSON NOT NULL,
+        comment VARCHAR,
         status VARCHAR NOT NULL DEFAULT 'applied',
         undone_by VARCHAR,
         undone_at TIMESTAMP,
@@ -50,7 +51,7 @@ STATEMENTS = (
 
 PERSONAL_DATA = {
     # before-images copy customer rows (names, addresses, numbers)
-    "merges": {"before_image": "raw", "undo_comment": "free_text"},
+    "merges": {"before_image": "raw", "comment": "free_text", "undo_comment": "free_text"},
     "cannot_links": {"reason": "free_text"},
 }
 

@@ -1,0 +1,381 @@
+"""Merging customers: apply approved suggestions, merge by hand, undo a merge, and the merge log.
+
+Every merge goes through `_absorb`: the survivor takes the absorbed customer's identities (their
+conversations and messages follow) and comments, the absorbed id becomes a redirect, the survivor's
+profile is rebuilt by survivorship, and a `merges` row plus an audit entry keep the before-image of
+both customers. The survivor is always the lower customer id: ids are handed out in load order,
+so that is the older customer, and the choice does not depend on the order approvals come in.
+
+Approvals are applied in suggestion order, each through the redirects the earlier ones left, so
+A-B then B-C ends as one customer (the store's `merged_into` is the union-find's parent pointer).
+A pair that would join two customers an agent said are different (a cannot-link between any of
+their members) is held back and flagged; so is a pair with a locked customer, until the unlock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from idres.settings import ReviewSettings
+from review.errors import ReviewError
+from review.staleness import check_suggestion
+from review.survivorship import build_profiles
+from store import merges as sql
+from store.db import Store, utcnow
+from store.reports import resolve_customer
+
+_PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "display_name",
+    "company",
+    "gender",
+    "city",
+    "postcode",
+    "country",
+    "birth_date",
+    "emails",
+    "phones",
+)
+
+
+def _step(name: str) -> None:
+    """A named point between the steps of a merge or an apply run; tests inject failures here."""
+
+
+def _agent_values(*rows: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The agent-edited values of these customer rows (the first row wins a field) and the field list."""
+    values: dict[str, Any] = {}
+    for row in rows:
+        for field in row.get("agent_edited") or []:
+            if field in _PROFILE_FIELDS and field not in values:
+                values[field] = row.get(field)
+    return values, list(values)
+
+
+def rebuild_profile(
+    store: Store, customer_id: int, review: ReviewSettings, now: datetime, *agent_rows: dict[str, Any]
+) -> None:
+    """Rebuild a customer's profile from its identities by survivorship, keeping agents' edits."""
+    row = sql.customer_row(store, customer_id)
+    if row is None:
+        raise ReviewError(f"no customer {customer_id}")
+    agent_values, edited = _agent_values(row, *agent_rows)
+    identities = sql.identity_profile_values(store, [customer_id])
+    profiles = build_profiles(
+        identities, {customer_id: agent_values}, review.survivorship, review.list_fields
+    )
+    profile, sources = profiles[customer_id]
+    sql.write_profile(store, customer_id, profile, sources, edited, now)
+
+
+def _absorb(
+    store: Store,
+    survivor_id: int,
+    absorbed_id: int,
+    *,
+    actor: str,
+    requested_by: str,
+    kind: str,
+    review: ReviewSettings,
+    now: datetime,
+    suggestion_id: int | None = None,
+    run_id: int | None = None,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Merge one customer into another, with before-image, merges row and audit entry."""
+    survivor = sql.customer_row(store, survivor_id)
+    absorbed = sql.customer_row(store, absorbed_id)
+    assert survivor is not None and absorbed is not None  # callers resolved both just before
+    identity_ids = sql.identity_ids(store, absorbed_id)
+    comment_ids = sql.comment_ids(store, absorbed_id)
+    sql.move_identities(store, absorbed_id, survivor_id)
+    _step("identities_moved")
+    sql.move_comments(store, absorbed_id, survivor_id)
+    _step("comments_moved")
+    sql.redirect(store, absorbed_id, survivor_id, now)
+    _step("customer_redirected")
+    rebuild_profile(store, survivor_id, review, now, absorbed)
+    _step("profile_rebuilt")
+    after = sql.customer_row(store, survivor_id)
+    assert after is not None
+    before_image = {
+        "survivor": sql.image_of(survivor),
+        "absorbed": sql.image_of(absorbed),
+        "absorbed_identity_ids": identity_ids,
+        "absorbed_comment_ids": comment_ids,
+        # the survivor as this merge left it: an undo restores the before-image only if it is unchanged
+        "survivor_after": sql.image_of(after),
+    }
+    merge = {
+        "survivor_id": survivor_id,
+        "absorbed_id": absorbed_id,
+        "suggestion_id": suggestion_id,
+        "kind": kind,
+        "requested_by": requested_by,
+        "applied_by": actor,
+        "apply_run_id": run_id,
+        "applied_at": now,
+        "comment": comment,
+    }
+    merge_id = sql.insert_merge(store, {**merge, "before_image": before_image})
+    store.audit(
+        actor, "merge", "customer", survivor_id, {"merge_id": merge_id, **merge, "before_image": before_image}
+    )
+    _step("merge_written")
+    queue = sql.repoint_pending(store, absorbed_id, survivor_id, merge_id, now)
+    _step("suggestions_repointed")
+    return {
+        "merge_id": merge_id,
+        **merge,
+        "identities_moved": len(identity_ids),
+        "comments_moved": len(comment_ids),
+        "pending_repointed": queue["repointed"],
+        "pending_superseded": queue["superseded"],
+    }
+
+
+def _cannot_link_reason(store: Store, customer_l: int, customer_r: int) -> str | None:
+    """Why two customers must not be joined (a cannot-link between their members), else None."""
+    link = sql.cannot_link_between(store, sql.members(store, customer_l), sql.members(store, customer_r))
+    if link is None:
+        return None
+    source = f" (suggestion {link['suggestion_id']})" if link["suggestion_id"] is not None else ""
+    return (
+        f"it would join customers {link['customer_id_a']} and {link['customer_id_b']}, which "
+        f"{link['created_by']} marked as different people{source}; reject this pair, or merge by hand "
+        f"only if that decision was wrong"
+    )
+
+
+def merge_customers(
+    store: Store,
+    customer_a: int,
+    customer_b: int,
+    agent: str,
+    review_settings: ReviewSettings,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Merge two customers now, as an agent does by hand (audited and undoable like any merge)."""
+    if customer_a == customer_b:
+        raise ReviewError(f"cannot merge customer {customer_a} with itself")
+    now = utcnow()
+    with store.transaction():
+        check = check_suggestion(store, {"customer_id_l": customer_a, "customer_id_r": customer_b})
+        if check.action in ("superseded", "blocked"):
+            reason = check.reason or "the customers changed"
+            if "no longer exists" in reason:
+                missing = [c for c in (customer_a, customer_b) if sql.customer_row(store, c) is None]
+                reason = f"no customer {missing[0]}" if missing else reason
+            raise ReviewError(f"cannot merge {customer_a} and {customer_b}: {reason}")
+        assert check.customer_l is not None and check.customer_r is not None
+        conflict = _cannot_link_reason(store, check.customer_l, check.customer_r)
+        if conflict:
+            raise ReviewError(f"cannot merge {customer_a} and {customer_b}: {conflict}")
+        existing = sql.open_suggestion_between(store, check.customer_l, check.customer_r)
+        merge = _absorb(
+            store,
+            check.customer_l,
+            check.customer_r,
+            actor=agent,
+            requested_by=agent,
+            kind="manual",
+            review=review_settings,
+            now=now,
+            suggestion_id=existing["suggestion_id"] if existing else None,
+            comment=comment,
+        )
+        if existing:
+            reason = f"merged by hand by {agent} (merge {merge['merge_id']})"
+            sql.set_suggestion_status(
+                store, existing["suggestion_id"], "applied", reason, now, decided_by=agent
+            )
+    if check.action == "repointed":
+        merge["note"] = check.reason
+    return merge
+
+
+def _hold(store: Store, suggestion: dict[str, Any], reason: str, now: datetime) -> None:
+    if suggestion["status"] != "held" or suggestion["status_reason"] != reason:
+        sql.set_suggestion_status(store, suggestion["suggestion_id"], "held", reason, now)
+
+
+def apply_approved(store: Store, actor: str, review_settings: ReviewSettings) -> dict[str, Any]:
+    """Apply every approved (and previously held) suggestion in one transaction; returns the run's report."""
+    now = utcnow()
+    counts = {"approved_seen": 0, "merges_applied": 0, "held_back": 0, "superseded": 0}
+    merges: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    superseded: list[dict[str, Any]] = []
+    already_joined: list[int] = []
+    with store.transaction():
+        run_id = sql.insert_run(store, actor, now)
+        _step("run_started")
+        runnable = sql.runnable_suggestions(store)
+        # where each customer stood before this run: a pair joined during the run is applied, not stale
+        root_before = {
+            customer: resolve_customer(store, customer)[0]
+            for suggestion in runnable
+            for customer in (suggestion["customer_id_l"], suggestion["customer_id_r"])
+        }
+        for suggestion in runnable:
+            counts["approved_seen"] += 1
+            sid = suggestion["suggestion_id"]
+            pair = {"suggestion_id": sid, "customer_id_l": suggestion["customer_id_l"],
+                    "customer_id_r": suggestion["customer_id_r"]}  # fmt: skip
+            check = check_suggestion(store, suggestion)
+            if check.action == "superseded":
+                left, right = suggestion["customer_id_l"], suggestion["customer_id_r"]
+                if check.customer_l == check.customer_r and root_before[left] != root_before[right]:
+                    reason = f"already joined by other approvals in apply run {run_id}"
+                    sql.set_suggestion_status(store, sid, "applied", reason, now)
+                    already_joined.append(sid)
+                    continue
+                sql.set_suggestion_status(store, sid, "superseded", check.reason, now)
+                counts["superseded"] += 1
+                superseded.append({**pair, "reason": check.reason})
+                continue
+            if check.action == "blocked":
+                reason = f"held back: {check.reason}; the approval is kept and applied after the unlock"
+                _hold(store, suggestion, reason, now)
+                counts["held_back"] += 1
+                held.append({**pair, "reason": reason})
+                continue
+            assert check.customer_l is not None and check.customer_r is not None
+            conflict = _cannot_link_reason(store, check.customer_l, check.customer_r)
+            if conflict:
+                reason = f"held back for an agent: {conflict}"
+                _hold(store, suggestion, reason, now)
+                counts["held_back"] += 1
+                held.append({**pair, "reason": reason})
+                continue
+            merge = _absorb(
+                store,
+                check.customer_l,
+                check.customer_r,
+                actor=actor,
+                requested_by=suggestion["decided_by"] or actor,
+                kind="approved",
+                review=review_settings,
+                now=now,
+                suggestion_id=sid,
+                run_id=run_id,
+            )
+            reason = f"applied by merge {merge['merge_id']} in apply run {run_id}"
+            if check.action == "repointed":
+                reason += f" ({check.reason})"
+            sql.set_suggestion_status(store, sid, "applied", reason, now)
+            _step("suggestion_marked")
+            counts["merges_applied"] += 1
+            merges.append(merge)
+        details = {
+            "merges": [m["merge_id"] for m in merges],
+            "held_suggestions": held,
+            "superseded_suggestions": superseded,
+            "already_joined": already_joined,
+        }
+        sql.finish_run(store, run_id, counts, details, now)
+        _step("run_recorded")
+        store.audit(actor, "apply_merges", "merge_run", run_id, counts)
+    return {
+        "apply_run_id": run_id,
+        "actor": actor,
+        **counts,
+        "merges": merges,
+        "held_suggestions": held,
+        "superseded_suggestions": superseded,
+        "already_joined": already_joined,
+    }
+
+
+def undo_merge(
+    store: Store,
+    merge_id: int,
+    agent: str,
+    comment: str | None = None,
+    review_settings: ReviewSettings | None = None,
+) -> dict[str, Any]:
+    """Split a merged customer back exactly as it was; the pair becomes a cannot-link."""
+    now = utcnow()
+    review = review_settings or ReviewSettings()
+    with store.transaction():
+        merge = sql.get_merge(store, merge_id)
+        if merge is None:
+            raise ReviewError(f"no merge {merge_id} (see `idres merges log`)")
+        if merge["status"] == sql.UNDONE:
+            raise ReviewError(
+                f"merge {merge_id} was already undone by {merge['undone_by']} at {merge['undone_at']}"
+            )
+        survivor_id, absorbed_id = int(merge["survivor_id"]), int(merge["absorbed_id"])
+        image = merge["before_image"]
+        holder_id, _chain = resolve_customer(store, survivor_id)
+        holder = sql.customer_row(store, holder_id) if holder_id is not None else None
+        absorbed = sql.customer_row(store, absorbed_id)
+        if holder is None or absorbed is None:
+            raise ReviewError(f"merge {merge_id} cannot be undone: a customer of it no longer exists")
+        if holder["status"] == "anonymized" or holder["anonymized_at"] is not None:
+            raise ReviewError(f"merge {merge_id} cannot be undone: customer {holder_id} was anonymized")
+        if holder["locked"]:
+            reason = holder["lock_reason"] or "no reason given"
+            raise ReviewError(
+                f"customer {holder_id} is locked (reason: {reason}) - unlock it first, then undo"
+            )
+        if absorbed["status"] != "merged" or absorbed["merged_into"] != survivor_id:
+            raise ReviewError(
+                f"merge {merge_id} cannot be undone: customer {absorbed_id} is no longer merged into {survivor_id}"
+            )
+        assert holder_id is not None
+        identity_ids = [int(i) for i in image["absorbed_identity_ids"]]
+        moved = sql.take_back(store, "identities", "identity_id", identity_ids, holder_id, absorbed_id)
+        _step("undo_identities_moved")
+        sql.take_back(store, "comments", "comment_id", image["absorbed_comment_ids"], holder_id, absorbed_id)
+        _step("undo_comments_moved")
+        sql.restore_customer(store, image["absorbed"])
+        if set(sql.identity_ids(store, absorbed_id)) != set(identity_ids):
+            # some of its identities left it since (an undo of an earlier merge into it): rebuild
+            rebuild_profile(store, absorbed_id, review, now)
+        current = sql.customer_row(store, survivor_id)
+        if (
+            holder_id == survivor_id
+            and current is not None
+            and sql.image_of(current) == image["survivor_after"]
+        ):
+            sql.restore_customer(store, image["survivor"])
+            survivor_restored = "exactly, from the before-image"
+        else:
+            rebuild_profile(store, holder_id, review, now)
+            survivor_restored = "rebuilt from its remaining identities (it changed after this merge)"
+        _step("undo_customers_restored")
+        sql.mark_undone(store, merge_id, agent, comment, now)
+        if merge["suggestion_id"] is not None:
+            reason = f"merge {merge_id} undone by {agent}"
+            sql.set_suggestion_status(
+                store, merge["suggestion_id"], "rejected", reason, now, decided_by=agent
+            )
+        sql.add_cannot_link(
+            store, survivor_id, absorbed_id, agent, now, merge["suggestion_id"],
+            comment or f"merge {merge_id} undone",
+        )  # fmt: skip
+        _step("undo_recorded")
+        report = {
+            "merge_id": merge_id,
+            "survivor_id": survivor_id,
+            "absorbed_id": absorbed_id,
+            "holder_id": holder_id,
+            "identities_returned": moved,
+            "survivor_profile": survivor_restored,
+            "undone_by": agent,
+            "comment": comment,
+        }
+        store.audit(agent, "merge_undo", "customer", absorbed_id, report)
+    return report
+
+
+def merge_log(store: Store, customer_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Merges newest first; with a customer id, those that built or split its current customer."""
+    if customer_id is None:
+        return sql.list_merges(store, None, limit)
+    root, chain = resolve_customer(store, customer_id)
+    ids = {customer_id, *chain} | (sql.members(store, root) if root is not None else set())
+    return sql.list_merges(store, ids, limit)

@@ -1,0 +1,384 @@
+"""SQL for merging customers: moving identities and comments, redirects, before-images, undo, runs.
+
+Callers (review/merging.py) hold the transaction, so a merge, an undo or a whole apply run is all
+or nothing. A customer's "members" are itself plus every customer merged into it, directly or
+through a chain; cannot-links are kept between original ids, so they are checked across members.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from store.db import Store
+
+APPLIED = "applied"
+UNDONE = "undone"
+# the suggestion statuses an apply run picks up: approved, and approved-but-held (retried each run)
+RUNNABLE = ("approved", "held")
+_PROFILE_SCALARS = (
+    "first_name",
+    "last_name",
+    "display_name",
+    "company",
+    "gender",
+    "city",
+    "postcode",
+    "country",
+)
+
+
+# -- customers ----------------------------------------------------------------------------------
+def customer_row(store: Store, customer_id: int) -> dict[str, Any] | None:
+    """The full customers row (None when there is no such customer)."""
+    rows = store.rows("SELECT * FROM customers WHERE customer_id = ?", [customer_id])
+    return rows[0] if rows else None
+
+
+def members(store: Store, customer_id: int) -> set[int]:
+    """The customer and every customer merged into it, directly or through a chain of merges."""
+    rows = store.rows(
+        """WITH RECURSIVE m(customer_id) AS (
+            SELECT CAST(? AS BIGINT)
+            UNION
+            SELECT c.customer_id FROM customers c JOIN m ON c.merged_into = m.customer_id
+            WHERE c.status = 'merged')
+        SELECT customer_id FROM m""",
+        [customer_id],
+    )
+    return {int(row["customer_id"]) for row in rows}
+
+
+def identity_ids(store: Store, customer_id: int) -> list[int]:
+    """Ids of the identities a customer holds now."""
+    rows = store.rows(
+        "SELECT identity_id FROM identities WHERE customer_id = ? ORDER BY identity_id", [customer_id]
+    )
+    return [int(row["identity_id"]) for row in rows]
+
+
+def comment_ids(store: Store, customer_id: int) -> list[int]:
+    """Ids of the comments written on a customer (conversation comments follow their conversation)."""
+    rows = store.rows(
+        "SELECT comment_id FROM comments WHERE customer_id = ? ORDER BY comment_id", [customer_id]
+    )
+    return [int(row["comment_id"]) for row in rows]
+
+
+def move_identities(store: Store, from_customer: int, to_customer: int) -> int:
+    """Give every identity of one customer to another (conversations and messages follow them)."""
+    moved = int(store.scalar("SELECT count(*) FROM identities WHERE customer_id = ?", [from_customer]))
+    store.execute("UPDATE identities SET customer_id = ? WHERE customer_id = ?", [to_customer, from_customer])
+    return moved
+
+
+def move_comments(store: Store, from_customer: int, to_customer: int) -> int:
+    """Re-attach a customer's comments to another customer."""
+    moved = int(store.scalar("SELECT count(*) FROM comments WHERE customer_id = ?", [from_customer]))
+    store.execute("UPDATE comments SET customer_id = ? WHERE customer_id = ?", [to_customer, from_customer])
+    return moved
+
+
+def take_back(store: Store, table: str, id_column: str, ids: Sequence[int], holder: int, owner: int) -> int:
+    """Move the listed rows of `table` that `holder` has now back to `owner` (undo of a move)."""
+    if table not in ("identities", "comments"):
+        raise ValueError(f"take_back moves identities or comments, not {table}")
+    if not ids:
+        return 0
+    frame = pl.DataFrame({"row_id": list(ids)}, schema={"row_id": pl.Int64})
+    with store.registered("taken_back", frame):
+        where = f"customer_id = ? AND {id_column} IN (SELECT row_id FROM taken_back)"
+        moved = int(store.scalar(f"SELECT count(*) FROM {table} WHERE {where}", [holder]))
+        store.execute(f"UPDATE {table} SET customer_id = ? WHERE {where}", [owner, holder])
+    return moved
+
+
+def redirect(store: Store, absorbed: int, survivor: int, now: datetime) -> None:
+    """Mark a customer as merged away: its id now redirects to the survivor."""
+    store.execute(
+        "UPDATE customers SET status = 'merged', merged_into = ?, updated_at = ? WHERE customer_id = ?",
+        [survivor, now, absorbed],
+    )
+
+
+def identity_profile_values(store: Store, customer_ids: Iterable[int]) -> pl.DataFrame:
+    """Per identity of these customers, the profile value it offers for each field (survivorship input)."""
+    frame = pl.DataFrame({"customer_id": sorted(set(customer_ids))}, schema={"customer_id": pl.Int64})
+    scalars = ", ".join(f"nullif(trim(i.{column}), '') AS {column}" for column in _PROFILE_SCALARS)
+    with store.registered("profile_customers", frame):
+        return store.frame(
+            f"""SELECT i.customer_id, i.identity_id, i.channel, i.updated_at, {scalars},
+                CAST(i.birth_date_norm AS VARCHAR) AS birth_date,
+                CASE WHEN i.email_valid THEN i.email_norm END AS emails,
+                CASE WHEN i.phone_valid THEN i.phone_e164 END AS phones
+            FROM identities i WHERE i.customer_id IN (SELECT customer_id FROM profile_customers)
+            ORDER BY i.customer_id, i.identity_id"""
+        )
+
+
+def write_profile(
+    store: Store,
+    customer_id: int,
+    profile: dict[str, Any],
+    sources: dict[str, Any],
+    agent_edited: list[str],
+    now: datetime,
+) -> None:
+    """Set a customer's profile columns, profile_sources and agent_edited fields."""
+    columns = list(profile)
+    assignments = ", ".join(f"{column} = ?" for column in columns)
+    store.execute(
+        f"""UPDATE customers SET {assignments}, profile_sources = CAST(? AS JSON), agent_edited = ?,
+            updated_at = ? WHERE customer_id = ?""",
+        [*[profile[c] for c in columns], json.dumps(sources, sort_keys=True), agent_edited, now, customer_id],
+    )
+
+
+def _customer_types(store: Store) -> dict[str, str]:
+    return {row["column_name"]: row["column_type"] for row in store.rows("DESCRIBE customers")}
+
+
+def restore_customer(store: Store, image: dict[str, Any]) -> None:
+    """Write a customer row back exactly as a before-image (JSON-decoded) holds it."""
+    types = _customer_types(store)
+    columns = [column for column in image if column != "customer_id" and column in types]
+    assignments = ", ".join(f"{column} = CAST(? AS {types[column]})" for column in columns)
+    store.execute(
+        f"UPDATE customers SET {assignments} WHERE customer_id = ?",
+        [*[image[c] for c in columns], image["customer_id"]],
+    )
+
+
+def image_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A customer row as it is kept in a before-image (JSON-safe, compared by value)."""
+    decoded: dict[str, Any] = json.loads(json.dumps(row, default=str))
+    return decoded
+
+
+# -- merges -------------------------------------------------------------------------------------
+def insert_merge(store: Store, merge: dict[str, Any]) -> int:
+    """Record one applied merge (one absorbed customer); returns its merge_id."""
+    merge_id = store.next_id("merges", "merge_id")
+    row = {**merge, "merge_id": merge_id, "before_image": json.dumps(merge["before_image"], default=str)}
+    store.execute(
+        f"INSERT INTO merges ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+    )
+    return merge_id
+
+
+def get_merge(store: Store, merge_id: int) -> dict[str, Any] | None:
+    """One merges row with its before-image decoded."""
+    rows = store.rows("SELECT * FROM merges WHERE merge_id = ?", [merge_id])
+    if not rows:
+        return None
+    row = rows[0]
+    row["before_image"] = json.loads(row["before_image"])
+    return row
+
+
+def mark_undone(store: Store, merge_id: int, agent: str, comment: str | None, now: datetime) -> None:
+    """Mark a merge as undone by an agent."""
+    store.execute(
+        "UPDATE merges SET status = ?, undone_by = ?, undone_at = ?, undo_comment = ? WHERE merge_id = ?",
+        [UNDONE, agent, now, comment, merge_id],
+    )
+
+
+def merges_touching_since(store: Store, customer_ids: Iterable[int], after_merge_id: int) -> list[int]:
+    """Applied merges after `after_merge_id` whose survivor or absorbed customer is one of these."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return []
+    marks = ", ".join("?" for _ in ids)
+    rows = store.rows(
+        f"""SELECT merge_id FROM merges WHERE merge_id > ? AND status = ?
+            AND (survivor_id IN ({marks}) OR absorbed_id IN ({marks})) ORDER BY merge_id""",
+        [after_merge_id, APPLIED, *ids, *ids],
+    )
+    return [int(row["merge_id"]) for row in rows]
+
+
+def list_merges(
+    store: Store, customer_ids: Iterable[int] | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Merges newest first (without before-images), optionally those involving these customers."""
+    where, params = "", []
+    if customer_ids is not None:
+        ids = sorted(set(customer_ids)) or [-1]
+        marks = ", ".join("?" for _ in ids)
+        where = f"WHERE survivor_id IN ({marks}) OR absorbed_id IN ({marks})"
+        params = [*ids, *ids]
+    return store.rows(
+        f"""SELECT merge_id, survivor_id, absorbed_id, suggestion_id, kind, requested_by, applied_by,
+            apply_run_id, applied_at, status, undone_by, undone_at, undo_comment
+        FROM merges {where} ORDER BY merge_id DESC LIMIT ?""",
+        [*params, int(limit)],
+    )
+
+
+# -- suggestions --------------------------------------------------------------------------------
+def runnable_suggestions(store: Store) -> list[dict[str, Any]]:
+    """Approved (and held) suggestions, oldest decision first, as an apply run takes them."""
+    marks = ", ".join("?" for _ in RUNNABLE)
+    return store.rows(
+        f"""SELECT suggestion_id, customer_id_l, customer_id_r, status, status_reason, decided_by
+        FROM suggestions WHERE status IN ({marks}) ORDER BY suggestion_id""",
+        list(RUNNABLE),
+    )
+
+
+def suggestion(store: Store, suggestion_id: int) -> dict[str, Any] | None:
+    """One suggestions row (without evidence)."""
+    rows = store.rows(
+        """SELECT suggestion_id, customer_id_l, customer_id_r, status, status_reason, decided_by
+        FROM suggestions WHERE suggestion_id = ?""",
+        [suggestion_id],
+    )
+    return rows[0] if rows else None
+
+
+def open_suggestion_between(store: Store, customer_a: int, customer_b: int) -> dict[str, Any] | None:
+    """A pending, approved or held suggestion for exactly this customer pair, if any."""
+    low, high = sorted((customer_a, customer_b))
+    rows = store.rows(
+        """SELECT suggestion_id, status FROM suggestions WHERE customer_id_l = ? AND customer_id_r = ?
+            AND status IN ('pending', 'approved', 'held') ORDER BY suggestion_id LIMIT 1""",
+        [low, high],
+    )
+    return rows[0] if rows else None
+
+
+def set_suggestion_status(
+    store: Store,
+    suggestion_id: int,
+    status: str,
+    reason: str | None,
+    now: datetime,
+    decided_by: str | None = None,
+) -> None:
+    """Change a suggestion's status with the reason (and who decided, when given)."""
+    if decided_by is None:
+        store.execute(
+            "UPDATE suggestions SET status = ?, status_reason = ?, updated_at = ? WHERE suggestion_id = ?",
+            [status, reason, now, suggestion_id],
+        )
+        return
+    store.execute(
+        """UPDATE suggestions SET status = ?, status_reason = ?, updated_at = ?, decided_by = ?, decided_at = ?
+        WHERE suggestion_id = ?""",
+        [status, reason, now, decided_by, now, suggestion_id],
+    )
+
+
+def repoint_pending(
+    store: Store, absorbed: int, survivor: int, merge_id: int, now: datetime
+) -> dict[str, int]:
+    """Keep the review queue right after a merge: pending pairs of the absorbed customer move to the survivor.
+
+    A pair that would then join the survivor with itself, or repeat a pair that already has a
+    suggestion, is superseded with the reason instead.
+    """
+    pending = store.rows(
+        """SELECT suggestion_id, customer_id_l, customer_id_r FROM suggestions
+        WHERE status = 'pending' AND (customer_id_l = ? OR customer_id_r = ?) ORDER BY suggestion_id""",
+        [absorbed, absorbed],
+    )
+    counts = {"repointed": 0, "superseded": 0}
+    for row in pending:
+        other = row["customer_id_r"] if row["customer_id_l"] == absorbed else row["customer_id_l"]
+        low, high = sorted((survivor, other))
+        if low == high:
+            reason = (
+                f"customers {row['customer_id_l']} and {row['customer_id_r']} were merged (merge {merge_id})"
+            )
+            set_suggestion_status(store, row["suggestion_id"], "superseded", reason, now)
+            counts["superseded"] += 1
+            continue
+        twin = store.scalar(
+            "SELECT min(suggestion_id) FROM suggestions WHERE customer_id_l = ? AND customer_id_r = ?",
+            [low, high],
+        )
+        if twin is not None:
+            reason = f"after merge {merge_id} it repeats suggestion {twin} ({low} and {high})"
+            set_suggestion_status(store, row["suggestion_id"], "superseded", reason, now)
+            counts["superseded"] += 1
+            continue
+        store.execute(
+            """UPDATE suggestions SET customer_id_l = ?, customer_id_r = ?, status_reason = ?, updated_at = ?
+            WHERE suggestion_id = ?""",
+            [low, high, f"re-pointed from customer {absorbed} to {survivor} by merge {merge_id}", now,
+             row["suggestion_id"]],
+        )  # fmt: skip
+        counts["repointed"] += 1
+    return counts
+
+
+# -- cannot-links -------------------------------------------------------------------------------
+def cannot_links(store: Store) -> dict[int, set[int]]:
+    """Every cannot-link, both ways: customer id -> the customer ids it must never be joined with."""
+    links: dict[int, set[int]] = {}
+    for row in store.rows("SELECT customer_id_a, customer_id_b FROM cannot_links"):
+        a, b = int(row["customer_id_a"]), int(row["customer_id_b"])
+        links.setdefault(a, set()).add(b)
+        links.setdefault(b, set()).add(a)
+    return links
+
+
+def cannot_link_between(store: Store, side_a: set[int], side_b: set[int]) -> dict[str, Any] | None:
+    """The first cannot-link with one end in each set of customer ids (None when there is none)."""
+    if not side_a or not side_b:
+        return None
+    left = pl.DataFrame({"customer_id": sorted(side_a)}, schema={"customer_id": pl.Int64})
+    right = pl.DataFrame({"customer_id": sorted(side_b)}, schema={"customer_id": pl.Int64})
+    with store.registered("link_left", left), store.registered("link_right", right):
+        rows = store.rows(
+            """SELECT customer_id_a, customer_id_b, suggestion_id, created_by, reason FROM cannot_links
+            WHERE (customer_id_a IN (SELECT customer_id FROM link_left)
+                   AND customer_id_b IN (SELECT customer_id FROM link_right))
+               OR (customer_id_a IN (SELECT customer_id FROM link_right)
+                   AND customer_id_b IN (SELECT customer_id FROM link_left))
+            ORDER BY customer_id_a, customer_id_b LIMIT 1"""
+        )
+    return rows[0] if rows else None
+
+
+def add_cannot_link(
+    store: Store, customer_a: int, customer_b: int, created_by: str, now: datetime,
+    suggestion_id: int | None = None, reason: str | None = None,
+) -> bool:  # fmt: skip
+    """Record that two customers are different people; False when the pair was already recorded."""
+    low, high = sorted((customer_a, customer_b))
+    if store.scalar("SELECT 1 FROM cannot_links WHERE customer_id_a = ? AND customer_id_b = ?", [low, high]):
+        return False
+    store.execute(
+        "INSERT INTO cannot_links VALUES (?, ?, ?, ?, ?, ?)",
+        [low, high, suggestion_id, created_by, now, reason],
+    )
+    return True
+
+
+# -- runs ---------------------------------------------------------------------------------------
+def insert_run(store: Store, actor: str, started: datetime) -> int:
+    """Open an apply run row (inside the run's transaction); returns its id."""
+    run_id = store.next_id("merge_runs", "apply_run_id")
+    store.execute(
+        "INSERT INTO merge_runs (apply_run_id, actor, status, started_at) VALUES (?, ?, 'running', ?)",
+        [run_id, actor, started],
+    )
+    return run_id
+
+
+def finish_run(
+    store: Store, run_id: int, counts: dict[str, int], details: dict[str, Any], now: datetime
+) -> None:
+    """Close an apply run with its counts and the per-suggestion outcomes."""
+    store.execute(
+        """UPDATE merge_runs SET status = 'succeeded', finished_at = ?, approved_seen = ?, merges_applied = ?,
+            held_back = ?, superseded = ?, details = CAST(? AS JSON) WHERE apply_run_id = ?""",
+        [now, counts["approved_seen"], counts["merges_applied"], counts["held_back"], counts["superseded"],
+         json.dumps(details, default=str), run_id],
+    )  # fmt: skip
