@@ -16,7 +16,7 @@ DEFAULT = ReviewSettings().survivorship
 
 def identities(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """Identity rows with the survivorship columns (missing ones are null)."""
-    columns = {"customer_id": pl.Int64, "identity_id": pl.Int64, "channel": pl.String,
+    columns: dict[str, pl.DataType | type[pl.DataType]] = {"customer_id": pl.Int64, "identity_id": pl.Int64, "channel": pl.String,
                "updated_at": pl.Datetime("us"), "first_name": pl.String, "last_name": pl.String,
                "city": pl.String, "emails": pl.String, "phones": pl.String}  # fmt: skip
     filled = [{"customer_id": 1, **{c: None for c in columns if c != "customer_id"}, **row} for row in rows]
