@@ -156,19 +156,48 @@ class ComplianceSettings(BaseModel):
     """Export bundles, anonymization and retention."""
 
     export_dir: Path = DATA_DIR / "exports"
+    # when set, bundles are encrypted (scrypt + AES-GCM, see docs/compliance.md)
     export_passphrase: str | None = None
+    # HMAC key for the erased identity keys; unset: a random key kept in `anonymization_key_file`
     anonymization_key: str | None = None
+    # default: `anonymization.key` next to the store file, created (mode 0600) on first use
+    anonymization_key_file: Path | None = None
     retention_days: int | None = Field(default=None, ge=1)
 
 
 class ScheduleSettings(BaseModel):
-    """Cron schedules of the deployments served by `idres serve`."""
+    """Cron schedules of the deployments served by `idres serve` (see flows/deployments.py)."""
 
+    # an empty string keeps the deployment without a schedule (runs only when started by hand)
     ingest: str = "*/10 * * * *"
     match: str = "5 * * * *"
     apply_merges: str = "15 * * * *"
     export: str = "*/15 * * * *"
     anonymize: str = "0 3 * * *"
+    # IANA zone the cron strings are read in
+    timezone: str = "UTC"
+    # flows `idres serve` leaves out entirely, e.g. ["anonymize"] on a machine that must not erase
+    disabled: list[str] = Field(default_factory=list)
+
+    @field_validator("ingest", "match", "apply_merges", "export", "anonymize")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        value = value.strip()
+        if value and len(value.split()) not in (5, 6):
+            raise ValueError(f"a schedule is a cron string like '*/15 * * * *' (or empty), got {value!r}")
+        return value
+
+    @field_validator("disabled")
+    @classmethod
+    def _known_flows(cls, value: list[str]) -> list[str]:
+        names = [name.replace("-", "_") for name in value]
+        unknown = [name for name in names if name not in SCHEDULED_FLOWS]
+        if unknown:
+            raise ValueError(f"disabled names unknown flow(s) {unknown}; flows are {list(SCHEDULED_FLOWS)}")
+        return names
+
+
+SCHEDULED_FLOWS = ("ingest", "match", "apply_merges", "export", "anonymize")
 
 
 class WebSettings(BaseModel):
@@ -176,7 +205,13 @@ class WebSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # signs session cookies; when unset one is generated once into `<store>.web-secret` (mode 0600)
     secret_key: str | None = None
+    session_hours: float = Field(default=12.0, gt=0)
+    # how long a page waits for a flow to let go of the store before showing "busy, retrying"
+    read_wait_s: float = Field(default=3.0, ge=0)
+    # how long an action waits before it is queued in the outbox to be applied when the store is free
+    write_wait_s: float = Field(default=2.0, ge=0)
 
 
 def _config_file() -> Path | None:

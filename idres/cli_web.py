@@ -1,0 +1,110 @@
+"""`idres web` (the review page) and `idres users` (its accounts)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from idres.cli import app
+from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.output import OutputFormat, console, emit, fail, table
+from store import users as store_users
+
+users_app = typer.Typer(help="Accounts of the web page (agent, compliance, admin).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@app.command()
+def web(
+    store: StoreOption = None,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Serve the review queue and customer information panel in a browser."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = settings_for(store)
+    try:
+        application = create_app(settings)
+    except Exception as error:  # e.g. the store is busy for longer than the wait, or unreadable
+        fail(f"could not start the web page: {error}")
+    console.print(
+        f"idres web on http://{host or settings.web.host}:{port or settings.web.port} (store {settings.store})",
+        highlight=False,
+    )
+    uvicorn.run(application, host=host or settings.web.host, port=port or settings.web.port, log_level="info")
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True)
+        if typer.prompt("Repeat password", hide_input=True) != password:
+            fail("the two passwords differ", code=2)
+    return password
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ -).")],
+    role: Annotated[str, typer.Option("--role", help="agent, compliance or admin.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Create an account; the password is asked twice (or read from stdin) and stored as an argon2 hash."""
+    from web.auth import check_password_rules, hash_password
+
+    if role not in store_users.ROLES:
+        fail(f"role must be one of {', '.join(store_users.ROLES)}, got {role!r}", code=2)
+    if not name or len(name) > 64 or not all(ch.isalnum() or ch in "._-" for ch in name):
+        fail("a user name is 1-64 letters, digits, dots, underscores or hyphens", code=2)
+    password = _read_password(password_stdin)
+    try:
+        check_password_rules(password)
+    except ValueError as error:
+        fail(str(error), code=2)
+    with store_session(store) as session:
+        try:
+            store_users.add_user(session, name, role, hash_password(password), created_by="cli")
+        except ValueError as error:
+            fail(str(error))
+    console.print(f"user {name} added with role {role}", highlight=False)
+
+
+@users_app.command("list")
+def users_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
+    """List accounts (never their password hashes)."""
+    with store_session(store) as session:
+        rows = store_users.list_users(session)
+    emit(
+        rows,
+        fmt,
+        lambda data: console.print(
+            table(
+                "Users",
+                ["name", "role", "disabled", "created", "last login"],
+                [
+                    [u["username"], u["role"], u["disabled"], u["created_at"], u["last_login_at"]]
+                    for u in data
+                ],
+            )
+        ),
+    )
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="User name.")], store: StoreOption = None) -> None:
+    """Disable an account: it can no longer log in, and its open sessions stop within 30 s."""
+    with store_session(store) as session:
+        try:
+            store_users.disable_user(session, name, actor="cli")
+        except ValueError as error:
+            fail(str(error))
+    console.print(f"user {name} disabled", highlight=False)

@@ -1,0 +1,205 @@
+"""Read-only SQL behind the web page: the review queue, the customer panel's sections, customer search.
+
+Every query here is bounded (LIMIT, or one customer's rows), so a page stays fast on a large store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from store.db import Store
+
+QUEUE_BANDS = ("auto_approve", "review", "related")
+_CUSTOMER_NAME = "coalesce(nullif(trim(concat_ws(' ', c.first_name, c.last_name)), ''), c.display_name)"
+
+
+def _queue_filter(band: str | None, channel: str | None) -> tuple[str, list[Any]]:
+    where, params = ["s.status = 'pending'"], []
+    if band:
+        where.append("s.band = ?")
+        params.append(band)
+    if channel:
+        # a pair is on a channel when either customer has an identity there
+        where.append(
+            "EXISTS (SELECT 1 FROM identities i WHERE i.channel = ? "
+            "AND i.customer_id IN (s.customer_id_l, s.customer_id_r))"
+        )
+        params.append(channel)
+    return " AND ".join(where), params
+
+
+def queue_page(
+    store: Store, band: str | None = None, channel: str | None = None, limit: int = 20, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """Pending suggestions, most probable first, with parsed evidence; and how many match the filter."""
+    clause, params = _queue_filter(band, channel)
+    rows = store.rows(
+        f"""SELECT s.suggestion_id, s.customer_id_l, s.customer_id_r, s.probability, s.match_weight, s.band,
+               s.rule, s.reason, s.related_only, CAST(s.evidence AS VARCHAR) AS evidence, s.status_reason
+        FROM suggestions s WHERE {clause}
+        ORDER BY s.probability DESC, s.suggestion_id LIMIT ? OFFSET ?""",
+        [*params, int(limit), int(offset)],
+    )
+    total = int(store.scalar(f"SELECT count(*) FROM suggestions s WHERE {clause}", params))
+    for row in rows:
+        row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else []
+    return rows, total
+
+
+def channels(store: Store) -> list[str]:
+    """The channels present in the store (for filters)."""
+    return [r["channel"] for r in store.rows("SELECT DISTINCT channel FROM identities ORDER BY 1")]
+
+
+def customers_overview(store: Store, customer_ids: list[int], recent: int = 3) -> dict[int, dict[str, Any]]:
+    """Name, status, identities and a few recent messages of each customer, keyed by id (one query each)."""
+    if not customer_ids:
+        return {}
+    ids = sorted(set(int(i) for i in customer_ids))
+    people = store.rows(
+        f"""SELECT c.customer_id, {_CUSTOMER_NAME} AS name, c.status, c.merged_into, c.locked, c.lock_reason,
+               c.emails, c.phones, c.city, c.country
+        FROM customers c WHERE c.customer_id IN (SELECT unnest(?::BIGINT[]))""",
+        [ids],
+    )
+    overview = {int(p["customer_id"]): {**p, "identities": [], "messages": []} for p in people}
+    for identity in store.rows(
+        """SELECT customer_id, identity_id, channel, external_id, display_name, first_name, last_name,
+               screen_name, email_norm AS email, phone_e164 AS phone, city, anonymized
+        FROM identities WHERE customer_id IN (SELECT unnest(?::BIGINT[])) ORDER BY identity_id""",
+        [ids],
+    ):
+        if int(identity["customer_id"]) in overview:
+            overview[int(identity["customer_id"])]["identities"].append(identity)
+    for message in store.rows(
+        """SELECT * FROM (
+            SELECT i.customer_id, c.channel, m.author_kind, m.agent_name, m.body, m.created_at,
+                   row_number() OVER (PARTITION BY i.customer_id ORDER BY m.created_at DESC, m.message_id DESC)
+                       AS rank
+            FROM identities i JOIN conversations c ON c.identity_id = i.identity_id
+            JOIN messages m ON m.conversation_id = c.conversation_id
+            WHERE i.customer_id IN (SELECT unnest(?::BIGINT[])))
+        WHERE rank <= ? ORDER BY customer_id, created_at DESC""",
+        [ids, recent],
+    ):
+        if int(message["customer_id"]) in overview:
+            overview[int(message["customer_id"])]["messages"].append(message)
+    return overview
+
+
+def customer_profile(store: Store, customer_id: int) -> dict[str, Any] | None:
+    """The customers row of one customer (no redirect: callers resolve merges first)."""
+    rows = store.rows(
+        f"SELECT c.*, {_CUSTOMER_NAME} AS name FROM customers c WHERE c.customer_id = ?", [customer_id]
+    )
+    return rows[0] if rows else None
+
+
+def customer_identities(store: Store, customer_id: int) -> list[dict[str, Any]]:
+    """A customer's identities, oldest first."""
+    return store.rows(
+        """SELECT identity_id, channel, external_id, display_name, first_name, last_name, screen_name, email,
+               phone, email_norm, phone_e164, company, city, country, first_seen_at, changed_at, anonymized
+        FROM identities WHERE customer_id = ? ORDER BY identity_id""",
+        [customer_id],
+    )
+
+
+def activity(store: Store, customer_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """Messages, comments and audited actions of a customer, newest first."""
+    return store.rows(
+        """WITH convs AS (
+            SELECT c.conversation_id, c.channel FROM conversations c JOIN identities i
+            ON i.identity_id = c.identity_id WHERE i.customer_id = ?)
+        SELECT * FROM (
+            SELECT m.created_at AS occurred_at, 'message' AS kind, convs.channel AS channel,
+                   CASE WHEN m.author_kind = 'agent' THEN coalesce(m.agent_name, 'agent') ELSE 'customer' END
+                       AS who, m.body AS text, m.conversation_id
+            FROM messages m JOIN convs ON convs.conversation_id = m.conversation_id
+            UNION ALL
+            SELECT k.created_at, 'comment', NULL, k.agent, k.body, k.conversation_id FROM comments k
+            WHERE k.customer_id = ? OR k.conversation_id IN (SELECT conversation_id FROM convs)
+            UNION ALL
+            SELECT a.occurred_at, 'action', NULL, a.actor, a.action || coalesce(': ' || CAST(a.details AS VARCHAR), ''),
+                   NULL
+            FROM audit_log a WHERE a.subject_kind = 'customer' AND a.subject_id = CAST(? AS VARCHAR))
+        ORDER BY occurred_at DESC NULLS LAST LIMIT ?""",
+        [customer_id, customer_id, customer_id, limit],
+    )
+
+
+def conversations(store: Store, customer_id: int) -> list[dict[str, Any]]:
+    """A customer's conversations, most recent first."""
+    return store.rows(
+        """SELECT c.conversation_id, c.channel, c.thread_id, c.title, c.created_at, c.last_message_at
+        FROM conversations c JOIN identities i ON i.identity_id = c.identity_id
+        WHERE i.customer_id = ? ORDER BY c.last_message_at DESC NULLS LAST, c.conversation_id DESC LIMIT 100""",
+        [customer_id],
+    )
+
+
+def conversation_messages(
+    store: Store, customer_id: int, agent_only: bool = False, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Messages of a customer's conversations (agent replies only when asked), oldest first per thread."""
+    agent = "AND m.author_kind = 'agent'" if agent_only else ""
+    return store.rows(
+        f"""SELECT m.message_id, m.conversation_id, m.author_kind, m.agent_name, m.body, m.created_at, m.anonymized
+        FROM messages m JOIN conversations c ON c.conversation_id = m.conversation_id
+        JOIN identities i ON i.identity_id = c.identity_id
+        WHERE i.customer_id = ? {agent} ORDER BY m.conversation_id, m.created_at, m.message_id LIMIT ?""",
+        [customer_id, limit],
+    )
+
+
+def conversation_comments(store: Store, customer_id: int) -> list[dict[str, Any]]:
+    """Comments on a customer's conversations, oldest first."""
+    return store.rows(
+        """SELECT k.comment_id, k.conversation_id, k.agent, k.body, k.created_at FROM comments k
+        WHERE k.conversation_id IN (SELECT c.conversation_id FROM conversations c JOIN identities i
+                                    ON i.identity_id = c.identity_id WHERE i.customer_id = ?)
+        ORDER BY k.created_at, k.comment_id""",
+        [customer_id],
+    )
+
+
+def search_customers(store: Store, query: str, limit: int = 30) -> list[dict[str, Any]]:
+    """Customers with an identity whose name, email, phone or handle matches `query` (or whose id it is)."""
+    text = " ".join(query.split()).lower()
+    if not text:
+        return []
+    digits = re.sub(r"\D", "", text)
+    conditions: list[str] = []
+    params: list[Any] = []
+    if "@" in text and not text.startswith("@"):
+        conditions.append("i.email_norm = ?")
+        params.append(text)
+    elif digits and len(digits) >= 6 and re.fullmatch(r"[\d\s()+\-.]+", text):
+        conditions.append("i.phone_e164 LIKE ?")
+        params.append(f"%{digits}")
+    else:
+        handle = text.lstrip("@")
+        conditions.append("i.screen_name_norm = ?")
+        params.append(handle)
+        conditions.append("i.display_name_norm LIKE ?")
+        params.append(f"%{text}%")
+        words = text.split()
+        if len(words) >= 2:
+            conditions.append("(i.first_name_norm = ? AND i.last_name_norm = ?)")
+            params.extend([words[0], words[-1]])
+        else:
+            conditions.append("i.last_name_norm = ? OR i.first_name_norm = ?")
+            params.extend([text, text])
+    if digits and digits == text:
+        conditions.append("i.customer_id = ?")
+        params.append(int(digits[:18]))
+    return store.rows(
+        f"""SELECT c.customer_id, {_CUSTOMER_NAME} AS name, c.status, c.locked,
+               list(DISTINCT i.channel ORDER BY i.channel) AS channels, c.emails, c.phones
+        FROM identities i JOIN customers c ON c.customer_id = i.customer_id
+        WHERE c.status <> 'merged' AND ({" OR ".join(conditions)})
+        GROUP BY ALL ORDER BY c.customer_id LIMIT ?""",
+        [*params, limit],
+    )

@@ -1,0 +1,1 @@
+"""The review queue and customer information panel in a browser (`idres web`)."""

@@ -1,0 +1,152 @@
+"""Every action the page can take, as (store, username, arguments) -> message, over the service functions.
+
+The same functions the CLI uses do the work and the audit; the page adds nothing but the user's name.
+Arguments are plain JSON values, so an action can wait in the outbox and run later unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idres.settings import Settings
+from store import Store
+from store import users as store_users
+from web.gate import ActionFn
+
+# the permission (web.auth.PERMISSIONS) each action needs
+NEEDS: dict[str, str] = {
+    "approve": "review",
+    "reject": "review",
+    "bulk_approve": "review",
+    "lock": "lock",
+    "unlock": "lock",
+    "edit_profile": "edit_profile",
+    "comment": "comment",
+    "merge": "merge",
+    "request_export": "export",
+    "request_anonymization": "anonymize",
+}
+
+
+def _approve(store: Store, user: str, args: dict[str, Any]) -> str:
+    from review import decisions
+
+    decisions.approve(store, int(args["suggestion_id"]), user, comment=args.get("comment") or None)
+    return f"suggestion {args['suggestion_id']} approved"
+
+
+def _reject(store: Store, user: str, args: dict[str, Any]) -> str:
+    from review import decisions
+
+    decisions.reject(store, int(args["suggestion_id"]), user, comment=args.get("comment") or None)
+    return f"suggestion {args['suggestion_id']} rejected"
+
+
+def _bulk_approve(store: Store, user: str, args: dict[str, Any]) -> str:
+    from review import decisions
+
+    approved = decisions.bulk_approve(
+        store,
+        user,
+        float(args["min_probability"]),
+        band=args.get("band") or None,
+        channel=args.get("channel") or None,
+        comment=args.get("comment") or None,
+    )
+    return f"{len(approved)} suggestions approved"
+
+
+def _lock(store: Store, user: str, args: dict[str, Any]) -> str:
+    from review import customers
+
+    customers.lock(store, int(args["customer_id"]), user, args.get("reason") or "")
+    return f"customer {args['customer_id']} locked"
+
+
+def _unlock(store: Store, user: str, args: dict[str, Any]) -> str:
+    from review import customers
+
+    customers.unlock(store, int(args["customer_id"]), user)
+    return f"customer {args['customer_id']} unlocked"
+
+
+def _edit_profile(store: Store, user: str, args: dict[str, Any]) -> str:
+    from review import customers
+
+    customers.edit_profile(store, int(args["customer_id"]), user, dict(args["changes"]))
+    return f"profile of customer {args['customer_id']} saved ({', '.join(sorted(args['changes']))})"
+
+
+def _comment(store: Store, user: str, args: dict[str, Any]) -> str:
+    from review import customers
+
+    customer_id, conversation_id = args.get("customer_id"), args.get("conversation_id")
+    customers.add_comment(
+        store,
+        user,
+        str(args["body"]),
+        customer_id=None if customer_id is None else int(customer_id),
+        conversation_id=None if conversation_id is None else int(conversation_id),
+    )
+    return "comment added"
+
+
+def _request(kind: str) -> ActionFn:
+    def run(store: Store, user: str, args: dict[str, Any]) -> str:
+        from compliance import requests
+
+        function = requests.request_export if kind == "export" else requests.request_anonymization
+        request = function(
+            store, user, customer_id=int(args["customer_id"]), reason=args.get("reason") or None
+        )
+        return f"{kind} request {request.get('request_id')} recorded ({request.get('status')})"
+
+    return run
+
+
+def _audit(store: Store, user: str, args: dict[str, Any]) -> str:
+    store.audit(
+        user,
+        str(args["action"]),
+        str(args["subject_kind"]),
+        args.get("subject_id"),
+        args.get("details") or {},
+    )
+    return f"{args['action']} recorded"
+
+
+def _login(store: Store, user: str, args: dict[str, Any]) -> str:
+    store_users.record_login(store, user)
+    return "logged in"
+
+
+def build_actions(settings: Settings) -> dict[str, ActionFn]:
+    """The action table of one app (merges need the review settings)."""
+
+    def merge(store: Store, user: str, args: dict[str, Any]) -> str:
+        from review import merging
+
+        merging.merge_customers(
+            store,
+            int(args["customer_a"]),
+            int(args["customer_b"]),
+            user,
+            settings.review,
+            comment=args.get("comment") or None,
+        )
+        return f"customers {args['customer_a']} and {args['customer_b']} merged"
+
+    return {
+        "approve": _approve,
+        "reject": _reject,
+        "bulk_approve": _bulk_approve,
+        "lock": _lock,
+        "unlock": _unlock,
+        "edit_profile": _edit_profile,
+        "comment": _comment,
+        "merge": merge,
+        "request_export": _request("export"),
+        "request_anonymization": _request("anonymization"),
+        "audit": _audit,
+        "login": _login,
+    }

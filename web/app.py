@@ -1,0 +1,144 @@
+"""The FastAPI app: `create_app(settings)` wires templates, sessions, the store gate and the routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from idres.settings import Settings
+from store import StoreBusyError, open_store
+from web.actions import build_actions
+from web.auth import SESSION_COOKIE, Sessions, authenticate, csrf_ok, secret_key
+from web.deps import Forbidden, LoginRequired, current_user, login_url, redirect, render, safe_next
+from web.gate import StoreGate
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("idres.web")
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    # autoescape is on for .html (Starlette's default); say so, so nobody turns it off by accident
+    templates.env.autoescape = True
+    templates.env.filters["pct"] = lambda value: f"{100 * float(value):.1f}%"
+    templates.env.filters["when"] = lambda value: "" if value is None else str(value)[:16]
+    return templates
+
+
+def create_app(settings: Settings, drain: bool = True) -> FastAPI:
+    """The web app over `settings.store`; `drain=False` leaves the outbox thread off (tests drive it)."""
+    with open_store(settings.store, busy_timeout_s=max(settings.store_busy_timeout_s, 1.0)):
+        pass  # migrate once at start; requests then open plain short connections
+    gate = StoreGate(
+        settings.store, build_actions(settings), settings.web.read_wait_s, settings.web.write_wait_s
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if drain:
+            gate.start()
+        yield
+        gate.stop()
+
+    app = FastAPI(title="idres", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.gate = gate
+    app.state.sessions = Sessions(
+        secret_key(settings.web.secret_key, settings.store), int(settings.web.session_hours * 3600)
+    )
+    app.state.templates = _templates()
+    app.state.accounts = {}
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, error: LoginRequired) -> Response:
+        return RedirectResponse(login_url(error.next_url), status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, error: Forbidden) -> Response:
+        user = request.app.state.sessions.load(request.cookies.get(SESSION_COOKIE))
+        return render(request, "error.html", user, status_code=403, title="Not allowed", reason=error.reason)
+
+    @app.exception_handler(StoreBusyError)
+    async def busy(request: Request, error: StoreBusyError) -> Response:
+        # a scheduled flow holds the store for a little longer than a page waits: not an error
+        return render(request, "busy.html", None, retry_url=str(request.url))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        user = request.app.state.sessions.load(request.cookies.get(SESSION_COOKIE))
+        title = "Not found" if error.status_code == 404 else "Error"
+        return render(
+            request, "error.html", user, status_code=error.status_code, title=title, reason=error.detail
+        )
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/queue") -> Response:
+        return render(request, "login.html", None, next=safe_next(next), error=None)
+
+    @app.post("/login")
+    def login(
+        request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("/queue")
+    ) -> Response:
+        with gate.read() as store:
+            account = authenticate(store, username.strip(), password)
+        if account is None:
+            return render(
+                request, "login.html", None, status_code=401, next=safe_next(next),
+                error="Unknown user name or wrong password (or the account is disabled).",
+            )  # fmt: skip
+        gate.run(account["username"], "login", {})
+        app.state.accounts.pop(account["username"], None)
+        response = RedirectResponse(safe_next(next), status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            app.state.sessions.new(account["username"], account["role"]),
+            max_age=int(settings.web.session_hours * 3600),
+            httponly=True,
+            samesite="lax",
+            path="/",
+        )
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, csrf_token: str = Form("")) -> Response:
+        user = current_user(request)
+        if not csrf_ok(user, csrf_token):
+            raise Forbidden("the form's security token is missing or stale: reload the page and try again")
+        gate.run(
+            user.name, "audit", {"action": "web.logout", "subject_kind": "user", "subject_id": user.name}
+        )
+        response = redirect(request, "/login", "ok", "Logged out.")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.get("/")
+    def home(request: Request) -> Response:
+        return RedirectResponse("/queue", status_code=303)
+
+    from web import routes_customer, routes_misc, routes_review
+
+    app.include_router(routes_review.router)
+    app.include_router(routes_customer.router)
+    app.include_router(routes_misc.router)
+    return app

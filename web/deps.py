@@ -1,0 +1,112 @@
+"""What every route shares: the logged-in user, CSRF and role checks, rendering, flash redirects."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from store import users as store_users
+from web.auth import FLASH_COOKIE, SESSION_COOKIE, User, csrf_ok
+from web.gate import Outcome
+
+_ACCOUNT_CHECK_S = 30.0  # a disabled account loses its sessions within this long
+
+
+class LoginRequired(Exception):
+    """No valid session: the app redirects to the login page."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+class Forbidden(Exception):
+    """The user may not do this (wrong role, or a bad CSRF token): the app answers 403."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _account_enabled(request: Request, user: User) -> bool:
+    cache: dict[str, tuple[float, bool, str]] = request.app.state.accounts
+    cached = cache.get(user.name)
+    if cached and time.monotonic() - cached[0] < _ACCOUNT_CHECK_S:
+        return cached[1] and cached[2] == user.role
+    with request.app.state.gate.read() as store:
+        account = store_users.get_user(store, user.name)
+    enabled = account is not None and not account["disabled"]
+    role = account["role"] if account else ""
+    cache[user.name] = (time.monotonic(), enabled, role)
+    return enabled and role == user.role
+
+
+def current_user(request: Request) -> User:
+    """The session's user; redirects to the login page when there is none (or it was disabled)."""
+    user = request.app.state.sessions.load(request.cookies.get(SESSION_COOKIE))
+    if user is None or not _account_enabled(request, user):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return user
+
+
+def require(user: User, permission: str, csrf_token: str | None) -> None:
+    """Refuse a POST without the session's CSRF token or from a role without `permission`."""
+    if not csrf_ok(user, csrf_token):
+        raise Forbidden("the form's security token is missing or stale: reload the page and try again")
+    if not user.can(permission):
+        raise Forbidden(f"your role ({user.role}) may not {permission.replace('_', ' ')}")
+
+
+def render(
+    request: Request, template: str, user: User | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page from templates/, with the user, CSRF token and flash message in its context."""
+    flash = request.app.state.sessions.read_flash(request.cookies.get(FLASH_COOKIE))
+    queued = 0
+    if user is not None:
+        queued = len(request.app.state.gate.outbox.pending(user.name))
+    response = request.app.state.templates.TemplateResponse(
+        request,
+        template,
+        {"user": user, "flash": flash, "queued_count": queued, **context},
+        status_code=status_code,
+    )
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def redirect(
+    request: Request, url: str, kind: str | None = None, message: str | None = None
+) -> RedirectResponse:
+    """A 303 redirect after a POST, carrying a one-shot message."""
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        response.set_cookie(
+            FLASH_COOKIE,
+            request.app.state.sessions.flash(kind or "info", message),
+            httponly=True,
+            samesite="lax",
+            path="/",
+        )
+    return response
+
+
+def outcome_redirect(request: Request, url: str, outcome: Outcome) -> RedirectResponse:
+    """Redirect saying whether the action was done or queued."""
+    return redirect(request, url, "ok" if outcome.status == "done" else "queued", outcome.message)
+
+
+def safe_next(url: str | None, default: str = "/queue") -> str:
+    """Only local paths are followed after login (no open redirect)."""
+    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+        return url
+    return default
+
+
+def login_url(next_url: str) -> str:
+    """The login page that returns to `next_url`."""
+    return "/login?next=" + quote(next_url, safe="")

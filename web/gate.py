@@ -1,0 +1,237 @@
+"""How the page shares the DuckDB store with the flows: short connections, short waits, a durable outbox.
+
+DuckDB lets one process hold the file at a time. The flows take it only for short phases, so:
+- every request opens its own connection and closes it before answering (the page never holds the
+  file between requests);
+- a page waits up to `read_wait_s` for a flow to let go; still busy, it answers with a friendly
+  "store busy, retrying" page that refreshes itself (`StoreBusyError` is handled by the app);
+- an action waits up to `write_wait_s`; still busy, it is written to the outbox (a SQLite file in WAL
+  mode next to the store) and the user is told it is queued. A background thread drains the outbox
+  through the same action functions as soon as the store is free. Each applied action's id is
+  recorded in the store inside the action's own transaction, so a drain interrupted between the
+  two commits never applies an action twice; a failed action is kept with its error for the user.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from store import Store, StoreBusyError
+from store import users as store_users
+from store.db import connect
+
+log = logging.getLogger("idres.web")
+
+# an action: (store, username, arguments) -> a message for the user
+ActionFn = Callable[[Store, str, dict[str, Any]], str]
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+
+
+@dataclass
+class Outcome:
+    """What became of an action: done (with a message) or queued (with its outbox id)."""
+
+    status: str
+    message: str
+    outbox_id: str | None = None
+
+
+class Outbox:
+    """Actions waiting for the store, and what became of them (SQLite, WAL, one row per action)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS outbox (
+                    outbox_id TEXT PRIMARY KEY, username TEXT NOT NULL, action TEXT NOT NULL,
+                    arguments TEXT NOT NULL, created_at TEXT NOT NULL)"""
+            )
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS outbox_results (
+                    outbox_id TEXT PRIMARY KEY, username TEXT NOT NULL, action TEXT NOT NULL,
+                    arguments TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+                    status TEXT NOT NULL, message TEXT)"""
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def add(self, username: str, action: str, arguments: dict[str, Any]) -> str:
+        """Queue one action durably; returns its id."""
+        outbox_id = uuid.uuid4().hex
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO outbox VALUES (?, ?, ?, ?, ?)",
+                [outbox_id, username, action, json.dumps(arguments), _now()],
+            )
+        return outbox_id
+
+    def pending(self, username: str | None = None) -> list[dict[str, Any]]:
+        """Queued actions, oldest first (of one user when given)."""
+        where, params = ("WHERE username = ?", [username]) if username else ("", [])
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM outbox {where} ORDER BY created_at, rowid", params).fetchall()
+        return [dict(row) for row in rows]
+
+    def results(self, username: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Finished queued actions, newest first."""
+        where, params = ("WHERE username = ?", [username]) if username else ("", [])
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT * FROM outbox_results {where} ORDER BY finished_at DESC, rowid DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def finish(self, row: dict[str, Any], status: str, message: str) -> None:
+        """Move one action from the queue to the results, in one SQLite transaction."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM outbox WHERE outbox_id = ?", [row["outbox_id"]])
+            db.execute(
+                "INSERT OR REPLACE INTO outbox_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    row["outbox_id"],
+                    row["username"],
+                    row["action"],
+                    row["arguments"],
+                    row["created_at"],
+                    _now(),
+                    status,
+                    message,
+                ],
+            )
+            db.execute("COMMIT")
+
+
+class StoreGate:
+    """Short store connections for pages and actions, with the outbox behind them."""
+
+    def __init__(
+        self, store_path: Path, actions: dict[str, ActionFn], read_wait_s: float, write_wait_s: float
+    ) -> None:
+        self.store_path = Path(store_path)
+        self.actions = actions
+        self.read_wait_s = read_wait_s
+        self.write_wait_s = write_wait_s
+        self.outbox = Outbox(self.store_path.with_name(self.store_path.name + ".outbox.sqlite"))
+        # actions of this process run one at a time: DuckDB would otherwise fail one of two
+        # concurrent writers with a transaction conflict
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def read(self) -> Iterator[Store]:
+        """A connection for one page; raises StoreBusyError after `read_wait_s` (the app shows 'busy')."""
+        store = connect(self.store_path, busy_timeout_s=self.read_wait_s)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def run(self, username: str, action: str, arguments: dict[str, Any]) -> Outcome:
+        """Apply an action now, or queue it when the store stays busy (or earlier ones still wait)."""
+        if action not in self.actions:
+            raise KeyError(f"unknown action {action!r}")
+        if self.outbox.pending():  # keep the order of actions: later ones wait behind queued ones
+            self.drain_once()
+        if not self.outbox.pending():
+            try:
+                with self._write_lock:
+                    store = connect(self.store_path, busy_timeout_s=self.write_wait_s)
+                    try:
+                        with store.transaction():
+                            return Outcome("done", self.actions[action](store, username, arguments))
+                    finally:
+                        store.close()
+            except StoreBusyError:
+                pass
+        outbox_id = self.outbox.add(username, action, arguments)
+        self._wake.set()
+        return Outcome(
+            "queued", "The store is busy with a scheduled run: queued, will take effect when the store is free.",
+            outbox_id,
+        )  # fmt: skip
+
+    def drain_once(self, wait_s: float = 0.2) -> int:
+        """Apply queued actions while the store is free; returns how many were finished."""
+        done = 0
+        for row in self.outbox.pending():
+            with self._write_lock:
+                try:
+                    store = connect(self.store_path, busy_timeout_s=wait_s)
+                except StoreBusyError:
+                    return done
+                try:
+                    status, message = self._apply(store, row)
+                finally:
+                    store.close()
+            self.outbox.finish(row, status, message)
+            done += 1
+        return done
+
+    def _apply(self, store: Store, row: dict[str, Any]) -> tuple[str, str]:
+        if store_users.outbox_applied(store, row["outbox_id"]):
+            return "done", "applied"  # applied before an interrupted drain could clear the row
+        action = self.actions.get(row["action"])
+        if action is None:
+            return "failed", f"unknown action {row['action']!r}"
+        try:
+            with store.transaction():
+                message = action(store, row["username"], json.loads(row["arguments"]))
+                store_users.mark_outbox_applied(store, row["outbox_id"], row["username"], row["action"])
+        except StoreBusyError:
+            raise
+        except ValueError as error:  # ReviewError and bad arguments: the user sees why
+            return "failed", str(error)
+        except Exception as error:
+            log.exception("queued action %s failed", row["outbox_id"])
+            return "failed", f"{type(error).__name__}: {error}"
+        return "done", message
+
+    # -- background drain -------------------------------------------------------------------------
+    def start(self, interval_s: float = 1.0) -> None:
+        """Start the thread that drains the outbox every `interval_s` (and at once when woken)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.drain_once()
+                except Exception:  # the drain must outlive any one bad row or a flaky store
+                    log.exception("outbox drain failed")
+                self._wake.wait(interval_s)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="idres-web-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the drain thread (at app shutdown)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

@@ -1,0 +1,27 @@
+"""Run one action for a route: through the gate (done now or queued), errors shown as a message."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from web.auth import User
+from web.deps import outcome_redirect, redirect, safe_next
+
+log = logging.getLogger("idres.web")
+
+
+def perform(request: Request, user: User, action: str, arguments: dict[str, Any], back: str) -> Response:
+    """Apply `action` as `user` and redirect to `back` with what happened."""
+    target = safe_next(back)
+    try:
+        outcome = request.app.state.gate.run(user.name, action, arguments)
+    except ValueError as error:  # ReviewError and bad input: the message says what to do
+        return redirect(request, target, "error", str(error))
+    except (ImportError, AttributeError) as error:
+        log.exception("action %s is not available", action)
+        return redirect(request, target, "error", f"This action is not available yet ({error}).")
+    return outcome_redirect(request, target, outcome)

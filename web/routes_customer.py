@@ -1,0 +1,251 @@
+"""The customer information panel: Summary, Profile, Conversations, Messages, Identities, Extra actions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from store import web_queries
+from store.reports import resolve_customer
+from web.auth import User
+from web.deps import current_user, redirect, render, require
+from web.perform import perform
+
+router = APIRouter()
+TABS = ("summary", "profile", "conversations", "messages", "identities", "actions")
+TEXT_FIELDS = ("first_name", "last_name", "display_name", "company", "gender", "city", "postcode", "country")
+LIST_FIELDS = ("emails", "phones")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[\d\s()\-.]{6,20}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _threads(
+    conversations: list[dict[str, Any]], messages: list[dict[str, Any]], comments: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    by_id = {c["conversation_id"]: {**c, "messages": [], "comments": []} for c in conversations}
+    for message in messages:
+        if message["conversation_id"] in by_id:
+            by_id[message["conversation_id"]]["messages"].append(message)
+    for comment in comments:
+        if comment["conversation_id"] in by_id:
+            by_id[comment["conversation_id"]]["comments"].append(comment)
+    return list(by_id.values())
+
+
+@router.get("/customers/{customer_id}")
+def customer_default(customer_id: int, user: User = Depends(current_user)) -> Response:
+    """The panel opens on Summary."""
+    return RedirectResponse(f"/customers/{customer_id}/summary", status_code=303)
+
+
+@router.get("/customers/{customer_id}/{tab}")
+def customer_panel(
+    request: Request, customer_id: int, tab: str, q: str = "", user: User = Depends(current_user)
+) -> Response:
+    """One section of a customer's panel (merged customers redirect to their survivor)."""
+    if tab not in TABS:
+        raise HTTPException(404, f"no section {tab!r}")
+    context: dict[str, Any] = {}
+    with request.app.state.gate.read() as store:
+        survivor, _chain = resolve_customer(store, customer_id)
+        if survivor is None:
+            raise HTTPException(404, f"no customer {customer_id}")
+        if survivor != customer_id:
+            return RedirectResponse(f"/customers/{survivor}/{tab}", status_code=303)
+        profile = web_queries.customer_profile(store, customer_id)
+        identities = web_queries.customer_identities(store, customer_id)
+        if tab == "summary":
+            context["activity"] = web_queries.activity(store, customer_id)
+        elif tab in ("conversations", "messages"):
+            context["threads"] = _threads(
+                web_queries.conversations(store, customer_id),
+                web_queries.conversation_messages(store, customer_id, agent_only=tab == "conversations"),
+                web_queries.conversation_comments(store, customer_id),
+            )
+        elif tab == "identities" and q.strip():
+            context["matches"] = _search_identities(store, q.strip(), customer_id)
+        elif tab == "actions" and user.can("export"):
+            context["requests"] = _requests_of(store, customer_id)
+    return render(
+        request, f"customer_{tab}.html", user, tab=tab, tabs=TABS, customer=profile, identities=identities,
+        q=q, text_fields=TEXT_FIELDS, **context,
+    )  # fmt: skip
+
+
+def _search_identities(store: Any, query: str, customer_id: int) -> list[dict[str, Any]]:
+    """Identities matching `query` on other customers (the shared review search when it exists)."""
+    try:
+        from review.customers import search_identities
+
+        found = search_identities(store, query, limit=20)
+    except ImportError:
+        found = [
+            {
+                "customer_id": row["customer_id"],
+                "display_name": row["name"],
+                "channel": ", ".join(row["channels"] or []),
+            }
+            for row in web_queries.search_customers(store, query, limit=20)
+        ]
+    return [row for row in found if int(row["customer_id"]) != customer_id]
+
+
+def _requests_of(store: Any, customer_id: int) -> list[dict[str, Any]]:
+    try:
+        from compliance.requests import list_requests
+    except ImportError:
+        return []
+    return [r for r in list_requests(store) if r.get("customer_id") == customer_id][:20]
+
+
+@router.post("/customers/{customer_id}/comment")
+def comment(
+    request: Request,
+    customer_id: int,
+    body: str = Form(""),
+    conversation_id: str = Form(""),
+    back: str = Form(""),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """A comment on the customer (Summary) or on one of its conversations."""
+    require(user, "comment", csrf_token)
+    target = back or f"/customers/{customer_id}/summary"
+    if not body.strip():
+        return redirect(request, target, "error", "A comment cannot be empty.")
+    arguments: dict[str, Any] = {"body": body.strip()}
+    if conversation_id.strip():
+        arguments["conversation_id"] = int(conversation_id)
+    else:
+        arguments["customer_id"] = customer_id
+    return perform(request, user, "comment", arguments, target)
+
+
+def profile_changes(form: dict[str, str], current: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The fields the form changed, validated; and the problems found (empty when valid)."""
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for field in TEXT_FIELDS:
+        if field not in form:
+            continue
+        value = " ".join(form[field].split()) or None
+        if value is not None and len(value) > 200:
+            problems.append(f"{field.replace('_', ' ')} is longer than 200 characters")
+        if value != (current.get(field) or None):
+            changes[field] = value
+    if "birth_date" in form:
+        value = form["birth_date"].strip() or None
+        if value is not None and not _DATE.match(value):
+            problems.append("birth date must look like 1980-12-31")
+        if value != (current.get("birth_date") or None):
+            changes["birth_date"] = value
+    for field, pattern, label in (("emails", _EMAIL, "email address"), ("phones", _PHONE, "phone number")):
+        if field not in form:
+            continue
+        values = [v.strip() for v in re.split(r"[,;\n]", form[field]) if v.strip()]
+        problems += [f"{v!r} is not a valid {label}" for v in values if not pattern.match(v)]
+        if values != list(current.get(field) or []):
+            changes[field] = values
+    return changes, problems
+
+
+@router.post("/customers/{customer_id}/profile")
+async def edit_profile(request: Request, customer_id: int, user: User = Depends(current_user)) -> Response:
+    """Save the Profile form: only changed fields, validated here and again by the service."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    require(user, "edit_profile", form.get("csrf_token"))
+    target = f"/customers/{customer_id}/profile"
+    gate = request.app.state.gate
+
+    def load_current() -> dict[str, Any] | None:
+        with gate.read() as store:
+            return web_queries.customer_profile(store, customer_id)
+
+    from starlette.concurrency import run_in_threadpool
+
+    current = await run_in_threadpool(load_current)
+    if current is None:
+        raise HTTPException(404, f"no customer {customer_id}")
+    changes, problems = profile_changes(form, current)
+    if problems:
+        return redirect(request, target, "error", "Not saved: " + "; ".join(problems) + ".")
+    if not changes:
+        return redirect(request, target, "info", "Nothing changed.")
+    return await run_in_threadpool(
+        perform, request, user, "edit_profile", {"customer_id": customer_id, "changes": changes}, target
+    )
+
+
+@router.post("/customers/{customer_id}/lock")
+def lock(
+    request: Request,
+    customer_id: int,
+    reason: str = Form(""),
+    confirm: str = Form(""),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """Lock a customer (restriction of processing): no merges, edits or anonymization until unlocked."""
+    require(user, "lock", csrf_token)
+    target = f"/customers/{customer_id}/actions"
+    if confirm != "yes":
+        return redirect(request, target, "error", "Tick the confirmation box to lock the customer.")
+    if not reason.strip():
+        return redirect(request, target, "error", "Say why the customer is locked.")
+    return perform(request, user, "lock", {"customer_id": customer_id, "reason": reason.strip()}, target)
+
+
+@router.post("/customers/{customer_id}/unlock")
+def unlock(
+    request: Request,
+    customer_id: int,
+    confirm: str = Form(""),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """Unlock a customer."""
+    require(user, "lock", csrf_token)
+    target = f"/customers/{customer_id}/actions"
+    if confirm != "yes":
+        return redirect(request, target, "error", "Tick the confirmation box to unlock the customer.")
+    return perform(request, user, "unlock", {"customer_id": customer_id}, target)
+
+
+@router.post("/customers/{customer_id}/merge")
+def merge(
+    request: Request,
+    customer_id: int,
+    other_customer_id: int = Form(...),
+    comment: str = Form(""),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """Merge another customer (found by the identity search) into this one, at once."""
+    require(user, "merge", csrf_token)
+    arguments = {"customer_a": customer_id, "customer_b": other_customer_id, "comment": comment.strip()}
+    return perform(request, user, "merge", arguments, f"/customers/{customer_id}/identities")
+
+
+@router.post("/customers/{customer_id}/{kind}-request")
+def compliance_request(
+    request: Request,
+    customer_id: int,
+    kind: str,
+    reason: str = Form(""),
+    confirm: str = Form(""),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """Request an export or an anonymization of this customer (carried out by the compliance flows)."""
+    if kind not in ("export", "anonymize"):
+        raise HTTPException(404, f"no request kind {kind!r}")
+    require(user, kind, csrf_token)
+    target = f"/customers/{customer_id}/actions"
+    if confirm != "yes":
+        return redirect(request, target, "error", f"Tick the confirmation box to request the {kind}.")
+    action = "request_export" if kind == "export" else "request_anonymization"
+    return perform(request, user, action, {"customer_id": customer_id, "reason": reason.strip()}, target)

@@ -1,0 +1,132 @@
+"""The review queue: pending suggestions with both customers and the evidence; decide one or many."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from store import web_queries
+from web.auth import User
+from web.deps import current_user, redirect, render, require
+from web.perform import perform
+
+router = APIRouter()
+PAGE_SIZE = 10
+
+
+def _chart(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bars for the weight chart: each field's weight as a share of the largest, agreeing or not."""
+    weights = [abs(float(item.get("weight") or 0.0)) for item in evidence]
+    top = max(weights, default=0.0) or 1.0
+    return [
+        {
+            **item,
+            "weight": float(item.get("weight") or 0.0),
+            "width": round(100 * abs(float(item.get("weight") or 0.0)) / top, 1),
+            "agrees": float(item.get("weight") or 0.0) >= 0,
+        }
+        for item in sorted(evidence, key=lambda e: -abs(float(e.get("weight") or 0.0)))
+    ]
+
+
+def _queue_url(band: str | None, channel: str | None, page: int = 1) -> str:
+    query = {
+        k: v for k, v in {"band": band, "channel": channel, "page": page if page > 1 else None}.items() if v
+    }
+    return "/queue" + (f"?{urlencode(query)}" if query else "")
+
+
+@router.get("/queue")
+def queue(
+    request: Request, band: str = "", channel: str = "", page: int = 1, user: User = Depends(current_user)
+) -> Response:
+    """Pending suggestions, most probable first, filterable by band and channel."""
+    page = max(page, 1)
+    band_filter = band if band in web_queries.QUEUE_BANDS else None
+    with request.app.state.gate.read() as store:
+        known_channels = web_queries.channels(store)
+        channel_filter = channel if channel in known_channels else None
+        items, total = web_queries.queue_page(
+            store, band_filter, channel_filter, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        people = web_queries.customers_overview(
+            store, [i["customer_id_l"] for i in items] + [i["customer_id_r"] for i in items]
+        )
+    for item in items:
+        item["chart"] = _chart(item["evidence"])
+        item["left"] = people.get(int(item["customer_id_l"]))
+        item["right"] = people.get(int(item["customer_id_r"]))
+    return render(
+        request,
+        "queue.html",
+        user,
+        items=items,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        band=band_filter or "",
+        channel=channel_filter or "",
+        bands=web_queries.QUEUE_BANDS,
+        channels=known_channels,
+        here=_queue_url(band_filter, channel_filter, page),
+        prev_url=_queue_url(band_filter, channel_filter, page - 1) if page > 1 else None,
+        next_url=_queue_url(band_filter, channel_filter, page + 1) if page * PAGE_SIZE < total else None,
+    )
+
+
+@router.post("/suggestions/{suggestion_id}/approve")
+def approve(
+    request: Request,
+    suggestion_id: int,
+    comment: str = Form(""),
+    back: str = Form("/queue"),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """Approve one suggestion (the merge is applied by `apply-merges`)."""
+    require(user, "review", csrf_token)
+    return perform(
+        request, user, "approve", {"suggestion_id": suggestion_id, "comment": comment.strip()}, back
+    )
+
+
+@router.post("/suggestions/{suggestion_id}/reject")
+def reject(
+    request: Request,
+    suggestion_id: int,
+    comment: str = Form(""),
+    back: str = Form("/queue"),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """Reject one suggestion (never suggested again unless its evidence changes)."""
+    require(user, "review", csrf_token)
+    return perform(
+        request, user, "reject", {"suggestion_id": suggestion_id, "comment": comment.strip()}, back
+    )
+
+
+@router.post("/queue/bulk-approve")
+def bulk_approve(
+    request: Request,
+    min_probability: str = Form(""),
+    band: str = Form(""),
+    channel: str = Form(""),
+    comment: str = Form(""),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """Approve every pending suggestion of the filtered set at or above a probability."""
+    require(user, "review", csrf_token)
+    back = _queue_url(band or None, channel or None)
+    try:
+        threshold = float(min_probability)
+    except ValueError:
+        return redirect(request, back, "error", "Minimum probability must be a number between 0 and 1.")
+    if not 0.0 <= threshold <= 1.0:
+        return redirect(request, back, "error", "Minimum probability must be between 0 and 1.")
+    arguments = {"min_probability": threshold, "band": band, "channel": channel, "comment": comment.strip()}
+    return perform(request, user, "bulk_approve", arguments, back)
