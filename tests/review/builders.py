@@ -13,12 +13,12 @@ from tests.helpers import write_csv
 
 HEADER = ["channel", "external_id", "first_name", "last_name", "email", "phone", "city", "screen_name"]
 PEOPLE = [
-    ["email", "alice@example.com", "Alice", "Moss", "alice@example.com", "+447700900001", "Leeds", ""],
-    ["chat", "c-alice", "Alice", "Moss", "", "07700 900001", "Leeds", ""],
+    ["email", "alice@example.com", "Alice", "Moss", "alice@example.com", "+447911123401", "Leeds", ""],
+    ["chat", "c-alice", "Alice", "Moss", "", "07911 123401", "Leeds", ""],
     ["email", "brian.novak@example.org", "Brian", "Novak", "brian.novak@example.org", "", "York", ""],
     ["twitter", "tw-99", "Bryan", "Novak", "", "", "", "bnovak"],
-    ["email", "chloe@ortiz.net", "Chloe", "Ortiz", "chloe@ortiz.net", "+447700900003", "Bath", ""],
-    ["chat", "c-derek", "Derek", "Patel", "", "+447700900004", "Hull", ""],
+    ["email", "chloe@ortiz.net", "Chloe", "Ortiz", "chloe@ortiz.net", "+447911123403", "Bath", ""],
+    ["chat", "c-derek", "Derek", "Patel", "", "+447911123404", "Hull", ""],
 ]
 
 

@@ -1,0 +1,167 @@
+"""SQL for agents' actions on one customer: lock, unlock, profile edits, comments, identity search."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from store.db import Store
+
+# The profile columns an agent may set by hand (emails and phones are lists, edited by add/remove).
+EDITABLE_COLUMNS = (
+    "first_name",
+    "last_name",
+    "display_name",
+    "company",
+    "gender",
+    "city",
+    "postcode",
+    "country",
+    "birth_date",
+    "emails",
+    "phones",
+)
+
+
+def get_customer(store: Store, customer_id: int) -> dict[str, Any] | None:
+    """One customer row (profile_sources parsed), or None."""
+    rows = store.rows("SELECT * FROM customers WHERE customer_id = ?", [customer_id])
+    if not rows:
+        return None
+    row = rows[0]
+    row["profile_sources"] = json.loads(row["profile_sources"]) if row["profile_sources"] else {}
+    return row
+
+
+def set_lock(store: Store, customer_id: int, agent: str, reason: str, now: datetime) -> None:
+    """Lock a customer: no suggestion, merge, edit or split touches it until unlocked."""
+    store.execute(
+        """UPDATE customers SET locked = TRUE, lock_reason = ?, locked_by = ?, locked_at = ?, updated_at = ?
+        WHERE customer_id = ?""",
+        [reason, agent, now, now, customer_id],
+    )
+
+
+def clear_lock(store: Store, customer_id: int, now: datetime) -> None:
+    """Unlock a customer."""
+    store.execute(
+        """UPDATE customers SET locked = FALSE, lock_reason = NULL, locked_by = NULL, locked_at = NULL,
+            updated_at = ? WHERE customer_id = ?""",
+        [now, customer_id],
+    )
+
+
+def update_profile(
+    store: Store,
+    customer_id: int,
+    values: dict[str, Any],
+    agent_edited: list[str],
+    profile_sources: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Write edited profile columns, the agent-edited field list and the field sources."""
+    unknown = set(values) - set(EDITABLE_COLUMNS)
+    if unknown:  # column names go into the statement text: only known ones
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    assignments = "".join(f"{column} = ?, " for column in values)
+    store.execute(
+        f"""UPDATE customers SET {assignments}agent_edited = ?, profile_sources = ?, updated_at = ?
+        WHERE customer_id = ?""",
+        [*values.values(), agent_edited, json.dumps(profile_sources, default=str), now, customer_id],
+    )
+
+
+def conversation_customer(store: Store, conversation_id: int) -> int | None:
+    """The customer holding the identity a conversation belongs to (None when no such conversation)."""
+    value = store.scalar(
+        """SELECT i.customer_id FROM conversations c JOIN identities i ON i.identity_id = c.identity_id
+        WHERE c.conversation_id = ?""",
+        [conversation_id],
+    )
+    return None if value is None else int(value)
+
+
+def conversation_exists(store: Store, conversation_id: int) -> bool:
+    """Whether the conversation is in the store."""
+    return bool(
+        store.scalar("SELECT count(*) FROM conversations WHERE conversation_id = ?", [conversation_id])
+    )
+
+
+def insert_comment(
+    store: Store, agent: str, body: str, customer_id: int | None, conversation_id: int | None, now: datetime
+) -> int:
+    """Add a comment to a customer's activity log and/or a conversation; returns its id."""
+    comment_id = store.next_id("comments", "comment_id")
+    store.execute(
+        "INSERT INTO comments VALUES (?, ?, ?, ?, ?, ?)",
+        [comment_id, customer_id, conversation_id, agent, body, now],
+    )
+    return comment_id
+
+
+_IDENTITY_COLUMNS = """i.identity_id, i.customer_id, i.channel, i.external_id, i.display_name, i.first_name,
+    i.last_name, i.email_norm AS email, i.phone_e164 AS phone, i.screen_name"""
+
+
+def search_candidates(
+    store: Store,
+    *,
+    email: str | None = None,
+    phone_e164: str | None = None,
+    phone_suffix: str | None = None,
+    handle: str | None = None,
+    name_keys: list[str] | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Identities of active customers that may match a search, most promising first.
+
+    Every filter is an equality, prefix or suffix on one normalized column, so a million identities
+    are filtered in one quick scan; names are then ordered by Jaro-Winkler only among the rows that
+    share each token's first two letters (a typo later in a name still finds it). The caller scores
+    the candidates with rapidfuzz.
+    """
+    conditions: list[str] = []
+    params: list[Any] = []
+    if email:
+        conditions.append("starts_with(i.email_norm, ?) OR i.email_key = ?")
+        params.extend([email, email])
+    if phone_e164:
+        conditions.append("i.phone_e164 = ?")
+        params.append(phone_e164)
+    if phone_suffix:
+        conditions.append("ends_with(i.phone_e164, ?)")
+        params.append(phone_suffix)
+    if handle:
+        conditions.append("starts_with(i.screen_name_norm, ?)")
+        params.append(handle)
+    keys = [key for key in (name_keys or []) if key]
+    score = "0.0"
+    score_params: list[Any] = []
+    if keys:
+        # every token must start a first or last name, or be a handle or an address's start
+        token_tests = []
+        for key in keys:
+            token_tests.append(
+                """(starts_with(i.first_name_key, ?) OR starts_with(i.last_name_key, ?)
+                    OR starts_with(i.screen_name_norm, ?) OR starts_with(i.email_norm, ?))"""
+            )
+            params.extend([key[:2], key[:2], key, key])
+        conditions.append(" AND ".join(token_tests))
+        score = " + ".join(
+            "greatest(jaro_winkler_similarity(coalesce(i.first_name_key, ''), ?),"
+            " jaro_winkler_similarity(coalesce(i.last_name_key, ''), ?))"
+            for _ in keys
+        )
+        score_params = [value for key in keys for value in (key, key)]
+    if not conditions:
+        return []
+    where = " OR ".join(f"({condition})" for condition in conditions)
+    return store.rows(
+        f"""SELECT {_IDENTITY_COLUMNS}, {score} AS prefilter_score FROM identities i
+        WHERE NOT i.anonymized AND ({where})
+          AND i.customer_id IN (SELECT customer_id FROM customers WHERE status = 'active')
+        ORDER BY prefilter_score DESC, i.identity_id LIMIT ?""",
+        [*score_params, *params, limit],
+    )
