@@ -303,4 +303,5 @@ def main() -> None:
 
 import idres.cli_demo  # noqa: E402,F401  (registers `idres demo`)
 from idres import cli_match  # noqa: E402,F401  (registers `idres match`, `suggestions`, `customers`, `evaluate`)
+from idres import cli_review  # noqa: E402,F401  (registers `suggestions approve/reject`, `customer search/lock/...`)
 from idres import cli_web  # noqa: E402,F401  (registers `idres web`, `users`)
