@@ -165,6 +165,18 @@ def customer_show(
     emit(record, fmt, _render_customer)
 
 
+def _value_source(sources: dict[str, Any], field: str) -> str:
+    """Where a profile value came from: per field after a merge, the one identity before any."""
+    if sources.get("source") == "identity":
+        return f"  (identity {sources.get('identity_id')})"
+    source = sources.get(field)
+    if not isinstance(source, dict):
+        return ""
+    if source.get("rule") == "agent_edited":
+        return "  (edited by an agent)"
+    return f"  (identity {source.get('identity_id')}, {source.get('channel')}, {source.get('rule')})"
+
+
 def _render_customer(record: dict[str, Any]) -> None:
     profile = record["profile"]
     if record["redirected_from"]:
@@ -179,7 +191,12 @@ def _render_customer(record: dict[str, Any]) -> None:
     if profile.get("status") != "active":
         flags.append(str(profile.get("status")).upper())
     fields = [column for column in PROFILE_COLUMNS if column != "profile_sources"]
-    lines = [f"{name}: {profile.get(name)}" for name in fields if profile.get(name) not in (None, [], "")]
+    sources = profile.get("profile_sources") or {}
+    lines = [
+        f"{name}: {profile.get(name)}{_value_source(sources, name)}"
+        for name in fields
+        if profile.get(name) not in (None, [], "")
+    ]
     console.print(
         Panel.fit(
             "\n".join(lines) or "(empty profile)",
@@ -303,5 +320,6 @@ def main() -> None:
 
 import idres.cli_demo  # noqa: E402,F401  (registers `idres demo`)
 from idres import cli_match  # noqa: E402,F401  (registers `idres match`, `suggestions`, `customers`, `evaluate`)
+from idres import cli_merges  # noqa: E402,F401  (registers `idres merges apply/undo/log`, `customer merge`)
 from idres import cli_review  # noqa: E402,F401  (registers `suggestions approve/reject`, `customer search/lock/...`)
 from idres import cli_web  # noqa: E402,F401  (registers `idres web`, `users`)

@@ -1,0 +1,161 @@
+"""`idres merges apply|undo|log` and `idres customer merge`: merging customers, audited and undoable."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from idres.cli import app, customer_app
+from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.output import OutputFormat, console, emit, fail, table
+from review.errors import ReviewError
+
+merges_app = typer.Typer(
+    help="Merges of customers: apply the approved ones, undo one, list them.", no_args_is_help=True
+)
+app.add_typer(merges_app, name="merges")
+
+AgentOption = Annotated[str, typer.Option("--agent", help="Who does this (recorded in the audit log).")]
+CommentOption = Annotated[str | None, typer.Option("--comment", help="Why (kept with the merge or undo).")]
+
+
+@merges_app.command("apply")
+def merges_apply(
+    agent: Annotated[
+        str, typer.Option("--agent", help="Who runs it (recorded in the audit log).")
+    ] = "apply-merges",
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Apply every approved suggestion with the `apply-merges` flow (one transaction)."""
+    from flows.apply_merges import apply_merges_flow
+    from flows.runtime import prepare_prefect
+
+    settings = settings_for(store)
+    prepare_prefect()
+    try:
+        report = apply_merges_flow(store=str(settings.store), actor=agent)
+    except Exception as error:  # the flow has logged it; people get one line
+        fail(f"apply-merges failed (nothing was changed): {error}")
+    emit(report, fmt, _render_apply)
+
+
+def _render_apply(report: dict[str, Any]) -> None:
+    from flows.apply_merges import outcome_rows
+
+    console.print(
+        f"apply run {report['apply_run_id']}: {report['approved_seen']} approved seen, "
+        f"{report['merges_applied']} merges applied, {report['held_back']} held back, "
+        f"{report['superseded']} superseded",
+        highlight=False,
+    )
+    rows = outcome_rows(report)
+    if rows:
+        console.print(
+            table(
+                "Outcomes",
+                ["outcome", "suggestion", "merge", "survivor", "absorbed", "reason"],
+                [list(row.values()) for row in rows],
+            )
+        )
+
+
+@merges_app.command("undo")
+def merges_undo(
+    merge_id: Annotated[int, typer.Argument(help="The merge to undo (see `idres merges log`).")],
+    agent: AgentOption,
+    comment: CommentOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Split a merged customer back as it was; the two customers become a cannot-link."""
+    from review.merging import undo_merge
+
+    settings = settings_for(store)
+    with store_session(store) as session:
+        try:
+            report = undo_merge(session, merge_id, agent, comment, settings.review)
+        except ReviewError as error:
+            fail(str(error))
+    emit(
+        report,
+        fmt,
+        lambda r: console.print(
+            f"merge {r['merge_id']} undone: customer {r['absorbed_id']} is back with "
+            f"{r['identities_returned']} identities; customer {r['holder_id']}'s profile was "
+            f"{r['survivor_profile']}. They will not be merged again (cannot-link).",
+            highlight=False,
+        ),
+    )
+
+
+@merges_app.command("log")
+def merges_log(
+    customer: Annotated[
+        int | None, typer.Option("--customer", help="Only merges that built or split this customer.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many merges.")] = 100,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Merges, newest first: who merged what, how, and whether it was undone."""
+    from review.merging import merge_log
+
+    with store_session(store) as session:
+        rows = merge_log(session, customer, limit)
+    emit(
+        rows,
+        fmt,
+        lambda data: console.print(
+            table(
+                "Merges",
+                ["merge", "survivor", "absorbed", "suggestion", "kind", "by", "at", "status", "undone by"],
+                [
+                    [
+                        m["merge_id"],
+                        m["survivor_id"],
+                        m["absorbed_id"],
+                        m["suggestion_id"],
+                        m["kind"],
+                        m["applied_by"],
+                        m["applied_at"],
+                        m["status"],
+                        m["undone_by"],
+                    ]
+                    for m in data
+                ],
+            )
+        ),
+    )
+
+
+@customer_app.command("merge")
+def customer_merge(
+    customer_a: Annotated[int, typer.Argument(help="One customer id.")],
+    customer_b: Annotated[int, typer.Argument(help="The other customer id.")],
+    agent: AgentOption,
+    comment: CommentOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Merge two customers now (the lower id survives); audited and undoable with `idres merges undo`."""
+    from review.merging import merge_customers
+
+    settings = settings_for(store)
+    with store_session(store) as session:
+        try:
+            merge = merge_customers(session, customer_a, customer_b, agent, settings.review, comment)
+        except ReviewError as error:
+            fail(str(error))
+    emit(
+        merge,
+        fmt,
+        lambda m: console.print(
+            f"merge {m['merge_id']}: customer {m['absorbed_id']} merged into {m['survivor_id']} "
+            f"({m['identities_moved']} identities moved); undo with `idres merges undo {m['merge_id']} "
+            f"--agent NAME`" + (f"\nnote: {m['note']}" if m.get("note") else ""),
+            highlight=False,
+            markup=False,
+        ),
+    )
