@@ -53,7 +53,10 @@ def _bulk_approve(store: Store, user: str, args: dict[str, Any]) -> str:
         channel=args.get("channel") or None,
         comment=args.get("comment") or None,
     )
-    return f"{len(approved)} suggestions approved"
+    done = sum(1 for row in approved if row.get("outcome") == "approved")
+    skipped = [row for row in approved if row.get("outcome") != "approved"]
+    note = f"; {len(skipped)} skipped (e.g. {skipped[0].get('reason')})" if skipped else ""
+    return f"{done} suggestions approved{note}"
 
 
 def _lock(store: Store, user: str, args: dict[str, Any]) -> str:
@@ -68,13 +71,6 @@ def _unlock(store: Store, user: str, args: dict[str, Any]) -> str:
 
     customers.unlock(store, int(args["customer_id"]), user)
     return f"customer {args['customer_id']} unlocked"
-
-
-def _edit_profile(store: Store, user: str, args: dict[str, Any]) -> str:
-    from review import customers
-
-    customers.edit_profile(store, int(args["customer_id"]), user, dict(args["changes"]))
-    return f"profile of customer {args['customer_id']} saved ({', '.join(sorted(args['changes']))})"
 
 
 def _comment(store: Store, user: str, args: dict[str, Any]) -> str:
@@ -136,13 +132,24 @@ def build_actions(settings: Settings) -> dict[str, ActionFn]:
         )
         return f"customers {args['customer_a']} and {args['customer_b']} merged"
 
+    def edit_profile(store: Store, user: str, args: dict[str, Any]) -> str:
+        from review import customers
+
+        result = customers.edit_profile(
+            store, int(args["customer_id"]), user, dict(args["changes"]), settings.ingest.default_region
+        )
+        changed = sorted(result.get("changed") or {})
+        if not changed:
+            return f"profile of customer {args['customer_id']} unchanged"
+        return f"profile of customer {args['customer_id']} saved ({', '.join(changed)})"
+
     return {
         "approve": _approve,
         "reject": _reject,
         "bulk_approve": _bulk_approve,
         "lock": _lock,
         "unlock": _unlock,
-        "edit_profile": _edit_profile,
+        "edit_profile": edit_profile,
         "comment": _comment,
         "merge": merge,
         "request_export": _request("export"),

@@ -18,9 +18,6 @@ router = APIRouter()
 TABS = ("summary", "profile", "conversations", "messages", "identities", "actions")
 TEXT_FIELDS = ("first_name", "last_name", "display_name", "company", "gender", "city", "postcode", "country")
 LIST_FIELDS = ("emails", "phones")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[\d\s()\-.]{6,20}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _threads(
@@ -126,10 +123,14 @@ def comment(
 
 
 def profile_changes(form: dict[str, str], current: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The fields the form changed, validated; and the problems found (empty when valid)."""
+    """The changes the form asks for, in `review.customers.edit_profile` terms; and problems found here.
+
+    The service validates every value like ingested data (emails, phones, dates); here only the
+    shape is checked, and list fields become what to add and what to remove.
+    """
     changes: dict[str, Any] = {}
     problems: list[str] = []
-    for field in TEXT_FIELDS:
+    for field in (*TEXT_FIELDS, "birth_date"):
         if field not in form:
             continue
         value = " ".join(form[field].split()) or None
@@ -137,19 +138,17 @@ def profile_changes(form: dict[str, str], current: dict[str, Any]) -> tuple[dict
             problems.append(f"{field.replace('_', ' ')} is longer than 200 characters")
         if value != (current.get(field) or None):
             changes[field] = value
-    if "birth_date" in form:
-        value = form["birth_date"].strip() or None
-        if value is not None and not _DATE.match(value):
-            problems.append("birth date must look like 1980-12-31")
-        if value != (current.get("birth_date") or None):
-            changes["birth_date"] = value
-    for field, pattern, label in (("emails", _EMAIL, "email address"), ("phones", _PHONE, "phone number")):
+    for field in LIST_FIELDS:
         if field not in form:
             continue
         values = [v.strip() for v in re.split(r"[,;\n]", form[field]) if v.strip()]
-        problems += [f"{v!r} is not a valid {label}" for v in values if not pattern.match(v)]
-        if values != list(current.get(field) or []):
-            changes[field] = values
+        existing = list(current.get(field) or [])
+        added = [v for v in values if v not in existing]
+        removed = [v for v in existing if v not in values]
+        if added:
+            changes[field] = added
+        if removed:
+            changes[f"remove_{field}"] = removed
     return changes, problems
 
 

