@@ -1,0 +1,262 @@
+"""Carrying out requests: export bundles, irreversible anonymization with verification, retention.
+
+Each request is processed in its own transaction, so one bad request does not block the others;
+done requests are never picked up again (re-runs are idempotent). A failed request is recorded
+with its reason and makes the run report it (the flows then fail loudly).
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import suppress
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from anonymize import scrub
+from compliance.requests import _live
+from exports import bundle
+from idres.settings import ComplianceSettings
+from store import compliance as sql
+from store.db import Store, utcnow
+
+RETENTION_ACTOR = "retention-policy"
+
+
+class VerificationError(RuntimeError):
+    """Erased values were still found after an anonymization; the message lists where (never the values)."""
+
+
+def key_file(settings: ComplianceSettings, store_path: Path) -> Path:
+    """Where the generated anonymization key is kept when none is configured."""
+    return settings.anonymization_key_file or Path(store_path).parent / "anonymization.key"
+
+
+def anonymization_key(settings: ComplianceSettings, store_path: Path) -> bytes:
+    """The HMAC key for erased identity keys: configured, else read from (or created in) the key file."""
+    if settings.anonymization_key:
+        return settings.anonymization_key.encode("utf-8")
+    path = key_file(settings, store_path)
+    if not path.exists():
+        with suppress(FileExistsError):  # another process created it first: use theirs
+            bundle.write_private(path, secrets.token_hex(32).encode("ascii"))
+    text = path.read_text(encoding="ascii").strip()
+    if len(text) < 32:
+        raise RuntimeError(f"anonymization key file {path} is too short: remove it to have a new one made")
+    return text.encode("ascii")
+
+
+# -- exports -------------------------------------------------------------------------------------
+def run_exports(store: Store, compliance_settings: ComplianceSettings, actor: str) -> dict[str, Any]:
+    """Produce a bundle for every pending (or waiting) export request; returns what happened to each."""
+    summary: dict[str, Any] = {"done": [], "waiting": [], "failed": [], "bundles": []}
+    for request in sql.open_requests(store, "export"):
+        try:
+            produced = _export_one(store, compliance_settings, actor, request)
+        except Exception as error:  # recorded on the request; the run goes on with the next one
+            _fail(store, request["request_id"], f"export failed: {error}")
+            summary["failed"].append({"request_id": request["request_id"], "reason": str(error)})
+            continue
+        summary["done"].append(request["request_id"])
+        summary["bundles"].append(produced)
+    return summary
+
+
+def _fail(store: Store, request_id: int, reason: str) -> None:
+    with store.transaction():
+        sql.update_request(
+            store, request_id, status="failed", status_reason=reason[:2000], finished_at=utcnow()
+        )
+
+
+def _person(store: Store, request: dict[str, Any]) -> int:
+    survivors = _live([int(request["customer_id"])], store) if request["customer_id"] is not None else []
+    if not survivors:
+        raise RuntimeError(f"customer {request['customer_id']} no longer exists or was anonymized")
+    return survivors[0]
+
+
+def export_record(
+    store: Store, customer_id: int, settings: ComplianceSettings
+) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+    """A person's tables and the record around them (lock state, sources, categories, retention)."""
+    ids = sql.person_ids(store, customer_id)
+    tables = sql.person_tables(store, ids)
+    status = sql.customer_status(store, customer_id) or {}
+    record = {
+        "customer_id": customer_id,
+        "customer_ids": ids,
+        "lock": {key: status.get(key) for key in ("locked", "lock_reason", "locked_by", "locked_at")},
+        "sources": sql.sources(store, ids),
+        "personal_data_categories": sql.personal_data_register(store),
+        "retention": (
+            f"customers with no activity for {settings.retention_days} days are anonymized"
+            if settings.retention_days
+            else "kept until an erasure request (no retention period configured)"
+        ),
+    }
+    return tables, record
+
+
+def _export_one(
+    store: Store, settings: ComplianceSettings, actor: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    started = utcnow()
+    with store.transaction():
+        customer_id = _person(store, request)
+        tables, record = export_record(store, customer_id, settings)
+        meta = {
+            "request_id": request["request_id"],
+            "requested_by": request["requested_by"],
+            "requested_at": request["requested_at"],
+            "schema_version": store.current_version(),
+            "produced_at": started,
+            "customer_id": customer_id,
+        }
+        files = bundle.build_files(tables, record, meta)
+        name = f"export-{request['request_id']:06d}-customer-{customer_id}-{started:%Y%m%dT%H%M%SZ}.zip"
+        path, checksum = bundle.write_bundle(
+            settings.export_dir, name, files, started, settings.export_passphrase
+        )
+        try:
+            counts = {table: frame.height for table, frame in tables.items()}
+            sql.update_request(
+                store, request["request_id"], status="done", status_reason=None, customer_id=customer_id,
+                started_at=started, finished_at=utcnow(), bundle_path=str(path), bundle_sha256=checksum,
+                encrypted=bool(settings.export_passphrase), counts=counts,
+            )  # fmt: skip
+            store.audit(
+                actor, "export_produced", "compliance_request", request["request_id"],
+                {"request_id": request["request_id"], "requested_by": request["requested_by"],
+                 "customer_id": customer_id, "bundle_path": str(path), "sha256": checksum,
+                 "encrypted": bool(settings.export_passphrase), "counts": counts},
+            )  # fmt: skip
+        except BaseException:
+            path.unlink(missing_ok=True)  # no request points at it: do not leave personal data behind
+            raise
+    return {
+        "request_id": request["request_id"],
+        "customer_id": customer_id,
+        "path": str(path),
+        "sha256": checksum,
+    }
+
+
+# -- anonymization -------------------------------------------------------------------------------
+def run_anonymizations(store: Store, compliance_settings: ComplianceSettings, actor: str) -> dict[str, Any]:
+    """Queue retention requests, then anonymize and verify every pending or waiting erasure request."""
+    key = anonymization_key(compliance_settings, store.path)
+    summary: dict[str, Any] = {
+        "reappeared": recognise_reappearances(store, key, actor),
+        "retention_queued": queue_retention(store, compliance_settings),
+        "done": [],
+        "waiting": [],
+        "failed": [],
+        "counts": {},
+    }
+    for request in sql.open_requests(store, "anonymize"):
+        request_id = request["request_id"]
+        try:
+            outcome = _anonymize_one(store, compliance_settings, key, actor, request)
+        except Exception as error:  # recorded on the request; the run goes on with the next one
+            if not isinstance(error, VerificationError):
+                _fail(store, request_id, f"anonymization failed: {error}")
+            summary["failed"].append({"request_id": request_id, "reason": str(error)})
+            continue
+        if outcome["status"] == "waiting":
+            summary["waiting"].append({"request_id": request_id, "reason": outcome["reason"]})
+        else:
+            summary["done"].append(request_id)
+            summary["counts"][request_id] = outcome["counts"]
+    return summary
+
+
+def queue_retention(store: Store, settings: ComplianceSettings) -> list[int]:
+    """Create erasure requests for customers inactive for longer than the retention period."""
+    if not settings.retention_days:
+        return []
+    now = utcnow()
+    queued: list[int] = []
+    with store.transaction():
+        for customer_id in sql.inactive_customers(store, now - timedelta(days=settings.retention_days)):
+            if sql.has_open_request(store, "anonymize", customer_id):
+                continue
+            request_id = sql.insert_request(
+                store,
+                {"kind": "anonymize", "customer_id": customer_id, "lookup_kind": "customer",
+                 "lookup_value": str(customer_id), "requested_by": RETENTION_ACTOR,
+                 "reason": f"no activity for {settings.retention_days} days (retention policy)",
+                 "status": "pending", "requested_at": now},
+            )  # fmt: skip
+            store.audit(
+                RETENTION_ACTOR, "anonymize_requested", "compliance_request", request_id,
+                {"request_id": request_id, "customer_id": customer_id, "retention_days": settings.retention_days},
+            )  # fmt: skip
+            queued.append(request_id)
+    return queued
+
+
+def recognise_reappearances(store: Store, key: bytes, actor: str) -> int:
+    """Mark new identities whose keyed (channel, external_id) hash was erased before, and audit them.
+
+    They are already new customers (the old key is gone, and anonymized customers never match);
+    this records that the same key came back, without keeping or revealing the value.
+    """
+    since = sql.erasure_started(store)
+    if since is None:
+        return 0
+    candidates = {
+        scrub.identity_key_hash(key, row["channel"], row["external_id"]): row
+        for row in sql.unchecked_identities_since(store, since)
+    }
+    found = sql.erased_hashes_among(store, list(candidates))
+    with store.transaction():
+        for key_hash in sorted(found):
+            row = candidates[key_hash]
+            sql.set_key_hash(store, row["identity_id"], key_hash)
+            store.audit(
+                actor, "reappeared_after_erasure", "identity", row["identity_id"],
+                {"identity_id": row["identity_id"], "customer_id": row["customer_id"], "channel": row["channel"]},
+            )  # fmt: skip
+    return len(found)
+
+
+def _anonymize_one(
+    store: Store, settings: ComplianceSettings, key: bytes, actor: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    from compliance.erasure import erase_person, verify_erasure
+
+    request_id = request["request_id"]
+    with store.transaction():
+        customer_id = _person(store, request)
+        ids = sql.person_ids(store, customer_id)
+        locked = [s for s in (sql.customer_status(store, i) for i in ids) if s and s["locked"]]
+        if locked:
+            first = locked[0]
+            reason = (
+                f"customer {first['customer_id']} is locked (reason: {first['lock_reason'] or 'none given'}): "
+                "unlock it to proceed"
+            )
+            sql.update_request(store, request_id, status="waiting", status_reason=reason)
+            return {"status": "waiting", "reason": reason}
+        started = utcnow()
+        values, counts = erase_person(store, settings, key, request_id, ids, started)
+        sql.update_request(
+            store, request_id, status="done", status_reason=None, customer_id=customer_id,
+            lookup_value=None, started_at=started, finished_at=utcnow(), counts=counts,
+        )  # fmt: skip
+        store.audit(
+            actor, "anonymized", "customer", customer_id,
+            {"request_id": request_id, "customer_ids": ids, "counts": counts, "at": started.isoformat()},
+        )  # fmt: skip
+    places = verify_erasure(store, settings, ids, values)
+    if places:
+        reason = f"verification found erased values in {len(places)} place(s): {'; '.join(places[:50])}"
+        _fail(store, request_id, reason)
+        with store.transaction():
+            store.audit(actor, "anonymization_verification_failed", "compliance_request", request_id,
+                        {"request_id": request_id, "places": places[:200]})  # fmt: skip
+        raise VerificationError(f"request {request_id}: {reason}")
+    return {"status": "done", "counts": counts}

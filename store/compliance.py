@@ -1,0 +1,408 @@
+"""SQL for compliance: requests, a person's whole record, the anonymization writes, the erasure search.
+
+A "person" is a customer and every customer merged into it (directly or through a chain). Callers
+(compliance/runner.py) hold the transaction, one per request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from store.db import Store
+
+OPEN_STATUSES = ("pending", "waiting")
+# the tables of an export record, in the order they are written
+RECORD_TABLES = ("customers", "identities", "conversations", "messages", "comments", "merges")
+
+
+# -- requests ------------------------------------------------------------------------------------
+def insert_request(store: Store, request: dict[str, Any]) -> int:
+    """Record one request (columns of `compliance_requests` without the id); returns its id."""
+    request_id = store.next_id("compliance_requests", "request_id")
+    row = {"request_id": request_id, **request}
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    store.execute(f"INSERT INTO compliance_requests ({columns}) VALUES ({marks})", list(row.values()))
+    return request_id
+
+
+def get_request(store: Store, request_id: int) -> dict[str, Any] | None:
+    """One request row (counts decoded), or None."""
+    rows = store.rows("SELECT * FROM compliance_requests WHERE request_id = ?", [request_id])
+    return _decoded(rows[0]) if rows else None
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(row.get("counts"), str):
+        row["counts"] = json.loads(row["counts"])
+    return row
+
+
+def list_requests(store: Store, kind: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    """Requests, newest first, optionally of one kind and/or status."""
+    where, params = [], []
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = store.rows(f"SELECT * FROM compliance_requests {clause} ORDER BY request_id DESC", params)
+    return [_decoded(row) for row in rows]
+
+
+def open_requests(store: Store, kind: str) -> list[dict[str, Any]]:
+    """Pending and waiting requests of one kind, oldest first."""
+    return store.rows(
+        "SELECT * FROM compliance_requests WHERE kind = ? AND status IN ('pending', 'waiting') "
+        "ORDER BY request_id",
+        [kind],
+    )
+
+
+def update_request(store: Store, request_id: int, **fields: Any) -> None:
+    """Set some columns of a request (`counts` is JSON-encoded)."""
+    if "counts" in fields and fields["counts"] is not None:
+        fields["counts"] = json.dumps(fields["counts"], default=str)
+    assignments = ", ".join(f"{column} = ?" for column in fields)
+    store.execute(
+        f"UPDATE compliance_requests SET {assignments} WHERE request_id = ?", [*fields.values(), request_id]
+    )
+
+
+def has_open_request(store: Store, kind: str, customer_id: int) -> bool:
+    """Whether a pending or waiting request of this kind exists for the customer."""
+    return bool(
+        store.scalar(
+            "SELECT count(*) FROM compliance_requests WHERE kind = ? AND customer_id = ? "
+            "AND status IN ('pending', 'waiting')",
+            [kind, customer_id],
+        )
+    )
+
+
+# -- finding people ------------------------------------------------------------------------------
+def customer_status(store: Store, customer_id: int) -> dict[str, Any] | None:
+    """status, merged_into and the lock columns of a customer (None when there is none)."""
+    rows = store.rows(
+        "SELECT customer_id, status, merged_into, locked, lock_reason, locked_by, locked_at, anonymized_at "
+        "FROM customers WHERE customer_id = ?",
+        [customer_id],
+    )
+    return rows[0] if rows else None
+
+
+def customers_with_email(store: Store, email_norm: str) -> list[int]:
+    """Customers holding an identity or profile address equal to the normalized e-mail."""
+    rows = store.rows(
+        """SELECT customer_id FROM identities WHERE email_norm = ? AND NOT anonymized
+        UNION SELECT customer_id FROM customers WHERE list_contains(emails, ?) AND status = 'active'
+        ORDER BY 1""",
+        [email_norm, email_norm],
+    )
+    return [int(row["customer_id"]) for row in rows]
+
+
+def customers_with_phone(store: Store, phone_e164: str) -> list[int]:
+    """Customers holding an identity or profile number equal to the E.164 number."""
+    rows = store.rows(
+        """SELECT customer_id FROM identities WHERE phone_e164 = ? AND NOT anonymized
+        UNION SELECT customer_id FROM customers WHERE list_contains(phones, ?) AND status = 'active'
+        ORDER BY 1""",
+        [phone_e164, phone_e164],
+    )
+    return [int(row["customer_id"]) for row in rows]
+
+
+def person_ids(store: Store, customer_id: int) -> list[int]:
+    """The customer and every customer merged into it, directly or through a chain."""
+    rows = store.rows(
+        """WITH RECURSIVE m(customer_id) AS (
+            SELECT CAST(? AS BIGINT)
+            UNION
+            SELECT c.customer_id FROM customers c JOIN m ON c.merged_into = m.customer_id
+            WHERE c.status = 'merged')
+        SELECT customer_id FROM m ORDER BY 1""",
+        [customer_id],
+    )
+    return [int(row["customer_id"]) for row in rows]
+
+
+def _in(ids: Sequence[int]) -> str:
+    return ", ".join(str(int(i)) for i in ids) or "NULL"
+
+
+# -- a person's record ---------------------------------------------------------------------------
+def person_tables(store: Store, customer_ids: Sequence[int]) -> dict[str, pl.DataFrame]:
+    """Every row of the person: customers, identities, conversations, messages, comments and merges."""
+    ids = _in(customer_ids)
+    identities = f"SELECT identity_id FROM identities WHERE customer_id IN ({ids})"
+    conversations = f"SELECT conversation_id FROM conversations WHERE identity_id IN ({identities})"
+    return {
+        "customers": store.frame(
+            f"SELECT * FROM customers WHERE customer_id IN ({ids}) ORDER BY customer_id"
+        ),
+        "identities": store.frame(
+            f"SELECT * FROM identities WHERE customer_id IN ({ids}) ORDER BY identity_id"
+        ),
+        "conversations": store.frame(
+            f"SELECT * FROM conversations WHERE conversation_id IN ({conversations}) ORDER BY conversation_id"
+        ),
+        "messages": store.frame(
+            f"SELECT * FROM messages WHERE conversation_id IN ({conversations}) ORDER BY message_id"
+        ),
+        "comments": store.frame(
+            f"""SELECT * FROM comments WHERE customer_id IN ({ids}) OR conversation_id IN ({conversations})
+            ORDER BY comment_id"""
+        ),
+        "merges": store.frame(
+            f"""SELECT * FROM merges WHERE survivor_id IN ({ids}) OR absorbed_id IN ({ids})
+            ORDER BY merge_id"""
+        ),
+    }
+
+
+def personal_data_register(store: Store) -> list[dict[str, Any]]:
+    """The personal-data columns recorded in the store (table, column, category)."""
+    return store.rows("SELECT * FROM personal_data_columns ORDER BY table_name, column_name")
+
+
+def sources(store: Store, customer_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Where the person's identities came from: channel and ingest file, with first/last load."""
+    return store.rows(
+        f"""SELECT i.channel, b.file_path, min(i.first_seen_at) AS first_seen_at,
+                   max(i.changed_at) AS last_changed_at, count(*) AS identities
+        FROM identities i LEFT JOIN ingest_batches b ON b.batch_id = i.batch_id
+        WHERE i.customer_id IN ({_in(customer_ids)}) GROUP BY ALL ORDER BY 1, 2"""
+    )
+
+
+# -- anonymization writes ------------------------------------------------------------------------
+def write_rows(store: Store, table: str, key: str, frame: pl.DataFrame, columns: Iterable[str]) -> int:
+    """Overwrite `columns` of the rows of `table` whose `key` is in `frame` with the frame's values."""
+    columns = [c for c in columns if c != key and c in frame.columns]
+    if frame.height == 0 or not columns:
+        return 0
+    types = {row["column_name"]: row["data_type"] for row in store.rows(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table]
+    )}  # fmt: skip
+    assignments = ", ".join(f"{c} = CAST(f.{c} AS {types[c]})" for c in columns)
+    with store.registered("anonymized_rows", frame.select(key, *columns)):
+        store.execute(
+            f"UPDATE {table} SET {assignments} FROM anonymized_rows f WHERE {table}.{key} = f.{key}"
+        )
+    return frame.height
+
+
+def insert_erased_keys(store: Store, hashes: pl.DataFrame, request_id: int, now: datetime) -> int:
+    """Keep the keyed hashes of erased identity keys (a hash seen before is kept once)."""
+    if hashes.height == 0:
+        return 0
+    with store.registered("erased_hashes", hashes.select("key_hash", "key_kind")):
+        before = int(store.scalar("SELECT count(*) FROM erased_keys"))
+        store.execute(
+            """INSERT INTO erased_keys (key_hash, key_kind, request_id, erased_at)
+            SELECT key_hash, key_kind, ?, ? FROM erased_hashes
+            WHERE key_hash NOT IN (SELECT key_hash FROM erased_keys)""",
+            [request_id, now],
+        )
+        return int(store.scalar("SELECT count(*) FROM erased_keys")) - before
+
+
+def suggestions_of(store: Store, customer_ids: Sequence[int]) -> pl.DataFrame:
+    """Suggestions involving the person (their evidence holds its compared values)."""
+    ids = _in(customer_ids)
+    return store.frame(
+        f"""SELECT suggestion_id, evidence, decision_comment, status_reason FROM suggestions
+        WHERE customer_id_l IN ({ids}) OR customer_id_r IN ({ids}) ORDER BY suggestion_id"""
+    )
+
+
+def cannot_links_of(store: Store, customer_ids: Sequence[int]) -> pl.DataFrame:
+    """Cannot-links involving the person (their reason is free text)."""
+    ids = _in(customer_ids)
+    return store.frame(
+        f"""SELECT customer_id_a, customer_id_b, reason FROM cannot_links
+        WHERE customer_id_a IN ({ids}) OR customer_id_b IN ({ids})"""
+    )
+
+
+def update_cannot_link_reasons(store: Store, frame: pl.DataFrame) -> int:
+    """Overwrite the reason of cannot-links (keyed by the customer pair)."""
+    if frame.height == 0:
+        return 0
+    with store.registered("scrubbed_links", frame):
+        store.execute(
+            """UPDATE cannot_links SET reason = f.reason FROM scrubbed_links f
+            WHERE cannot_links.customer_id_a = f.customer_id_a AND cannot_links.customer_id_b = f.customer_id_b"""
+        )
+    return frame.height
+
+
+def requests_of(store: Store, customer_ids: Sequence[int], values: Sequence[str] = ()) -> pl.DataFrame:
+    """Compliance requests about the person, or looked up by one of its values (e.g. an ambiguous one)."""
+    forms = [value.lower() for value in values]
+    marks = ", ".join("?" for _ in forms) or "NULL"
+    return store.frame(
+        f"""SELECT request_id, kind, status, lookup_value, reason, bundle_path FROM compliance_requests
+        WHERE customer_id IN ({_in(customer_ids)}) OR lower(lookup_value) IN ({marks}) ORDER BY request_id""",
+        forms or None,
+    )
+
+
+def _like_any(column: str, count: int) -> str:
+    return " OR ".join(f"contains(lower(CAST({column} AS VARCHAR)), ?)" for _ in range(count)) or "FALSE"
+
+
+def search_forms(values: Sequence[str]) -> list[str]:
+    """Lower-cased forms to search for: the value and its JSON-escaped spelling (`\\u00eb` for `ë`)."""
+    forms: set[str] = set()
+    for value in values:
+        forms.add(value.lower())
+        forms.add(json.dumps(value.lower())[1:-1])
+    return sorted(forms)
+
+
+def audit_entries_of(
+    store: Store, customer_ids: Sequence[int], suggestion_ids: Sequence[int], merge_ids: Sequence[int],
+    values: Sequence[str],
+) -> pl.DataFrame:  # fmt: skip
+    """Audit entries about the person (its customers, suggestions, merges) or whose details hold its values."""
+    forms = search_forms(values)
+    subjects = [("customer", i) for i in customer_ids] + [("suggestion", i) for i in suggestion_ids]
+    subjects += [("merge", i) for i in merge_ids]
+    about = " OR ".join("(subject_kind = ? AND subject_id = ?)" for _ in subjects) or "FALSE"
+    params: list[Any] = [item for kind, i in subjects for item in (kind, str(i))]
+    return store.frame(
+        f"""SELECT audit_id, ({about}) AS about_person, details FROM audit_log
+        WHERE ({about}) OR {_like_any("details", len(forms))} ORDER BY audit_id""",
+        [*params, *params, *forms],
+    )
+
+
+def delete_quarantine_with(store: Store, values: Sequence[str]) -> int:
+    """Erase quarantined rows whose raw row holds any of the values; returns how many."""
+    forms = search_forms(values)
+    if not forms:
+        return 0
+    condition = _like_any("raw_row", len(forms))
+    count = int(store.scalar(f"SELECT count(*) FROM quarantine WHERE {condition}", forms))
+    if count:
+        store.execute(f"DELETE FROM quarantine WHERE {condition}", forms)
+    return count
+
+
+def text_columns(store: Store) -> list[tuple[str, str, str]]:
+    """(table, column, key column) of every text-like column (VARCHAR, JSON, lists) of every base table."""
+    rows = store.rows(
+        """SELECT c.table_name, c.column_name, c.data_type,
+                  (SELECT k.column_name FROM information_schema.columns k
+                   WHERE k.table_name = c.table_name AND k.table_schema = c.table_schema
+                   ORDER BY k.ordinal_position LIMIT 1) AS first_column
+        FROM information_schema.columns c
+        JOIN information_schema.tables t ON t.table_name = c.table_name AND t.table_schema = c.table_schema
+        WHERE t.table_type = 'BASE TABLE' AND t.table_schema = 'main'
+          AND (c.data_type IN ('VARCHAR', 'JSON') OR c.data_type LIKE '%[]' OR c.data_type LIKE 'STRUCT%'
+               OR c.data_type LIKE 'MAP%')
+        ORDER BY c.table_name, c.ordinal_position"""
+    )
+    return [(row["table_name"], row["column_name"], row["first_column"]) for row in rows]
+
+
+def search_values(store: Store, values: Sequence[str], limit_per_column: int = 20) -> list[str]:
+    """Where any of the values still occurs: 'table.column (key=...)' places, never the value itself."""
+    forms = search_forms(values)
+    if not forms:
+        return []
+    places: list[str] = []
+    for table, column, key in text_columns(store):
+        rows = store.rows(
+            f"SELECT CAST({key} AS VARCHAR) AS k FROM {table} WHERE {_like_any(column, len(forms))} LIMIT ?",
+            [*forms, limit_per_column],
+        )
+        places += [f"{table}.{column} ({key}={row['k']})" for row in rows]
+    return places
+
+
+def person_rows_with_personal_data(
+    store: Store,
+    customer_ids: Sequence[int],
+    personal: dict[str, dict[str, str]],
+    erased_marks: Sequence[str],
+) -> list[str]:
+    """The person's own customer and identity rows still holding a personal value (not NULL/empty/marker)."""
+    ids = _in(customer_ids)
+    found: list[str] = []
+    for table, key in (("customers", "customer_id"), ("identities", "identity_id")):
+        for column in personal.get(table, {}):
+            if table == "identities" and column == "external_id":
+                condition = "NOT starts_with(external_id, 'erased:')"
+            else:
+                marks = ", ".join("?" for _ in erased_marks)
+                condition = f"{column} IS NOT NULL AND CAST({column} AS VARCHAR) NOT IN ({marks}, '[]')"
+            rows = store.rows(
+                f"SELECT {key} AS k FROM {table} WHERE customer_id IN ({ids}) AND {condition} LIMIT 5",
+                list(erased_marks) if "?" in condition else None,
+            )
+            found += [f"{table}.{column} ({key}={row['k']})" for row in rows]
+    return found
+
+
+# -- retention and re-appearance -----------------------------------------------------------------
+def inactive_customers(store: Store, before: datetime) -> list[int]:
+    """Active, unlocked customers whose newest activity (identity change, message, comment) is before `before`."""
+    rows = store.rows(
+        """WITH activity AS (
+            SELECT i.customer_id, greatest(max(i.updated_at), max(i.changed_at), max(i.first_seen_at)) AS at
+            FROM identities i GROUP BY 1
+            UNION ALL
+            SELECT i.customer_id, max(m.created_at) FROM messages m
+            JOIN conversations c ON c.conversation_id = m.conversation_id
+            JOIN identities i ON i.identity_id = c.identity_id GROUP BY 1
+            UNION ALL
+            SELECT customer_id, max(created_at) FROM comments WHERE customer_id IS NOT NULL GROUP BY 1)
+        SELECT c.customer_id FROM customers c JOIN activity a ON a.customer_id = c.customer_id
+        WHERE c.status = 'active' AND NOT c.locked
+        GROUP BY c.customer_id HAVING max(a.at) < ? ORDER BY 1""",
+        [before],
+    )
+    return [int(row["customer_id"]) for row in rows]
+
+
+def erasure_started(store: Store) -> datetime | None:
+    """When the first identity key was erased (None when none was)."""
+    value = store.scalar("SELECT min(erased_at) FROM erased_keys WHERE key_kind = 'identity'")
+    return value if isinstance(value, datetime) else None
+
+
+def unchecked_identities_since(store: Store, since: datetime) -> list[dict[str, Any]]:
+    """Live identities first seen since `since` that carry no key hash yet (candidates for re-appearance)."""
+    return store.rows(
+        """SELECT identity_id, customer_id, channel, external_id FROM identities
+        WHERE NOT anonymized AND key_hash IS NULL AND first_seen_at >= ? ORDER BY identity_id""",
+        [since],
+    )
+
+
+def erased_hashes_among(store: Store, hashes: Sequence[str]) -> set[str]:
+    """Which of these keyed hashes belong to erased identity keys."""
+    if not hashes:
+        return set()
+    frame = pl.DataFrame({"key_hash": list(hashes)})
+    with store.registered("candidate_hashes", frame):
+        rows = store.rows(
+            """SELECT c.key_hash FROM candidate_hashes c
+            JOIN erased_keys e ON e.key_hash = c.key_hash AND e.key_kind = 'identity'"""
+        )
+    return {row["key_hash"] for row in rows}
+
+
+def set_key_hash(store: Store, identity_id: int, key_hash: str) -> None:
+    """Mark an identity as a recognised re-appearance of an erased key."""
+    store.execute("UPDATE identities SET key_hash = ? WHERE identity_id = ?", [key_hash, identity_id])
