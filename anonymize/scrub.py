@@ -63,7 +63,8 @@ class PersonValues:
 
     def replaceable(self) -> list[str]:
         """Every value to replace in the person's free text, longest first (so 'Ann Lee' goes before 'Ann')."""
-        values = {v for v in self.identifiers | self.names if len(v) >= MIN_VALUE_LENGTH}
+        # word-bounded and only in the person's own text, so short names ("Zoë", "Li") are replaced too
+        values = {v for v in self.identifiers | self.names if len(v) >= 2}
         return sorted(values, key=lambda v: (-len(v), v))
 
 
