@@ -1,4 +1,10 @@
-"""Shared Prefect wiring: settings for a run, store-busy retries, artifacts."""
+"""Shared Prefect wiring: settings for a run, store-busy retries, failure messages, artifacts.
+
+Store tasks are declared as
+`@task(cache_policy=NO_CACHE, retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAYS_S,
+retry_condition_fn=retry_when_busy)`: only a busy store is retried (another process will let go);
+bad input or a broken store fails at once, with a message saying what to do (`explain_failure`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from idres.settings import Settings, load_settings
-from store import StoreBusyError
+from store import StoreBusyError, StoreError
+
+STORE_RETRIES = 3
+# waits between attempts (each attempt itself waits up to `store_busy_timeout_s` for the lock)
+STORE_RETRY_DELAYS_S: list[float] = [5.0, 15.0, 30.0]
+
+
+class StoreBusyFailure(RuntimeError):
+    """A flow gave up because another process kept the store busy through every retry."""
 
 
 def run_settings(store: str | None) -> Settings:
@@ -23,6 +37,32 @@ def retry_when_busy(task: Any, old_state: Any, new_state: Any) -> bool:
     except Exception:
         return False
     return False
+
+
+def explain_failure(what: str, store: Path | str, error: BaseException) -> BaseException:
+    """The exception a flow should fail with: what happened while doing `what`, and what to do next.
+
+    Returns `error` itself when there is nothing to add (callers then re-raise it unchanged).
+    """
+    if isinstance(error, StoreBusyError):
+        return StoreBusyFailure(
+            f"store busy after {STORE_RETRIES} retries while {what}: another process holds {store} "
+            "(an `idres` command, `idres web` or another flow run). Nothing was written. "
+            "The next scheduled run will try again; to run now, wait for the other process to finish "
+            "(or stop it) and start this flow again."
+        )
+    if isinstance(error, StoreError):
+        return RuntimeError(
+            f"store error while {what} ({store}): {error}. Nothing was written (the transaction rolled "
+            "back); retrying will not help until this is fixed: check disk space and permissions, and "
+            "that `idres status` opens the store."
+        )
+    if isinstance(error, ValueError | KeyError):
+        return ValueError(
+            f"bad input while {what}: {error}. Nothing was written and retrying cannot help: fix the "
+            "input (rows that fail validation are in `idres quarantine list`) and run again."
+        )
+    return error
 
 
 def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:

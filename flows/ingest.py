@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import markdown_table, retry_when_busy, run_settings
+from flows.common import (
+    STORE_RETRIES,
+    STORE_RETRY_DELAYS_S,
+    explain_failure,
+    markdown_table,
+    retry_when_busy,
+    run_settings,
+)
+from idres.progress import current as progress
 from idres.settings import IngestSettings
 from ingest.pipeline import FileReport, Prepared, already_loaded, archive_landed, load, order_inputs, prepare
 from ingest.read import InputFileError, RawFile, read_file
@@ -28,7 +37,12 @@ def prepare_task(raw: RawFile, settings: IngestSettings) -> Prepared:
     return prepare(raw, settings)
 
 
-@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
+@task(
+    cache_policy=NO_CACHE,
+    retries=STORE_RETRIES,
+    retry_delay_seconds=STORE_RETRY_DELAYS_S,
+    retry_condition_fn=retry_when_busy,
+)
 def load_task(store_path: str, prepared: Prepared, busy_timeout_s: float) -> FileReport:
     """Load valid rows and quarantine the rest, in one transaction; skip files loaded before."""
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
@@ -36,7 +50,30 @@ def load_task(store_path: str, prepared: Prepared, busy_timeout_s: float) -> Fil
         return report if report is not None else load(store, prepared)
 
 
-def _publish(reports: list[FileReport]) -> None:
+def channel_counts(prepared: Prepared, report: FileReport) -> dict[str, dict[str, int]]:
+    """Rows read, loaded and quarantined per channel of one file (loaded is 0 for a file seen before)."""
+    frame = prepared.raw.frame.select("row_number", pl.col("channel").fill_null("(none)"))
+    quarantined = prepared.outcome.quarantined.select("row_number").join(frame, on="row_number", how="inner")
+    counts: dict[str, dict[str, int]] = {}
+    for channel, read in frame.group_by("channel").len().iter_rows():
+        counts.setdefault(channel, {"read": 0, "loaded": 0, "quarantined": 0})["read"] = read
+    for channel, bad in quarantined.group_by("channel").len().iter_rows():
+        counts.setdefault(channel, {"read": 0, "loaded": 0, "quarantined": 0})["quarantined"] = bad
+    for channel, actions in report.per_channel.items():
+        counts.setdefault(channel, {"read": 0, "loaded": 0, "quarantined": 0})["loaded"] = sum(
+            actions.values()
+        )
+    return counts
+
+
+def _add_counts(totals: dict[str, dict[str, int]], counts: dict[str, dict[str, int]]) -> None:
+    for channel, values in counts.items():
+        row = totals.setdefault(channel, {"read": 0, "loaded": 0, "quarantined": 0})
+        for name, value in values.items():
+            row[name] += value
+
+
+def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) -> None:
     columns = ["file", "kind", "status", "read", "loaded", "new", "updated", "quarantined"]
     rows = [
         [
@@ -83,7 +120,16 @@ def _publish(reports: list[FileReport]) -> None:
     create_markdown_artifact(
         key="ingest-summary", markdown="\n".join(summary), description="Ingest run summary"
     )
-    create_table_artifact(key="ingest-files", table=[dict(zip(columns, row, strict=True)) for row in rows])
+    create_table_artifact(
+        key="ingest-files",
+        table=[dict(zip(columns, row, strict=True)) for row in rows],
+        description="Rows read, loaded and quarantined per file",
+    )
+    create_table_artifact(
+        key="ingest-channels",
+        table=[{"channel": channel, **values} for channel, values in sorted(per_channel.items())],
+        description="Rows read, loaded and quarantined per channel",
+    )
 
 
 @flow(name="ingest", log_prints=False)
@@ -97,20 +143,36 @@ def ingest_flow(
     logger = get_run_logger()
     settings = run_settings(store)
     from_landing = not paths
-    inputs = order_inputs([Path(p) for p in paths] if paths else [settings.ingest.landing_dir])
-    if from_landing:
+    if from_landing:  # before listing it: a missing landing folder is an empty one
         settings.ingest.landing_dir.mkdir(parents=True, exist_ok=True)
+    inputs = order_inputs([Path(p) for p in paths] if paths else [settings.ingest.landing_dir])
     reports: list[FileReport] = []
+    per_channel: dict[str, dict[str, int]] = {}
+    progress().start("files", total=len(inputs))
     for path in inputs:
         try:
             raw = read_task(str(path), settings.ingest, kind, channel)
         except InputFileError as error:
-            logger.error("%s", error)
+            logger.error("bad input, file skipped (fix it and drop it in again): %s", error)
             reports.append(FileReport(path=str(path), status="failed", error=str(error)))
         else:
-            report = load_task(
-                str(settings.store), prepare_task(raw, settings.ingest), settings.store_busy_timeout_s
-            )
+            prepared = prepare_task(raw, settings.ingest)
+            try:
+                report = load_task(str(settings.store), prepared, settings.store_busy_timeout_s)
+            except Exception as error:
+                failure = explain_failure(f"loading {path.name}", settings.store, error)
+                if failure is error:
+                    raise
+                raise failure from error
+            _add_counts(per_channel, channel_counts(prepared, report))
+            if report.rows_quarantined:
+                logger.warning(
+                    "%s: %d row(s) quarantined (%s): see `idres quarantine list --batch %s`",
+                    path.name,
+                    report.rows_quarantined,
+                    ", ".join(f"{k}: {v}" for k, v in report.quarantine_reasons.items()),
+                    report.batch_id,
+                )
             logger.info(
                 "%s: %s, %d read, %d loaded, %d quarantined",
                 path.name,
@@ -122,5 +184,6 @@ def ingest_flow(
             reports.append(report)
         if from_landing:
             archive_landed(path, settings.ingest.landing_dir, reports[-1].ok)
-    _publish(reports)
+        progress().advance(path.name)
+    _publish(reports, per_channel)
     return [report.to_dict() for report in reports]

@@ -323,3 +323,4 @@ from idres import cli_match  # noqa: E402,F401  (registers `idres match`, `sugge
 from idres import cli_merges  # noqa: E402,F401  (registers `idres merges apply/undo/log`, `customer merge`)
 from idres import cli_review  # noqa: E402,F401  (registers `suggestions approve/reject`, `customer search/lock/...`)
 from idres import cli_web  # noqa: E402,F401  (registers `idres web`, `users`)
+from idres import cli_ops  # noqa: E402,F401  (registers `idres serve`, `report`)

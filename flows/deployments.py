@@ -1,0 +1,106 @@
+"""The five scheduled deployments (ingest, match, apply-merges, export, anonymize) for `idres serve`.
+
+`prefect.yaml` declares the same deployments for a process work pool; tests keep the two in step.
+Flow modules are imported by path only when a deployment is built, so a flow that is missing
+(or fails to import) leaves the others served and is reported instead of stopping them all.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from idres.settings import ScheduleSettings, Settings
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.deployments.runner import RunnerDeployment
+
+
+@dataclass(frozen=True)
+class ScheduledFlow:
+    """One flow served on a schedule: where it lives and which `ScheduleSettings` field times it."""
+
+    key: str  # ScheduleSettings field, also the name used by `--once` and `schedules.disabled`
+    module: str
+    function: str
+    flow_name: str  # the Prefect flow name
+
+    @property
+    def deployment_name(self) -> str:
+        """The deployment's name (`<flow name>/<deployment name>` in Prefect)."""
+        return f"idres-{self.flow_name}"
+
+    @property
+    def entrypoint(self) -> str:
+        """The `prefect.yaml` entrypoint: file path relative to the project root, then the function."""
+        return f"{self.module.replace('.', '/')}.py:{self.function}"
+
+    def cron(self, schedules: ScheduleSettings) -> str:
+        """The configured cron string ('' when the flow only runs when started by hand)."""
+        return str(getattr(schedules, self.key))
+
+    def load(self) -> Flow[..., Any]:
+        """Import the flow object (raises ImportError/AttributeError when it is not there)."""
+        return getattr(importlib.import_module(self.module), self.function)  # type: ignore[no-any-return]
+
+
+SCHEDULED = (
+    ScheduledFlow("ingest", "flows.ingest", "ingest_flow", "ingest"),
+    ScheduledFlow("match", "flows.match", "match_flow", "match"),
+    ScheduledFlow("apply_merges", "flows.apply_merges", "apply_merges_flow", "apply-merges"),
+    ScheduledFlow("export", "flows.export", "export_flow", "export"),
+    ScheduledFlow("anonymize", "flows.anonymize", "anonymize_flow", "anonymize"),
+)
+
+
+def scheduled_flow(name: str) -> ScheduledFlow:
+    """The scheduled flow called `name` (settings key or Prefect name: `apply_merges`/`apply-merges`)."""
+    wanted = name.strip().lower().replace("-", "_")
+    for spec in SCHEDULED:
+        if spec.key == wanted:
+            return spec
+    raise ValueError(f"unknown flow {name!r}; choose one of {', '.join(s.key for s in SCHEDULED)}")
+
+
+@dataclass
+class DeploymentPlan:
+    """What `idres serve` will serve, and what it left out and why."""
+
+    deployments: list[RunnerDeployment]
+    skipped: dict[str, str]  # flow key -> reason
+
+
+def build_deployments(settings: Settings) -> DeploymentPlan:
+    """One deployment per enabled flow with its cron schedule and the store as parameter."""
+    from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
+
+    deployments: list[RunnerDeployment] = []
+    skipped: dict[str, str] = {}
+    for spec in SCHEDULED:
+        if spec.key in settings.schedules.disabled:
+            skipped[spec.key] = "disabled in settings (schedules.disabled)"
+            continue
+        try:
+            flow = spec.load()
+        except (ImportError, AttributeError) as error:
+            skipped[spec.key] = f"{spec.module}.{spec.function} is not available: {error}"
+            continue
+        cron = spec.cron(settings.schedules)
+        deployments.append(
+            cast(
+                "RunnerDeployment",
+                flow.to_deployment(
+                    name=spec.deployment_name,
+                    schedules=[Cron(cron, timezone=settings.schedules.timezone)] if cron else None,
+                    parameters={"store": str(settings.store)},
+                    tags=["idres"],
+                    description=f"idres {spec.flow_name}: {(flow.description or '').strip()}",
+                    # module entrypoints import from the installed project, whatever the working directory
+                    entrypoint_type=EntrypointType.MODULE_PATH,
+                ),
+            )
+        )
+    return DeploymentPlan(deployments, skipped)

@@ -1,0 +1,104 @@
+"""`idres serve` (the five flows on their schedules, in one process) and `idres report` (HTML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from idres.cli import app
+from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.output import OutputFormat, console, emit, err_console, fail, table
+
+
+@app.command()
+def serve(
+    store: StoreOption = None,
+    once: Annotated[
+        str | None,
+        typer.Option(
+            "--once",
+            help="Run this one flow now and exit instead of serving: ingest, match, apply-merges, export, "
+            "anonymize, or all (in that order).",
+        ),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option(help="Flow runs at the same time (1: runs queue up instead of waiting on the store)."),
+    ] = 1,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Serve the scheduled flows (ingest, match, apply-merges, export, anonymize) until Ctrl-C."""
+    from flows.deployments import build_deployments
+    from flows.runtime import prepare_prefect
+
+    settings = settings_for(store)
+    prepare_prefect()
+    if once is not None:
+        _run_once(once, str(settings.store), fmt)
+        return
+    plan = build_deployments(settings)
+    for key, reason in plan.skipped.items():
+        err_console.print(f"[yellow]not serving {key}:[/] {reason}", highlight=False)
+    if not plan.deployments:
+        fail("no flow to serve: every flow is disabled or missing (see schedules.disabled in idres.toml)")
+    console.print(
+        table(
+            f"Serving on store {settings.store} (cron in {settings.schedules.timezone})",
+            ["deployment", "schedule"],
+            [
+                [
+                    f"{d.flow_name}/{d.name}",
+                    ", ".join(getattr(s.schedule, "cron", "?") for s in d.schedules or []) or "by hand",
+                ]  # type: ignore[union-attr]
+                for d in plan.deployments
+            ],
+        )
+    )
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*plan.deployments, limit=limit)
+
+
+def _run_once(name: str, store: str, fmt: OutputFormat) -> None:
+    from flows.deployments import SCHEDULED, scheduled_flow
+
+    try:
+        specs = list(SCHEDULED) if name.strip().lower() == "all" else [scheduled_flow(name)]
+    except ValueError as error:
+        fail(str(error), code=2)
+    results: dict[str, Any] = {}
+    for spec in specs:
+        try:
+            flow = spec.load()
+        except (ImportError, AttributeError) as error:
+            fail(f"flow {spec.flow_name} is not available ({spec.module}.{spec.function}): {error}")
+        try:
+            results[spec.flow_name] = flow(store=store)
+        except Exception as error:  # the flow logged the details; the engineer gets one line and a code
+            fail(f"{spec.flow_name} failed: {error}")
+    emit(results, fmt, lambda data: console.print_json(data=data, default=str))
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Write an offline HTML report: match probabilities, field weights, blocking rules, review backlog."""
+    from reporting.html import collect, render
+    from store import utcnow
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        fail(f"the report is HTML: give --out a .html file name, not {out.name!r}", code=2)
+    settings_for(store)
+    with store_session(store, read_only=True) as session:
+        data = collect(session)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(data, utcnow()), encoding="utf-8")
+    summary = {"out": str(out), "bytes": out.stat().st_size, **data.counts}
+    emit(
+        summary, fmt, lambda s: console.print(f"wrote {s['out']} ({s['bytes'] // 1024} KiB)", highlight=False)
+    )

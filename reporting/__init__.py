@@ -1,0 +1,1 @@
+"""Reports for people: the offline HTML report of `idres report`."""

@@ -1,0 +1,80 @@
+"""`idres serve` (without blocking: prefect.serve is replaced) and `idres report`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from idres.cli import app
+from idres.settings import Settings
+from reporting.html import TITLES
+from store import Store
+from tests.reporting.builders import matched_store
+
+runner = CliRunner()
+
+
+def test_serve_hands_the_deployments_to_prefect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: dict[str, Any] = {}
+
+    def fake_serve(*deployments: Any, **kwargs: Any) -> None:
+        served["deployments"] = deployments
+        served["kwargs"] = kwargs
+
+    monkeypatch.setattr("prefect.serve", fake_serve)
+    monkeypatch.setenv("IDRES_SCHEDULES__MATCH", "*/3 * * * *")
+    store = tmp_path / "s.duckdb"
+    result = runner.invoke(app, ["serve", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    names = {d.name for d in served["deployments"]}
+    assert {"idres-ingest", "idres-match"} <= names
+    assert all(d.parameters == {"store": str(store)} for d in served["deployments"])
+    assert served["kwargs"] == {"limit": 1}
+    assert "match/idres-match" in result.stdout and "*/3 * * * *" in result.stdout
+
+
+def test_serve_once_refuses_an_unknown_flow(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", "--once", "exports", "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 2
+    assert "unknown flow 'exports'" in result.output and "apply_merges" in result.output
+
+
+@pytest.mark.slow
+def test_serve_once_runs_one_flow(
+    tmp_path: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDRES_INGEST__LANDING_DIR", str(tmp_path / "landing"))
+    result = runner.invoke(
+        app, ["serve", "--once", "ingest", "--store", str(tmp_path / "s.duckdb"), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"ingest": []}  # the landing folder is empty
+
+
+def test_report_writes_one_offline_html_file(tmp_path: Path, settings: Settings, store: Store) -> None:
+    matched_store(tmp_path, settings, store)
+    store.close()  # the command opens the file itself
+    out = tmp_path / "out" / "report.html"
+    result = runner.invoke(
+        app, ["report", "--out", str(out), "--store", str(settings.store), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["out"] == str(out) and summary["bytes"] == out.stat().st_size
+    page = out.read_text(encoding="utf-8")
+    assert all(title in page for title in TITLES.values())
+    assert not re.search(r"<script[^>]+src=[\"']?https?://", page, re.IGNORECASE)
+
+
+def test_report_refuses_a_non_html_name_and_a_missing_store(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", "--out", str(tmp_path / "r.pdf")])
+    assert result.exit_code == 2 and "give --out a .html file" in result.output
+    result = runner.invoke(
+        app, ["report", "--out", str(tmp_path / "r.html"), "--store", str(tmp_path / "no.duckdb")]
+    )
+    assert result.exit_code == 1 and "no store at" in result.output

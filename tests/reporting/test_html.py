@@ -1,0 +1,55 @@
+"""The offline HTML report: built from a small matched store and from an empty one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from idres.settings import Settings
+from reporting.html import TITLES, collect, render, weights_frame
+from store import Store, history, utcnow
+from tests.reporting.builders import matched_store
+
+
+def _no_remote_scripts(page: str) -> None:
+    assert not re.search(r"<script[^>]+src=[\"']?https?://", page, re.IGNORECASE)
+
+
+def test_report_of_a_matched_store_has_every_plot(tmp_path: Path, settings: Settings, store: Store) -> None:
+    summary = matched_store(tmp_path, settings, store)
+    data = collect(store)
+    page = render(data, utcnow())
+    for title in TITLES.values():
+        assert title in page
+    assert "no suggestions yet" not in page and "no fitted model yet" not in page
+    assert page.count("Plotly.newPlot") == 5
+    # plotly.js is inlined once (a few MB), never fetched
+    assert page.count("/*! For license information please see plotly") <= 1 and len(page) > 1_000_000
+    _no_remote_scripts(page)
+    assert data.counts["suggestions rejected"] == 1
+    assert data.probabilities.height == summary["suggestions_new"]
+    assert set(data.rule_counts.get_column("run_id").to_list()) == {summary["run_id"]}
+    # the weights come from the stored model: one bar per comparison level
+    weights = weights_frame(data.model)
+    assert weights.height > 0 and {"comparison", "level", "weight"} <= set(weights.columns)
+
+
+def test_backlog_counts_pending_and_decided(tmp_path: Path, settings: Settings, store: Store) -> None:
+    matched_store(tmp_path, settings, store)
+    total = store.scalar("SELECT count(*) FROM suggestions WHERE NOT related_only")
+    by_day = history.review_backlog_by_day(store)
+    assert by_day.height == 1  # everything happened today
+    assert by_day["created"][0] == total and by_day["decided"][0] == 1
+    assert by_day["pending"][0] == total - 1
+    by_run = history.review_backlog_by_run(store)
+    # the rejection came after the run finished: right after the run every suggestion was pending
+    assert by_run["pending"].to_list() == [total] and by_run["decided"].to_list() == [0]
+
+
+def test_report_of_an_empty_store(store: Store) -> None:
+    page = render(collect(store), utcnow())
+    for title in TITLES.values():
+        assert title in page
+    assert "no suggestions yet" in page and "no fitted model yet" in page
+    assert "Plotly.newPlot" not in page
+    _no_remote_scripts(page)
