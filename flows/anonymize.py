@@ -1,0 +1,70 @@
+"""The `anonymize` flow: retention, erasure requests, verification; publishes counts (no personal data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from compliance.runner import run_anonymizations
+from flows.common import markdown_table, retry_when_busy, run_settings
+from idres.settings import ComplianceSettings
+from store import open_store
+
+ACTOR = "anonymize-flow"
+
+
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
+def anonymize_task(
+    store_path: str, busy_timeout_s: float, compliance: ComplianceSettings, actor: str
+) -> dict[str, Any]:
+    """Queue retention requests, then anonymize and verify each open request (one transaction each)."""
+    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
+        return run_anonymizations(store, compliance, actor)
+
+
+def _publish(summary: dict[str, Any]) -> None:
+    lines = [
+        "# Anonymization run",
+        f"{len(summary['done'])} request(s) done, {len(summary['waiting'])} waiting, "
+        f"{len(summary['failed'])} failed; {len(summary['retention_queued'])} queued by the retention policy; "
+        f"{summary['reappeared']} erased identity key(s) re-appeared as new customers.",
+    ]
+    if summary["counts"]:
+        names = sorted({name for counts in summary["counts"].values() for name in counts})
+        rows = [
+            [request_id, *[counts.get(n, 0) for n in names]]
+            for request_id, counts in summary["counts"].items()
+        ]
+        lines += ["", "## Erased", markdown_table(["request", *names], rows)]
+    if summary["waiting"] or summary["failed"]:
+        rows = [[w["request_id"], "waiting", w["reason"]] for w in summary["waiting"]]
+        rows += [[f["request_id"], "failed", f["reason"]] for f in summary["failed"]]
+        lines += ["", "## Not done", markdown_table(["request", "status", "reason"], rows)]
+    create_markdown_artifact(
+        key="anonymize-summary", markdown="\n".join(lines), description="Anonymization run summary"
+    )
+
+
+@flow(name="anonymize", log_prints=False)
+def anonymize_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, Any]:
+    """Carry out erasure requests (and the retention policy); fails loudly when a verification found leftovers."""
+    logger = get_run_logger()
+    settings = run_settings(store)
+    summary = anonymize_task(str(settings.store), settings.store_busy_timeout_s, settings.compliance, actor)
+    for request_id in summary["done"]:
+        logger.info("request %s: anonymized and verified", request_id)
+    for waiting in summary["waiting"]:
+        logger.warning("request %s waits: %s", waiting["request_id"], waiting["reason"])
+    for failed in summary["failed"]:
+        logger.error("request %s FAILED: %s", failed["request_id"], failed["reason"])
+    _publish(summary)
+    if summary["failed"]:
+        ids = ", ".join(str(f["request_id"]) for f in summary["failed"])
+        raise RuntimeError(
+            f"anonymization request(s) {ids} failed: see `idres requests list --status failed`"
+        )
+    return summary

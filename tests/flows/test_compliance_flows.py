@@ -1,0 +1,58 @@
+"""The `export` and `anonymize` flows end to end on a tiny store, under a temporary Prefect server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compliance.requests import get_request, request_anonymization, request_export
+from flows.anonymize import anonymize_flow
+from flows.export import export_flow
+from idres.settings import Settings
+from store import open_store, utcnow
+from tests.compliance.builders import ALICE_EMAIL, people_store
+
+
+@pytest.fixture
+def people(tmp_path: Path, settings: Settings, tmp_path_factory: pytest.TempPathFactory,
+           monkeypatch: pytest.MonkeyPatch) -> Settings:  # fmt: skip
+    with people_store(tmp_path, settings, tmp_path_factory):
+        pass
+    monkeypatch.setenv("IDRES_COMPLIANCE__EXPORT_DIR", str(tmp_path / "exports"))
+    monkeypatch.setenv("IDRES_COMPLIANCE__ANONYMIZATION_KEY_FILE", str(tmp_path / "anonymization.key"))
+    return settings
+
+
+@pytest.mark.slow
+def test_export_then_anonymize_flows(people: Settings, prefect_harness: None) -> None:
+    from prefect.artifacts import Artifact
+
+    with open_store(people.store) as store:
+        exported = request_export(store, "dpo", customer_id=1)
+        erased = request_anonymization(store, "dpo", email=ALICE_EMAIL)
+    summary = export_flow(store=str(people.store))
+    [bundle] = summary["bundles"]
+    assert Path(bundle["path"]).exists()
+    assert bundle["path"] in str(getattr(Artifact.get("export-summary"), "data", ""))
+    summary = anonymize_flow(store=str(people.store))
+    assert summary["done"] == [erased["request_id"]] and not Path(bundle["path"]).exists()
+    report = str(getattr(Artifact.get("anonymize-summary"), "data", ""))
+    assert "1 request(s) done" in report and "alice" not in report.lower()
+    with open_store(people.store) as store:
+        assert (get_request(store, exported["request_id"]) or {})["status"] == "done"
+        assert (get_request(store, erased["request_id"]) or {})["status"] == "done"
+
+
+@pytest.mark.slow
+def test_anonymize_flow_fails_loudly_when_the_verification_finds_a_leftover(
+    people: Settings, prefect_harness: None
+) -> None:
+    with open_store(people.store) as store:
+        with store.transaction():
+            store.execute("INSERT INTO comments VALUES (9, 3, NULL, 'sam', ?, ?)", [ALICE_EMAIL, utcnow()])
+        request = request_anonymization(store, "dpo", customer_id=1)
+    with pytest.raises(RuntimeError, match=f"request\\(s\\) {request['request_id']} failed"):
+        anonymize_flow(store=str(people.store))
+    with open_store(people.store) as store:
+        assert (get_request(store, request["request_id"]) or {})["status"] == "failed"
