@@ -29,6 +29,7 @@ unit: setup
 	$(UV) run --frozen pytest -m "not slow"
 
 test: lint typecheck
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # the web e2e browser
 	$(UV) run --frozen pytest
 
 bench: setup

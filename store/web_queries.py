@@ -116,14 +116,13 @@ def activity(store: Store, customer_id: int, limit: int = 50) -> list[dict[str, 
         SELECT * FROM (
             SELECT m.created_at AS occurred_at, 'message' AS kind, convs.channel AS channel,
                    CASE WHEN m.author_kind = 'agent' THEN coalesce(m.agent_name, 'agent') ELSE 'customer' END
-                       AS who, m.body AS text, m.conversation_id
+                       AS who, m.body AS text, m.conversation_id, NULL AS details
             FROM messages m JOIN convs ON convs.conversation_id = m.conversation_id
             UNION ALL
-            SELECT k.created_at, 'comment', NULL, k.agent, k.body, k.conversation_id FROM comments k
+            SELECT k.created_at, 'comment', NULL, k.agent, k.body, k.conversation_id, NULL FROM comments k
             WHERE k.customer_id = ? OR k.conversation_id IN (SELECT conversation_id FROM convs)
             UNION ALL
-            SELECT a.occurred_at, 'action', NULL, a.actor, a.action || coalesce(': ' || CAST(a.details AS VARCHAR), ''),
-                   NULL
+            SELECT a.occurred_at, 'action', NULL, a.actor, a.action, NULL, CAST(a.details AS VARCHAR)
             FROM audit_log a WHERE a.subject_kind = 'customer' AND a.subject_id = CAST(? AS VARCHAR))
         ORDER BY occurred_at DESC NULLS LAST LIMIT ?""",
         [customer_id, customer_id, customer_id, limit],

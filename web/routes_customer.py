@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ from web.perform import perform
 
 router = APIRouter()
 TABS = ("summary", "profile", "conversations", "messages", "identities", "actions")
+_HIDDEN_DETAILS = {"before_image", "survivor_after", "applied_at", "requested_id"}
 TEXT_FIELDS = ("first_name", "last_name", "display_name", "company", "gender", "city", "postcode", "country")
 LIST_FIELDS = ("emails", "phones")
 
@@ -31,6 +33,28 @@ def _threads(
         if comment["conversation_id"] in by_id:
             by_id[comment["conversation_id"]]["comments"].append(comment)
     return list(by_id.values())
+
+
+def _readable(row: dict[str, Any]) -> dict[str, Any]:
+    """An audited action as one short line: its name and its small scalar details (no before-images)."""
+    if row["kind"] != "action" or not row.get("details"):
+        return row
+    try:
+        details = json.loads(row["details"])
+    except ValueError:
+        return row
+    parts = []
+    for key, value in details.items() if isinstance(details, dict) else []:
+        if key in _HIDDEN_DETAILS or isinstance(value, dict):
+            continue
+        if isinstance(value, list):
+            if len(value) > 8 or any(isinstance(v, dict | list) for v in value):
+                continue
+            value = ", ".join(str(v) for v in value)
+        if value is None or len(str(value)) > 120:
+            continue
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    return {**row, "text": row["text"].replace("_", " ") + (" (" + "; ".join(parts) + ")" if parts else "")}
 
 
 @router.get("/customers/{customer_id}")
@@ -56,7 +80,7 @@ def customer_panel(
         profile = web_queries.customer_profile(store, customer_id)
         identities = web_queries.customer_identities(store, customer_id)
         if tab == "summary":
-            context["activity"] = web_queries.activity(store, customer_id)
+            context["activity"] = [_readable(row) for row in web_queries.activity(store, customer_id)]
         elif tab in ("conversations", "messages"):
             context["threads"] = _threads(
                 web_queries.conversations(store, customer_id),
