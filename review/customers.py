@@ -291,6 +291,9 @@ def search_identities(
         filters["phone_suffix"] = re.sub(r"\D", "", text)[-9:].lstrip("0") or None
     elif "@" in folded and not folded.startswith("@"):
         filters["email"] = folded
+        normalized = _normalized("email", [text])
+        if normalized["email_valid"][0]:  # a whole address: also its key (gmail dots, +tags)
+            filters["email_key"] = normalized["email_key"][0]
     elif folded.startswith("@"):
         filters["handle"] = folded.lstrip("@")
     else:

@@ -109,6 +109,7 @@ def search_candidates(
     store: Store,
     *,
     email: str | None = None,
+    email_key: str | None = None,
     phone_e164: str | None = None,
     phone_suffix: str | None = None,
     handle: str | None = None,
@@ -117,16 +118,20 @@ def search_candidates(
 ) -> list[dict[str, Any]]:
     """Identities of active customers that may match a search, most promising first.
 
-    Every filter is an equality, prefix or suffix on one normalized column, so a million identities
-    are filtered in one quick scan; names are then ordered by Jaro-Winkler only among the rows that
-    share each token's first two letters (a typo later in a name still finds it). The caller scores
-    the candidates with rapidfuzz.
+    Every filter is an equality, prefix or suffix on one normalized identity column, so a million
+    identities are filtered in one quick scan; names are then ordered by Jaro-Winkler among the rows
+    whose first and last names start like the tokens (a typo later in a name still finds it). Only
+    the few best rows are joined to their customers (merged customers' identities moved to the
+    survivor, so the active check rarely drops one). The caller scores them with rapidfuzz.
     """
     conditions: list[str] = []
     params: list[Any] = []
     if email:
-        conditions.append("starts_with(i.email_norm, ?) OR i.email_key = ?")
-        params.extend([email, email])
+        conditions.append("starts_with(i.email_norm, ?)")
+        params.append(email)
+    if email_key:
+        conditions.append("i.email_key = ?")
+        params.append(email_key)
     if phone_e164:
         conditions.append("i.phone_e164 = ?")
         params.append(phone_e164)
@@ -140,15 +145,16 @@ def search_candidates(
     score = "0.0"
     score_params: list[Any] = []
     if keys:
-        # every token must start a first or last name, or be a handle or an address's start
-        token_tests = []
-        for key in keys:
-            token_tests.append(
+        # each token starts the first or the last name (two letters: typos come later in a word), or is
+        # inside one ("pilar" of "María Pilar", "byrne" of "Taylor-Byrne")
+        conditions.append(
+            " AND ".join(
                 """(starts_with(i.first_name_key, ?) OR starts_with(i.last_name_key, ?)
-                    OR starts_with(i.screen_name_norm, ?) OR starts_with(i.email_norm, ?))"""
+                    OR contains(i.first_name_key, ?) OR contains(i.last_name_key, ?))"""
+                for _ in keys
             )
-            params.extend([key[:2], key[:2], key, key])
-        conditions.append(" AND ".join(token_tests))
+        )
+        params.extend(value for key in keys for value in (key[:2], key[:2], key, key))
         score = " + ".join(
             "greatest(jaro_winkler_similarity(coalesce(i.first_name_key, ''), ?),"
             " jaro_winkler_similarity(coalesce(i.last_name_key, ''), ?))"
@@ -158,10 +164,16 @@ def search_candidates(
     if not conditions:
         return []
     where = " OR ".join(f"({condition})" for condition in conditions)
+    # Only the ids are filtered over the whole table: reading every output column of a million rows
+    # first would cost several times the filter; the join then reads just the few rows found.
     return store.rows(
-        f"""SELECT {_IDENTITY_COLUMNS}, {score} AS prefilter_score FROM identities i
-        WHERE NOT i.anonymized AND ({where})
-          AND i.customer_id IN (SELECT customer_id FROM customers WHERE status = 'active')
-        ORDER BY prefilter_score DESC, i.identity_id LIMIT ?""",
+        f"""WITH found AS (
+            SELECT i.identity_id, {score} AS prefilter_score FROM identities i
+            WHERE NOT i.anonymized AND ({where})
+            ORDER BY prefilter_score DESC, i.identity_id LIMIT ?)
+        SELECT {_IDENTITY_COLUMNS}, f.prefilter_score
+        FROM found f JOIN identities i ON i.identity_id = f.identity_id
+        JOIN customers c ON c.customer_id = i.customer_id
+        WHERE c.status = 'active' ORDER BY f.prefilter_score DESC, i.identity_id""",
         [*score_params, *params, limit],
     )

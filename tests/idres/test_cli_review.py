@@ -11,14 +11,13 @@ from typer.testing import CliRunner
 from idres.cli import app
 from idres.settings import Settings
 from store import open_store
-from tests.review.builders import add_suggestion, ingest_people
+from tests.review.builders import add_suggestion, people_store
 
 
 @pytest.fixture
-def people(tmp_path: Path, settings: Settings) -> Path:
+def people(settings: Settings) -> Path:
     """A store of six one-identity customers and three pending suggestions; returns its path."""
-    with open_store(settings.store) as store:
-        ingest_people(tmp_path, settings, store)
+    with open_store(people_store(settings)) as store:
         add_suggestion(store, 1, 2, probability=0.99, band="auto_approve")
         add_suggestion(store, 3, 4, probability=0.93)
         add_suggestion(store, 5, 6, probability=0.60)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from idres.settings import Settings
+from idres.settings import IngestSettings, Settings
 from ingest.pipeline import ingest_file
-from store import Store, utcnow
+from store import Store, open_store, utcnow
 from tests.helpers import write_csv
 
 HEADER = ["channel", "external_id", "first_name", "last_name", "email", "phone", "city", "screen_name"]
@@ -28,6 +31,26 @@ def ingest_people(
     """Ingest one CSV: every row becomes an identity with a customer of its own (ids 1..n)."""
     report = ingest_file(store, write_csv(tmp_path / "people.csv", HEADER, rows or PEOPLE), settings.ingest)
     assert report.status == "loaded", report.error
+
+
+_TEMPLATES: dict[str, Path] = {}
+
+
+def people_store(settings: Settings) -> Path:
+    """Put a store holding PEOPLE at `settings.store` (copied from one ingested per test process: ingest is slow)."""
+    if "people" not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="idres-review-people-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = Settings(
+            store=folder / "people.duckdb",
+            ingest=IngestSettings(data_docs_dir=folder / "docs", landing_dir=folder / "landing"),
+        )
+        with open_store(template.store) as store:
+            ingest_people(folder, template, store)
+        _TEMPLATES["people"] = template.store
+    settings.store.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_TEMPLATES["people"], settings.store)
+    return settings.store
 
 
 def add_suggestion(

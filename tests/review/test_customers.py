@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,16 +11,16 @@ from idres.settings import Settings
 from review.customers import add_comment, edit_profile, lock, search_identities, unlock
 from review.decisions import approve
 from review.errors import ReviewError
-from store import Store
+from store import Store, open_store
 from store.customers import get_customer
 from store.reports import customer_record
-from tests.review.builders import add_suggestion, ingest_people, simulate_merge
+from tests.review.builders import add_suggestion, people_store, simulate_merge
 
 
 @pytest.fixture
-def people(tmp_path: Path, settings: Settings, store: Store) -> Store:
-    ingest_people(tmp_path, settings, store)
-    return store
+def people(settings: Settings) -> Iterator[Store]:
+    with open_store(people_store(settings)) as store:
+        yield store
 
 
 def _audit(store: Store, action: str) -> list[dict]:
@@ -194,6 +194,7 @@ def test_search_by_name_email_phone_and_handle(people: Store) -> None:
     assert _ids(search_identities(people, "alice moss"))[:2] == [1, 2]
     assert _ids(search_identities(people, "Brian.Novak@example.org")) == [3]
     assert _ids(search_identities(people, "chloe@")) == [5]
+    assert _ids(search_identities(people, "brian.novak+shop@example.org")) == [3]  # same email key
     assert set(_ids(search_identities(people, "+44 7911 123401"))) == {1, 2}
     assert _ids(search_identities(people, "123404")) == [6]
     assert _ids(search_identities(people, "@bnov")) == [4]

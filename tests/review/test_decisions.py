@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,16 +13,16 @@ from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
 from review.decisions import approve, bulk_approve, reject
 from review.errors import ReviewError
-from store import Store, utcnow
+from store import Store, open_store, utcnow
 from store import suggestions as sg
 from tests.helpers import write_csv
-from tests.review.builders import add_suggestion, ingest_people, simulate_merge, suggestion
+from tests.review.builders import add_suggestion, people_store, simulate_merge, suggestion
 
 
 @pytest.fixture
-def people(tmp_path: Path, settings: Settings, store: Store) -> Store:
-    ingest_people(tmp_path, settings, store)
-    return store
+def people(settings: Settings) -> Iterator[Store]:
+    with open_store(people_store(settings)) as store:
+        yield store
 
 
 def _audit(store: Store, action: str) -> list[dict]:

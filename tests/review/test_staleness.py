@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from idres.settings import Settings
 from review.staleness import StaleCheck, check_suggestion
-from store import Store
-from tests.review.builders import add_suggestion, ingest_people, simulate_merge, suggestion
+from store import Store, open_store
+from tests.review.builders import add_suggestion, people_store, simulate_merge, suggestion
 
 
 @pytest.fixture
-def people(tmp_path: Path, settings: Settings, store: Store) -> Store:
-    ingest_people(tmp_path, settings, store)
-    return store
+def people(settings: Settings) -> Iterator[Store]:
+    with open_store(people_store(settings)) as store:
+        yield store
 
 
 def _check(store: Store, left: int, right: int) -> StaleCheck:
