@@ -1,0 +1,56 @@
+"""`idres users add/list/disable`: accounts for the web page, passwords hashed, bad input refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from idres.cli import app
+from store import open_store
+from web.auth import authenticate
+
+runner = CliRunner()
+
+
+def test_users_add_list_and_disable(tmp_path: Path) -> None:
+    store = str(tmp_path / "store.duckdb")
+    added = runner.invoke(
+        app, ["users", "add", "dana", "--role", "compliance", "--password-stdin", "--store", store],
+        input="s3cret-enough\n",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(app, ["users", "list", "--store", store, "--format", "json"]).stdout)
+    assert [(u["username"], u["role"], u["disabled"]) for u in listed] == [("dana", "compliance", False)]
+    assert "password_hash" not in listed[0]
+    with open_store(Path(store)) as session:
+        stored = session.scalar("SELECT password_hash FROM users WHERE username = 'dana'")
+        assert stored.startswith("$argon2") and "s3cret-enough" not in stored
+        assert authenticate(session, "dana", "s3cret-enough") is not None
+        assert authenticate(session, "dana", "wrong") is None
+    again = runner.invoke(
+        app,
+        ["users", "add", "dana", "--role", "agent", "--password-stdin", "--store", store],
+        input="another-one\n",
+    )
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert runner.invoke(app, ["users", "disable", "dana", "--store", store]).exit_code == 0
+    with open_store(Path(store)) as session:
+        assert authenticate(session, "dana", "s3cret-enough") is None
+        assert (
+            session.scalar("SELECT count(*) FROM audit_log WHERE action IN ('user.add', 'user.disable')") == 2
+        )
+    assert runner.invoke(app, ["users", "disable", "nobody", "--store", store]).exit_code == 1
+
+
+def test_users_add_refuses_bad_roles_names_and_short_passwords(tmp_path: Path) -> None:
+    store = str(tmp_path / "store.duckdb")
+    cases = [
+        (["users", "add", "eve", "--role", "root"], "long-enough-pw\n", "role must be one of"),
+        (["users", "add", "<eve>", "--role", "agent"], "long-enough-pw\n", "user name"),
+        (["users", "add", "eve", "--role", "agent"], "short\n", "at least 8"),
+    ]
+    for args, password, message in cases:
+        result = runner.invoke(app, [*args, "--password-stdin", "--store", store], input=password)
+        assert result.exit_code == 2 and message in result.output, result.output
