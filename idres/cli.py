@@ -324,3 +324,4 @@ from idres import cli_merges  # noqa: E402,F401  (registers `idres merges apply/
 from idres import cli_review  # noqa: E402,F401  (registers `suggestions approve/reject`, `customer search/lock/...`)
 from idres import cli_web  # noqa: E402,F401  (registers `idres web`, `users`)
 from idres import cli_ops  # noqa: E402,F401  (registers `idres serve`, `report`)
+from idres import cli_compliance  # noqa: E402,F401  (registers `idres export`, `anonymize`, `requests`)

@@ -1,0 +1,185 @@
+"""`idres export request|run|decrypt`, `idres anonymize request|run` and `idres requests list`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from idres.cli import app
+from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.output import OutputFormat, console, emit, fail, table
+
+export_app = typer.Typer(help="Data-access / portability requests and their bundles.", no_args_is_help=True)
+anonymize_app = typer.Typer(help="Erasure requests: irreversible anonymization.", no_args_is_help=True)
+requests_app = typer.Typer(help="Export and anonymization requests.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(anonymize_app, name="anonymize")
+app.add_typer(requests_app, name="requests")
+
+CustomerOption = Annotated[int | None, typer.Option("--customer", help="The customer id.")]
+EmailOption = Annotated[str | None, typer.Option("--email", help="An e-mail address of the person.")]
+PhoneOption = Annotated[str | None, typer.Option("--phone", help="A phone number of the person.")]
+RequestedByOption = Annotated[
+    str, typer.Option("--requested-by", help="Who asked (the compliance officer or agent).")
+]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (e.g. the letter's reference).")]
+REQUEST_COLUMNS = ["id", "kind", "status", "customer", "lookup", "requested by", "requested at", "detail"]
+
+
+def _queue(
+    kind: str,
+    store: Path | None,
+    fmt: OutputFormat,
+    customer: int | None,
+    email: str | None,
+    phone: str | None,
+    requested_by: str,
+    reason: str | None,
+) -> None:
+    from compliance.requests import request_anonymization, request_export
+    from review.errors import ReviewError
+
+    settings = settings_for(store)
+    queue: Callable[..., dict[str, Any]] = request_export if kind == "export" else request_anonymization
+    with store_session(store) as session:
+        try:
+            request = queue(
+                session, requested_by, customer_id=customer, email=email, phone=phone, reason=reason,
+                default_region=settings.ingest.default_region,
+            )  # fmt: skip
+        except ReviewError as error:
+            fail(str(error))
+    emit(request, fmt, lambda r: console.print(
+        f"request {r['request_id']} queued: {kind} of customer {r['customer_id']} (status {r['status']}); "
+        f"it runs with the next `{kind}` flow or `idres {kind} run`", highlight=False))  # fmt: skip
+
+
+@export_app.command("request")
+def export_request(
+    requested_by: RequestedByOption,
+    customer: CustomerOption = None,
+    email: EmailOption = None,
+    phone: PhoneOption = None,
+    reason: ReasonOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Queue an export of everything stored about a person (name them by exactly one of id, e-mail, phone)."""
+    _queue("export", store, fmt, customer, email, phone, requested_by, reason)
+
+
+@anonymize_app.command("request")
+def anonymize_request(
+    requested_by: RequestedByOption,
+    customer: CustomerOption = None,
+    email: EmailOption = None,
+    phone: PhoneOption = None,
+    reason: ReasonOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Queue an irreversible anonymization of a person (name them by exactly one of id, e-mail, phone)."""
+    _queue("anonymize", store, fmt, customer, email, phone, requested_by, reason)
+
+
+def _run_flow(kind: str, store: Path | None, fmt: OutputFormat) -> None:
+    from flows.runtime import prepare_prefect
+
+    settings = settings_for(store)
+    prepare_prefect()
+    if kind == "export":
+        from flows.export import export_flow as run
+    else:
+        from flows.anonymize import anonymize_flow as run
+    try:
+        summary = run(store=str(settings.store))
+    except Exception as error:  # the flow has recorded and logged it; people get one line
+        fail(f"{kind} run failed: {error}")
+    emit(summary, fmt, lambda s: _render_run(kind, s))
+
+
+def _render_run(kind: str, summary: dict[str, Any]) -> None:
+    if kind == "export":
+        console.print(f"{len(summary['done'])} bundle(s) produced", highlight=False)
+        for produced in summary["bundles"]:
+            console.print(
+                f"request {produced['request_id']}: {produced['path']} (sha256 {produced['sha256']})",
+                highlight=False,
+            )
+        return
+    console.print(
+        f"{len(summary['done'])} request(s) anonymized and verified, {len(summary['waiting'])} waiting, "
+        f"{len(summary['retention_queued'])} queued by the retention policy, "
+        f"{summary['reappeared']} erased key(s) re-appeared as new customers",
+        highlight=False,
+    )
+    for waiting in summary["waiting"]:
+        console.print(f"request {waiting['request_id']} waits: {waiting['reason']}", highlight=False)
+
+
+@export_app.command("run")
+def export_run(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
+    """Produce bundles for pending export requests now (the `export` flow)."""
+    _run_flow("export", store, fmt)
+
+
+@anonymize_app.command("run")
+def anonymize_run(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
+    """Anonymize and verify pending erasure requests now, with the retention policy (the `anonymize` flow)."""
+    _run_flow("anonymize", store, fmt)
+
+
+@export_app.command("decrypt")
+def export_decrypt(
+    bundle_file: Annotated[Path, typer.Argument(help="The bundle (.zip or .zip.enc).", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", help="An empty or new folder for the files.")],
+    passphrase: Annotated[
+        str | None,
+        typer.Option(
+            "--passphrase", envvar="IDRES_BUNDLE_PASSPHRASE",
+            help="The bundle passphrase (default: the configured export passphrase, else asked for).",
+        ),
+    ] = None,
+) -> None:  # fmt: skip
+    """Check a bundle's checksums and unpack it (decrypting it first when it is encrypted)."""
+    from exports import BundleError, extract_bundle, is_encrypted
+
+    if passphrase is None and is_encrypted(bundle_file.read_bytes()[:16]):
+        passphrase = settings_for(None).compliance.export_passphrase or typer.prompt(
+            "passphrase", hide_input=True
+        )
+    try:
+        manifest = extract_bundle(bundle_file, out, passphrase)
+    except BundleError as error:
+        fail(str(error))
+    console.print(
+        f"request {manifest.get('request_id')}: {len(manifest['files']) + 1} files checked and written to {out}",
+        highlight=False,
+    )
+
+
+@requests_app.command("list")
+def requests_list(
+    kind: Annotated[str | None, typer.Option("--kind", help="export or anonymize.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, waiting, done, failed or not_found.")
+    ] = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Export and anonymization requests with their status, newest first."""
+    from compliance.requests import list_requests
+    from review.errors import ReviewError
+
+    with store_session(store, read_only=True) as session:
+        try:
+            rows = list_requests(session, kind=kind, status=status)
+        except ReviewError as error:
+            fail(str(error))
+    emit(rows, fmt, lambda data: console.print(table("Requests", REQUEST_COLUMNS, [
+        [r["request_id"], r["kind"], r["status"], r["customer_id"], r["lookup_kind"], r["requested_by"],
+         r["requested_at"], r["status_reason"] or r["bundle_path"] or ""]
+        for r in data])))  # fmt: skip
