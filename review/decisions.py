@@ -116,16 +116,22 @@ def _decide(
             refusal = ReviewError(str(error))
         if refusal is None:
             left, right = int(current["customer_id_l"]), int(current["customer_id_r"])
-            if approve and sql.cannot_link_exists(store, left, right):
+            link = sql.cannot_link_between(store, left, right) if approve else None
+            if link is not None:
                 raise ReviewError(
-                    f"cannot approve suggestion {suggestion_id}: customers {left} and {right} were marked "
-                    "as different people (a rejected suggestion); that decision stands"
+                    f"cannot approve suggestion {suggestion_id}: customers {link['customer_id_a']} and "
+                    f"{link['customer_id_b']} were marked as different people by {link['created_by']}"
+                    f"{' (suggestion ' + str(link['suggestion_id']) + ')' if link['suggestion_id'] else ''}; "
+                    "that decision stands"
                 )
             now = utcnow()
             status = "approved" if approve else "rejected"
             sql.set_decision(store, suggestion_id, status, agent, comment, now)
             if not approve:
-                sql.add_cannot_link(store, left, right, suggestion_id, agent, comment, now)
+                # the pair the match run compared; after a re-pointing also the survivors the agent saw
+                original = (int(row["customer_id_l"]), int(row["customer_id_r"]))
+                for pair in dict.fromkeys([original, (left, right)]):
+                    sql.add_cannot_link(store, *pair, suggestion_id, agent, comment, now)
             details = {
                 "customers": [left, right],
                 "probability": row["probability"],

@@ -71,14 +71,20 @@ def add_cannot_link(
     )
 
 
-def cannot_link_exists(store: Store, customer_a: int, customer_b: int) -> bool:
-    """Whether an agent has said these two (original) customer ids are different people."""
-    low, high = min(customer_a, customer_b), max(customer_a, customer_b)
-    return bool(
-        store.scalar(
-            "SELECT count(*) FROM cannot_links WHERE customer_id_a = ? AND customer_id_b = ?", [low, high]
-        )
+def cannot_link_between(store: Store, customer_l: int, customer_r: int) -> dict[str, Any] | None:
+    """A cannot-link between any customer merged into `customer_l` (or itself) and any of `customer_r`."""
+    rows = store.rows(
+        """WITH RECURSIVE members(side, customer_id) AS (
+            SELECT 'l', CAST(? AS BIGINT) UNION ALL SELECT 'r', CAST(? AS BIGINT)
+            UNION
+            SELECT m.side, c.customer_id FROM customers c JOIN members m ON c.merged_into = m.customer_id
+            WHERE c.status = 'merged')
+        SELECT k.* FROM cannot_links k
+        JOIN members a ON a.customer_id = k.customer_id_a JOIN members b ON b.customer_id = k.customer_id_b
+        WHERE a.side <> b.side ORDER BY k.created_at LIMIT 1""",
+        [customer_l, customer_r],
     )
+    return rows[0] if rows else None
 
 
 def bulk_candidates(

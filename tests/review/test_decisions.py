@@ -226,3 +226,20 @@ def test_approval_survives_match_reruns(tmp_path: Path, settings: Settings, stor
     store.execute("UPDATE identities SET match_pending = TRUE")
     _match(store, settings)
     assert suggestion(store, sid) == before
+
+
+def test_cannot_link_of_a_merged_member_blocks_approval(people: Store) -> None:
+    reject(people, add_suggestion(people, 5, 6), "bob")
+    simulate_merge(people, 5, 1)  # customer 1 now holds the identities bob said are not customer 6
+    sid = add_suggestion(people, 1, 6)
+    with pytest.raises(ReviewError, match="customers 5 and 6 were marked as different people by bob"):
+        approve(people, sid, "alice")
+    assert approve(people, add_suggestion(people, 1, 4), "alice")["status"] == "approved"
+
+
+def test_reject_after_repointing_links_both_pairs(people: Store) -> None:
+    sid = add_suggestion(people, 3, 5)
+    simulate_merge(people, 5, 1)
+    reject(people, sid, "bob")
+    pairs = people.rows("SELECT customer_id_a, customer_id_b FROM cannot_links ORDER BY 1, 2")
+    assert [(p["customer_id_a"], p["customer_id_b"]) for p in pairs] == [(1, 3), (3, 5)]
