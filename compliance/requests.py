@@ -40,18 +40,23 @@ def _lookup(
     if len(given) != 1:
         raise ReviewError("name the person by exactly one of: customer id, e-mail address, phone number")
     if customer_id is not None:
-        return "customer", str(customer_id), _live([customer_id], store), f"customer {customer_id}"
+        return "customer", str(customer_id), live_customers([customer_id], store), f"customer {customer_id}"
     if email:
         value = normalize_email(email)
-        return "email", value, _live(sql.customers_with_email(store, value), store), "that e-mail address"
+        return (
+            "email",
+            value,
+            live_customers(sql.customers_with_email(store, value), store),
+            "that e-mail address",
+        )
     assert phone is not None
     e164 = normalize_phone(phone, default_region)
     if e164 is None:
         raise ReviewError(f"{phone!r} is not a phone number (could not read it with region {default_region})")
-    return "phone", e164, _live(sql.customers_with_phone(store, e164), store), "that phone number"
+    return "phone", e164, live_customers(sql.customers_with_phone(store, e164), store), "that phone number"
 
 
-def _live(customer_ids: list[int], store: Store) -> list[int]:
+def live_customers(customer_ids: list[int], store: Store) -> list[int]:
     """Follow merge redirects to surviving customers; anonymized and unknown ids drop out."""
     survivors: set[int] = set()
     for customer_id in customer_ids:

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from anonymize import scrub
-from compliance.requests import _live
+from compliance.requests import live_customers
 from exports import bundle
 from idres.settings import ComplianceSettings
 from store import compliance as sql
@@ -72,7 +72,9 @@ def _fail(store: Store, request_id: int, reason: str) -> None:
 
 
 def _person(store: Store, request: dict[str, Any]) -> int:
-    survivors = _live([int(request["customer_id"])], store) if request["customer_id"] is not None else []
+    survivors = (
+        live_customers([int(request["customer_id"])], store) if request["customer_id"] is not None else []
+    )
     if not survivors:
         raise RuntimeError(f"customer {request['customer_id']} no longer exists or was anonymized")
     return survivors[0]

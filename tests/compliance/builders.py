@@ -84,6 +84,16 @@ def build_people(tmp_path: Path, settings: Settings, store: Store) -> None:
             [json.dumps({"external_id": ALICE_EMAIL, "first_name": "Alice"}), now,
              json.dumps({"external_id": "someone@else.org"}), now],
         )  # fmt: skip
+        store.execute(
+            """INSERT INTO suggestions (suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band,
+                status, evidence, evidence_hash, created_at, updated_at, decided_by, decision_comment)
+            VALUES (1, 1, 3, 0.9, 5.0, 'review', 'rejected', ?, 'h', ?, ?, 'sam', 'Alice Moss is not Brian')""",
+            [json.dumps([{"field": "email", "l": ALICE_EMAIL, "r": "brian.novak@example.org"}]), now, now],
+        )
+        store.execute(
+            "INSERT INTO cannot_links VALUES (1, 3, 1, 'sam', ?, 'Alice Moss and Brian are different people')",
+            [now],
+        )
         store.audit(
             "sam", "profile_edited", "customer", 1, {"changes": {"city": {"old": "York", "new": "Leeds"}}}
         )
