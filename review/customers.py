@@ -239,7 +239,10 @@ def add_comment(
             customer, _note = _resolved(store, customer_id)
             _refuse_anonymized(customer, "comment on")
             survivor = int(customer["customer_id"])
-        if conversation_id is not None:
+        if conversation_id is None:
+            comment_id = sql.insert_comment(store, agent, text, survivor, None, utcnow())
+            subject: tuple[str, int | None] = ("customer", survivor)
+        else:
             if not sql.conversation_exists(store, conversation_id):
                 raise ReviewError(f"no conversation {conversation_id}")
             owner = sql.conversation_customer(store, conversation_id)
@@ -247,14 +250,12 @@ def add_comment(
                 raise ReviewError(
                     f"conversation {conversation_id} belongs to customer {owner}, not {survivor}"
                 )
-        comment_id = sql.insert_comment(store, agent, text, survivor, conversation_id, utcnow())
+            # no customer id: a conversation's comment follows its conversation through merges and undos
+            comment_id = sql.insert_comment(store, agent, text, None, conversation_id, utcnow())
+            subject, survivor = ("conversation", conversation_id), owner
         # the audit entry records where, not the text: comments are free text (personal data)
         store.audit(
-            agent,
-            "comment",
-            "customer" if survivor is not None else "conversation",
-            survivor if survivor is not None else conversation_id,
-            {"comment_id": comment_id, "conversation_id": conversation_id, "length": len(text)},
+            agent, "comment", subject[0], subject[1], {"comment_id": comment_id, "customer_id": survivor}
         )
     return comment_id
 

@@ -168,6 +168,9 @@ def test_comments_on_customer_and_conversation_show_in_the_record(people: Store)
     assert record is not None
     assert {c["body"] for c in record["comments"]} == {"called back, wants a refund", "escalated"}
     assert [e["details"]["comment_id"] for e in _audit(people, "comment")] == [first, second]
+    # naming the customer too only checks the conversation is theirs
+    third = add_comment(people, "bob", "refunded", customer_id=1, conversation_id=conversation)
+    assert people.scalar("SELECT customer_id FROM comments WHERE comment_id = ?", [third]) is None
 
 
 def test_bad_comments_are_refused(people: Store) -> None:
