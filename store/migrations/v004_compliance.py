@@ -3,8 +3,12 @@
 from store.schema import Migration
 
 STATEMENTS = (
-    # kind: export | anonymize
-    # status: pending | waiting (e.g. customer locked) | running | done | failed | not_found
+    # kind: export | anonymize; lookup_kind: customer | email | phone, lookup_value normalized as ingest
+    # does (erased when the person is anonymized).
+    # status: pending | waiting (customer locked; re-checked every run) | done | failed (status_reason
+    # says why: for a failed verification, the places found, never the values) | not_found (nobody,
+    # or several customers, had that value: kept as the paper trail). counts: rows per table exported
+    # or erased.
     """CREATE TABLE IF NOT EXISTS compliance_requests (
         request_id BIGINT PRIMARY KEY,
         kind VARCHAR NOT NULL,
@@ -35,6 +39,8 @@ STATEMENTS = (
 
 PERSONAL_DATA = {
     "compliance_requests": {"lookup_value": "identifier", "reason": "free_text"},
+    # audit details may hold old/new profile values of edits and search queries: anonymization scrubs them
+    "audit_log": {"details": "free_text"},
 }
 
 MIGRATION = Migration(4, "compliance requests and erased identity keys", STATEMENTS, PERSONAL_DATA)
