@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -86,7 +87,7 @@ def _timed(client: Any, urls: list[str]) -> dict[str, float]:
         began = time.perf_counter()
         response = client.get(url)
         times.append((time.perf_counter() - began) * 1000)
-        if response.status_code != 200 or "The store is busy" in response.text:
+        if response.status_code != 200 or "The store is busy" in response.text or "Log in" in response.text:
             raise SystemExit(f"{url} answered {response.status_code}")
     times.sort()
     return {
@@ -116,15 +117,18 @@ def measure(store_path: Path, samples: int, seed: int) -> dict[str, Any]:
         customer_ids = [
             r["customer_id"]
             for r in store.rows(
-                "SELECT customer_id FROM customers WHERE status = 'active' USING SAMPLE reservoir(?) REPEATABLE (?)",
-                [samples, seed],
+                f"SELECT customer_id FROM customers WHERE status = 'active' "
+                f"USING SAMPLE reservoir({int(samples)} ROWS) REPEATABLE ({int(seed)})"
             )
         ]
         channels = [r["channel"] for r in store.rows("SELECT DISTINCT channel FROM identities")]
     rng = random.Random(seed)
     settings = Settings(store=store_path)
     with TestClient(create_app(settings, drain=False)) as client:
-        client.post("/login", data={"username": "bench", "password": PASSWORD})
+        token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text)
+        form = {"username": "bench", "password": PASSWORD, "login_token": token.group(1) if token else ""}
+        if "Review queue" not in client.post("/login", data=form).text:
+            raise SystemExit("could not log in as the bench user")
         queue_urls = [
             rng.choice(
                 ["/queue", "/queue?page=2", "/queue?band=review", f"/queue?channel={rng.choice(channels)}"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from idres.settings import Settings
 from store import StoreBusyError, open_store
 from web.actions import build_actions
-from web.auth import SESSION_COOKIE, Sessions, authenticate, csrf_ok, secret_key
+from web.auth import LOGIN_COOKIE, SESSION_COOKIE, Sessions, authenticate, csrf_ok, secret_key
 from web.deps import Forbidden, LoginRequired, current_user, login_url, redirect, render, safe_next
 from web.gate import StoreGate
 
@@ -92,24 +94,41 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
             request, "error.html", user, status_code=error.status_code, title=title, reason=error.detail
         )
 
+    def login_form(request: Request, next_url: str, error: str | None, status_code: int = 200) -> Response:
+        # the login form has its own CSRF token (double-submit cookie): there is no session yet
+        token = secrets.token_urlsafe(24)
+        response = render(
+            request, "login.html", None, status_code=status_code, next=safe_next(next_url), error=error,
+            login_token=token,
+        )  # fmt: skip
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login")
+        return response
+
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/queue") -> Response:
-        return render(request, "login.html", None, next=safe_next(next), error=None)
+        return login_form(request, next, None)
 
     @app.post("/login")
     def login(
-        request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("/queue")
+        request: Request,
+        username: str = Form(""),
+        password: str = Form(""),
+        next: str = Form("/queue"),
+        login_token: str = Form(""),
     ) -> Response:
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not hmac.compare_digest(expected, login_token):
+            return login_form(request, next, "The login form expired: please log in again.", 400)
         with gate.read() as store:
             account = authenticate(store, username.strip(), password)
         if account is None:
-            return render(
-                request, "login.html", None, status_code=401, next=safe_next(next),
-                error="Unknown user name or wrong password (or the account is disabled).",
-            )  # fmt: skip
+            return login_form(
+                request, next, "Unknown user name or wrong password (or the account is disabled).", 401
+            )
         gate.run(account["username"], "login", {})
         app.state.accounts.pop(account["username"], None)
         response = RedirectResponse(safe_next(next), status_code=303)
+        response.delete_cookie(LOGIN_COOKIE, path="/login")
         response.set_cookie(
             SESSION_COOKIE,
             app.state.sessions.new(account["username"], account["role"]),

@@ -18,6 +18,7 @@ from store import users as store_users
 
 SESSION_COOKIE = "idres_session"
 FLASH_COOKIE = "idres_flash"
+LOGIN_COOKIE = "idres_login"
 
 # what each role may do; every action route checks this on the server (hidden buttons are a courtesy)
 PERMISSIONS: dict[str, frozenset[str]] = {

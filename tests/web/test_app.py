@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from idres.settings import Settings
 from store import open_store
-from tests.web.pages import PASSWORD, flash_of, login
+from tests.web.pages import PASSWORD, flash_of, login, login_form
 
 
 def _pending(settings: Settings) -> list[dict]:
@@ -29,10 +29,12 @@ def _audit(settings: Settings, action: str) -> list[dict]:
 def test_pages_need_a_login_and_bad_passwords_are_refused(client: TestClient, web_settings: Settings) -> None:
     response = client.get("/customers/1/summary", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
-    refused = client.post("/login", data={"username": "alice", "password": "wrong password"})
+    refused = client.post("/login", data=login_form(client, "alice", "wrong password"))
     assert refused.status_code == 401 and "wrong password" in refused.text
-    refused = client.post("/login", data={"username": "nobody", "password": PASSWORD})
+    refused = client.post("/login", data=login_form(client, "nobody", PASSWORD))
     assert refused.status_code == 401
+    forged = {**login_form(client, "alice", PASSWORD), "login_token": "forged"}
+    assert client.post("/login", data=forged).status_code == 400
     login(client, "alice")
     assert [row["actor"] for row in _audit(web_settings, "web.login")] == ["alice"]
     cookie = next(c for c in client.cookies.jar if c.name == "idres_session")
@@ -215,7 +217,7 @@ def test_disabled_accounts_lose_their_sessions(client: TestClient, web_settings:
     client.app.state.accounts.clear()  # the page re-reads accounts every 30 s; do not wait in a test
     response = client.get("/queue", follow_redirects=False)
     assert response.status_code == 303 and "/login" in response.headers["location"]
-    refused = client.post("/login", data={"username": "alice", "password": PASSWORD})
+    refused = client.post("/login", data=login_form(client, "alice", PASSWORD))
     assert refused.status_code == 401
 
 
