@@ -88,7 +88,10 @@ def customer_panel(
                 web_queries.conversation_comments(store, customer_id),
             )
         elif tab == "identities" and q.strip():
-            context["matches"] = _search_identities(store, q.strip(), customer_id)
+            try:
+                context["matches"] = _search_identities(store, q.strip(), customer_id)
+            except ValueError as error:  # e.g. a one-letter query
+                context["matches"], context["search_error"] = [], str(error)
         elif tab == "actions" and user.can("export"):
             context["requests"] = _requests_of(store, customer_id)
     return render(

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from idres.settings import Settings
 from store import open_store
-from tests.web.pages import PASSWORD, flash_of, login, login_form
+from tests.web.pages import PASSWORD, csrf_of, flash_of, login, login_form
 
 
 def _pending(settings: Settings) -> list[dict]:
@@ -230,3 +230,57 @@ def test_tampered_session_cookie_is_ignored(client: TestClient) -> None:
     client.cookies.set("idres_session", forged)
     response = client.get("/queue", follow_redirects=False)
     assert response.status_code == 303 and "/login" in response.headers["location"]
+
+
+def test_export_bundle_download_is_for_compliance_and_audited(
+    client: TestClient, web_settings: Settings
+) -> None:
+    from compliance.runner import run_exports
+
+    csrf = login(client, "carol")
+    customer = _pending(web_settings)[0]["customer_id_l"]
+    client.post(f"/customers/{customer}/export-request", data={"csrf_token": csrf, "confirm": "yes"})
+    with open_store(web_settings.store) as store:
+        run_exports(store, web_settings.compliance, "export-flow")
+        request_id, status = store.rows("SELECT request_id, status FROM compliance_requests")[0].values()
+    assert status == "done"
+    assert f"/requests/{request_id}/download" in client.get("/requests").text
+    bundle = client.get(f"/requests/{request_id}/download")
+    assert bundle.status_code == 200 and len(bundle.content) > 0
+    assert "attachment" in bundle.headers["content-disposition"]
+    assert [(a["actor"], a["subject_id"]) for a in _audit(web_settings, "export.download")] == [
+        ("carol", str(request_id))
+    ]
+    client.post("/logout", data={"csrf_token": csrf})
+    for name in ("alice", "adam"):
+        login(client, name)
+        assert client.get(f"/requests/{request_id}/download").status_code == 403
+        client.post("/logout", data={"csrf_token": csrf_of(client.get("/queue").text)})
+    assert len(_audit(web_settings, "export.download")) == 1
+
+
+def test_identity_search_finds_and_merges_another_customer(
+    client: TestClient, web_settings: Settings
+) -> None:
+    csrf = login(client, "alice")
+    with open_store(web_settings.store) as store:
+        pair = store.rows(
+            """SELECT a.customer_id AS keep, b.customer_id AS other, b.email_norm AS email
+            FROM identities a JOIN identities b ON a.customer_id < b.customer_id
+            WHERE b.email_norm IS NOT NULL AND a.email_norm IS NOT NULL AND a.email_norm <> b.email_norm
+            ORDER BY a.identity_id, b.identity_id LIMIT 1"""
+        )[0]
+    page = client.get(f"/customers/{pair['keep']}/identities", params={"q": pair["email"]}).text
+    assert f'name="other_customer_id" value="{pair["other"]}"' in page
+    assert "at least 2" in client.get(f"/customers/{pair['keep']}/identities", params={"q": "x"}).text
+    merged = client.post(
+        f"/customers/{pair['keep']}/merge", data={"csrf_token": csrf, "other_customer_id": pair["other"]}
+    )
+    assert flash_of(merged.text).startswith("ok:"), flash_of(merged.text)
+    followed = client.get(f"/customers/{pair['other']}/summary")
+    assert followed.url.path == f"/customers/{pair['keep']}/summary"
+    with open_store(web_settings.store) as store:
+        assert (
+            store.scalar("SELECT merged_into FROM customers WHERE customer_id = ?", [pair["other"]])
+            == pair["keep"]
+        )
