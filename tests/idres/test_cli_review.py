@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from idres.cli import app
 from idres.settings import Settings
 from store import open_store
-from tests.review.builders import add_suggestion, people_store
+from tests.review.builders import add_suggestion, people_store, simulate_merge
 
 
 @pytest.fixture
@@ -116,3 +116,23 @@ def test_search(people: Path) -> None:
     assert isinstance(rows, list) and [r["identity_id"] for r in rows] == [3]
     assert rows[0]["customer_id"] == 3 and rows[0]["score"] > 80
     assert "chloe@ortiz.net" in _run(people, "customer", "search", "chloe@ortiz")
+
+
+def test_stale_suggestions_are_explained(people: Path) -> None:
+    with open_store(people) as store:
+        simulate_merge(store, 4, 5)  # suggestion 2 (3, 4) now joins 3 and 5
+        simulate_merge(store, 6, 5)  # suggestion 3 (5, 6): both sides are customer 5 now
+        store.execute("UPDATE customers SET locked = TRUE, lock_reason = 'vip' WHERE customer_id = 2")
+    text = _run(people, "suggestions", "approve", "--min-probability", "0.5", "--agent", "carol")
+    flat = " ".join(text.split())
+    assert "1 approved, 2 skipped" in flat
+    assert "customer 2 is locked (reason: vip)" in flat and "already merged into 5" in flat
+    assert (_status(people, 1), _status(people, 2), _status(people, 3)) == (
+        "pending",
+        "approved",
+        "superseded",
+    )
+    with open_store(people) as store:
+        sid = add_suggestion(store, 1, 6)
+    text = _run(people, "suggestions", "approve", str(sid), "--agent", "carol")
+    assert "note: customer 6 was merged into 5" in text and "customers 1 and 5" in text
