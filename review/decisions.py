@@ -38,7 +38,9 @@ def _decidable(store: Store, suggestion_id: int, verb: str) -> dict[str, Any]:
     if row is None:
         raise ReviewError(f"no suggestion {suggestion_id}")
     if row["status"] not in sql.DECIDABLE:
-        who = f" by {row['decided_by']} at {row['decided_at']:%Y-%m-%d %H:%M}" if row["decided_by"] else ""
+        who = f" by {row['decided_by']}" if row["decided_by"] else ""
+        if row["decided_at"] is not None:
+            who += f" at {row['decided_at']:%Y-%m-%d %H:%M} UTC"
         why = f" ({row['status_reason']})" if row["status_reason"] else ""
         raise ReviewError(
             f"suggestion {suggestion_id} is already {row['status']}{who}{why}; only pending or held "
