@@ -136,9 +136,15 @@ def _absorb(
     }
 
 
-def _cannot_link_reason(store: Store, customer_l: int, customer_r: int) -> str | None:
+def _cannot_link_reason(
+    store: Store, customer_l: int, customer_r: int, links: dict[int, set[int]] | None = None
+) -> str | None:
     """Why two customers must not be joined (a cannot-link between their members), else None."""
-    link = sql.cannot_link_between(store, sql.members(store, customer_l), sql.members(store, customer_r))
+    links = sql.cannot_links(store) if links is None else links
+    if not links:
+        return None
+    pair = sql.cannot_link_between(links, sql.members(store, customer_l), sql.members(store, customer_r))
+    link = sql.cannot_link(store, *pair) if pair else None
     if link is None:
         return None
     source = f" (suggestion {link['suggestion_id']})" if link["suggestion_id"] is not None else ""
@@ -213,6 +219,7 @@ def apply_approved(store: Store, actor: str, review_settings: ReviewSettings) ->
         run_id = sql.insert_run(store, actor, now)
         _step("run_started")
         runnable = sql.runnable_suggestions(store)
+        links = sql.cannot_links(store)  # a run adds none, so they are read once
         # where each customer stood before this run: a pair joined during the run is applied, not stale
         root_before = {
             customer: resolve_customer(store, customer)[0]
@@ -243,7 +250,7 @@ def apply_approved(store: Store, actor: str, review_settings: ReviewSettings) ->
                 held.append({**pair, "reason": reason})
                 continue
             assert check.customer_l is not None and check.customer_r is not None
-            conflict = _cannot_link_reason(store, check.customer_l, check.customer_r)
+            conflict = _cannot_link_reason(store, check.customer_l, check.customer_r, links)
             if conflict:
                 reason = f"held back for an agent: {conflict}"
                 _hold(store, suggestion, reason, now)

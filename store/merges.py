@@ -107,17 +107,16 @@ def redirect(store: Store, absorbed: int, survivor: int, now: datetime) -> None:
 
 def identity_profile_values(store: Store, customer_ids: Iterable[int]) -> pl.DataFrame:
     """Per identity of these customers, the profile value it offers for each field (survivorship input)."""
-    frame = pl.DataFrame({"customer_id": sorted(set(customer_ids))}, schema={"customer_id": pl.Int64})
     scalars = ", ".join(f"nullif(trim(i.{column}), '') AS {column}" for column in _PROFILE_SCALARS)
-    with store.registered("profile_customers", frame):
-        return store.frame(
-            f"""SELECT i.customer_id, i.identity_id, i.channel, i.updated_at, {scalars},
-                CAST(i.birth_date_norm AS VARCHAR) AS birth_date,
-                CASE WHEN i.email_valid THEN i.email_norm END AS emails,
-                CASE WHEN i.phone_valid THEN i.phone_e164 END AS phones
-            FROM identities i WHERE i.customer_id IN (SELECT customer_id FROM profile_customers)
-            ORDER BY i.customer_id, i.identity_id"""
-        )
+    return store.frame(
+        f"""SELECT i.customer_id, i.identity_id, i.channel, i.updated_at, {scalars},
+            CAST(i.birth_date_norm AS VARCHAR) AS birth_date,
+            CASE WHEN i.email_valid THEN i.email_norm END AS emails,
+            CASE WHEN i.phone_valid THEN i.phone_e164 END AS phones
+        FROM identities i WHERE list_contains(CAST(? AS BIGINT[]), i.customer_id)
+        ORDER BY i.customer_id, i.identity_id""",
+        [sorted({int(c) for c in customer_ids})],
+    )
 
 
 def write_profile(
@@ -328,21 +327,22 @@ def cannot_links(store: Store) -> dict[int, set[int]]:
     return links
 
 
-def cannot_link_between(store: Store, side_a: set[int], side_b: set[int]) -> dict[str, Any] | None:
-    """The first cannot-link with one end in each set of customer ids (None when there is none)."""
-    if not side_a or not side_b:
-        return None
-    left = pl.DataFrame({"customer_id": sorted(side_a)}, schema={"customer_id": pl.Int64})
-    right = pl.DataFrame({"customer_id": sorted(side_b)}, schema={"customer_id": pl.Int64})
-    with store.registered("link_left", left), store.registered("link_right", right):
-        rows = store.rows(
-            """SELECT customer_id_a, customer_id_b, suggestion_id, created_by, reason FROM cannot_links
-            WHERE (customer_id_a IN (SELECT customer_id FROM link_left)
-                   AND customer_id_b IN (SELECT customer_id FROM link_right))
-               OR (customer_id_a IN (SELECT customer_id FROM link_right)
-                   AND customer_id_b IN (SELECT customer_id FROM link_left))
-            ORDER BY customer_id_a, customer_id_b LIMIT 1"""
-        )
+def cannot_link_between(
+    links: dict[int, set[int]], side_a: set[int], side_b: set[int]
+) -> tuple[int, int] | None:
+    """The first cannot-link (low, high) with one end in each set of customer ids, from `cannot_links`."""
+    found = sorted((min(a, b), max(a, b)) for a in side_a for b in links.get(a, set()) & side_b)
+    return found[0] if found else None
+
+
+def cannot_link(store: Store, customer_a: int, customer_b: int) -> dict[str, Any] | None:
+    """The recorded cannot-link of a pair (either order), with who made it and why."""
+    low, high = sorted((customer_a, customer_b))
+    rows = store.rows(
+        """SELECT customer_id_a, customer_id_b, suggestion_id, created_by, reason FROM cannot_links
+        WHERE customer_id_a = ? AND customer_id_b = ?""",
+        [low, high],
+    )
     return rows[0] if rows else None
 
 
