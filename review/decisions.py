@@ -128,7 +128,8 @@ def _decide(
                 )
             now = utcnow()
             status = "approved" if approve else "rejected"
-            sql.set_decision(store, suggestion_id, status, agent, comment, now)
+            repointed = check.reason if check.action == "repointed" else None
+            sql.set_decision(store, suggestion_id, status, agent, comment, now, repointed)
             if not approve:
                 # the pair the match run compared; after a re-pointing also the survivors the agent saw
                 original = (int(row["customer_id_l"]), int(row["customer_id_r"]))

@@ -26,13 +26,19 @@ def suggestion_for_pair(store: Store, customer_l: int, customer_r: int) -> dict[
 
 
 def set_decision(
-    store: Store, suggestion_id: int, status: str, agent: str, comment: str | None, now: datetime
+    store: Store,
+    suggestion_id: int,
+    status: str,
+    agent: str,
+    comment: str | None,
+    now: datetime,
+    status_reason: str | None = None,
 ) -> None:
-    """Record an agent's decision on a suggestion."""
+    """Record an agent's decision on a suggestion (`status_reason`: e.g. why it was re-pointed)."""
     store.execute(
         """UPDATE suggestions SET status = ?, decided_by = ?, decided_at = ?, decision_comment = ?,
-            status_reason = NULL, updated_at = ? WHERE suggestion_id = ?""",
-        [status, agent, now, comment, now, suggestion_id],
+            status_reason = ?, updated_at = ? WHERE suggestion_id = ?""",
+        [status, agent, now, comment, status_reason, now, suggestion_id],
     )
 
 

@@ -94,7 +94,7 @@ def test_stale_suggestion_is_repointed_then_approved(people: Store) -> None:
     result = approve(people, sid, "alice")
     row = suggestion(people, sid)
     assert (row["customer_id_l"], row["customer_id_r"], row["status"]) == (1, 3, "approved")
-    assert result["repointed"] == "customer 5 was merged into 1"
+    assert result["repointed"] == row["status_reason"] == "customer 5 was merged into 1"
     assert result["original_customers"] == [3, 5]
     assert _audit(people, "suggestion_repoint")[0]["details"]["to"] == [1, 3]
 
