@@ -116,7 +116,15 @@ def verify_erasure(
     """
     searchable = values.searchable()
     places = sql.person_rows_with_personal_data(store, ids, personal_data(), [scrub.ERASED])
-    places += sql.search_values(store, searchable)
+    found = sql.search_values(store, searchable)
+    holders = sql.customers_holding(store, searchable) if found else []
+    if holders:
+        # the usual cause: the same person under another customer, not merged yet (or a shared number)
+        places.append(
+            f"customers {', '.join(map(str, holders))} hold the same identifiers "
+            "(the same person not merged yet, or a shared address or number: anonymize or merge them too)"
+        )
+    places += found
     places += _files_holding(settings, searchable)
     return places
 

@@ -255,7 +255,7 @@ def _anonymize_one(
         )  # fmt: skip
     places = verify_erasure(store, settings, ids, values)
     if places:
-        reason = f"verification found erased values in {len(places)} place(s): {'; '.join(places[:50])}"
+        reason = f"verification found erased values: {'; '.join(places[:50])}"
         _fail(store, request_id, reason)
         with store.transaction():
             store.audit(actor, "anonymization_verification_failed", "compliance_request", request_id,

@@ -406,3 +406,21 @@ def erased_hashes_among(store: Store, hashes: Sequence[str]) -> set[str]:
 def set_key_hash(store: Store, identity_id: int, key_hash: str) -> None:
     """Mark an identity as a recognised re-appearance of an erased key."""
     store.execute("UPDATE identities SET key_hash = ? WHERE identity_id = ?", [key_hash, identity_id])
+
+
+def customers_holding(store: Store, values: Sequence[str]) -> list[int]:
+    """Live customers whose identities or profile hold one of the values exactly (duplicates, shared numbers)."""
+    if not values:
+        return []
+    frame = pl.DataFrame({"value": [v.lower() for v in values]})
+    with store.registered("held_values", frame):
+        rows = store.rows(
+            """SELECT DISTINCT i.customer_id FROM identities i JOIN held_values v
+                ON v.value IN (lower(i.external_id), i.email_norm, i.phone_e164)
+            WHERE NOT i.anonymized
+            UNION
+            SELECT DISTINCT c.customer_id FROM customers c, held_values v
+            WHERE c.status = 'active' AND (list_contains(c.emails, v.value) OR list_contains(c.phones, v.value))
+            ORDER BY 1"""
+        )
+    return [int(row["customer_id"]) for row in rows]

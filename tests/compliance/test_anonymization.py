@@ -218,3 +218,16 @@ def test_retention_anonymizes_customers_inactive_for_longer_than_the_period(
     assert people.scalar("SELECT status FROM customers WHERE customer_id = 4") == "active"
     again = run_anonymizations(people, compliance_settings(tmp_path, retention_days=365), "anonymize-flow")
     assert again["retention_queued"] == [] and again["done"] == []
+
+
+def test_a_duplicate_customer_holding_the_same_address_is_named_in_the_failure(
+    people: Store, tmp_path: Path
+) -> None:
+    with people.transaction():  # customer 3 also has Alice's address: the same person, never merged
+        people.execute("UPDATE identities SET email_norm = ? WHERE customer_id = 3", [ALICE_EMAIL])
+    request = request_anonymization(people, "dpo", customer_id=1)
+    summary = run_anonymizations(people, compliance_settings(tmp_path), "anonymize-flow")
+    assert [f["request_id"] for f in summary["failed"]] == [request["request_id"]]
+    reason = (get_request(people, request["request_id"]) or {})["status_reason"]
+    assert "customers 3 hold the same identifiers" in reason
+    assert "identities.email_norm (identity_id=3)" in reason
