@@ -8,6 +8,8 @@ bad input or a broken store fails at once, with a message saying what to do (`ex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,9 @@ def retry_when_busy(task: Any, old_state: Any, new_state: Any) -> bool:
     return False
 
 
-def explain_failure(what: str, store: Path | str, error: BaseException) -> BaseException:
+def explain_failure(
+    what: str, store: Path | str, error: BaseException, hint: str = "fix it and run again"
+) -> BaseException:
     """The exception a flow should fail with: what happened while doing `what`, and what to do next.
 
     Returns `error` itself when there is nothing to add (callers then re-raise it unchanged).
@@ -59,10 +63,21 @@ def explain_failure(what: str, store: Path | str, error: BaseException) -> BaseE
         )
     if isinstance(error, ValueError | KeyError):
         return ValueError(
-            f"bad input while {what}: {error}. Nothing was written and retrying cannot help: fix the "
-            "input (rows that fail validation are in `idres quarantine list`) and run again."
+            f"bad input while {what}: {error}. Nothing was written and retrying cannot help: {hint}."
         )
     return error
+
+
+@contextmanager
+def explained(what: str, store: Path | str, hint: str = "fix it and run again") -> Iterator[None]:
+    """Fail the block with `explain_failure`'s message (wrap the store tasks of a flow in it)."""
+    try:
+        yield
+    except Exception as error:
+        failure = explain_failure(what, store, error, hint)
+        if failure is error:
+            raise
+        raise failure from error
 
 
 def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:

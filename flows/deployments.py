@@ -8,7 +8,15 @@ Flow modules are imported by path only when a deployment is built, so a flow tha
 from __future__ import annotations
 
 import importlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from idres.settings import ScheduleSettings, Settings
@@ -104,3 +112,59 @@ def build_deployments(settings: Settings) -> DeploymentPlan:
             )
         )
     return DeploymentPlan(deployments, skipped)
+
+
+def _answers(api_url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def local_prefect_server(port: int, log_file: Path, timeout_s: float = 120.0) -> Iterator[str]:
+    """A Prefect server (API, UI and scheduler) on 127.0.0.1:`port` for the block; yields its API URL.
+
+    Prefect's own temporary server runs no scheduler, so schedules would never fire: `idres serve`
+    starts a real one instead, or reuses the one already answering on that port.
+    """
+    api_url = f"http://127.0.0.1:{port}/api"
+    if _answers(api_url):
+        yield api_url
+        return
+    if _port_taken(port):
+        raise RuntimeError(f"port {port} is taken by something that is not a Prefect server: pass --port")
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+        # its own session: Ctrl-C in the terminal stops the runner first, which then pauses the
+        # schedules through this server before the server is stopped below
+        server = subprocess.Popen(
+            [*command, "--port", str(port), "--analytics-off"],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            # schedule runs of the just-registered deployments within seconds, not a minute
+            env={**os.environ, "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "10"},
+        )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _answers(api_url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Prefect server did not start on port {port}: see {log_file}")
+            time.sleep(0.5)
+        yield api_url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import (
     STORE_RETRIES,
     STORE_RETRY_DELAYS_S,
-    explain_failure,
+    explained,
     markdown_table,
     retry_when_busy,
     run_settings,
@@ -23,6 +23,8 @@ from idres.settings import IngestSettings
 from ingest.pipeline import FileReport, Prepared, already_loaded, archive_landed, load, order_inputs, prepare
 from ingest.read import InputFileError, RawFile, read_file
 from store import open_store
+
+_BAD_INPUT_HINT = "fix the file and drop it in again (rows that failed validation: `idres quarantine list`)"
 
 
 @task(cache_policy=NO_CACHE)
@@ -157,13 +159,8 @@ def ingest_flow(
             reports.append(FileReport(path=str(path), status="failed", error=str(error)))
         else:
             prepared = prepare_task(raw, settings.ingest)
-            try:
+            with explained(f"loading {path.name}", settings.store, _BAD_INPUT_HINT):
                 report = load_task(str(settings.store), prepared, settings.store_busy_timeout_s)
-            except Exception as error:
-                failure = explain_failure(f"loading {path.name}", settings.store, error)
-                if failure is error:
-                    raise
-                raise failure from error
             _add_counts(per_channel, channel_counts(prepared, report))
             if report.rows_quarantined:
                 logger.warning(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,17 +45,31 @@ def ingest(
     """Read, normalize, validate and load channel exports (CSV, JSON Lines, Parquet) with the `ingest` flow."""
     from flows.ingest import ingest_flow
     from flows.runtime import prepare_prefect
+    from idres.progress import cli_progress
 
     settings = settings_for(store)
     prepare_prefect()
-    results = ingest_flow(
-        paths=[str(p) for p in paths] if paths else None,
-        store=str(settings.store),
-        kind=kind,
-        channel=channel,
-    )
+    began = time.perf_counter()
+    try:
+        with cli_progress("ingest", enabled=not quiet and fmt == OutputFormat.text):
+            results = ingest_flow(
+                paths=[str(p) for p in paths] if paths else None,
+                store=str(settings.store),
+                kind=kind,
+                channel=channel,
+            )
+    except Exception as error:  # the flow logged the details; people get what to do
+        fail(f"ingest failed: {error}")
     if not quiet or fmt == OutputFormat.json:
         emit(results, fmt, _render_ingest)
+        if fmt == OutputFormat.text and results:
+            console.print(
+                f"{len(results)} file(s): {sum(r['rows_read'] for r in results)} rows read, "
+                f"{sum(r['rows_loaded'] for r in results)} loaded, "
+                f"{sum(r['rows_quarantined'] for r in results)} quarantined "
+                f"in {time.perf_counter() - began:.1f} s",
+                highlight=False,
+            )
     if not results:
         fail("nothing to ingest: no files given and the landing folder is empty", code=1)
     if any(r["status"] in ("failed", "rejected") for r in results):

@@ -27,9 +27,17 @@ def serve(
         int,
         typer.Option(help="Flow runs at the same time (1: runs queue up instead of waiting on the store)."),
     ] = 1,
+    port: Annotated[
+        int,
+        typer.Option(help="Port of the Prefect server (UI and API) started when PREFECT_API_URL is unset."),
+    ] = 4200,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
-    """Serve the scheduled flows (ingest, match, apply-merges, export, anonymize) until Ctrl-C."""
+    """Serve the scheduled flows (ingest, match, apply-merges, export, anonymize) until Ctrl-C.
+
+    With PREFECT_API_URL set, the deployments are registered with that server; otherwise a local
+    Prefect server (UI on --port) runs beside them for as long as this command runs.
+    """
     from flows.deployments import build_deployments
     from flows.runtime import prepare_prefect
 
@@ -56,9 +64,28 @@ def serve(
             ],
         )
     )
-    from prefect import serve as prefect_serve
+    _serve(plan.deployments, limit, port, settings.store.parent / "prefect-server.log")
 
-    prefect_serve(*plan.deployments, limit=limit)
+
+def _serve(deployments: list[Any], limit: int, port: int, log_file: Path) -> None:
+    import prefect
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from flows.deployments import local_prefect_server
+
+    if get_current_settings().api.url:
+        console.print(f"Prefect server: {get_current_settings().api.url}", highlight=False)
+        prefect.serve(*deployments, limit=limit)
+        return
+    try:
+        with local_prefect_server(port, log_file) as api_url, temporary_settings({PREFECT_API_URL: api_url}):
+            console.print(
+                f"Prefect UI: {api_url.removesuffix('/api')} (server log: {log_file}); Ctrl-C stops both",
+                highlight=False,
+            )
+            prefect.serve(*deployments, limit=limit)
+    except RuntimeError as error:
+        fail(str(error))
 
 
 def _run_once(name: str, store: str, fmt: OutputFormat) -> None:

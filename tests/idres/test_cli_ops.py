@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
 from idres.cli import app
@@ -29,7 +30,9 @@ def test_serve_hands_the_deployments_to_prefect(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr("prefect.serve", fake_serve)
     monkeypatch.setenv("IDRES_SCHEDULES__MATCH", "*/3 * * * *")
     store = tmp_path / "s.duckdb"
-    result = runner.invoke(app, ["serve", "--store", str(store)])
+    # with a server configured nothing is started beside the deployments
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        result = runner.invoke(app, ["serve", "--store", str(store)])
     assert result.exit_code == 0, result.output
     names = {d.name for d in served["deployments"]}
     assert {"idres-ingest", "idres-match"} <= names
