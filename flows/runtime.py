@@ -6,5 +6,8 @@ import os
 
 
 def prepare_prefect() -> None:
-    """Quiet Prefect's telemetry: this machine has no route to it and would log an error every run."""
+    """Quiet Prefect's telemetry (no route to it here) and give its temporary server time to start."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The temporary local server Prefect starts when no API URL is set needs several seconds, and far
+    # more on a busy 2-core machine than its 20 s default allows; a slow start beats a failed run.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
