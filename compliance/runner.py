@@ -200,6 +200,23 @@ def queue_retention(store: Store, settings: ComplianceSettings) -> list[int]:
     return queued
 
 
+def _already_anonymized(store: Store, request: dict[str, Any]) -> bool:
+    if request["customer_id"] is None:
+        return False
+    current = sql.customer_status(store, int(request["customer_id"]))
+    return current is not None and current["status"] == "anonymized"
+
+
+def recognise_after_ingest(
+    store: Store, compliance_settings: ComplianceSettings, actor: str = "ingest"
+) -> int:
+    """`recognise_reappearances` for callers outside the anonymize run (e.g. after an ingest); cheap when
+    nothing was ever erased (the key is not even loaded then)."""
+    if sql.erasure_started(store) is None:
+        return 0
+    return recognise_reappearances(store, anonymization_key(compliance_settings, store.path), actor)
+
+
 def recognise_reappearances(store: Store, key: bytes, actor: str) -> int:
     """Mark new identities whose keyed (channel, external_id) hash was erased before, and audit them.
 
@@ -232,6 +249,11 @@ def _anonymize_one(
 
     request_id = request["request_id"]
     with store.transaction():
+        if _already_anonymized(store, request):
+            reason = f"customer {request['customer_id']} was already anonymized"
+            sql.update_request(store, request_id, status="done", status_reason=reason, lookup_value=None,
+                               finished_at=utcnow())  # fmt: skip
+            return {"status": "done", "counts": {}}
         customer_id = _person(store, request)
         ids = sql.person_ids(store, customer_id)
         locked = [s for s in (sql.customer_status(store, i) for i in ids) if s and s["locked"]]

@@ -231,3 +231,23 @@ def test_a_duplicate_customer_holding_the_same_address_is_named_in_the_failure(
     reason = (get_request(people, request["request_id"]) or {})["status_reason"]
     assert "customers 3 hold the same identifiers" in reason
     assert "identities.email_norm (identity_id=3)" in reason
+
+
+def test_a_second_request_for_an_anonymized_customer_is_done_without_work(
+    people: Store, tmp_path: Path
+) -> None:
+    first = request_anonymization(people, "dpo", customer_id=1)
+    second = request_anonymization(people, "dpo", customer_id=1)
+    summary = run_anonymizations(people, compliance_settings(tmp_path), "anonymize-flow")
+    assert summary["done"] == [first["request_id"], second["request_id"]] and summary["failed"] == []
+    assert (get_request(people, second["request_id"]) or {})[
+        "status_reason"
+    ] == "customer 1 was already anonymized"
+
+
+def test_recognition_after_ingest_costs_nothing_before_any_erasure(people: Store, tmp_path: Path) -> None:
+    from compliance.runner import recognise_after_ingest
+
+    settings = compliance_settings(tmp_path)
+    assert recognise_after_ingest(people, settings) == 0
+    assert not (tmp_path / "anonymization.key").exists()  # no key is made for nothing
