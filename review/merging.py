@@ -57,11 +57,17 @@ def _agent_values(*rows: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 def rebuild_profile(
     store: Store, customer_id: int, review: ReviewSettings, now: datetime, *agent_rows: dict[str, Any]
 ) -> None:
-    """Rebuild a customer's profile from its identities by survivorship, keeping agents' edits."""
-    row = sql.customer_row(store, customer_id)
-    if row is None:
-        raise ReviewError(f"no customer {customer_id}")
-    agent_values, edited = _agent_values(row, *agent_rows)
+    """Rebuild a customer's profile from its identities by survivorship, keeping agents' edits.
+
+    `agent_rows` are customer rows whose edits count too, after the customer's own (as it is now,
+    unless its row is passed first).
+    """
+    if not agent_rows or agent_rows[0].get("customer_id") != customer_id:
+        row = sql.customer_row(store, customer_id)
+        if row is None:
+            raise ReviewError(f"no customer {customer_id}")
+        agent_rows = (row, *agent_rows)
+    agent_values, edited = _agent_values(*agent_rows)
     identities = sql.identity_profile_values(store, [customer_id])
     profiles = build_profiles(
         identities, {customer_id: agent_values}, review.survivorship, review.list_fields
@@ -96,7 +102,7 @@ def _absorb(
     _step("comments_moved")
     sql.redirect(store, absorbed_id, survivor_id, now)
     _step("customer_redirected")
-    rebuild_profile(store, survivor_id, review, now, absorbed)
+    rebuild_profile(store, survivor_id, review, now, survivor, absorbed)  # the moves left both rows as read
     _step("profile_rebuilt")
     after = sql.customer_row(store, survivor_id)
     assert after is not None
