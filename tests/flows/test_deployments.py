@@ -24,6 +24,7 @@ def _available() -> set[str]:
 
 def test_the_five_flows_are_scheduled() -> None:
     assert {spec.key for spec in SCHEDULED} == EXPECTED
+    assert _available() == EXPECTED  # every flow module exists, so every test below covers all five
     assert scheduled_flow("apply-merges").flow_name == "apply-merges"
     with pytest.raises(ValueError, match="unknown flow 'nope'"):
         scheduled_flow("nope")
