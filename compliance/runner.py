@@ -287,6 +287,19 @@ def _anonymize_one(
 
 
 # -- one call each, for `make demo` ------------------------------------------------------------
+def pick_demo_customer(store: Store) -> int | None:
+    """A busy customer whose identifiers nobody else holds or mentions (so its erasure verifies cleanly)."""
+    for customer_id in sql.busiest_customers(store):
+        ids = sql.person_ids(store, customer_id)
+        tables = sql.person_tables(store, ids)
+        values = scrub.person_values(tables["customers"], tables["identities"]).searchable()
+        if set(sql.customers_holding(store, values)) <= set(ids) and not sql.mentions_outside(
+            store, ids, values
+        ):
+            return customer_id
+    return None
+
+
 def export_customer_now(
     store: Store, compliance_settings: ComplianceSettings, customer_id: int, requested_by: str = "demo"
 ) -> dict[str, Any]:

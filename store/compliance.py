@@ -424,3 +424,32 @@ def customers_holding(store: Store, values: Sequence[str]) -> list[int]:
             ORDER BY 1"""
         )
     return [int(row["customer_id"]) for row in rows]
+
+
+def busiest_customers(store: Store, limit: int = 50) -> list[int]:
+    """Active, unlocked customers with the most messages first (demo candidates)."""
+    rows = store.rows(
+        """SELECT c.customer_id FROM customers c JOIN identities i ON i.customer_id = c.customer_id
+        JOIN conversations v ON v.identity_id = i.identity_id JOIN messages m ON m.conversation_id = v.conversation_id
+        WHERE c.status = 'active' AND NOT c.locked GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ?""",
+        [limit],
+    )
+    return [int(row["customer_id"]) for row in rows]
+
+
+def mentions_outside(store: Store, customer_ids: Sequence[int], values: Sequence[str]) -> int:
+    """Messages and comments outside the person's conversations that mention one of the values."""
+    forms = search_forms(values)
+    if not forms:
+        return 0
+    ids = _in(customer_ids)
+    return int(
+        store.scalar(
+            f"""SELECT (SELECT count(*) FROM messages m JOIN conversations c USING (conversation_id)
+                        JOIN identities i ON i.identity_id = c.identity_id
+                        WHERE i.customer_id NOT IN ({ids}) AND ({_like_any("m.body", len(forms))}))
+                     + (SELECT count(*) FROM comments WHERE coalesce(customer_id, -1) NOT IN ({ids})
+                        AND ({_like_any("body", len(forms))}))""",
+            [*forms, *forms],
+        )
+    )

@@ -251,3 +251,21 @@ def test_recognition_after_ingest_costs_nothing_before_any_erasure(people: Store
     settings = compliance_settings(tmp_path)
     assert recognise_after_ingest(people, settings) == 0
     assert not (tmp_path / "anonymization.key").exists()  # no key is made for nothing
+
+
+def test_demo_helpers_export_and_anonymize_in_one_call_each(people: Store, tmp_path: Path) -> None:
+    from compliance.runner import anonymize_customer_now, export_customer_now, pick_demo_customer
+
+    settings = compliance_settings(tmp_path)
+    assert (
+        pick_demo_customer(people) == 1
+    )  # the busiest customer; nobody else holds or mentions its identifiers
+    with people.transaction():  # Alice's address in a note on Brian: erasing her would not verify
+        people.execute(
+            "INSERT INTO comments VALUES (9, 3, NULL, 'sam', ?, ?)", [f"cc {ALICE_EMAIL}", utcnow()]
+        )
+    assert pick_demo_customer(people) == 3
+    exported = export_customer_now(people, settings, 1)
+    assert exported["status"] == "done" and Path(exported["bundle_path"]).exists()
+    erased = anonymize_customer_now(people, settings, 3)
+    assert erased["status"] == "done" and erased["counts"]["identities"] == 1
