@@ -33,6 +33,7 @@ def _ingest(store_path: Path, identities: object, name: str, docs: Path) -> floa
 
 
 def _match(store_path: Path, full: bool) -> dict[str, object]:
+    from flows.match import match_columns
     from idres.settings import MatchSettings
     from matching import MatchConfig, ModelParameters, run_match
     from store import open_store, utcnow
@@ -40,13 +41,15 @@ def _match(store_path: Path, full: bool) -> dict[str, object]:
 
     began = time.perf_counter()
     started = utcnow()
+    config = MatchConfig.from_settings(MatchSettings())
     with open_store(store_path) as store:
-        identities, changed, excluded = store_suggestions.load_match_input(store)
+        # the columns the match flow reads (not all 31)
+        identities, changed, excluded = store_suggestions.load_match_input(store, (), match_columns(config))
         stored = None if full else store_suggestions.latest_model(store)
     loaded = time.perf_counter()
     result = run_match(
         identities,
-        MatchConfig.from_settings(MatchSettings()),
+        config,
         changed_ids=None if full else changed,
         model=ModelParameters.from_dict(stored) if stored else None,
         excluded_customer_ids=excluded,

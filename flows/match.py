@@ -43,11 +43,24 @@ def extra_columns(config: MatchConfig) -> list[str]:
     return sorted(wanted - known)
 
 
+def match_columns(config: MatchConfig) -> list[str]:
+    """The store columns the engine reads: compared, blocked on, or shown as evidence."""
+    wanted: set[str] = set()
+    available = set(store_suggestions.MATCH_COLUMNS)
+    for comp in config.active_comparisons():
+        wanted |= set(comp.all_columns()) | set(comp.display_columns(available))
+    for rule in config.active_rules():
+        wanted |= rule.columns()
+    return sorted(wanted & available)
+
+
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
-def load_task(store_path: str, busy_timeout_s: float, extras: list[str]) -> MatchInput:
+def load_task(
+    store_path: str, busy_timeout_s: float, extras: list[str], columns: list[str] | None = None
+) -> MatchInput:
     """Read eligible identities, the changed ids, excluded customers and the latest model."""
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
-        identities, changed, excluded = store_suggestions.load_match_input(store, extras)
+        identities, changed, excluded = store_suggestions.load_match_input(store, extras, columns)
         return MatchInput(identities, changed, excluded, store_suggestions.latest_model(store))
 
 
@@ -127,7 +140,9 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
         raise RuntimeError(f"bad matching configuration (fix idres.toml [match]): {error}") from error
     started = utcnow()
     mode = "full" if full else "incremental"
-    data = load_task(str(settings.store), settings.store_busy_timeout_s, extra_columns(config))
+    data = load_task(
+        str(settings.store), settings.store_busy_timeout_s, extra_columns(config), match_columns(config)
+    )
     total = data.identities.height
     result: MatchResult | None = None
     if full or data.changed.len():

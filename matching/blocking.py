@@ -68,32 +68,50 @@ def _string(s: pl.Series) -> pl.Series:
     return s.cast(pl.String)
 
 
-def key_series(df: pl.DataFrame, parsed: tuple[str, list[Any]]) -> pl.Series:
-    """Evaluate a parsed key expression over the frame; empty strings become null."""
+def key_series(
+    df: pl.DataFrame, parsed: tuple[str, list[Any]], memo: dict[str, pl.Series] | None = None
+) -> pl.Series:
+    """Evaluate a parsed key expression over the frame; empty strings become null.
+
+    `memo` (one per frame) keeps every evaluated sub-expression: the default rules repeat
+    canonical(first_name_key), metaphone(...) and friends over a million rows.
+    """
+    if memo is None:
+        memo = {}
+    tag = repr(parsed)
+    hit = memo.get(tag)
+    if hit is not None:
+        return hit
+    out = _evaluate(df, parsed, memo)
+    memo[tag] = out
+    return out
+
+
+def _evaluate(df: pl.DataFrame, parsed: tuple[str, list[Any]], memo: dict[str, pl.Series]) -> pl.Series:
     func, args = parsed
     if func == "column":
         out = _string(df.get_column(args[0]))
     elif func in _UNARY:
-        out = _UNARY[func](key_series(df, args[0]))
+        out = _UNARY[func](key_series(df, args[0], memo))
     elif func == "year":
-        inner = df.get_column(args[0][1][0]) if args[0][0] == "column" else key_series(df, args[0])
+        inner = df.get_column(args[0][1][0]) if args[0][0] == "column" else key_series(df, args[0], memo)
         out = inner.dt.year().cast(pl.String) if inner.dtype.is_temporal() else _string(inner).str.slice(0, 4)
     elif func in ("prefix", "suffix", "digits"):
-        s, n = key_series(df, args[0]), int(args[1])
+        s, n = key_series(df, args[0], memo), int(args[1])
         if func == "digits":
             s = s.str.replace_all(r"\D", "")
         out = s.str.slice(0, n) if func == "prefix" else s.str.slice(-n)
     elif func == "concat":
-        out = pl.DataFrame([key_series(df, a).alias(f"p{i}") for i, a in enumerate(args)]).select(
+        out = pl.DataFrame([key_series(df, a, memo).alias(f"p{i}") for i, a in enumerate(args)]).select(
             pl.concat_str(pl.all())
         )[:, 0]
     elif func == "sorted" and len(args) == 2:
-        a, b = key_series(df, args[0]), key_series(df, args[1])
+        a, b = key_series(df, args[0], memo), key_series(df, args[1], memo)
         parts = pl.DataFrame([a.alias("a"), b.alias("b")])
         lo, hi = pl.min_horizontal("a", "b"), pl.max_horizontal("a", "b")
         out = parts.select(pl.concat_str([lo, hi], separator=_SEP))[:, 0]
     elif func == "sorted":
-        parts = pl.DataFrame([key_series(df, a).alias(f"p{i}") for i, a in enumerate(args)])
+        parts = pl.DataFrame([key_series(df, a, memo).alias(f"p{i}") for i, a in enumerate(args)])
         out = parts.select(
             pl.when(pl.all_horizontal(pl.all().is_not_null()))
             .then(pl.concat_list(pl.all()).list.sort().list.join(_SEP))
@@ -104,11 +122,21 @@ def key_series(df: pl.DataFrame, parsed: tuple[str, list[Any]]) -> pl.Series:
     return out.replace("", None).alias("key")
 
 
-def rule_keys(df: pl.DataFrame, rule: BlockingRuleSpec) -> pl.DataFrame:
-    """Long frame (idx, k): every row's key hash for each alternative of the rule."""
+def rule_keys(
+    df: pl.DataFrame,
+    rule: BlockingRuleSpec,
+    memo: dict[str, pl.Series] | None = None,
+    changed: np.ndarray | None = None,
+) -> pl.DataFrame:
+    """Long frame (idx, k): every row's key hash for each alternative of the rule.
+
+    With `changed`, only keys that some changed row holds (the only blocks an incremental run
+    reads) are kept.
+    """
     frames = []
+    memo = {} if memo is None else memo
     for alt in rule.variants():
-        parts = [key_series(df, parse_key(e)).alias(f"p{i}") for i, e in enumerate(alt)]
+        parts = [key_series(df, parse_key(e), memo).alias(f"p{i}") for i, e in enumerate(alt)]
         key = pl.DataFrame(parts).select(pl.concat_str(pl.all(), separator=_SEP).alias("key"))
         key = key.with_row_index("idx").drop_nulls()
         if rule.min_key_length > 1:
@@ -116,13 +144,26 @@ def rule_keys(df: pl.DataFrame, rule: BlockingRuleSpec) -> pl.DataFrame:
         # 64-bit hashes join faster than strings; a collision only adds a harmless candidate
         frames.append(key.select(pl.col("idx").cast(pl.Int32), pl.col("key").hash().alias("k")))
     out = pl.concat(frames)
+    if changed is not None:
+        out = _touched(out, changed)
     return out.unique() if len(frames) > 1 else out
+
+
+def _touched(keys: pl.DataFrame, changed: np.ndarray) -> pl.DataFrame:
+    """The rows of keys that a changed row also holds."""
+    touched = keys.filter(pl.Series(changed[keys.get_column("idx").to_numpy()])).select("k").unique()
+    return keys.join(touched, on="k", how="semi")
 
 
 def rule_pairs(
     keys: pl.DataFrame, max_block_size: int, changed: np.ndarray | None, multi_key: bool = True
 ) -> tuple[pl.DataFrame, int, int]:
-    """Pairs (l < r) sharing a key in blocks of 2..max size; (pairs, oversize blocks, largest block)."""
+    """Pairs (l < r) sharing a key in blocks of 2..max size; (pairs, oversize blocks, largest block).
+
+    With `changed`, only blocks holding a changed row are sized (and counted as oversize/largest).
+    """
+    if changed is not None:
+        keys = _touched(keys, changed)
     sizes = keys.group_by("k").len()
     oversize = sizes.filter(pl.col("len") > max_block_size)
     largest = int(sizes.get_column("len").to_numpy().max()) if sizes.height else 0
@@ -150,8 +191,9 @@ def block(
 ) -> Candidates:
     """Run every rule and deduplicate: pairs across customers, touching a changed row if given."""
     collected, counts = [], []
+    memo: dict[str, pl.Series] = {}
     for i, rule in enumerate(rules):
-        keys = rule_keys(df, rule)
+        keys = rule_keys(df, rule, memo, changed)
         cap = min(rule.max_block_size or max_block_size, max_block_size)
         pairs, oversize, largest = rule_pairs(keys, cap, changed, len(rule.variants()) > 1)
         l_idx = pairs.get_column("l").to_numpy()

@@ -132,7 +132,7 @@ def finish(
     if enc is None or cl is None or "exact" not in names:
         return out
     if spec.term_frequency:
-        out.u_exact = enc.u_exact()
+        out.u_exact = None if enc.partial else enc.u_exact()  # a focused frame never trains
         out.tf_level = names.index("exact")
         hit = levels == out.tf_level
         tf = np.full(len(levels), np.nan)

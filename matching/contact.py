@@ -96,11 +96,18 @@ def _name_derived(frame: Frame, name: str, make: Callable[[pl.DataFrame], pl.Ser
     if last not in frame.df.columns:
         out = np.zeros(frame.n, dtype=bool)
     else:
-        stem = _letters(make(frame.df).cast(pl.String))
-        sur = frame.df.get_column(last).cast(pl.String).str.to_lowercase()
+        # per row: only the rows comparisons read (all, or the focus of an incremental run)
+        rows = frame.df if frame.focus is None else frame.df[pl.Series(frame.focus)]
+        stem = _letters(make(rows).cast(pl.String))
+        sur = rows.get_column(last).cast(pl.String).str.to_lowercase()
         df = pl.DataFrame({"s": stem, "n": sur})
         ok = (pl.col("n").str.len_chars() >= 3) & pl.col("s").str.contains(pl.col("n"), literal=True)
-        out = df.select(ok.fill_null(False))[:, 0].to_numpy()
+        hits = df.select(ok.fill_null(False))[:, 0].to_numpy()
+        if frame.focus is None:
+            out = hits
+        else:
+            out = np.zeros(frame.n, dtype=bool)
+            out[frame.focus] = hits
     frame.cache[key] = out
     return out
 

@@ -55,17 +55,25 @@ def _name_vs_handles(df: pl.DataFrame) -> np.ndarray:
 
 def _token_tf(frame: Frame, first_c: str, last_c: str) -> dict[str, np.ndarray]:
     """Per row and name-token level, the token's term frequency among customers (nan where missing)."""
+    first, last = pl.col("f"), pl.col("l")
     exprs = {
-        "full": pl.concat_str([_letters(pl.col(first_c)), _letters(pl.col(last_c))]),
-        "initial_surname": pl.concat_str(
-            [_letters(pl.col(first_c)).str.slice(0, 1), _letters(pl.col(last_c))]
-        ),
-        "surname": _letters(pl.col(last_c)),
-        "first_name": _letters(pl.col(first_c)),
+        "full": pl.concat_str([first, last]),
+        "initial_surname": pl.concat_str([first.str.slice(0, 1), last]),
+        "surname": last,
+        "first_name": first,
     }
+    # the letters of both names once, not once per token level (a regex over every row)
+    letters: list[pl.DataFrame] = []
 
     def maker(expr: pl.Expr) -> Callable[[pl.DataFrame], pl.Series]:
-        return lambda df: df.select(expr).to_series()
+        def make(df: pl.DataFrame) -> pl.Series:
+            if not letters:
+                letters.append(
+                    df.select(_letters(pl.col(first_c)).alias("f"), _letters(pl.col(last_c)).alias("l"))
+                )
+            return letters[0].select(expr).to_series()
+
+        return make
 
     return {
         level: frame.row_frequency(f"name_token:{level}:{first_c}:{last_c}", maker(expr))

@@ -155,12 +155,20 @@ def run_match(
     cand = block(frame.df, config.active_rules(), config.max_block_size, frame.customer, changed)
     timings["blocking"] = time.perf_counter() - t
     t = time.perf_counter()
+    # incremental with a stored model: only the rows in candidate pairs need codes and per-row
+    # values (their statistics still count every row), which skips most of the frame's encoding
+    focused = changed is not None and model is not None
+    if focused:
+        frame.set_focus(np.concatenate([cand.left, cand.right]))
     levels = compare_all(frame, config, cand.left, cand.right)
-    timings["comparisons"] = time.perf_counter() - t
-    t = time.perf_counter()
     if model is not None and not model.fits(levels):
         notes.append("stored model does not fit the configured comparisons: refitted from scratch")
         model = None
+        if focused:  # training compares random pairs of any rows
+            frame.set_focus(None)
+            levels = compare_all(frame, config, cand.left, cand.right)
+    timings["comparisons"] = time.perf_counter() - t
+    t = time.perf_counter()
     trained = model is None
     if model is None:
         model = train(frame, config, cand, levels)

@@ -4,6 +4,12 @@ Every compared column is encoded once as integer codes (-1 = missing) into a voc
 comparisons work on numpy arrays and fuzzy scorers run once per distinct value pair.
 Frequencies count *distinct customers* holding a value, not identities: a customer who
 already holds five identities with a rare email must not make that email look common.
+
+An incremental run scores a few thousand rows against the whole frame: `Frame.focus` (the rows
+that appear in candidate pairs) then limits vocabularies and per-row values to those rows,
+while value statistics (customers per value, totals, shared flags) still count every row, so
+the focused rows get exactly the codes' statistics a full run gives them. Rows outside the
+focus read as missing; a focused frame cannot estimate u (that needs random pairs of any rows).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ class Encoded:
     customers: np.ndarray  # float64 per code: distinct customers holding the value
     total: float  # distinct (customer, value) holdings: the denominator of a term frequency
     shared: np.ndarray | None = None  # bool per code: held by several different people
+    partial: bool = False  # vocabulary of the focus rows only (see Frame.focus)
 
     def tf(self, codes: np.ndarray) -> np.ndarray:
         """Term frequency p(value) of each code (the u of an exact match on that value)."""
@@ -33,6 +40,8 @@ class Encoded:
 
     def u_exact(self) -> float:
         """Probability that two random customers share a value, among pairs where both have one."""
+        if self.partial:
+            raise ValueError("u_exact needs every value's frequency: encode without a focus")
         c = self.customers
         t = max(self.total, 2.0)
         return float(max((c * (c - 1)).sum() / (t * (t - 1)), 1.0 / (t * t)))
@@ -48,6 +57,16 @@ class Frame:
     shared_min_names: int
     shared_min_customers: int
     cache: dict[tuple[str, ...], Encoded | dict[str, Encoded] | np.ndarray] = field(default_factory=dict)
+    focus: np.ndarray | None = None  # sorted row indices that comparisons will read; None = all
+
+    def set_focus(self, rows: np.ndarray | None) -> None:
+        """Restrict vocabularies and per-row values to these rows (statistics still count all rows)."""
+        self.focus = None if rows is None else np.unique(rows.astype(np.int64))
+        self.cache.clear()
+
+    def _focus_series(self, s: pl.Series) -> pl.Series:
+        assert self.focus is not None
+        return s.gather(pl.Series(self.focus))
 
     @property
     def n(self) -> int:
@@ -62,7 +81,7 @@ class Frame:
             return hit
         enc = self.joint([name])[name]
         if shared:
-            enc = Encoded(enc.codes, enc.vocab, enc.customers, enc.total, self._shared(enc))
+            enc = Encoded(enc.codes, enc.vocab, enc.customers, enc.total, self._shared(enc), enc.partial)
         self.cache[key] = enc
         return enc
 
@@ -93,9 +112,15 @@ class Frame:
         hit = self.cache.get(key)
         if isinstance(hit, np.ndarray):
             return hit
-        s = _as_string(make(self.df))
-        out = s.hash().to_numpy().astype(np.uint64)
-        out[s.is_null().to_numpy()] = 0  # a real value hashing to 0 is a 2^-64 event
+        rows = self.df if self.focus is None else self.df[pl.Series(self.focus)]
+        s = _as_string(make(rows))
+        hashes = s.hash().to_numpy().astype(np.uint64)
+        hashes[s.is_null().to_numpy()] = 0  # a real value hashing to 0 is a 2^-64 event
+        if self.focus is None:
+            out = hashes
+        else:
+            out = np.zeros(self.n, dtype=np.uint64)
+            out[self.focus] = hashes
         self.cache[key] = out
         return out
 
@@ -108,12 +133,27 @@ class Frame:
         s = _as_string(make(self.df))
         df = pl.DataFrame({"v": s, "c": self.customer})
         total = df.drop_nulls().unique().height
-        counts = df.select(pl.col("c").n_unique().over("v").alias("n"))[:, 0].to_numpy().astype(np.float64)
-        out = np.where(s.is_null().to_numpy(), np.nan, counts / max(total, 1))
+        if self.focus is None:
+            counts = (
+                df.select(pl.col("c").n_unique().over("v").alias("n"))[:, 0].to_numpy().astype(np.float64)
+            )
+            out = np.where(s.is_null().to_numpy(), np.nan, counts / max(total, 1))
+        else:
+            wanted = self._focus_series(s)
+            held = df.filter(pl.col("v").is_in(wanted.drop_nulls().unique().implode()))
+            per_value = held.group_by("v").agg(pl.col("c").n_unique().alias("n"))
+            counts = (
+                wanted.to_frame("v").join(per_value, on="v", how="left", maintain_order="left")
+                .get_column("n").cast(pl.Float64).to_numpy()
+            )  # fmt: skip
+            out = np.full(self.n, np.nan)
+            out[self.focus] = np.where(wanted.is_null().to_numpy(), np.nan, counts / max(total, 1))
         self.cache[key] = out
         return out
 
     def _encode(self, series: list[pl.Series], names: list[str]) -> dict[str, Encoded]:
+        if self.focus is not None:
+            return self._encode_focus(series, names)
         stacked = pl.concat(series) if len(series) > 1 else series[0]
         codes_all = (stacked.rank("dense").cast(pl.Int64).fill_null(0) - 1).to_numpy().astype(np.int32)
         vocab = stacked.drop_nulls().unique().sort().to_numpy().astype(object)
@@ -124,6 +164,23 @@ class Frame:
             codes = codes_all[i * self.n : (i + 1) * self.n]
             customers, total = _customer_counts(codes, self.customer, len(vocab))
             out[name] = Encoded(codes, vocab, customers, total)
+        return out
+
+    def _encode_focus(self, series: list[pl.Series], names: list[str]) -> dict[str, Encoded]:
+        """As _encode, with the vocabulary of the focus rows; codes of other values are -1."""
+        held = pl.concat([self._focus_series(s) for s in series])
+        vocab_s = held.drop_nulls().unique().sort()
+        vocab = vocab_s.to_numpy().astype(object)
+        if len(vocab) == 0:
+            vocab = np.array([""], dtype=object)
+        index = pl.Series(np.arange(len(vocab_s), dtype=np.int32))
+        out: dict[str, Encoded] = {}
+        for s, name in zip(series, names, strict=True):
+            codes = s.replace_strict(vocab_s, index, default=-1, return_dtype=pl.Int32).to_numpy()
+            customers, _ = _customer_counts(codes, self.customer, len(vocab))
+            # the denominator counts every value's holders, not only the focused values'
+            total = float(pl.DataFrame({"v": s, "c": self.customer}).drop_nulls().unique().height)
+            out[name] = Encoded(codes.astype(np.int32), vocab, customers, total, partial=True)
         return out
 
     def _shared(self, enc: Encoded) -> np.ndarray:
