@@ -69,7 +69,7 @@ def erase_person(
     counts["cannot_links"] = sql.update_cannot_link_reasons(store, links)
 
     requests = sql.requests_of(store, ids, searchable)
-    counts["export_bundles_deleted"] = _delete_bundles(settings.export_dir, requests, ids)
+    counts["export_bundles_deleted"] = _delete_bundles(requests)
     requests = scrub.scrub_text_column(requests, "reason", values).with_columns(
         pl.lit(None, pl.String).alias("lookup_value")
     )
@@ -91,12 +91,12 @@ def erase_person(
     return values, counts
 
 
-def _delete_bundles(export_dir: Path, requests: pl.DataFrame, ids: list[int]) -> int:
-    """Delete the person's earlier export bundles (named in its requests, or by customer id)."""
+def _delete_bundles(requests: pl.DataFrame) -> int:
+    """Delete the person's earlier export bundles, as recorded on its requests.
+
+    Copies made by hand elsewhere in the export folder are not guessed at: the verification finds them.
+    """
     paths = {Path(p) for p in requests.get_column("bundle_path").drop_nulls().to_list()}
-    if export_dir.is_dir():
-        for customer_id in ids:
-            paths |= set(export_dir.glob(f"export-*-customer-{customer_id}-*"))
     deleted = 0
     for path in paths:
         if path.is_file():
