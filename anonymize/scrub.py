@@ -204,7 +204,9 @@ def anonymize_messages(messages: pl.DataFrame, values: PersonValues) -> pl.DataF
         .then(scrubbed)
         .otherwise(pl.when(pl.col("body").is_not_null()).then(pl.lit(CONTENT_ERASED)))
         .alias("body"),
+        # both may be md5s of the original text (thread id, body): guessable, so replaced by random tokens
         _tokens(messages).alias("record_hash"),
+        _tokens(messages).alias("external_message_id"),
         pl.lit(True).alias("anonymized"),
     )
 

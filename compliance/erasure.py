@@ -48,7 +48,11 @@ def erase_person(
     )
     messages = scrub.anonymize_messages(tables["messages"], values)
     counts["messages"] = sql.write_rows(
-        store, "messages", "message_id", messages, ["body", "record_hash", "anonymized"]
+        store,
+        "messages",
+        "message_id",
+        messages,
+        ["body", "record_hash", "external_message_id", "anonymized"],
     )
     comments = scrub.erase_text(tables["comments"], "body")
     counts["comments"] = sql.write_rows(store, "comments", "comment_id", comments, ["body"])

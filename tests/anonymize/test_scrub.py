@@ -66,11 +66,13 @@ def test_customer_messages_lose_content_agent_replies_are_scrubbed() -> None:
     messages = pl.DataFrame(
         {"message_id": [1, 2, 3], "author_kind": ["customer", "agent", "customer"], "agent_name": [None, "sam", None],
          "body": ["I am Zoë", "Hello Zoë, mail us", None], "record_hash": ["a", "b", "c"],
+         "external_message_id": ["m1", "m2", "m3"],
          "anonymized": [False, False, False]}
     )  # fmt: skip
     result = scrub.anonymize_messages(messages, VALUES)
     assert result["body"].to_list() == [scrub.CONTENT_ERASED, "Hello [erased], mail us", None]
     assert result["agent_name"].to_list() == [None, "sam", None]
+    assert all(v.startswith("erased:") for v in result["external_message_id"].to_list())
 
 
 def test_customers_are_emptied_and_marked() -> None:
