@@ -430,3 +430,30 @@ def test_interrupting_a_run_with_ctrl_c_rolls_it_back(world: Store, monkeypatch:
     with pytest.raises(KeyboardInterrupt):
         merging.apply_approved(world, "apply-merges", REVIEW)
     assert snapshot(world, ALL_TABLES) == before
+
+
+def test_manual_merge_of_a_merged_away_id_merges_its_survivor(world: Store) -> None:
+    merging.merge_customers(world, 2, 5, "ann", REVIEW)
+    merge = merging.merge_customers(world, 5, 3, "ann", REVIEW)
+    assert (merge["survivor_id"], merge["absorbed_id"]) == (2, 3)
+    assert merge["note"] == "customer 5 was merged into 2"
+
+
+def test_survivorship_rules_come_from_the_review_settings(world: Store) -> None:
+    with world.transaction():  # the newer identity of customer 2 spells the name differently
+        world.execute(
+            "UPDATE identities SET first_name = 'Ally', updated_at = '2024-05-01' WHERE identity_id = 2"
+        )
+        world.execute("UPDATE identities SET updated_at = '2024-01-01' WHERE identity_id = 1")
+    merging.merge_customers(world, 1, 2, "ann", ReviewSettings(survivorship=["most_recent"]))
+    sources = json.loads(world.scalar("SELECT profile_sources FROM customers WHERE customer_id = 1"))
+    assert world.scalar("SELECT first_name FROM customers WHERE customer_id = 1") == "Ally"
+    assert sources["first_name"] == {"identity_id": 2, "channel": "chat", "rule": "most_recent"}
+    merging.undo_merge(world, 1, "kim")
+    with world.transaction():
+        world.execute("DELETE FROM cannot_links")
+    merging.merge_customers(world, 1, 2, "ann", ReviewSettings(survivorship=["most_frequent"]))
+    sources = json.loads(world.scalar("SELECT profile_sources FROM customers WHERE customer_id = 1"))
+    # a one-to-one tie: no rule decides, the oldest identity's value is kept
+    assert world.scalar("SELECT first_name FROM customers WHERE customer_id = 1") == "Alice"
+    assert sources["first_name"]["rule"] == "oldest"
