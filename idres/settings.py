@@ -212,6 +212,11 @@ class WebSettings(BaseModel):
     read_wait_s: float = Field(default=3.0, ge=0)
     # how long an action waits before it is queued in the outbox to be applied when the store is free
     write_wait_s: float = Field(default=2.0, ge=0)
+    # requests share one store connection, closed after `hold_idle_s` without requests and after
+    # `hold_max_s` at most, then left closed `release_gap_s` so a waiting flow takes the file
+    hold_idle_s: float = Field(default=0.5, ge=0)
+    hold_max_s: float = Field(default=3.0, gt=0)
+    release_gap_s: float = Field(default=0.6, ge=0)
 
 
 def _config_file() -> Path | None:

@@ -15,35 +15,50 @@ QUEUE_BANDS = ("auto_approve", "review", "related")
 _CUSTOMER_NAME = "coalesce(nullif(trim(concat_ws(' ', c.first_name, c.last_name)), ''), c.display_name)"
 
 
-def _queue_filter(band: str | None, channel: str | None) -> tuple[str, list[Any]]:
-    where, params = ["s.status = 'pending'"], []
-    if band:
-        where.append("s.band = ?")
-        params.append(band)
-    if channel:
-        # a pair is on a channel when either customer has an identity there
-        where.append(
-            "EXISTS (SELECT 1 FROM identities i WHERE i.channel = ? "
-            "AND i.customer_id IN (s.customer_id_l, s.customer_id_r))"
-        )
-        params.append(channel)
-    return " AND ".join(where), params
-
-
 def queue_page(
     store: Store, band: str | None = None, channel: str | None = None, limit: int = 20, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
-    """Pending suggestions, most probable first, with parsed evidence; and how many match the filter."""
-    clause, params = _queue_filter(band, channel)
+    """Pending suggestions, most probable first, with parsed evidence; and how many match the filter.
+
+    A pair is on a channel when either customer has an identity there (as bulk approve reads it).
+    """
+    band_clause = "AND s.band = ?" if band else ""
+    params: list[Any] = [band] if band else []
+    if not channel:
+        # the plain queue: the count alone is cheap, a window count over every pending pair is not
+        rows = store.rows(
+            f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, rule, reason,
+                   related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason
+            FROM suggestions s WHERE s.status = 'pending' {band_clause}
+            ORDER BY probability DESC, suggestion_id LIMIT ? OFFSET ?""",
+            [*params, int(limit), int(offset)],
+        )
+        total = int(
+            store.scalar(
+                f"SELECT count(*) FROM suggestions s WHERE s.status = 'pending' {band_clause}", params
+            )
+        )
+        for row in rows:
+            row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else []
+        return rows, total
+    # left joins against the channel's customers, not EXISTS (... IN (l, r)): DuckDB runs that
+    # correlated form as a nested loop (minutes on a large store)
+    source = f"""WITH on_channel AS MATERIALIZED (SELECT DISTINCT customer_id FROM identities WHERE channel = ?)
+        SELECT s.* FROM suggestions s
+        LEFT JOIN on_channel l ON l.customer_id = s.customer_id_l
+        LEFT JOIN on_channel r ON r.customer_id = s.customer_id_r
+        WHERE s.status = 'pending' {band_clause}
+          AND (l.customer_id IS NOT NULL OR r.customer_id IS NOT NULL)"""
+    params = [channel, *params]
     rows = store.rows(
-        f"""SELECT s.suggestion_id, s.customer_id_l, s.customer_id_r, s.probability, s.match_weight, s.band,
-               s.rule, s.reason, s.related_only, CAST(s.evidence AS VARCHAR) AS evidence, s.status_reason
-        FROM suggestions s WHERE {clause}
-        ORDER BY s.probability DESC, s.suggestion_id LIMIT ? OFFSET ?""",
+        f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, rule, reason,
+               related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason, count(*) OVER () AS total
+        FROM ({source}) ORDER BY probability DESC, suggestion_id LIMIT ? OFFSET ?""",
         [*params, int(limit), int(offset)],
     )
-    total = int(store.scalar(f"SELECT count(*) FROM suggestions s WHERE {clause}", params))
+    total = int(rows[0]["total"]) if rows else int(store.scalar(f"SELECT count(*) FROM ({source})", params))
     for row in rows:
+        row.pop("total")
         row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else []
     return rows, total
 
@@ -53,39 +68,57 @@ def channels(store: Store) -> list[str]:
     return [r["channel"] for r in store.rows("SELECT DISTINCT channel FROM identities ORDER BY 1")]
 
 
+def _ids(values: list[int]) -> str:
+    """An SQL list of integers (ints only, so nothing can be injected); scans prune best on literals."""
+    return ", ".join(str(int(v)) for v in values) or "NULL"
+
+
 def customers_overview(store: Store, customer_ids: list[int], recent: int = 3) -> dict[int, dict[str, Any]]:
-    """Name, status, identities and a few recent messages of each customer, keyed by id (one query each)."""
+    """Name, status, identities and a few recent messages of each customer, keyed by id.
+
+    Step by step, and each step in two phases: find the row ids by filtering one narrow column, then
+    fetch the wide rows by primary key (an index lookup). Joining messages to identities, or
+    filtering wide rows by a list, scans far more of a large store.
+    """
     if not customer_ids:
         return {}
-    ids = sorted(set(int(i) for i in customer_ids))
+    ids = sorted({int(i) for i in customer_ids})
     people = store.rows(
-        f"""SELECT c.customer_id, {_CUSTOMER_NAME} AS name, c.status, c.merged_into, c.locked, c.lock_reason,
-               c.emails, c.phones, c.city, c.country
-        FROM customers c WHERE c.customer_id IN (SELECT unnest(?::BIGINT[]))""",
-        [ids],
+        f"""SELECT c.customer_id, {_CUSTOMER_NAME} AS name, c.status, c.merged_into, c.locked, c.lock_reason
+        FROM customers c WHERE c.customer_id IN ({_ids(ids)})"""
     )
     overview = {int(p["customer_id"]): {**p, "identities": [], "messages": []} for p in people}
+    keys = store.rows(f"SELECT identity_id, customer_id FROM identities WHERE customer_id IN ({_ids(ids)})")
+    owner = {int(k["identity_id"]): int(k["customer_id"]) for k in keys}
     for identity in store.rows(
-        """SELECT customer_id, identity_id, channel, external_id, display_name, first_name, last_name,
+        f"""SELECT customer_id, identity_id, channel, external_id, display_name, first_name, last_name,
                screen_name, email_norm AS email, phone_e164 AS phone, city, anonymized
-        FROM identities WHERE customer_id IN (SELECT unnest(?::BIGINT[])) ORDER BY identity_id""",
-        [ids],
+        FROM identities WHERE identity_id IN ({_ids(list(owner))}) ORDER BY identity_id"""
     ):
         if int(identity["customer_id"]) in overview:
             overview[int(identity["customer_id"])]["identities"].append(identity)
+    conversations = store.rows(
+        f"SELECT conversation_id, identity_id, channel FROM conversations WHERE identity_id IN ({_ids(list(owner))})"
+    )
+    channel_of = {int(c["conversation_id"]): c["channel"] for c in conversations}
+    customer_of = {int(c["conversation_id"]): owner[int(c["identity_id"])] for c in conversations}
+    latest = store.rows(
+        f"""SELECT message_id, conversation_id FROM messages WHERE conversation_id IN ({_ids(list(customer_of))})
+        ORDER BY created_at DESC, message_id DESC"""
+    )
+    picked: dict[int, list[int]] = {}
+    for row in latest:
+        chosen = picked.setdefault(customer_of[int(row["conversation_id"])], [])
+        if len(chosen) < recent:
+            chosen.append(int(row["message_id"]))
+    wanted = [message_id for chosen in picked.values() for message_id in chosen]
     for message in store.rows(
-        """SELECT * FROM (
-            SELECT i.customer_id, c.channel, m.author_kind, m.agent_name, m.body, m.created_at,
-                   row_number() OVER (PARTITION BY i.customer_id ORDER BY m.created_at DESC, m.message_id DESC)
-                       AS rank
-            FROM identities i JOIN conversations c ON c.identity_id = i.identity_id
-            JOIN messages m ON m.conversation_id = c.conversation_id
-            WHERE i.customer_id IN (SELECT unnest(?::BIGINT[])))
-        WHERE rank <= ? ORDER BY customer_id, created_at DESC""",
-        [ids, recent],
+        f"""SELECT message_id, conversation_id, author_kind, agent_name, body, created_at FROM messages
+        WHERE message_id IN ({_ids(wanted)}) ORDER BY created_at DESC, message_id DESC"""
     ):
-        if int(message["customer_id"]) in overview:
-            overview[int(message["customer_id"])]["messages"].append(message)
+        person = overview.get(customer_of[int(message["conversation_id"])])
+        if person is not None:
+            person["messages"].append({**message, "channel": channel_of[int(message["conversation_id"])]})
     return overview
 
 

@@ -21,6 +21,7 @@ from web.actions import build_actions
 from web.auth import LOGIN_COOKIE, SESSION_COOKIE, Sessions, authenticate, csrf_ok, secret_key
 from web.deps import Forbidden, LoginRequired, current_user, login_url, redirect, render, safe_next
 from web.gate import StoreGate
+from web.lease import Lease
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("idres.web")
@@ -38,10 +39,10 @@ def _templates() -> Jinja2Templates:
 def create_app(settings: Settings, drain: bool = True) -> FastAPI:
     """The web app over `settings.store`; `drain=False` leaves the outbox thread off (tests drive it)."""
     with open_store(settings.store, busy_timeout_s=max(settings.store_busy_timeout_s, 1.0)):
-        pass  # migrate once at start; requests then open plain short connections
-    gate = StoreGate(
-        settings.store, build_actions(settings), settings.web.read_wait_s, settings.web.write_wait_s
-    )
+        pass  # migrate once at start; requests then share short-lived connections (web/lease.py)
+    web = settings.web
+    lease = Lease(settings.store, web.hold_idle_s, web.hold_max_s, web.release_gap_s)
+    gate = StoreGate(settings.store, build_actions(settings), web.read_wait_s, web.write_wait_s, lease)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +86,14 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
     async def busy(request: Request, error: StoreBusyError) -> Response:
         # a scheduled flow holds the store for a little longer than a page waits: not an error
         return render(request, "busy.html", None, retry_url=str(request.url))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path, exc_info=error)
+        return render(
+            request, "error.html", None, status_code=500, title="Something went wrong",
+            reason="The error was logged. Try again; if it persists, tell your administrator.",
+        )  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

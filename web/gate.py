@@ -1,8 +1,8 @@
 """How the page shares the DuckDB store with the flows: short connections, short waits, a durable outbox.
 
 DuckDB lets one process hold the file at a time. The flows take it only for short phases, so:
-- every request opens its own connection and closes it before answering (the page never holds the
-  file between requests);
+- requests share one connection for a short while (`web/lease.py`: closed after 0.5 s idle, and
+  after 3 s at most, then left closed long enough for a waiting flow to take the file);
 - a page waits up to `read_wait_s` for a flow to let go; still busy, it answers with a friendly
   "store busy, retrying" page that refreshes itself (`StoreBusyError` is handled by the app);
 - an action waits up to `write_wait_s`; still busy, it is written to the outbox (a SQLite file in WAL
@@ -28,7 +28,7 @@ from typing import Any
 
 from store import Store, StoreBusyError
 from store import users as store_users
-from store.db import connect
+from web.lease import Lease
 
 log = logging.getLogger("idres.web")
 
@@ -126,9 +126,15 @@ class StoreGate:
     """Short store connections for pages and actions, with the outbox behind them."""
 
     def __init__(
-        self, store_path: Path, actions: dict[str, ActionFn], read_wait_s: float, write_wait_s: float
+        self,
+        store_path: Path,
+        actions: dict[str, ActionFn],
+        read_wait_s: float,
+        write_wait_s: float,
+        lease: Lease | None = None,
     ) -> None:
         self.store_path = Path(store_path)
+        self.lease = lease or Lease(self.store_path)
         self.actions = actions
         self.read_wait_s = read_wait_s
         self.write_wait_s = write_wait_s
@@ -143,11 +149,8 @@ class StoreGate:
     @contextmanager
     def read(self) -> Iterator[Store]:
         """A connection for one page; raises StoreBusyError after `read_wait_s` (the app shows 'busy')."""
-        store = connect(self.store_path, busy_timeout_s=self.read_wait_s)
-        try:
+        with self.lease.store(self.read_wait_s) as store:
             yield store
-        finally:
-            store.close()
 
     def run(self, username: str, action: str, arguments: dict[str, Any]) -> Outcome:
         """Apply an action now, or queue it when the store stays busy (or earlier ones still wait)."""
@@ -157,13 +160,8 @@ class StoreGate:
             self.drain_once()
         if not self.outbox.pending():
             try:
-                with self._write_lock:
-                    store = connect(self.store_path, busy_timeout_s=self.write_wait_s)
-                    try:
-                        with store.transaction():
-                            return Outcome("done", self.actions[action](store, username, arguments))
-                    finally:
-                        store.close()
+                with self._write_lock, self.lease.store(self.write_wait_s) as store, store.transaction():
+                    return Outcome("done", self.actions[action](store, username, arguments))
             except StoreBusyError:
                 pass
         outbox_id = self.outbox.add(username, action, arguments)
@@ -179,13 +177,10 @@ class StoreGate:
         for row in self.outbox.pending():
             with self._write_lock:
                 try:
-                    store = connect(self.store_path, busy_timeout_s=wait_s)
+                    with self.lease.store(wait_s) as store:
+                        status, message = self._apply(store, row)
                 except StoreBusyError:
                     return done
-                try:
-                    status, message = self._apply(store, row)
-                finally:
-                    store.close()
             self.outbox.finish(row, status, message)
             done += 1
         return done
@@ -235,3 +230,4 @@ class StoreGate:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self.lease.close()

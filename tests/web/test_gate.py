@@ -29,7 +29,12 @@ def held_store(path: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
     code = textwrap.dedent(
         f"""
         import time, duckdb
-        connection = duckdb.connect({str(path)!r})
+        while True:  # the page may hold the file for a moment: wait for it, as a flow does
+            try:
+                connection = duckdb.connect({str(path)!r})
+                break
+            except duckdb.Error:
+                time.sleep(0.05)
         print("holding", flush=True)
         time.sleep({seconds})
         connection.close()
