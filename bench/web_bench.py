@@ -129,16 +129,20 @@ def measure(store_path: Path, samples: int, seed: int) -> dict[str, Any]:
         form = {"username": "bench", "password": PASSWORD, "login_token": token.group(1) if token else ""}
         if "Review queue" not in client.post("/login", data=form).text:
             raise SystemExit("could not log in as the bench user")
-        queue_urls = [
-            rng.choice(
-                ["/queue", "/queue?page=2", "/queue?band=review", f"/queue?channel={rng.choice(channels)}"]
-            )
-            for _ in range(samples)
-        ]
+        per_kind = max(10, samples // 4)
+        by_kind = {
+            "first_page": ["/queue"] * per_kind,
+            "page_2": ["/queue?page=2"] * per_kind,
+            "band": ["/queue?band=review"] * per_kind,
+            "channel": [f"/queue?channel={rng.choice(channels)}" for _ in range(per_kind)],
+        }
+        queue_urls = [url for urls in by_kind.values() for url in urls]
+        rng.shuffle(queue_urls)
         tabs = ["summary", "profile", "conversations", "messages", "identities", "actions"]
         _timed(client, queue_urls[:10] + [f"/customers/{c}/summary" for c in customer_ids[:10]])  # warm up
         figures = {
             "queue": _timed(client, queue_urls),
+            "queue_by_kind": {kind: _timed(client, urls) for kind, urls in by_kind.items()},
             "panel_summary": _timed(client, [f"/customers/{c}/summary" for c in customer_ids]),
             "panel_any_tab": _timed(client, [f"/customers/{c}/{rng.choice(tabs)}" for c in customer_ids]),
             "search": _timed(

@@ -215,7 +215,7 @@ class WebSettings(BaseModel):
     # requests share one store connection, closed after `hold_idle_s` without requests and after
     # `hold_max_s` at most, then left closed `release_gap_s` so a waiting flow takes the file
     hold_idle_s: float = Field(default=0.5, ge=0)
-    hold_max_s: float = Field(default=3.0, gt=0)
+    hold_max_s: float = Field(default=8.0, gt=0)
     release_gap_s: float = Field(default=0.6, ge=0)
 
 

@@ -2,7 +2,7 @@
 
 DuckDB lets one process hold the file at a time. The flows take it only for short phases, so:
 - requests share one connection for a short while (`web/lease.py`: closed after 0.5 s idle, and
-  after 3 s at most, then left closed long enough for a waiting flow to take the file);
+  after 8 s at most, then left closed long enough for a waiting flow to take the file);
 - a page waits up to `read_wait_s` for a flow to let go; still busy, it answers with a friendly
   "store busy, retrying" page that refreshes itself (`StoreBusyError` is handled by the app);
 - an action waits up to `write_wait_s`; still busy, it is written to the outbox (a SQLite file in WAL

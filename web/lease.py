@@ -24,7 +24,7 @@ from store.db import connect
 class Lease:
     """A briefly held, shared store connection with a cursor per request."""
 
-    def __init__(self, path: Path, idle_s: float = 0.5, max_s: float = 3.0, gap_s: float = 0.6) -> None:
+    def __init__(self, path: Path, idle_s: float = 0.5, max_s: float = 8.0, gap_s: float = 0.6) -> None:
         self.path = Path(path)
         self.idle_s, self.max_s, self.gap_s = idle_s, max_s, gap_s
         self._cond = threading.Condition()
