@@ -42,8 +42,12 @@ class ScheduledFlow:
 
     @property
     def entrypoint(self) -> str:
-        """The `prefect.yaml` entrypoint: file path relative to the project root, then the function."""
-        return f"{self.module.replace('.', '/')}.py:{self.function}"
+        """The entrypoint of the deployment: module path, then the function (`flows.ingest.ingest_flow`).
+
+        Not the file form `flows/ingest.py:ingest_flow`: Prefect loads a file with its folder on
+        sys.path, where `flows/ingest.py` would hide the `ingest` package it imports.
+        """
+        return f"{self.module}.{self.function}"
 
     def cron(self, schedules: ScheduleSettings) -> str:
         """The configured cron string ('' when the flow only runs when started by hand)."""
@@ -106,7 +110,7 @@ def build_deployments(settings: Settings) -> DeploymentPlan:
                     parameters={"store": str(settings.store)},
                     tags=["idres"],
                     description=f"idres {spec.flow_name}: {(flow.description or '').strip()}",
-                    # module entrypoints import from the installed project, whatever the working directory
+                    # see ScheduledFlow.entrypoint; the installed project imports from any directory
                     entrypoint_type=EntrypointType.MODULE_PATH,
                 ),
             )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from prefect import Flow
 from pydantic import ValidationError
 
 from flows.deployments import SCHEDULED, build_deployments, scheduled_flow
@@ -19,7 +22,7 @@ EXPECTED = {"ingest", "match", "apply_merges", "export", "anonymize"}
 
 def _available() -> set[str]:
     """Flows whose module exists in this checkout (all five once every engineer has landed)."""
-    return {spec.key for spec in SCHEDULED if (PROJECT_ROOT / spec.entrypoint.split(":")[0]).exists()}
+    return {spec.key for spec in SCHEDULED if (PROJECT_ROOT / f"{spec.module.replace('.', '/')}.py").exists()}
 
 
 def test_the_five_flows_are_scheduled() -> None:
@@ -42,7 +45,7 @@ def test_deployments_follow_the_schedule_settings(tmp_path: Path) -> None:
         spec = by_flow[name]
         assert deployment.name == spec.deployment_name
         assert deployment.parameters == {"store": str(tmp_path / "s.duckdb")}
-        assert deployment.entrypoint == f"{spec.module}.{spec.function}"
+        assert deployment.entrypoint == spec.entrypoint == f"{spec.module}.{spec.function}"
         cron = spec.cron(schedules)
         if cron:
             (schedule,) = deployment.schedules or []
@@ -91,12 +94,24 @@ def test_prefect_yaml_declares_the_same_deployments() -> None:
     assert "prefect.deployments.steps.set_working_directory" in step
 
 
-def test_prefect_yaml_entrypoints_load_the_flows() -> None:
-    from prefect.flows import load_flow_from_entrypoint
-
-    for spec in SCHEDULED:
-        if spec.key not in _available():
-            continue
-        flow: Flow[..., Any] = load_flow_from_entrypoint(str(PROJECT_ROOT / spec.entrypoint))
-        assert flow.name == spec.flow_name
-        assert "store" in flow.parameters.properties
+def test_prefect_yaml_entrypoints_load_the_flows_in_a_fresh_process() -> None:
+    """As a worker does: a new interpreter in the project folder loads each entrypoint."""
+    script = (
+        "import json, sys\n"
+        "from prefect.flows import load_flow_from_entrypoint\n"
+        "flows = [load_flow_from_entrypoint(e) for e in sys.argv[1:]]\n"
+        "print(json.dumps([[f.name, sorted(f.parameters.properties)] for f in flows]))\n"
+    )
+    entrypoints = [d["entrypoint"] for d in _prefect_yaml()["deployments"]]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *entrypoints],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [name for name, _ in loaded] == [spec.flow_name for spec in SCHEDULED]
+    assert all("store" in parameters for _, parameters in loaded)

@@ -37,3 +37,44 @@ def test_landing_folder_is_ingested_and_archived(
     with open_store(store) as session:
         assert session.scalar("SELECT count(*) FROM messages") == 1
         assert session.scalar("SELECT channel FROM identities") == "email"
+    # the run published its tables under stable keys (the latest version of each key is this run's)
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+
+    keys = ["ingest-summary", "ingest-files", "ingest-channels"]
+    with get_client(sync_client=True) as client:
+        latest = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=keys))
+        )
+    by_key = {artifact.key: artifact for artifact in latest}
+    assert set(by_key) == set(keys)
+    assert '"channel": "email"' in str(by_key["ingest-channels"].data)
+
+
+def test_channel_counts_split_read_loaded_and_quarantined(tmp_path: Path) -> None:
+    from flows.ingest import channel_counts
+    from idres.settings import IngestSettings
+    from ingest.pipeline import load, prepare
+    from ingest.read import read_file
+
+    settings = IngestSettings(data_docs_dir=tmp_path / "docs", landing_dir=tmp_path / "landing")
+    path = write_csv(
+        tmp_path / "identities.csv",
+        ["channel", "external_id", "first_name", "email"],
+        [
+            ["email", "ann@example.com", "Ann", "ann@example.com"],
+            ["sms", "+447700900001", "Bo", ""],
+            ["sms", "+447700900002", "Cy", ""],
+            ["pager", "p-1", "Di", ""],  # not a configured channel: quarantined
+        ],
+    )
+    prepared = prepare(read_file(path, settings), settings)
+    with open_store(tmp_path / "store.duckdb") as session:
+        report = load(session, prepared)
+    counts = channel_counts(prepared, report)
+    assert counts == {
+        "email": {"read": 1, "loaded": 1, "quarantined": 0},
+        "sms": {"read": 2, "loaded": 2, "quarantined": 0},
+        "pager": {"read": 1, "loaded": 0, "quarantined": 1},
+    }
+    assert sum(c["loaded"] for c in counts.values()) == report.rows_loaded
