@@ -51,17 +51,42 @@ def anonymization_key(settings: ComplianceSettings, store_path: Path) -> bytes:
 # -- exports -------------------------------------------------------------------------------------
 def run_exports(store: Store, compliance_settings: ComplianceSettings, actor: str) -> dict[str, Any]:
     """Produce a bundle for every pending (or waiting) export request; returns what happened to each."""
-    summary: dict[str, Any] = {"done": [], "waiting": [], "failed": [], "bundles": []}
-    for request in sql.open_requests(store, "export"):
-        try:
-            produced = _export_one(store, compliance_settings, actor, request)
-        except Exception as error:  # recorded on the request; the run goes on with the next one
-            _fail(store, request["request_id"], f"export failed: {error}")
-            summary["failed"].append({"request_id": request["request_id"], "reason": str(error)})
-            continue
-        summary["done"].append(request["request_id"])
-        summary["bundles"].append(produced)
+    summary = new_export_summary()
+    for request_id in open_request_ids(store, "export"):
+        add_export_outcome(summary, export_request(store, compliance_settings, actor, request_id))
     return summary
+
+
+def open_request_ids(store: Store, kind: str) -> list[int]:
+    """Ids of the pending and waiting requests of one kind, oldest first."""
+    return [int(r["request_id"]) for r in sql.open_requests(store, kind)]
+
+
+def new_export_summary() -> dict[str, Any]:
+    """An empty export run summary (filled by `add_export_outcome`)."""
+    return {"done": [], "waiting": [], "failed": [], "bundles": []}
+
+
+def add_export_outcome(summary: dict[str, Any], outcome: dict[str, Any]) -> None:
+    """Count one request's outcome into an export run summary."""
+    if outcome["status"] == "done":
+        summary["done"].append(outcome["request_id"])
+        summary["bundles"].append(outcome["bundle"])
+    elif outcome["status"] == "failed":
+        summary["failed"].append({"request_id": outcome["request_id"], "reason": outcome["reason"]})
+
+
+def export_request(store: Store, settings: ComplianceSettings, actor: str, request_id: int) -> dict[str, Any]:
+    """Carry out one export request in its own transaction; a failure is recorded on the request."""
+    request = sql.get_request(store, request_id)
+    if request is None or request["status"] not in sql.OPEN_STATUSES:
+        return {"request_id": request_id, "status": "skipped"}
+    try:
+        bundle_info = _export_one(store, settings, actor, request)
+    except Exception as error:  # recorded on the request; the run goes on with the next one
+        _fail(store, request_id, f"export failed: {error}")
+        return {"request_id": request_id, "status": "failed", "reason": str(error)}
+    return {"request_id": request_id, "status": "done", "bundle": bundle_info}
 
 
 def _fail(store: Store, request_id: int, reason: str) -> None:
@@ -149,30 +174,55 @@ def _export_one(
 # -- anonymization -------------------------------------------------------------------------------
 def run_anonymizations(store: Store, compliance_settings: ComplianceSettings, actor: str) -> dict[str, Any]:
     """Queue retention requests, then anonymize and verify every pending or waiting erasure request."""
+    summary = prepare_anonymizations(store, compliance_settings, actor)
+    for request_id in summary.pop("request_ids"):
+        add_anonymize_outcome(summary, anonymize_request(store, compliance_settings, actor, request_id))
+    return summary
+
+
+def prepare_anonymizations(
+    store: Store, compliance_settings: ComplianceSettings, actor: str
+) -> dict[str, Any]:
+    """Recognise re-appearances and queue retention requests; the summary lists the open `request_ids`."""
     key = anonymization_key(compliance_settings, store.path)
-    summary: dict[str, Any] = {
+    return {
         "reappeared": recognise_reappearances(store, key, actor),
         "retention_queued": queue_retention(store, compliance_settings),
         "done": [],
         "waiting": [],
         "failed": [],
         "counts": {},
+        "request_ids": open_request_ids(store, "anonymize"),
     }
-    for request in sql.open_requests(store, "anonymize"):
-        request_id = request["request_id"]
-        try:
-            outcome = _anonymize_one(store, compliance_settings, key, actor, request)
-        except Exception as error:  # recorded on the request; the run goes on with the next one
-            if not isinstance(error, VerificationError):
-                _fail(store, request_id, f"anonymization failed: {error}")
-            summary["failed"].append({"request_id": request_id, "reason": str(error)})
-            continue
-        if outcome["status"] == "waiting":
-            summary["waiting"].append({"request_id": request_id, "reason": outcome["reason"]})
-        else:
-            summary["done"].append(request_id)
-            summary["counts"][request_id] = outcome["counts"]
-    return summary
+
+
+def add_anonymize_outcome(summary: dict[str, Any], outcome: dict[str, Any]) -> None:
+    """Count one request's outcome into an anonymization run summary."""
+    request_id = outcome["request_id"]
+    if outcome["status"] == "waiting":
+        summary["waiting"].append({"request_id": request_id, "reason": outcome["reason"]})
+    elif outcome["status"] == "failed":
+        summary["failed"].append({"request_id": request_id, "reason": outcome["reason"]})
+    elif outcome["status"] == "done":
+        summary["done"].append(request_id)
+        summary["counts"][request_id] = outcome["counts"]
+
+
+def anonymize_request(
+    store: Store, settings: ComplianceSettings, actor: str, request_id: int
+) -> dict[str, Any]:
+    """Carry out one erasure request (own transaction, then the verification); failures are recorded."""
+    request = sql.get_request(store, request_id)
+    if request is None or request["status"] not in sql.OPEN_STATUSES:
+        return {"request_id": request_id, "status": "skipped"}
+    key = anonymization_key(settings, store.path)
+    try:
+        outcome = _anonymize_one(store, settings, key, actor, request)
+    except Exception as error:  # recorded on the request; the run goes on with the next one
+        if not isinstance(error, VerificationError):
+            _fail(store, request_id, f"anonymization failed: {error}")
+        return {"request_id": request_id, "status": "failed", "reason": str(error)}
+    return {"request_id": request_id, **outcome}
 
 
 def queue_retention(store: Store, settings: ComplianceSettings) -> list[int]:

@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from compliance.runner import run_anonymizations
+from compliance.runner import add_anonymize_outcome, anonymize_request, prepare_anonymizations
 from flows.common import markdown_table, retry_when_busy, run_settings
 from idres.settings import ComplianceSettings
 from store import open_store
@@ -18,12 +18,21 @@ ACTOR = "anonymize-flow"
 
 
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
-def anonymize_task(
+def prepare_task(
     store_path: str, busy_timeout_s: float, compliance: ComplianceSettings, actor: str
 ) -> dict[str, Any]:
-    """Queue retention requests, then anonymize and verify each open request (one transaction each)."""
+    """Recognise re-appeared identities and queue retention requests; lists the open requests."""
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
-        return run_anonymizations(store, compliance, actor)
+        return prepare_anonymizations(store, compliance, actor)
+
+
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
+def anonymize_task(
+    store_path: str, busy_timeout_s: float, compliance: ComplianceSettings, actor: str, request_id: int
+) -> dict[str, Any]:
+    """Anonymize and verify one request; the store is opened for it alone, so the web page can work in between."""
+    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
+        return anonymize_request(store, compliance, actor, request_id)
 
 
 def _publish(summary: dict[str, Any]) -> None:
@@ -54,7 +63,10 @@ def anonymize_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, An
     """Carry out erasure requests (and the retention policy); fails loudly when a verification found leftovers."""
     logger = get_run_logger()
     settings = run_settings(store)
-    summary = anonymize_task(str(settings.store), settings.store_busy_timeout_s, settings.compliance, actor)
+    path, timeout = str(settings.store), settings.store_busy_timeout_s
+    summary = prepare_task(path, timeout, settings.compliance, actor)
+    for request_id in summary.pop("request_ids"):
+        add_anonymize_outcome(summary, anonymize_task(path, timeout, settings.compliance, actor, request_id))
     for request_id in summary["done"]:
         logger.info("request %s: anonymized and verified", request_id)
     for waiting in summary["waiting"]:

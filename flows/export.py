@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from compliance.runner import run_exports
+from compliance.runner import add_export_outcome, export_request, new_export_summary, open_request_ids
 from flows.common import markdown_table, retry_when_busy, run_settings
 from idres.settings import ComplianceSettings
 from store import open_store
@@ -18,12 +18,19 @@ ACTOR = "export-flow"
 
 
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
-def export_task(
-    store_path: str, busy_timeout_s: float, compliance: ComplianceSettings, actor: str
-) -> dict[str, Any]:
-    """Carry out the pending export requests (one transaction each)."""
+def open_requests_task(store_path: str, busy_timeout_s: float) -> list[int]:
+    """The pending and waiting export requests."""
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
-        return run_exports(store, compliance, actor)
+        return open_request_ids(store, "export")
+
+
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
+def export_task(
+    store_path: str, busy_timeout_s: float, compliance: ComplianceSettings, actor: str, request_id: int
+) -> dict[str, Any]:
+    """Carry out one export request; the store is opened for it alone, so the web page can work in between."""
+    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
+        return export_request(store, compliance, actor, request_id)
 
 
 def _publish(summary: dict[str, Any]) -> None:
@@ -47,7 +54,12 @@ def export_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, Any]:
     """Produce export bundles for pending requests; fails (after recording) when any request failed."""
     logger = get_run_logger()
     settings = run_settings(store)
-    summary = export_task(str(settings.store), settings.store_busy_timeout_s, settings.compliance, actor)
+    summary = new_export_summary()
+    for request_id in open_requests_task(str(settings.store), settings.store_busy_timeout_s):
+        outcome = export_task(
+            str(settings.store), settings.store_busy_timeout_s, settings.compliance, actor, request_id
+        )
+        add_export_outcome(summary, outcome)
     for produced in summary["bundles"]:
         logger.info(
             "request %s: bundle %s (sha256 %s)", produced["request_id"], produced["path"], produced["sha256"]
