@@ -1,19 +1,30 @@
-"""The `match` flow: load identities from the store, run the matching engine, save suggestions."""
+"""The `match` flow: load identities from the store, run the matching engine, save suggestions.
+
+Steps: load (store, short) -> prepare (frame statistics and blocking) -> score: one task per
+candidate-pair partition (hash of the left identity, `settings.dask.partitions`), mapped on
+the flow's task runner (threads here, or a Dask cluster: `match_flow_on(address)`) ->
+finish (EM on the gathered comparison levels, weights, customer-level suggestions) -> save
+(the only step that writes the store). The partitioned result equals the single run's.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from prefect import flow, get_run_logger, task
+from prefect import Flow, flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.common import markdown_table, retry_when_busy, run_settings
-from matching import ConfigError, MatchConfig, MatchResult, run_match
+from matching import ConfigError, MatchConfig, MatchResult
+from matching.comparisons import Levels
+from matching.engine import Prepared, finish, gather_levels, partition, prepare, score_partition
+from matching.frequency import Frame
 from store import open_store, utcnow
 from store import suggestions as store_suggestions
 
@@ -65,15 +76,41 @@ def load_task(
 
 
 @task(cache_policy=NO_CACHE)
-def match_task(data: MatchInput, config: MatchConfig, full: bool) -> MatchResult:
-    """Block, compare, score and build customer-level suggestions."""
-    return run_match(
+def prepare_task(data: MatchInput, config: MatchConfig, full: bool) -> Prepared:
+    """Frame statistics and blocking: the candidate pairs to score."""
+    return prepare(
         data.identities,
         config,
         changed_ids=None if full else data.changed,
         model=None if full else data.model,
         excluded_customer_ids=data.excluded,
     )
+
+
+@task(cache_policy=NO_CACHE)
+def score_task(frame: Frame, config: MatchConfig, left: Any, right: Any) -> list[Levels]:
+    """Comparison levels of one partition of candidate pairs (runs on a Dask worker when configured)."""
+    return score_partition(frame, config, left, right)
+
+
+@task(cache_policy=NO_CACHE)
+def finish_task(prepared: Prepared, levels: list[Levels]) -> MatchResult:
+    """Fit or reuse the model on the gathered levels and build customer-level suggestions."""
+    return finish(prepared, levels)
+
+
+def score_partitions(prepared: Prepared, partitions: int) -> list[Levels]:
+    """Map score_task over the candidate partitions on the flow's task runner and gather in order."""
+    cand = prepared.cand
+    positions = partition(prepared, partitions)
+    futures = score_task.map(
+        unmapped(prepared.frame),
+        unmapped(prepared.config),
+        [cand.left[pos] for pos in positions],
+        [cand.right[pos] for pos in positions],
+    )
+    parts = [future.result() for future in futures]
+    return gather_levels(parts, positions, len(cand.left))
 
 
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
@@ -147,9 +184,13 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     result: MatchResult | None = None
     if full or data.changed.len():
         try:
-            result = match_task(data, config, full)
+            prepared = prepare_task(data, config, full)
         except ConfigError as error:
             raise RuntimeError(f"bad matching configuration: {error}") from error
+        began = time.perf_counter()
+        levels = score_partitions(prepared, settings.dask.partitions)
+        prepared.timings["comparisons"] = time.perf_counter() - began
+        result = finish_task(prepared, levels)
         scored = data.identities.get_column("identity_id") if full else data.changed
     else:
         logger.info("no identities changed since the last match run: nothing to score")
@@ -171,3 +212,13 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     )
     _publish(summary, result)
     return summary
+
+
+def match_flow_on(address: str | None) -> Flow[..., dict[str, Any]]:
+    """The match flow, scoring its partitions on the Dask scheduler at `address` (None: in this process)."""
+    if not address:
+        return match_flow
+    from prefect_dask import DaskTaskRunner
+
+    # DaskTaskRunner's futures subclass PrefectFuture; the stub's invariant generic rejects it
+    return match_flow.with_options(task_runner=DaskTaskRunner(address=address))  # type: ignore[arg-type]

@@ -28,17 +28,28 @@ def match(
         bool,
         typer.Option("--full", help="Rescore every identity and refit the model (default: changed only)."),
     ] = False,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address",
+            help="Score the candidate-pair partitions on this Dask scheduler (tcp://HOST:PORT); "
+            "default: [dask] address in idres.toml, else in this process.",
+        ),
+    ] = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Match identities into merge suggestions with the `match` flow."""
-    from flows.match import match_flow
+    from flows.match import match_flow_on
     from flows.runtime import prepare_prefect
 
     settings = settings_for(store)
+    address = dask_address or settings.dask.address
+    if address is not None and not address.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+        fail(f"--dask-address {address!r} is not a scheduler address: give tcp://HOST:PORT")
     prepare_prefect()
     try:
-        summary = match_flow(store=str(settings.store), full=full)
+        summary = match_flow_on(address)(store=str(settings.store), full=full)
     except Exception as error:  # the flow has logged it; people get one line
         fail(f"match failed: {error}")
     emit(summary, fmt, _render_match)

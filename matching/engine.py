@@ -123,17 +123,34 @@ def train(frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Leve
     )  # fmt: skip
 
 
-def run_match(
+@dataclass
+class Prepared:
+    """A run up to blocking: the prepared frame, the candidate pairs and what scoring them needs."""
+
+    frame: Frame
+    config: MatchConfig
+    cand: Candidates
+    model: ModelParameters | None
+    notes: list[str]
+    timings: dict[str, float]
+    started: float
+    focused: bool
+
+
+def prepare(
     identities: pl.DataFrame,
     settings: MatchConfig | Any = None,
     changed_ids: pl.Series | Iterable[int] | None = None,
     model: ModelParameters | dict[str, Any] | None = None,
     excluded_customer_ids: pl.Series | Iterable[int] | None = None,
-) -> MatchResult:
-    """Match identities (optionally only pairs touching `changed_ids`); see matching/__init__.py."""
+) -> Prepared:
+    """Check the input, build the frame and block; the frame's statistics are computed here, once.
+
+    Scoring partitions (`score_partition`) then only does per-pair work, so a worker that
+    receives the prepared frame repeats none of the whole-frame encoding.
+    """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    notes: list[str] = []
     config = settings if isinstance(settings, MatchConfig) else MatchConfig.from_settings(settings)
     missing = [c for c in REQUIRED if c not in identities.columns]
     if missing:
@@ -155,19 +172,108 @@ def run_match(
     cand = block(frame.df, config.active_rules(), config.max_block_size, frame.customer, changed)
     timings["blocking"] = time.perf_counter() - t
     t = time.perf_counter()
+    notes: list[str] = []
     # incremental with a stored model: only the rows in candidate pairs need codes and per-row
     # values (their statistics still count every row), which skips most of the frame's encoding
     focused = changed is not None and model is not None
     if focused:
         frame.set_focus(np.concatenate([cand.left, cand.right]))
-    levels = compare_all(frame, config, cand.left, cand.right)
-    if model is not None and not model.fits(levels):
+    empty = np.zeros(0, dtype=np.int32)
+    probe = compare_all(frame, config, empty, empty)  # fills the frame's encodings and statistics
+    if model is not None and not model.fits(probe):
         notes.append("stored model does not fit the configured comparisons: refitted from scratch")
         model = None
         if focused:  # training compares random pairs of any rows
             frame.set_focus(None)
-            levels = compare_all(frame, config, cand.left, cand.right)
-    timings["comparisons"] = time.perf_counter() - t
+            focused = False
+            compare_all(frame, config, empty, empty)
+    timings["statistics"] = time.perf_counter() - t
+    return Prepared(frame, config, cand, model, notes, timings, t0, focused)
+
+
+def partition(prepared: Prepared, partitions: int) -> list[np.ndarray]:
+    """Candidate positions split by a hash of the left identity id: `partitions` disjoint index arrays."""
+    ids = prepared.frame.df.get_column("identity_id").cast(pl.Int64).to_numpy()
+    left = ids[prepared.cand.left].astype(np.uint64)
+    # Fibonacci hashing spreads consecutive ids (a new batch) over every partition
+    bucket = ((left * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) % np.uint64(max(partitions, 1))
+    return [np.flatnonzero(bucket == np.uint64(p)) for p in range(max(partitions, 1))]
+
+
+def score_partition(frame: Frame, config: MatchConfig, li: np.ndarray, r: np.ndarray) -> list[Levels]:
+    """Comparison levels of one partition's pairs (pure: no store, no model)."""
+    return compare_all(frame, config, li, r)
+
+
+def _take(values: np.ndarray | None, n: int) -> np.ndarray:
+    return np.full(n, np.nan) if values is None else values
+
+
+def gather_levels(parts: list[list[Levels]], positions: list[np.ndarray], total: int) -> list[Levels]:
+    """Reassemble partition results in candidate order (the unpartitioned run's order)."""
+    order = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
+    inverse = np.empty(total, dtype=np.int64)
+    inverse[order] = np.arange(len(order))
+    out = []
+    for c, first in enumerate(parts[0]):
+        column = [part[c] for part in parts]
+        levels = np.concatenate([lv.levels for lv in column])[inverse]
+        has_tf = any(lv.tf is not None for lv in column)
+        tf = np.concatenate([_take(lv.tf, len(lv.levels)) for lv in column])[inverse] if has_tf else None
+        has_shared = any(lv.shared_count is not None for lv in column)
+        shared = (
+            np.concatenate([_take(lv.shared_count, len(lv.levels)) for lv in column])[inverse]
+            if has_shared
+            else None
+        )
+        out.append(
+            Levels(
+                first.name,
+                first.level_names,
+                first.neutral,
+                levels,
+                tf,
+                first.tf_level,
+                shared,
+                first.u_exact,
+            )
+        )
+    return out
+
+
+def run_match(
+    identities: pl.DataFrame,
+    settings: MatchConfig | Any = None,
+    changed_ids: pl.Series | Iterable[int] | None = None,
+    model: ModelParameters | dict[str, Any] | None = None,
+    excluded_customer_ids: pl.Series | Iterable[int] | None = None,
+    partitions: int = 1,
+) -> MatchResult:
+    """Match identities (optionally only pairs touching `changed_ids`); see matching/__init__.py.
+
+    `partitions` > 1 scores the candidate pairs in that many hash partitions, as the match flow
+    does on a Dask cluster; the result is identical.
+    """
+    prepared = prepare(identities, settings, changed_ids, model, excluded_customer_ids)
+    t = time.perf_counter()
+    cand = prepared.cand
+    if partitions > 1:
+        positions = partition(prepared, partitions)
+        parts = [
+            score_partition(prepared.frame, prepared.config, cand.left[pos], cand.right[pos])
+            for pos in positions
+        ]
+        levels = gather_levels(parts, positions, len(cand.left))
+    else:
+        levels = score_partition(prepared.frame, prepared.config, cand.left, cand.right)
+    prepared.timings["comparisons"] = time.perf_counter() - t
+    return finish(prepared, levels)
+
+
+def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
+    """Model (fit or reuse), weights and customer-level suggestions from the gathered levels."""
+    frame, config, cand, model = prepared.frame, prepared.config, prepared.cand, prepared.model
+    timings, notes = dict(prepared.timings), list(prepared.notes)
     t = time.perf_counter()
     trained = model is None
     if model is None:
@@ -205,7 +311,7 @@ def run_match(
     )
     pairs = pairs.drop("_row_l", "_row_r", "_shared_hit")
     timings["suggestions"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - prepared.started
     return MatchResult(pairs, suggestions, cand.rule_counts, model, timings, notes)
 
 
