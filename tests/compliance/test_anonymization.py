@@ -108,8 +108,11 @@ def test_a_planted_leftover_fails_the_request_loudly(people: Store, tmp_path: Pa
     assert ALICE_EMAIL not in failed["status_reason"]  # places, never the value
 
 
-def test_a_leftover_file_in_the_export_folder_fails_the_verification(people: Store, tmp_path: Path) -> None:
-    settings = compliance_settings(tmp_path)
+@pytest.mark.parametrize("passphrase", [None, "pw"])
+def test_a_leftover_file_in_the_export_folder_fails_the_verification(
+    people: Store, tmp_path: Path, passphrase: str | None
+) -> None:
+    settings = compliance_settings(tmp_path, export_passphrase=passphrase)
     request_export(people, "dpo", customer_id=1)
     [bundle] = run_exports(people, settings, "export-flow")["bundles"]
     copy = tmp_path / "exports" / "copied-by-hand.zip"

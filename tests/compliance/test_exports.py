@@ -120,3 +120,13 @@ def test_one_failing_request_does_not_block_the_others(people: Store, tmp_path: 
     assert (
         failed is not None and failed["status"] == "failed" and "no longer exists" in failed["status_reason"]
     )
+
+
+def test_a_locked_customer_is_exported_with_its_lock_state(people: Store, tmp_path: Path) -> None:
+    with people.transaction():
+        people.execute(
+            "UPDATE customers SET locked = TRUE, lock_reason = 'legal hold', locked_by = 'sam' WHERE customer_id = 1"
+        )
+    _, files = _export(people, tmp_path)
+    lock = json.loads(files["record.json"])["lock"]
+    assert (lock["locked"], lock["lock_reason"], lock["locked_by"]) == (True, "legal hold", "sam")
