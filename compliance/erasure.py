@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,12 @@ def verify_erasure(
     return places
 
 
+@lru_cache(maxsize=256)
+def _file_texts_cached(path: str, size: int, mtime_ns: int, passphrase: str | None) -> tuple[bytes, ...]:
+    # keyed by size and mtime: a run verifying many requests decrypts each bundle once, not once per request
+    return tuple(text.lower() for text in _file_texts(Path(path), passphrase))
+
+
 def _file_texts(path: Path, passphrase: str | None) -> list[bytes]:
     data = path.read_bytes()
     if is_encrypted(data) and passphrase:
@@ -154,7 +161,8 @@ def _files_holding(settings: ComplianceSettings, values: list[str]) -> list[str]
     forms = [form.encode("utf-8") for form in sql.search_forms(values)]
     found: list[str] = []
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        texts = [text.lower() for text in _file_texts(path, settings.export_passphrase)]
+        info = path.stat()
+        texts = _file_texts_cached(str(path), info.st_size, info.st_mtime_ns, settings.export_passphrase)
         if any(form in text for text in texts for form in forms):
             found.append(f"file {path}")
     return found
