@@ -140,6 +140,11 @@ def _file_texts_cached(path: str, size: int, mtime_ns: int, passphrase: str | No
     return tuple(text.lower() for text in _file_texts(Path(path), passphrase))
 
 
+def forget_file_texts() -> None:
+    """Drop the decrypted export files read by verifications (called at the end of every run)."""
+    _file_texts_cached.cache_clear()
+
+
 def _file_texts(path: Path, passphrase: str | None) -> list[bytes]:
     data = path.read_bytes()
     if is_encrypted(data) and passphrase:

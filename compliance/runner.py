@@ -174,9 +174,14 @@ def _export_one(
 # -- anonymization -------------------------------------------------------------------------------
 def run_anonymizations(store: Store, compliance_settings: ComplianceSettings, actor: str) -> dict[str, Any]:
     """Queue retention requests, then anonymize and verify every pending or waiting erasure request."""
+    from compliance.erasure import forget_file_texts
+
     summary = prepare_anonymizations(store, compliance_settings, actor)
-    for request_id in summary.pop("request_ids"):
-        add_anonymize_outcome(summary, anonymize_request(store, compliance_settings, actor, request_id))
+    try:
+        for request_id in summary.pop("request_ids"):
+            add_anonymize_outcome(summary, anonymize_request(store, compliance_settings, actor, request_id))
+    finally:
+        forget_file_texts()  # decrypted bundles must not outlive the run in a long-lived process
     return summary
 
 

@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from compliance.erasure import forget_file_texts
 from compliance.runner import add_anonymize_outcome, anonymize_request, prepare_anonymizations
 from flows.common import markdown_table, retry_when_busy, run_settings
 from idres.settings import ComplianceSettings
@@ -65,8 +66,13 @@ def anonymize_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, An
     settings = run_settings(store)
     path, timeout = str(settings.store), settings.store_busy_timeout_s
     summary = prepare_task(path, timeout, settings.compliance, actor)
-    for request_id in summary.pop("request_ids"):
-        add_anonymize_outcome(summary, anonymize_task(path, timeout, settings.compliance, actor, request_id))
+    try:
+        for request_id in summary.pop("request_ids"):
+            add_anonymize_outcome(
+                summary, anonymize_task(path, timeout, settings.compliance, actor, request_id)
+            )
+    finally:
+        forget_file_texts()  # decrypted bundles must not outlive the run in `idres serve`
     for request_id in summary["done"]:
         logger.info("request %s: anonymized and verified", request_id)
     for waiting in summary["waiting"]:
