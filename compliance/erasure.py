@@ -76,9 +76,15 @@ def erase_person(
     requests = sql.requests_of(store, ids, searchable)
     counts["export_bundles_deleted"] = _delete_bundles(requests)
     requests = scrub.scrub_text_column(requests, "reason", values).with_columns(
-        pl.lit(None, pl.String).alias("lookup_value")
+        pl.lit(None, pl.String).alias("lookup_value"),
+        pl.when(pl.col("bundle_path").is_not_null())
+        .then(pl.lit(f"bundle deleted by erasure request {request_id}"))
+        .otherwise(pl.col("status_reason"))
+        .alias("status_reason"),
     )
-    sql.write_rows(store, "compliance_requests", "request_id", requests, ["lookup_value", "reason"])
+    sql.write_rows(
+        store, "compliance_requests", "request_id", requests, ["lookup_value", "reason", "status_reason"]
+    )
 
     audit = sql.audit_entries_of(
         store, ids, suggestions["suggestion_id"].to_list(), merges["merge_id"].to_list(), searchable

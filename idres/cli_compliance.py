@@ -181,5 +181,5 @@ def requests_list(
             fail(str(error))
     emit(rows, fmt, lambda data: console.print(table("Requests", REQUEST_COLUMNS, [
         [r["request_id"], r["kind"], r["status"], r["customer_id"], r["lookup_kind"], r["requested_by"],
-         r["requested_at"], r["status_reason"] or r["bundle_path"] or ""]
+         f"{r['requested_at']:%Y-%m-%d %H:%M}", r["status_reason"] or r["bundle_path"] or ""]
         for r in data])))  # fmt: skip

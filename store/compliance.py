@@ -250,7 +250,7 @@ def requests_of(store: Store, customer_ids: Sequence[int], values: Sequence[str]
     forms = [value.lower() for value in values]
     marks = ", ".join("?" for _ in forms) or "NULL"
     return store.frame(
-        f"""SELECT request_id, kind, status, lookup_value, reason, bundle_path FROM compliance_requests
+        f"""SELECT request_id, kind, status, lookup_value, reason, status_reason, bundle_path FROM compliance_requests
         WHERE customer_id IN ({_in(customer_ids)}) OR lower(lookup_value) IN ({marks}) ORDER BY request_id""",
         forms or None,
     )

@@ -93,6 +93,8 @@ def test_earlier_bundles_of_the_person_are_deleted(people: Store, tmp_path: Path
     done = _anonymize_alice(people, tmp_path)
     assert not alice.exists() and brian.exists()
     assert done["counts"]["export_bundles_deleted"] == 1
+    exported = get_request(people, bundles[0]["request_id"]) or {}
+    assert exported["status_reason"] == f"bundle deleted by erasure request {done['request_id']}"
 
 
 def test_a_planted_leftover_fails_the_request_loudly(people: Store, tmp_path: Path) -> None:
