@@ -187,6 +187,17 @@ class ScheduleSettings(BaseModel):
             raise ValueError(f"a schedule is a cron string like '*/15 * * * *' (or empty), got {value!r}")
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"timezone must be an IANA zone like 'Europe/London', got {value!r}") from error
+        return value
+
     @field_validator("disabled")
     @classmethod
     def _known_flows(cls, value: list[str]) -> list[str]:

@@ -70,6 +70,8 @@ def test_bad_schedule_settings_are_refused() -> None:
         ScheduleSettings(export="every 15 minutes")
     with pytest.raises(ValidationError, match="unknown flow"):
         ScheduleSettings(disabled=["exports"])
+    with pytest.raises(ValidationError, match="IANA zone"):
+        ScheduleSettings(timezone="Mars/Olympus")
 
 
 def _prefect_yaml() -> dict[str, Any]:
