@@ -106,10 +106,10 @@ def weights_figure(weights: pl.DataFrame, run_id: int | None) -> go.Figure | Non
                 orientation="h",
             )
         )
-    fig.update_layout(height=max(420, 22 * weights.height + 120), yaxis={"autorange": "reversed"})
     title = f"{TITLES['weights']} (model of match run {run_id})"
     fig = _layout(fig, title, "weight (log2 m/u)", "")
-    fig.update_layout(height=max(420, 22 * weights.height + 120))
+    # one row per level, read top-down in the model's order
+    fig.update_layout(height=max(420, 22 * weights.height + 120), yaxis={"autorange": "reversed"})
     return fig
 
 

@@ -53,3 +53,15 @@ def test_report_of_an_empty_store(store: Store) -> None:
     assert "no suggestions yet" in page and "no fitted model yet" in page
     assert "Plotly.newPlot" not in page
     _no_remote_scripts(page)
+
+
+def test_apply_runs_are_listed_when_there_are_some(store: Store) -> None:
+    with store.transaction():
+        store.execute(
+            "INSERT INTO merge_runs VALUES (1, 'apply-merges', 'succeeded', ?, ?, 3, 2, 1, 0, '{}')",
+            [utcnow(), utcnow()],
+        )
+    data = collect(store)
+    assert data.apply_runs.to_dicts()[0]["merges_applied"] == 2
+    page = render(data, utcnow())
+    assert "Merge apply runs" in page and "apply-merges" in page
