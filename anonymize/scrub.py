@@ -29,8 +29,9 @@ PHONE_ERASED = "[phone erased]"
 MIN_VALUE_LENGTH = 4
 
 EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-# seven or more digits, optionally with a leading + and spaces, dots, dashes or brackets between
-PHONE_PATTERN = re.compile(r"\+?\(?\d(?:[\s().-]{0,2}\d){6,}")
+# seven or more digits, optionally with a leading + and spaces, dots, dashes or brackets between;
+# ISO dates (2024-03-01) are not numbers of anyone. Long order numbers are erased too: better safe.
+PHONE_PATTERN = re.compile(r"(?<![\w-])(?!\d{4}-\d{2}-\d{2})\+?\(?\d(?:[\s().-]{0,2}\d){6,}")
 
 
 def erased_token() -> str:

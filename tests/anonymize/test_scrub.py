@@ -24,6 +24,9 @@ def test_free_text_loses_addresses_numbers_and_known_values() -> None:
 def test_short_values_and_parts_of_words_are_left_alone() -> None:
     # "Zoë" inside "Zoëlle" is another word; short numbers are no phone numbers
     assert scrub.scrub_text("Zoëlle, order 12345", VALUES) == "Zoëlle, order 12345"
+    assert scrub.scrub_text("sent on 2024-03-01, call 020 7946 0958", VALUES) == (
+        "sent on 2024-03-01, call [phone erased]"
+    )
     # store-wide searches skip values below the minimum length ("ab" would be found everywhere)
     assert VALUES.searchable() == ["zoe@example.com", "+447700900123", "zq-77"]
 
