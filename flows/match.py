@@ -23,7 +23,15 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import markdown_table, retry_when_busy, run_settings
 from matching import ConfigError, MatchConfig, MatchResult
 from matching.comparisons import Levels
-from matching.engine import Prepared, finish, gather_levels, partition, prepare, score_partition
+from matching.engine import (
+    Prepared,
+    finish,
+    gather_levels,
+    partition,
+    partition_payload,
+    prepare,
+    score_partition,
+)
 from matching.frequency import Frame
 from store import open_store, utcnow
 from store import suggestions as store_suggestions
@@ -101,16 +109,17 @@ def finish_task(prepared: Prepared, levels: list[Levels]) -> MatchResult:
 
 def score_partitions(prepared: Prepared, partitions: int) -> list[Levels]:
     """Map score_task over the candidate partitions on the flow's task runner and gather in order."""
-    cand = prepared.cand
     positions = partition(prepared, partitions)
+    # each task gets only its pairs' rows (with the whole frame's statistics), not the whole frame
+    payloads = [partition_payload(prepared, pos) for pos in positions]
     futures = score_task.map(
-        unmapped(prepared.frame),
+        [frame for frame, _, _ in payloads],
         unmapped(prepared.config),
-        [cand.left[pos] for pos in positions],
-        [cand.right[pos] for pos in positions],
+        [left for _, left, _ in payloads],
+        [right for _, _, right in payloads],
     )
     parts = [future.result() for future in futures]
-    return gather_levels(parts, positions, len(cand.left))
+    return gather_levels(parts, positions, len(prepared.cand.left))
 
 
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)

@@ -200,6 +200,18 @@ def partition(prepared: Prepared, partitions: int) -> list[np.ndarray]:
     return [np.flatnonzero(bucket == np.uint64(p)) for p in range(max(partitions, 1))]
 
 
+def partition_payload(prepared: Prepared, positions: np.ndarray) -> tuple[Frame, np.ndarray, np.ndarray]:
+    """What scoring one partition needs: the frame cut to its pairs' rows, and the pairs in those rows.
+
+    A worker receives rows in proportion to its pairs, not the whole frame.
+    """
+    li, r = prepared.cand.left[positions], prepared.cand.right[positions]
+    rows = np.unique(np.concatenate([li, r]))
+    local_l = np.searchsorted(rows, li).astype(np.int32)
+    local_r = np.searchsorted(rows, r).astype(np.int32)
+    return prepared.frame.subset(rows), local_l, local_r
+
+
 def score_partition(frame: Frame, config: MatchConfig, li: np.ndarray, r: np.ndarray) -> list[Levels]:
     """Comparison levels of one partition's pairs (pure: no store, no model)."""
     return compare_all(frame, config, li, r)
@@ -259,10 +271,10 @@ def run_match(
     cand = prepared.cand
     if partitions > 1:
         positions = partition(prepared, partitions)
-        parts = [
-            score_partition(prepared.frame, prepared.config, cand.left[pos], cand.right[pos])
-            for pos in positions
-        ]
+        parts = []
+        for pos in positions:
+            frame, li, r = partition_payload(prepared, pos)
+            parts.append(score_partition(frame, prepared.config, li, r))
         levels = gather_levels(parts, positions, len(cand.left))
     else:
         levels = score_partition(prepared.frame, prepared.config, cand.left, cand.right)

@@ -15,7 +15,7 @@ focus read as missing; a focused frame cannot estimate u (that needs random pair
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -58,6 +58,32 @@ class Frame:
     shared_min_customers: int
     cache: dict[tuple[str, ...], Encoded | dict[str, Encoded] | np.ndarray] = field(default_factory=dict)
     focus: np.ndarray | None = None  # sorted row indices that comparisons will read; None = all
+    complete: bool = True  # False for a partition's subset: every statistic must come from the cache
+
+    def subset(self, rows: np.ndarray) -> Frame:
+        """These rows (sorted) with the statistics already computed over the whole frame, for one partition.
+
+        A scoring task gets only its pairs' rows; codes and per-row values are cut to them, while
+        vocabularies and per-value statistics are kept, so scores equal the whole frame's.
+        """
+        cache: dict[tuple[str, ...], Encoded | dict[str, Encoded] | np.ndarray] = {}
+        for key, value in self.cache.items():
+            if isinstance(value, Encoded):
+                cache[key] = replace(value, codes=value.codes[rows])
+            elif isinstance(value, dict):
+                cache[key] = {name: replace(enc, codes=enc.codes[rows]) for name, enc in value.items()}
+            else:
+                cache[key] = value[rows]
+        return Frame(
+            self.df[pl.Series(rows)], self.customer[rows], self.name_group[rows], self.shared_min_names,
+            self.shared_min_customers, cache, None, complete=False,
+        )  # fmt: skip
+
+    def _miss(self, key: tuple[str, ...]) -> None:
+        if not self.complete:
+            raise RuntimeError(
+                f"partition frame lacks statistic {key}: compute it in matching.engine.prepare"
+            )
 
     def set_focus(self, rows: np.ndarray | None) -> None:
         """Restrict vocabularies and per-row values to these rows (statistics still count all rows)."""
@@ -79,6 +105,7 @@ class Frame:
         hit = self.cache.get(key)
         if isinstance(hit, Encoded):
             return hit
+        self._miss(key)
         enc = self.joint([name])[name]
         if shared:
             enc = Encoded(enc.codes, enc.vocab, enc.customers, enc.total, self._shared(enc), enc.partial)
@@ -91,6 +118,7 @@ class Frame:
         hit = self.cache.get(key)
         if isinstance(hit, dict):
             return hit
+        self._miss(key)
         series = [_as_string(self.df.get_column(c)) for c in names]
         out = self._encode(series, names)
         self.cache[key] = out
@@ -102,6 +130,7 @@ class Frame:
         hit = self.cache.get(key)
         if isinstance(hit, Encoded):
             return hit
+        self._miss(key)
         enc = self._encode([_as_string(make(self.df))], [name])[name]
         self.cache[key] = enc
         return enc
@@ -112,6 +141,7 @@ class Frame:
         hit = self.cache.get(key)
         if isinstance(hit, np.ndarray):
             return hit
+        self._miss(key)
         rows = self.df if self.focus is None else self.df[pl.Series(self.focus)]
         s = _as_string(make(rows))
         hashes = s.hash().to_numpy().astype(np.uint64)
@@ -130,6 +160,7 @@ class Frame:
         hit = self.cache.get(key)
         if isinstance(hit, np.ndarray):
             return hit
+        self._miss(key)
         s = _as_string(make(self.df))
         df = pl.DataFrame({"v": s, "c": self.customer})
         total = df.drop_nulls().unique().height
