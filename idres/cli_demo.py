@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from idres.cli import app
 from idres.cli_common import StoreOption, settings_for
 from idres.output import console, table
-from idres.settings import DATA_DIR
+from idres.settings import DATA_DIR, Settings
+from store import open_store
+
+DEMO_AGENT = "demo-agent"
+DEMO_OFFICER = "demo-compliance"
+# a handful of approvals is enough to show merges without pretending the demo reviewed the queue
+DEMO_APPROVALS = 3
 
 
-@app.command()
-def demo(
-    identities: Annotated[int, typer.Option(help="Sample size (identities).")] = 2000,
-    seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 7,
-    store: StoreOption = None,
-) -> None:
-    """Generate sample channel exports, then run every flow on the store and say where to look."""
-    from data.generator import generate, write_sample
+def _say(text: str) -> None:
+    console.print(text, highlight=False)
+
+
+def _ingest(settings: Settings, sample_dir: Path) -> None:
     from flows.ingest import ingest_flow
-    from flows.runtime import prepare_prefect
 
-    settings = settings_for(store)
-    prepare_prefect()
-    sample_dir = DATA_DIR / "samples" / "demo"
-    if not (sample_dir / "truth" / "truth.csv").exists():
-        write_sample(generate(identities, seed=seed), sample_dir)
-        console.print(f"generated {identities} identities with messages in {sample_dir}", highlight=False)
     exports = sorted(p for p in sample_dir.iterdir() if p.name.startswith(("identities_", "messages_")))
     results = ingest_flow(paths=[str(p) for p in exports], store=str(settings.store))
     console.print(
@@ -43,32 +38,159 @@ def demo(
             ],
         )
     )
+
+
+def _match(settings: Settings) -> None:
+    from flows.match import match_flow
+
+    summary = match_flow(store=str(settings.store))
+    bands = ", ".join(f"{band}: {count}" for band, count in sorted(summary.get("band_counts", {}).items()))
+    _say(
+        f"2. match: {summary.get('pairs_compared', 0)} pairs compared in "
+        f"{summary.get('timings', {}).get('total', 0):.1f} s; "
+        f"{summary.get('suggestions_new', 0)} new suggestions ({bands or 'none'})"
+    )
+
+
+def _approve_a_few(settings: Settings) -> list[int]:
+    """Approve the most probable pending review suggestions, as an agent would from the queue."""
+    from review.decisions import approve
+    from review.errors import ReviewError
+    from store.suggestions import list_suggestions
+
+    approved: list[int] = []
+    with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
+        for suggestion in list_suggestions(store, status="pending", band="review", limit=50):
+            if len(approved) == DEMO_APPROVALS:
+                break
+            try:
+                approve(store, suggestion["suggestion_id"], DEMO_AGENT, "approved by the demo")
+            except ReviewError as error:
+                _say(f"   suggestion {suggestion['suggestion_id']} not approved: {error}")
+                continue
+            approved.append(int(suggestion["suggestion_id"]))
+    return approved
+
+
+def _review(settings: Settings) -> int | None:
+    """Approve a few suggestions, apply them with the `apply-merges` flow; the first merged customer."""
+    from flows.apply_merges import apply_merges_flow
+    from review.merging import merge_log
+
+    approved = _approve_a_few(settings)
+    report = apply_merges_flow(store=str(settings.store))
+    _say(
+        f"3. review: {DEMO_AGENT} approved suggestions {approved or 'none'}; apply-merges applied "
+        f"{report['merges_applied']} merge(s), held back {report['held_back']}, superseded {report['superseded']}"
+    )
+    with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
+        merges = [m for m in merge_log(store, limit=20) if m.get("status") == "applied"]
+        if not merges:
+            return None
+        merge = merges[0]
+        survivor = int(merge["survivor_id"])
+        identities = store.rows(
+            "SELECT channel, external_id FROM identities WHERE customer_id = ? ORDER BY identity_id",
+            [survivor],
+        )
+    console.print(
+        table(
+            f"   merged customer {survivor} (merge {merge['merge_id']})",
+            ["channel", "external_id"],
+            [[i["channel"], i["external_id"]] for i in identities],
+        )
+    )
+    return survivor
+
+
+def _erasure_candidate(settings: Settings, keep: int | None) -> int | None:
+    """An active, unlocked customer with no pending suggestion: erasing it leaves the queue intact."""
+    with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
+        value = store.scalar(
+            """SELECT max(c.customer_id) FROM customers c
+               WHERE c.status = 'active' AND NOT c.locked AND c.customer_id IS DISTINCT FROM ?
+                 AND NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.status IN ('pending', 'approved', 'held')
+                                 AND c.customer_id IN (s.customer_id_l, s.customer_id_r))""",
+            [keep],
+        )
+    return None if value is None else int(value)
+
+
+def _compliance(settings: Settings, export_customer: int | None) -> list[str]:
+    """Queue one export and one erasure, then run the scheduled `export` and `anonymize` flows once."""
+    from compliance.requests import get_request, request_anonymization, request_export
+    from flows.anonymize import anonymize_flow
+    from flows.export import export_flow
+
+    erase_customer = _erasure_candidate(settings, export_customer)
+    with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
+        target = export_customer or erase_customer
+        export: dict[str, Any] | None = None
+        erasure: dict[str, Any] | None = None
+        if target is not None:
+            export = request_export(
+                store, DEMO_OFFICER, customer_id=target, reason="demo: portability request"
+            )
+        if erase_customer is not None:
+            erasure = request_anonymization(
+                store, DEMO_OFFICER, customer_id=erase_customer, reason="demo: erasure request"
+            )
+    export_flow(store=str(settings.store))
+    anonymize_flow(store=str(settings.store))
+    lines: list[str] = []
+    with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
+        if export is not None:
+            done = get_request(store, export["request_id"]) or {}
+            _say(
+                f"4. export: request {done.get('request_id')} for customer {target} is {done.get('status')}; "
+                f"bundle {done.get('bundle_path')} (sha256 {str(done.get('bundle_sha256'))[:16]}...)"
+            )
+            lines.append(f"the export bundle: {done.get('bundle_path')} (format: README, 'Export bundles')")
+        if erasure is not None:
+            done = get_request(store, erasure["request_id"]) or {}
+            _say(
+                f"5. anonymize: request {done.get('request_id')} for customer {erase_customer} is "
+                f"{done.get('status')} (verified: no erased value left in the store or export folder)"
+            )
+            lines.append(f"the erased customer: idres customer show {erase_customer}")
+    lines.append("compliance requests: idres requests list")
+    return lines
+
+
+@app.command()
+def demo(
+    identities: Annotated[int, typer.Option(help="Sample size (identities).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 7,
+    store: StoreOption = None,
+) -> None:
+    """Generate sample data and run every flow on it: ingest, match, review + apply merges, export, anonymize."""
+    from data.generator import generate, write_sample
+    from flows.runtime import prepare_prefect
+
+    settings = settings_for(store)
+    prepare_prefect()
+    sample_dir = DATA_DIR / "samples" / "demo"
+    if not (sample_dir / "truth" / "truth.csv").exists():
+        write_sample(generate(identities, seed=seed), sample_dir)
+        _say(f"generated {identities} identities with messages in {sample_dir}")
+    _ingest(settings, sample_dir)
+    _match(settings)
+    survivor = _review(settings)
     next_steps = [
         f"store: {settings.store}",
         f"status: idres status --store {settings.store}",
         "quarantined rows: idres quarantine list",
-        "a customer: idres customer show 1",
-        f"validation reports (GX Data Docs): {settings.ingest.data_docs_dir}",
+        "suggestions to review: idres suggestions list",
+        f"quality against the truth: idres evaluate --truth {sample_dir / 'truth' / 'truth.csv'}",
     ]
-    if importlib.util.find_spec("flows.match") is not None:
-        from flows.match import match_flow
-
-        summary = match_flow(store=str(settings.store))
-        bands = ", ".join(
-            f"{band}: {count}" for band, count in sorted(summary.get("band_counts", {}).items())
-        )
-        console.print(
-            f"2. match: {summary.get('pairs_compared', 0)} pairs compared in "
-            f"{summary.get('timings', {}).get('total', 0):.1f} s; "
-            f"{summary.get('suggestions_new', 0)} new suggestions ({bands or 'none'})",
-            highlight=False,
-        )
-        next_steps += [
-            "suggestions to review: idres suggestions list",
-            f"quality against the truth: idres evaluate --truth {sample_dir / 'truth' / 'truth.csv'}",
-        ]
-    console.print(
+    if survivor is not None:
+        next_steps += [f"the merged customer: idres customer show {survivor}", "merges: idres merges log"]
+    next_steps += _compliance(settings, survivor)
+    next_steps += [
+        f"validation reports (GX Data Docs): {settings.ingest.data_docs_dir}",
+        "the review page: idres users add NAME --role agent, then idres web",
+    ]
+    _say(
         "\n[bold]Where to look next[/] (run commands as `uv run idres ...` or `.venv/bin/idres ...`)\n"
-        + "\n".join(f"  {line}" for line in next_steps),
-        highlight=False,
+        + "\n".join(f"  {line}" for line in next_steps)
     )

@@ -80,13 +80,10 @@ class Store:
     def frame(self, statement: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run a query and return its rows as a polars frame."""
         try:
-            if params is None:
-                relation = self.connection.sql(statement)
-                if relation is None:
-                    return pl.DataFrame()
-                return relation.pl()
-            result = self.connection.execute(statement, params)
-            return pl.from_arrow(result.to_arrow_table())  # type: ignore[return-value]
+            relation = self.connection.sql(statement, params=params)
+            if relation is None:
+                return pl.DataFrame()
+            return relation.pl()
         except duckdb.Error as error:
             raise StoreError(f"store query failed: {error}", statement) from error
 
