@@ -333,10 +333,15 @@ def main() -> None:
     app()
 
 
-import idres.cli_demo  # noqa: E402,F401  (registers `idres demo`)
-from idres import cli_match  # noqa: E402,F401  (registers `idres match`, `suggestions`, `customers`, `evaluate`)
-from idres import cli_merges  # noqa: E402,F401  (registers `idres merges apply/undo/log`, `customer merge`)
-from idres import cli_review  # noqa: E402,F401  (registers `suggestions approve/reject`, `customer search/lock/...`)
-from idres import cli_web  # noqa: E402,F401  (registers `idres web`, `users`)
-from idres import cli_ops  # noqa: E402,F401  (registers `idres serve`, `report`)
-from idres import cli_compliance  # noqa: E402,F401  (registers `idres export`, `anonymize`, `requests`)
+# Sub-commands live in their own modules and register themselves on `app` when imported:
+# demo; match, suggestions, customers, evaluate; merges, customer merge; suggestions approve/reject,
+# customer search/lock/edit/comment; web, users; serve, report; export, anonymize, requests.
+from idres import (  # noqa: E402,F401
+    cli_compliance,
+    cli_demo,
+    cli_match,
+    cli_merges,
+    cli_ops,
+    cli_review,
+    cli_web,
+)
