@@ -8,6 +8,7 @@ with its reason and makes the run report it (the flows then fail loudly).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
@@ -342,9 +343,12 @@ def _anonymize_one(
 
 
 # -- one call each, for `make demo` ------------------------------------------------------------
-def pick_demo_customer(store: Store) -> int | None:
-    """A busy customer whose identifiers nobody else holds or mentions (so its erasure verifies cleanly)."""
-    for customer_id in sql.busiest_customers(store):
+def pick_demo_customer(store: Store, exclude: Sequence[int] = ()) -> int | None:
+    """A busy customer whose identifiers nobody else holds or mentions (so its erasure verifies cleanly).
+
+    Customers with open suggestions are left out (erasing them would disturb the review queue).
+    """
+    for customer_id in sql.busiest_customers(store, exclude):
         ids = sql.person_ids(store, customer_id)
         tables = sql.person_tables(store, ids)
         values = scrub.person_values(tables["customers"], tables["identities"]).searchable()

@@ -426,12 +426,15 @@ def customers_holding(store: Store, values: Sequence[str]) -> list[int]:
     return [int(row["customer_id"]) for row in rows]
 
 
-def busiest_customers(store: Store, limit: int = 50) -> list[int]:
-    """Active, unlocked customers with the most messages first (demo candidates)."""
+def busiest_customers(store: Store, exclude: Sequence[int] = (), limit: int = 50) -> list[int]:
+    """Active, unlocked customers without open suggestions, most messages first (demo candidates)."""
     rows = store.rows(
-        """SELECT c.customer_id FROM customers c JOIN identities i ON i.customer_id = c.customer_id
+        f"""SELECT c.customer_id FROM customers c JOIN identities i ON i.customer_id = c.customer_id
         JOIN conversations v ON v.identity_id = i.identity_id JOIN messages m ON m.conversation_id = v.conversation_id
-        WHERE c.status = 'active' AND NOT c.locked GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ?""",
+        WHERE c.status = 'active' AND NOT c.locked AND c.customer_id NOT IN ({_in(exclude) if exclude else "-1"})
+          AND NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.status IN ('pending', 'approved', 'held')
+                          AND c.customer_id IN (s.customer_id_l, s.customer_id_r))
+        GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ?""",
         [limit],
     )
     return [int(row["customer_id"]) for row in rows]

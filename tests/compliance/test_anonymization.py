@@ -270,6 +270,12 @@ def test_demo_helpers_export_and_anonymize_in_one_call_each(people: Store, tmp_p
             "INSERT INTO comments VALUES (9, 3, NULL, 'sam', ?, ?)", [f"cc {ALICE_EMAIL}", utcnow()]
         )
     assert pick_demo_customer(people) == 3
+    assert pick_demo_customer(people, exclude=[3]) is None  # Chloe has no messages
+    with people.transaction():  # an open suggestion keeps 1 and 3 out: erasing them would disturb the queue
+        people.execute("UPDATE suggestions SET status = 'pending'")
+    assert pick_demo_customer(people) is None
+    with people.transaction():
+        people.execute("UPDATE suggestions SET status = 'rejected'")
     exported = export_customer_now(people, settings, 1)
     assert exported["status"] == "done" and Path(exported["bundle_path"]).exists()
     erased = anonymize_customer_now(people, settings, 3)
