@@ -10,6 +10,7 @@ import typer
 from idres.cli import app
 from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
 from idres.output import OutputFormat, console, emit, err_console, fail, table
+from idres.progress import cli_progress, phase_summary
 
 
 @app.command()
@@ -96,16 +97,20 @@ def _run_once(name: str, store: str, fmt: OutputFormat) -> None:
     except ValueError as error:
         fail(str(error), code=2)
     results: dict[str, Any] = {}
-    for spec in specs:
-        try:
-            flow = spec.load()
-        except (ImportError, AttributeError) as error:
-            fail(f"flow {spec.flow_name} is not available ({spec.module}.{spec.function}): {error}")
-        try:
-            results[spec.flow_name] = flow(store=store)
-        except Exception as error:  # the flow logged the details; the engineer gets one line and a code
-            fail(f"{spec.flow_name} failed: {error}")
+    with cli_progress("idres serve --once", enabled=fmt == OutputFormat.text) as progress:
+        for spec in specs:
+            try:
+                flow = spec.load()
+            except (ImportError, AttributeError) as error:
+                fail(f"flow {spec.flow_name} is not available ({spec.module}.{spec.function}): {error}")
+            progress.phase(spec.flow_name)
+            try:
+                results[spec.flow_name] = flow(store=store)
+            except Exception as error:  # the flow logged the details; the engineer gets one line and a code
+                fail(f"{spec.flow_name} failed: {error}")
     emit(results, fmt, lambda data: console.print_json(data=data, default=str))
+    if fmt == OutputFormat.text:
+        console.print(f"done: {phase_summary(progress)}", highlight=False)
 
 
 @app.command()
