@@ -48,7 +48,8 @@ def current_user(request: Request) -> User:
     user = request.app.state.sessions.load(request.cookies.get(SESSION_COOKIE))
     if user is None or not _account_enabled(request, user):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target)
+        # after logging in, only a page can be returned to (a form post cannot be replayed by a GET)
+        raise LoginRequired(target if request.method == "GET" else "/queue")
     return user
 
 

@@ -300,3 +300,12 @@ def test_compliance_requests_an_anonymization_after_confirming(
         {"kind": "anonymize", "customer_id": customer, "requested_by": "carol", "reason": "erasure 7"}
     ]
     assert "anonymize" in client.get("/requests").text
+
+
+def test_a_post_without_a_session_goes_to_the_login_page_and_changes_nothing(
+    client: TestClient, web_settings: Settings
+) -> None:
+    target = _pending(web_settings)[0]["suggestion_id"]
+    response = client.post(f"/suggestions/{target}/approve", data={"csrf_token": "x"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=%2Fqueue"
+    assert _pending(web_settings)[0]["suggestion_id"] == target
