@@ -117,3 +117,27 @@ def test_prefect_yaml_entrypoints_load_the_flows_in_a_fresh_process() -> None:
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert [name for name, _ in loaded] == [spec.flow_name for spec in SCHEDULED]
     assert all("store" in parameters for _, parameters in loaded)
+
+
+@pytest.mark.slow
+def test_local_prefect_server_runs_for_the_block_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import httpx
+
+    from flows.deployments import local_prefect_server
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with local_prefect_server(port, tmp_path / "server.log", timeout_s=180) as api_url:
+        assert api_url == f"http://127.0.0.1:{port}/api"
+        assert httpx.get(f"{api_url}/health", timeout=5).status_code == 200
+        # a second `idres serve` on the same port reuses the running server
+        with local_prefect_server(port, tmp_path / "other.log") as again:
+            assert again == api_url
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{api_url}/health", timeout=2)
