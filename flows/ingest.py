@@ -19,7 +19,7 @@ from flows.common import (
     run_settings,
 )
 from idres.progress import current as progress
-from idres.settings import IngestSettings
+from idres.settings import IngestSettings, ReviewSettings
 from ingest.pipeline import FileReport, Prepared, already_loaded, archive_landed, load, order_inputs, prepare
 from ingest.read import InputFileError, RawFile, read_file
 from store import open_store
@@ -45,11 +45,13 @@ def prepare_task(raw: RawFile, settings: IngestSettings) -> Prepared:
     retry_delay_seconds=STORE_RETRY_DELAYS_S,
     retry_condition_fn=retry_when_busy,
 )
-def load_task(store_path: str, prepared: Prepared, busy_timeout_s: float) -> FileReport:
+def load_task(
+    store_path: str, prepared: Prepared, busy_timeout_s: float, review: ReviewSettings | None = None
+) -> FileReport:
     """Load valid rows and quarantine the rest, in one transaction; skip files loaded before."""
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
         report = already_loaded(store, prepared.raw)
-        return report if report is not None else load(store, prepared)
+        return report if report is not None else load(store, prepared, review)
 
 
 def channel_counts(prepared: Prepared, report: FileReport) -> dict[str, dict[str, int]]:
@@ -160,7 +162,9 @@ def ingest_flow(
         else:
             prepared = prepare_task(raw, settings.ingest)
             with explained(f"loading {path.name}", settings.store, _BAD_INPUT_HINT):
-                report = load_task(str(settings.store), prepared, settings.store_busy_timeout_s)
+                report = load_task(
+                    str(settings.store), prepared, settings.store_busy_timeout_s, settings.review
+                )
             _add_counts(per_channel, channel_counts(prepared, report))
             if report.rows_quarantined:
                 logger.warning(

@@ -10,12 +10,13 @@ import json
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from idres.settings import IngestSettings
+from idres.settings import IngestSettings, ReviewSettings
 from ingest.normalize import normalize_identities, parse_timestamps
 from ingest.read import InputFileError, RawFile, raw_rows_json, read_file
 from ingest.validate import ValidationOutcome, identity_rules, message_rules, validate
@@ -106,7 +107,17 @@ def already_loaded(store: Store, raw: RawFile) -> FileReport | None:
     )
 
 
-def load(store: Store, prepared: Prepared) -> FileReport:
+def _rebuild_merged_profiles(
+    store: Store, customer_ids: list[int], review: ReviewSettings, now: datetime
+) -> None:
+    # A changed identity of a merged customer changes what survivorship picks ("most recent value").
+    from review.merging import rebuild_profile
+
+    for customer_id in customer_ids:
+        rebuild_profile(store, customer_id, review, now)
+
+
+def load(store: Store, prepared: Prepared, review: ReviewSettings | None = None) -> FileReport:
     """Load valid rows and quarantine the rest in one transaction: all of the file or none of it."""
     raw, outcome = prepared.raw, prepared.outcome
     started = utcnow()
@@ -115,6 +126,10 @@ def load(store: Store, prepared: Prepared) -> FileReport:
         batch_id = store.next_id("ingest_batches", "batch_id")
         if raw.kind == "identities":
             counts = load_identities(store, outcome.valid, batch_id, started)
+            if counts.customers_to_rebuild:
+                _rebuild_merged_profiles(
+                    store, counts.customers_to_rebuild, review or ReviewSettings(), started
+                )
         else:
             counts = load_messages(store, outcome.valid, batch_id, started)
         raw_rows = (
@@ -192,7 +207,12 @@ def _reason_counts(quarantined: pl.DataFrame) -> dict[str, int]:
 
 
 def ingest_file(
-    store: Store, path: Path, settings: IngestSettings, kind: str | None = None, channel: str | None = None
+    store: Store,
+    path: Path,
+    settings: IngestSettings,
+    kind: str | None = None,
+    channel: str | None = None,
+    review: ReviewSettings | None = None,
 ) -> FileReport:
     """Read, normalize, validate and load one file; unreadable files give a `failed` report."""
     began = time.perf_counter()
@@ -204,7 +224,7 @@ def ingest_file(
         )
     report = already_loaded(store, raw)
     if report is None:
-        report = load(store, prepare(raw, settings))
+        report = load(store, prepare(raw, settings), review)
     report.seconds = round(time.perf_counter() - began, 3)
     return report
 

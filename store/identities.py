@@ -68,6 +68,8 @@ class LoadCounts:
     unchanged: int = 0
     stale: int = 0  # an older record than the one in the store: kept out, counted as loaded
     identities_created: int = 0  # bare identities created for message authors not seen before
+    # customers of several identities (merged) one of which changed: their profile needs survivorship
+    customers_to_rebuild: list[int] = field(default_factory=list)
     per_channel: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
@@ -158,6 +160,18 @@ def load_identities(store: Store, frame: pl.DataFrame, batch_id: int, now: datet
             [batch_id, now],
         )
         refresh_single_identity_profiles(store, "SELECT customer_id FROM stage WHERE action = 'updated'", now)
+        counts.customers_to_rebuild = [
+            int(row["customer_id"])
+            for row in store.rows(
+                """SELECT DISTINCT c.customer_id FROM customers c
+                WHERE c.customer_id IN (SELECT customer_id FROM stage WHERE action = 'updated')
+                  AND c.status = 'active' AND NOT c.locked
+                  AND c.customer_id IN (SELECT customer_id FROM identities
+                                        WHERE customer_id IN (SELECT customer_id FROM stage) GROUP BY 1
+                                        HAVING count(*) > 1)
+                ORDER BY 1"""
+            )
+        ]
     store.execute("DROP TABLE stage")
     return counts
 

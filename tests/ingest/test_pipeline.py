@@ -161,6 +161,39 @@ def test_newer_record_updates_identity_and_keeps_its_customer(
     assert store.scalar("SELECT last_name FROM identities") == "Lee-Smith"
 
 
+def test_a_changed_identity_of_a_merged_customer_updates_its_profile(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
+    from idres.settings import ReviewSettings
+    from review.merging import merge_customers
+
+    ingest_file(
+        store,
+        _identities(
+            tmp_path,
+            [
+                ["email", "ann@example.com", "Ann", "Lee", "ann@example.com", "", "2024-01-01T00:00:00Z"],
+                ["sms", "+447911123456", "Ann", "Lee", "", "+447911123456", "2024-01-02T00:00:00Z"],
+            ],
+        ),
+        ingest_settings,
+    )
+    merged = merge_customers(store, 1, 2, "agent", ReviewSettings())
+    assert store.scalar("SELECT last_name FROM customers WHERE customer_id = 1") == "Lee", merged
+    ingest_file(
+        store,
+        _identities(
+            tmp_path,
+            [["sms", "+447911123456", "Ann", "Lee-Smith", "", "+447911123456", "2024-05-01T00:00:00Z"]],
+            "identities_v2.csv",
+        ),
+        ingest_settings,
+    )
+    # survivorship's "most recent value" now comes from the changed identity
+    assert store.scalar("SELECT last_name FROM customers WHERE customer_id = 1") == "Lee-Smith"
+    assert store.scalar("SELECT status FROM customers WHERE customer_id = 2") == "merged"
+
+
 def test_a_failure_mid_load_leaves_the_store_as_it_was(
     tmp_path: Path, store: Store, ingest_settings: IngestSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
