@@ -19,7 +19,7 @@ from flows.common import (
     run_settings,
 )
 from idres.progress import current as progress
-from idres.settings import IngestSettings, ReviewSettings
+from idres.settings import ComplianceSettings, IngestSettings, ReviewSettings
 from ingest.pipeline import FileReport, Prepared, already_loaded, archive_landed, load, order_inputs, prepare
 from ingest.read import InputFileError, RawFile, read_file
 from store import open_store
@@ -52,6 +52,20 @@ def load_task(
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
         report = already_loaded(store, prepared.raw)
         return report if report is not None else load(store, prepared, review)
+
+
+@task(
+    cache_policy=NO_CACHE,
+    retries=STORE_RETRIES,
+    retry_delay_seconds=STORE_RETRY_DELAYS_S,
+    retry_condition_fn=retry_when_busy,
+)
+def recognise_task(store_path: str, busy_timeout_s: float, compliance: ComplianceSettings) -> int:
+    """Recognise (by keyed hash) new identities of people erased before; they stay new customers."""
+    from compliance.runner import recognise_after_ingest
+
+    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
+        return recognise_after_ingest(store, compliance)
 
 
 def channel_counts(prepared: Prepared, report: FileReport) -> dict[str, dict[str, int]]:
@@ -186,5 +200,9 @@ def ingest_flow(
         if from_landing:
             archive_landed(path, settings.ingest.landing_dir, reports[-1].ok)
         progress().advance(path.name)
+    if any(report.rows_new for report in reports):
+        reappeared = recognise_task(str(settings.store), settings.store_busy_timeout_s, settings.compliance)
+        if reappeared:
+            logger.info("%d new identities came back after an erasure: loaded as new customers", reappeared)
     _publish(reports, per_channel)
     return [report.to_dict() for report in reports]

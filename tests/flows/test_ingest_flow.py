@@ -78,3 +78,44 @@ def test_channel_counts_split_read_loaded_and_quarantined(tmp_path: Path) -> Non
         "pager": {"read": 1, "loaded": 0, "quarantined": 1},
     }
     assert sum(c["loaded"] for c in counts.values()) == report.rows_loaded
+
+
+@pytest.mark.slow
+def test_an_erased_person_coming_back_is_recognised_as_new(
+    tmp_path: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliance.requests import request_anonymization
+    from compliance.runner import run_anonymizations
+    from idres.settings import ComplianceSettings
+
+    monkeypatch.setenv("IDRES_INGEST__DATA_DOCS_DIR", str(tmp_path / "docs"))
+    monkeypatch.setenv("IDRES_COMPLIANCE__ANONYMIZATION_KEY", "test-key-not-secret")
+    monkeypatch.setenv("IDRES_COMPLIANCE__EXPORT_DIR", str(tmp_path / "exports"))
+    compliance = ComplianceSettings(anonymization_key="test-key-not-secret", export_dir=tmp_path / "exports")
+    store = tmp_path / "store.duckdb"
+    header = ["external_id", "first_name", "last_name"]
+    ingest_flow(
+        paths=[
+            str(write_csv(tmp_path / "identities_email.csv", header, [["zed@example.org", "Zed", "Quill"]]))
+        ],
+        store=str(store),
+    )
+    with open_store(store) as session:
+        request_anonymization(session, "officer", customer_id=1)
+        assert run_anonymizations(session, compliance, "test")["done"]
+
+    (tmp_path / "again").mkdir()
+    # a later export (other bytes: a file seen before is skipped whole) with the same person in it
+    again = write_csv(
+        tmp_path / "again" / "identities_email.csv",
+        header,
+        [["amy@example.org", "Amy", "Rowe"], ["zed@example.org", "Zed", "Quill"]],
+    )
+    ingest_flow(paths=[str(again)], store=str(store))
+
+    with open_store(store) as session:
+        back = session.rows(
+            "SELECT customer_id, key_hash FROM identities WHERE external_id = 'zed@example.org'"
+        )
+        assert len(back) == 1 and back[0]["customer_id"] != 1 and back[0]["key_hash"]
+        assert session.scalar("SELECT count(*) FROM audit_log WHERE action = 'reappeared_after_erasure'") == 1
