@@ -93,9 +93,13 @@ def _review(settings: Settings) -> int | None:
             "SELECT channel, external_id FROM identities WHERE customer_id = ? ORDER BY identity_id",
             [survivor],
         )
+    _say(
+        f"   merge {merge['merge_id']}: customer {merge['absorbed_id']} was merged into {survivor} "
+        f"(its id now redirects there; `idres merges undo {merge['merge_id']}` splits them again)"
+    )
     console.print(
         table(
-            f"   merged customer {survivor} (merge {merge['merge_id']})",
+            f"   customer {survivor}",
             ["channel", "external_id"],
             [[i["channel"], i["external_id"]] for i in identities],
         )
@@ -104,16 +108,11 @@ def _review(settings: Settings) -> int | None:
 
 
 def _erasure_candidate(settings: Settings, keep: int | None) -> int | None:
-    """An active, unlocked customer with no pending suggestion: erasing it leaves the queue intact."""
+    """A customer with no open suggestion whose identifiers nobody else holds (its erasure verifies)."""
+    from compliance.runner import pick_demo_customer
+
     with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
-        value = store.scalar(
-            """SELECT max(c.customer_id) FROM customers c
-               WHERE c.status = 'active' AND NOT c.locked AND c.customer_id IS DISTINCT FROM ?
-                 AND NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.status IN ('pending', 'approved', 'held')
-                                 AND c.customer_id IN (s.customer_id_l, s.customer_id_r))""",
-            [keep],
-        )
-    return None if value is None else int(value)
+        return pick_demo_customer(store, exclude=[keep] if keep is not None else [])
 
 
 def _compliance(settings: Settings, export_customer: int | None) -> list[str]:
