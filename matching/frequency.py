@@ -15,7 +15,7 @@ focus read as missing; a focused frame cannot estimate u (that needs random pair
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -69,9 +69,9 @@ class Frame:
         cache: dict[tuple[str, ...], Encoded | dict[str, Encoded] | np.ndarray] = {}
         for key, value in self.cache.items():
             if isinstance(value, Encoded):
-                cache[key] = replace(value, codes=value.codes[rows])
+                cache[key] = _cut([value], rows)[0]
             elif isinstance(value, dict):
-                cache[key] = {name: replace(enc, codes=enc.codes[rows]) for name, enc in value.items()}
+                cache[key] = dict(zip(value, _cut(list(value.values()), rows), strict=True))
             else:
                 cache[key] = value[rows]
         return Frame(
@@ -220,6 +220,24 @@ class Frame:
         pair = np.unique(enc.codes[ok].astype(np.int64) * 1024 + self.name_group[ok])
         groups = np.bincount((pair // 1024).astype(np.int64), minlength=len(enc.vocab))
         return (groups >= self.shared_min_names) | (enc.customers >= self.shared_min_customers)
+
+
+def _cut(encoded: list[Encoded], rows: np.ndarray) -> list[Encoded]:
+    """Encodings sharing one vocabulary, cut to these rows and to the values they hold (order kept).
+
+    The statistics of the kept values are unchanged; `partial` because the others are gone.
+    """
+    codes = [enc.codes[rows] for enc in encoded]
+    used = np.unique(np.concatenate([c[c >= 0] for c in codes]))
+    if len(used) == 0:
+        used = np.zeros(1, dtype=np.int64)  # one entry keeps code-0 lookups valid
+    first = encoded[0]
+    out = []
+    for enc, c in zip(encoded, codes, strict=True):
+        local = np.where(c >= 0, np.searchsorted(used, np.maximum(c, 0)), -1).astype(np.int32)
+        shared = None if enc.shared is None else enc.shared[used]
+        out.append(Encoded(local, first.vocab[used], enc.customers[used], enc.total, shared, partial=True))
+    return out
 
 
 def _as_string(s: pl.Series) -> pl.Series:
