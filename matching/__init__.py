@@ -18,6 +18,13 @@ comparisons or blocking rules name. The caller leaves out locked and anonymized 
 (or passes them as `excluded_customer_ids`): their identities take no part in blocking,
 frequencies or scoring.
 
+Scale-out: `run_match` is `prepare` (frame statistics + blocking) -> `partition` (candidate
+pairs by a hash of the left identity) -> `score_partition` over each `partition_payload` (the
+partition's rows with the whole frame's statistics; pure, picklable: a Dask worker can run it)
+-> `gather_levels` -> `finish` (model, weights, suggestions). `run_match(..., partitions=k)`
+runs that split in-process; its result equals the unpartitioned run. flows/match.py maps the
+scoring over the partitions on the flow's task runner (local threads or Dask).
+
 Incremental runs: `changed_ids` restricts scoring to pairs with at least one changed identity,
 compared against the whole frame; block caps, term frequencies and shared-value detection are
 computed over the whole frame, so those pairs score exactly as in a full run with the same
@@ -39,7 +46,8 @@ configuration is ignored and refitted (noted in `result.notes`).
   review or auto_approve plus "related, not merged" pairs (band below, related_only true).
   Customer-level rule: the best identity pair (see suggestions.py for why).
 - `rule_counts`: rule, pairs, new_pairs (after dedup with earlier rules),
-  oversize_blocks_skipped, largest_block.
+  oversize_blocks_skipped, largest_block (in an incremental run: among the blocks that hold a
+  changed identity, the only ones it reads).
 - `model`: ModelParameters (m, u per comparison level, lambda, iterations, converged,
   per-rule match shares), JSON-serializable with to_dict() / from_dict().
 - `timings`, `notes`.
