@@ -19,6 +19,8 @@ import polars as pl
 from prefect import Flow, flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.common import markdown_table, retry_when_busy, run_settings
 from matching import ConfigError, MatchConfig, MatchResult
@@ -110,14 +112,25 @@ def finish_task(prepared: Prepared, levels: list[Levels]) -> MatchResult:
 def score_partitions(prepared: Prepared, partitions: int) -> list[Levels]:
     """Map score_task over the candidate partitions on the flow's task runner and gather in order."""
     positions = partition(prepared, partitions)
-    # each task gets only its pairs' rows (with the whole frame's statistics), not the whole frame
-    payloads = [partition_payload(prepared, pos) for pos in positions]
-    futures = score_task.map(
-        [frame for frame, _, _ in payloads],
-        unmapped(prepared.config),
-        [left for _, left, _ in payloads],
-        [right for _, _, right in payloads],
-    )
+    context = FlowRunContext.get()
+    if context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner):
+        # threads share the flow's memory: every task reads the one prepared frame
+        cand = prepared.cand
+        futures = score_task.map(
+            unmapped(prepared.frame),
+            unmapped(prepared.config),
+            [cand.left[pos] for pos in positions],
+            [cand.right[pos] for pos in positions],
+        )
+    else:
+        # elsewhere (Dask) each task is sent only its pairs' rows with the statistics they need
+        payloads = [partition_payload(prepared, pos) for pos in positions]
+        futures = score_task.map(
+            [frame for frame, _, _ in payloads],
+            unmapped(prepared.config),
+            [left for _, left, _ in payloads],
+            [right for _, _, right in payloads],
+        )
     parts = [future.result() for future in futures]
     return gather_levels(parts, positions, len(prepared.cand.left))
 
