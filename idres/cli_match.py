@@ -9,13 +9,16 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from idres.cli import app
-from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
-from idres.output import OutputFormat, console, emit, fail, table
-from store import suggestions as store_suggestions
-
+# defined before importing idres.cli: importing this module first runs idres.cli, whose
+# registrations import idres.cli_review, which needs suggestions_app from here
 suggestions_app = typer.Typer(help="Merge suggestions produced by `idres match`.", no_args_is_help=True)
 customers_app = typer.Typer(help="All customers at once (exports).", no_args_is_help=True)
+
+from idres.cli import app  # noqa: E402
+from idres.cli_common import FormatOption, StoreOption, settings_for, store_session  # noqa: E402
+from idres.output import OutputFormat, console, emit, fail, table  # noqa: E402
+from store import suggestions as store_suggestions  # noqa: E402
+
 app.add_typer(suggestions_app, name="suggestions")
 app.add_typer(customers_app, name="customers")
 
@@ -33,7 +36,7 @@ def match(
         typer.Option(
             "--dask-address",
             help="Score the candidate-pair partitions on this Dask scheduler (tcp://HOST:PORT); "
-            "default: [dask] address in idres.toml, else in this process.",
+            "default: the dask address setting (idres.toml), else in this process.",
         ),
     ] = None,
     store: StoreOption = None,
