@@ -52,6 +52,21 @@ CANONICAL_MESSAGE_COLUMNS: tuple[str, ...] = (
     "created_at",
 )
 
+# A customer's profile: single values (one winner by survivorship) and lists of every distinct value.
+PROFILE_SCALAR_FIELDS: tuple[str, ...] = (
+    "first_name",
+    "last_name",
+    "display_name",
+    "company",
+    "gender",
+    "city",
+    "postcode",
+    "country",
+    "birth_date",
+)
+PROFILE_LIST_FIELDS: tuple[str, ...] = ("emails", "phones")
+PROFILE_FIELDS: tuple[str, ...] = (*PROFILE_SCALAR_FIELDS, *PROFILE_LIST_FIELDS)
+
 DEFAULT_CHANNELS = ("email", "sms", "whatsapp", "facebook", "twitter", "instagram", "chat", "phone")
 
 

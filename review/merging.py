@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from idres.settings import ReviewSettings
+from idres.settings import PROFILE_FIELDS, ReviewSettings
 from review.errors import ReviewError
 from review.staleness import check_suggestion
 from review.survivorship import build_profiles
@@ -25,19 +25,7 @@ from store import merges as sql
 from store.db import Store, utcnow
 from store.reports import resolve_customer
 
-_PROFILE_FIELDS = (
-    "first_name",
-    "last_name",
-    "display_name",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
-    "emails",
-    "phones",
-)
+_PROFILE_FIELDS = PROFILE_FIELDS
 
 
 def _step(name: str) -> None:

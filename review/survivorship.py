@@ -21,18 +21,10 @@ from typing import Any
 
 import polars as pl
 
-SCALAR_FIELDS = (
-    "first_name",
-    "last_name",
-    "display_name",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
-)
-LIST_FIELDS = ("emails", "phones")
+from idres.settings import PROFILE_LIST_FIELDS, PROFILE_SCALAR_FIELDS
+
+SCALAR_FIELDS = PROFILE_SCALAR_FIELDS
+LIST_FIELDS = PROFILE_LIST_FIELDS
 FALLBACK_RULE = "oldest"
 _KEYS = ("customer_id", "identity_id", "channel", "updated_at")
 _FIRSTS = [pl.col(column).first() for column in ("identity_id", "channel", "updated_at", "value")]

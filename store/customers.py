@@ -6,22 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
+from idres.settings import PROFILE_FIELDS
 from store.db import Store
 
 # The profile columns an agent may set by hand (emails and phones are lists, edited by add/remove).
-EDITABLE_COLUMNS = (
-    "first_name",
-    "last_name",
-    "display_name",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
-    "emails",
-    "phones",
-)
+EDITABLE_COLUMNS = PROFILE_FIELDS
 
 
 def get_customer(store: Store, customer_id: int) -> dict[str, Any] | None:

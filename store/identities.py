@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from idres.settings import CANONICAL_IDENTITY_COLUMNS
+from idres.settings import CANONICAL_IDENTITY_COLUMNS, PROFILE_FIELDS
 from store.db import Store
 
 # The raw identity attributes: every canonical input column but the key and the timestamps.
@@ -40,20 +40,7 @@ NORMALIZED_COLUMNS = (
     "birth_date_norm",
 )
 # The customer profile columns an identity fills in when it starts a customer of its own.
-PROFILE_COLUMNS = (
-    "first_name",
-    "last_name",
-    "display_name",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
-    "emails",
-    "phones",
-    "profile_sources",
-)
+PROFILE_COLUMNS = (*PROFILE_FIELDS, "profile_sources")
 # The content that makes a record "the same" on re-ingest: raw values and extra attributes.
 _HASHED = ("channel", "external_id", *RAW_COLUMNS, "extra", "created_at", "updated_at")
 _VALUE_COLUMNS = (*RAW_COLUMNS, "extra", "created_at", "updated_at", *NORMALIZED_COLUMNS)

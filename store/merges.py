@@ -14,22 +14,15 @@ from typing import Any
 
 import polars as pl
 
+from idres.settings import PROFILE_SCALAR_FIELDS
 from store.db import Store
 
 APPLIED = "applied"
 UNDONE = "undone"
 # the suggestion statuses an apply run picks up: approved, and approved-but-held (retried each run)
 RUNNABLE = ("approved", "held")
-_PROFILE_SCALARS = (
-    "first_name",
-    "last_name",
-    "display_name",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-)
+# birth_date is offered in its parsed form (birth_date_norm), below
+_PROFILE_SCALARS = tuple(field for field in PROFILE_SCALAR_FIELDS if field != "birth_date")
 
 
 # -- customers ----------------------------------------------------------------------------------

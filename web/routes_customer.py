@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from idres.settings import PROFILE_LIST_FIELDS
 from store import web_queries
 from store.reports import resolve_customer
 from web.auth import User
@@ -19,7 +20,7 @@ router = APIRouter()
 TABS = ("summary", "profile", "conversations", "messages", "identities", "actions")
 _HIDDEN_DETAILS = {"before_image", "survivor_after", "applied_at", "requested_id"}
 TEXT_FIELDS = ("first_name", "last_name", "display_name", "company", "gender", "city", "postcode", "country")
-LIST_FIELDS = ("emails", "phones")
+LIST_FIELDS = PROFILE_LIST_FIELDS
 
 
 def _threads(
