@@ -41,10 +41,12 @@ def match(
     ] = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
 ) -> None:
     """Match identities into merge suggestions with the `match` flow."""
     from flows.match import match_flow_on
     from flows.runtime import prepare_prefect
+    from idres.progress import cli_progress
 
     settings = settings_for(store)
     address = dask_address or settings.dask.address
@@ -52,10 +54,12 @@ def match(
         fail(f"--dask-address {address!r} is not a scheduler address: give tcp://HOST:PORT")
     prepare_prefect()
     try:
-        summary = match_flow_on(address)(store=str(settings.store), full=full)
+        with cli_progress("match", enabled=not quiet and fmt == OutputFormat.text):
+            summary = match_flow_on(address)(store=str(settings.store), full=full)
     except Exception as error:  # the flow has logged it; people get one line
         fail(f"match failed: {error}")
-    emit(summary, fmt, _render_match)
+    if not quiet or fmt == OutputFormat.json:
+        emit(summary, fmt, _render_match)
 
 
 def _render_match(s: dict[str, Any]) -> None:

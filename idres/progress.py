@@ -158,7 +158,7 @@ def cli_progress(title: str, *, enabled: bool = True, console: Console | None = 
     previous, _current = _current, tracker
     try:
         with progress, _prefect_console_to(console, logging.WARNING):
-            progress.console.print(f"[bold]{title}[/]", highlight=False)
+            tracker.phase(title)  # a spinner until the work names its own steps
             yield tracker
             tracker.close()
     finally:
