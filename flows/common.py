@@ -89,3 +89,23 @@ def markdown_table(columns: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def request_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per compliance request a run handled (request_id, outcome, reason), for a table artifact."""
+    rows: list[dict[str, Any]] = [
+        {"request_id": request_id, "outcome": "done", "reason": ""} for request_id in summary.get("done", [])
+    ]
+    for outcome in ("waiting", "failed"):
+        rows += [
+            {"request_id": item["request_id"], "outcome": outcome, "reason": item.get("reason") or ""}
+            for item in summary.get(outcome, [])
+        ]
+    return sorted(rows, key=lambda row: row["request_id"])
+
+
+def publish_requests(key: str, summary: dict[str, Any], description: str) -> None:
+    """Publish the requests a compliance run handled as a table under a stable key (empty when none)."""
+    from prefect.artifacts import create_table_artifact
+
+    create_table_artifact(key=key, table=request_rows(summary), description=description)

@@ -68,3 +68,21 @@ def test_only_a_busy_store_is_retried(prefect_harness: None) -> None:
 
     assert both() == "done"
     assert attempts == {"busy": 3, "bad": 1}
+
+
+def test_request_rows_list_every_outcome_by_request() -> None:
+    from flows.common import request_rows
+
+    summary = {
+        "done": [4, 1],
+        "waiting": [{"request_id": 3, "reason": "customer 12 is locked"}],
+        "failed": [{"request_id": 2, "reason": "bundle not written"}],
+        "bundles": [],
+    }
+    assert request_rows(summary) == [
+        {"request_id": 1, "outcome": "done", "reason": ""},
+        {"request_id": 2, "outcome": "failed", "reason": "bundle not written"},
+        {"request_id": 3, "outcome": "waiting", "reason": "customer 12 is locked"},
+        {"request_id": 4, "outcome": "done", "reason": ""},
+    ]
+    assert request_rows({"done": [], "failed": []}) == []
