@@ -30,7 +30,7 @@ unit: setup
 
 test: lint typecheck
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # the web e2e browser
-	$(UV) run --frozen pytest
+	IDRES_E2E_REQUIRED=1 $(UV) run --frozen pytest
 
 bench: setup
 	$(UV) run --frozen python bench/ingest_bench.py --identities 1000000

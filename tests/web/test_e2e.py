@@ -7,6 +7,7 @@ the queue and the panel go to test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -48,6 +49,9 @@ def server(web_settings: Settings) -> Iterator[str]:
 def browser_page(server: str) -> Iterator[object]:
     """A page in headless Debian Chromium that accepts confirmation dialogs."""
     if not CHROMIUM.exists():
+        # `make test` installs chromium and sets IDRES_E2E_REQUIRED: there a missing browser is a failure
+        if os.environ.get("IDRES_E2E_REQUIRED"):
+            pytest.fail("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
         pytest.skip("Debian chromium is not installed (`make test` installs it)")
     from playwright.sync_api import sync_playwright
 
