@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from compliance.erasure import forget_file_texts
 from compliance.runner import add_anonymize_outcome, anonymize_request, prepare_anonymizations
-from flows.common import markdown_table, retry_when_busy, run_settings
+from flows.common import markdown_table, publish_requests, retry_when_busy, run_settings
 from idres.settings import ComplianceSettings
 from store import open_store
 
@@ -57,6 +57,7 @@ def _publish(summary: dict[str, Any]) -> None:
     create_markdown_artifact(
         key="anonymize-summary", markdown="\n".join(lines), description="Anonymization run summary"
     )
+    publish_requests("anonymize-requests", summary, "Anonymization requests handled: done, waiting, failed")
 
 
 @flow(name="anonymize", log_prints=False)

@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from compliance.runner import add_export_outcome, export_request, new_export_summary, open_request_ids
-from flows.common import markdown_table, retry_when_busy, run_settings
+from flows.common import markdown_table, publish_requests, retry_when_busy, run_settings
 from idres.settings import ComplianceSettings
 from store import open_store
 
@@ -47,6 +47,7 @@ def _publish(summary: dict[str, Any]) -> None:
     create_markdown_artifact(
         key="export-summary", markdown="\n".join(lines), description="Export run summary"
     )
+    publish_requests("export-requests", summary, "Export requests handled: done, waiting, failed")
 
 
 @flow(name="export", log_prints=False)

@@ -23,6 +23,7 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.common import markdown_table, retry_when_busy, run_settings
+from idres.progress import current as progress
 from matching import ConfigError, MatchConfig, MatchResult
 from matching.comparisons import Levels
 from matching.engine import (
@@ -199,24 +200,29 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
         raise RuntimeError(f"bad matching configuration (fix idres.toml [match]): {error}") from error
     started = utcnow()
     mode = "full" if full else "incremental"
+    progress().phase("loading identities")
     data = load_task(
         str(settings.store), settings.store_busy_timeout_s, extra_columns(config), match_columns(config)
     )
     total = data.identities.height
     result: MatchResult | None = None
     if full or data.changed.len():
+        progress().phase("blocking")
         try:
             prepared = prepare_task(data, config, full)
         except ConfigError as error:
             raise RuntimeError(f"bad matching configuration: {error}") from error
+        progress().phase("comparing pairs")
         began = time.perf_counter()
         levels = score_partitions(prepared, settings.dask.partitions)
         prepared.timings["comparisons"] = time.perf_counter() - began
+        progress().phase("scoring and suggestions")
         result = finish_task(prepared, levels)
         scored = data.identities.get_column("identity_id") if full else data.changed
     else:
         logger.info("no identities changed since the last match run: nothing to score")
         scored = data.changed
+    progress().phase("saving suggestions")
     summary = save_task(
         str(settings.store), settings.store_busy_timeout_s, result, mode, started, scored, total
     )
