@@ -20,10 +20,11 @@ from prefect import Flow, flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.common import markdown_table, retry_when_busy, run_settings
 from idres.progress import current as progress
+from idres.settings import DaskSettings, load_settings
 from matching import ConfigError, MatchConfig, MatchResult
 from matching.comparisons import Levels
 from matching.engine import (
@@ -189,7 +190,19 @@ def _publish(summary: dict[str, Any], result: MatchResult | None) -> None:
     create_markdown_artifact(key="match-summary", markdown="\n".join(lines), description="Match run summary")
 
 
-@flow(name="match", log_prints=False)
+def task_runner_for(dask: DaskSettings) -> TaskRunner[Any]:
+    """The task runner that scores partitions: Dask at `dask.address` when configured, else threads here."""
+    if not dask.address:
+        return ThreadPoolTaskRunner()
+    from prefect_dask import DaskTaskRunner
+
+    return DaskTaskRunner(address=dask.address)  # type: ignore[no-any-return]
+
+
+# Scheduled runs (`idres serve`, a worker of `prefect.yaml`) load this flow by its entrypoint, so the
+# configured runner is chosen when the module is imported: `[dask] address` in idres.toml or
+# IDRES_DASK__ADDRESS sends every scheduled match run's scoring to that cluster.
+@flow(name="match", log_prints=False, task_runner=task_runner_for(load_settings().dask))
 def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     """Match identities into suggestions: all of them (`full`) or only those changed since the last run."""
     logger = get_run_logger()

@@ -59,3 +59,15 @@ def test_match_flow_full_then_incremental(tmp_path: Path, settings: Settings, pr
     with open_store(settings.store) as store:
         assert store.scalar("SELECT count(*) FROM match_runs") == 2
         assert store.scalar("SELECT count(*) FROM identities WHERE match_pending") == 0
+
+
+def test_scheduled_runs_take_the_task_runner_from_settings() -> None:
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    from flows.match import task_runner_for
+    from idres.settings import DaskSettings
+
+    assert isinstance(task_runner_for(DaskSettings()), ThreadPoolTaskRunner)
+    runner = task_runner_for(DaskSettings(address="tcp://127.0.0.1:8786"))
+    assert isinstance(runner, DaskTaskRunner) and runner.address == "tcp://127.0.0.1:8786"
