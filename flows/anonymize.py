@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from compliance.erasure import forget_file_texts
 from compliance.runner import add_anonymize_outcome, anonymize_request, prepare_anonymizations
-from flows.common import markdown_table, publish_requests, retry_when_busy, run_settings
+from flows.common import explained, markdown_table, publish_requests, retry_when_busy, run_settings
 from idres.settings import ComplianceSettings
 from store import open_store
 
@@ -66,12 +66,13 @@ def anonymize_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, An
     logger = get_run_logger()
     settings = run_settings(store)
     path, timeout = str(settings.store), settings.store_busy_timeout_s
-    summary = prepare_task(path, timeout, settings.compliance, actor)
     try:
-        for request_id in summary.pop("request_ids"):
-            add_anonymize_outcome(
-                summary, anonymize_task(path, timeout, settings.compliance, actor, request_id)
-            )
+        with explained("carrying out erasure requests", settings.store):
+            summary = prepare_task(path, timeout, settings.compliance, actor)
+            for request_id in summary.pop("request_ids"):
+                add_anonymize_outcome(
+                    summary, anonymize_task(path, timeout, settings.compliance, actor, request_id)
+                )
     finally:
         forget_file_texts()  # decrypted bundles must not outlive the run in `idres serve`
     for request_id in summary["done"]:

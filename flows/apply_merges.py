@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import markdown_table, retry_when_busy, run_settings
+from flows.common import explained, markdown_table, retry_when_busy, run_settings
 from idres.settings import ReviewSettings
 from review.merging import apply_approved
 from store import open_store
@@ -80,7 +80,8 @@ def apply_merges_flow(store: str | None = None, actor: str = ACTOR) -> dict[str,
     """Apply every approved suggestion: merges chain, cannot-links and locks hold pairs back, all audited."""
     logger = get_run_logger()
     settings = run_settings(store)
-    report = apply_task(str(settings.store), settings.store_busy_timeout_s, actor, settings.review)
+    with explained("applying approved merges", settings.store):
+        report = apply_task(str(settings.store), settings.store_busy_timeout_s, actor, settings.review)
     logger.info(
         "apply run %s: %s approved seen, %s merges applied, %s held back, %s superseded",
         report["apply_run_id"],

@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from compliance.runner import add_export_outcome, export_request, new_export_summary, open_request_ids
-from flows.common import markdown_table, publish_requests, retry_when_busy, run_settings
+from flows.common import explained, markdown_table, publish_requests, retry_when_busy, run_settings
 from idres.settings import ComplianceSettings
 from store import open_store
 
@@ -56,11 +56,12 @@ def export_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, Any]:
     logger = get_run_logger()
     settings = run_settings(store)
     summary = new_export_summary()
-    for request_id in open_requests_task(str(settings.store), settings.store_busy_timeout_s):
-        outcome = export_task(
-            str(settings.store), settings.store_busy_timeout_s, settings.compliance, actor, request_id
-        )
-        add_export_outcome(summary, outcome)
+    with explained("producing export bundles", settings.store):
+        for request_id in open_requests_task(str(settings.store), settings.store_busy_timeout_s):
+            outcome = export_task(
+                str(settings.store), settings.store_busy_timeout_s, settings.compliance, actor, request_id
+            )
+            add_export_outcome(summary, outcome)
     for produced in summary["bundles"]:
         logger.info(
             "request %s: bundle %s (sha256 %s)", produced["request_id"], produced["path"], produced["sha256"]

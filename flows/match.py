@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from flows.common import markdown_table, retry_when_busy, run_settings
+from flows.common import explained, markdown_table, retry_when_busy, run_settings
 from idres.progress import current as progress
 from idres.settings import DaskSettings, load_settings
 from matching import ConfigError, MatchConfig, MatchResult
@@ -214,9 +214,10 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     started = utcnow()
     mode = "full" if full else "incremental"
     progress().phase("loading identities")
-    data = load_task(
-        str(settings.store), settings.store_busy_timeout_s, extra_columns(config), match_columns(config)
-    )
+    with explained("loading identities to match", settings.store):
+        data = load_task(
+            str(settings.store), settings.store_busy_timeout_s, extra_columns(config), match_columns(config)
+        )
     total = data.identities.height
     result: MatchResult | None = None
     if full or data.changed.len():
@@ -236,9 +237,10 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
         logger.info("no identities changed since the last match run: nothing to score")
         scored = data.changed
     progress().phase("saving suggestions")
-    summary = save_task(
-        str(settings.store), settings.store_busy_timeout_s, result, mode, started, scored, total
-    )
+    with explained("saving suggestions", settings.store):
+        summary = save_task(
+            str(settings.store), settings.store_busy_timeout_s, result, mode, started, scored, total
+        )
     summary["mode"] = mode
     summary["timings"] = dict(result.timings) if result is not None else {}
     summary["notes"] = list(result.notes) if result is not None else []
