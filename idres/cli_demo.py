@@ -10,6 +10,7 @@ import typer
 from idres.cli import app
 from idres.cli_common import StoreOption, settings_for
 from idres.output import console, table
+from idres.progress import cli_progress
 from idres.settings import DATA_DIR, Settings
 from store import open_store
 
@@ -27,7 +28,8 @@ def _ingest(settings: Settings, sample_dir: Path) -> None:
     from flows.ingest import ingest_flow
 
     exports = sorted(p for p in sample_dir.iterdir() if p.name.startswith(("identities_", "messages_")))
-    results = ingest_flow(paths=[str(p) for p in exports], store=str(settings.store))
+    with cli_progress("1. ingest"):
+        results = ingest_flow(paths=[str(p) for p in exports], store=str(settings.store))
     console.print(
         table(
             "1. ingest",
@@ -43,7 +45,8 @@ def _ingest(settings: Settings, sample_dir: Path) -> None:
 def _match(settings: Settings) -> None:
     from flows.match import match_flow
 
-    summary = match_flow(store=str(settings.store))
+    with cli_progress("2. match"):
+        summary = match_flow(store=str(settings.store))
     bands = ", ".join(f"{band}: {count}" for band, count in sorted(summary.get("band_counts", {}).items()))
     _say(
         f"2. match: {summary.get('pairs_compared', 0)} pairs compared in "
@@ -77,8 +80,9 @@ def _review(settings: Settings) -> int | None:
     from flows.apply_merges import apply_merges_flow
     from review.merging import merge_log
 
-    approved = _approve_a_few(settings)
-    report = apply_merges_flow(store=str(settings.store))
+    with cli_progress("3. review and apply-merges"):
+        approved = _approve_a_few(settings)
+        report = apply_merges_flow(store=str(settings.store))
     _say(
         f"3. review: {DEMO_AGENT} approved suggestions {approved or 'none'}; apply-merges applied "
         f"{report['merges_applied']} merge(s), held back {report['held_back']}, superseded {report['superseded']}"
@@ -134,8 +138,9 @@ def _compliance(settings: Settings, export_customer: int | None) -> list[str]:
             erasure = request_anonymization(
                 store, DEMO_OFFICER, customer_id=erase_customer, reason="demo: erasure request"
             )
-    export_flow(store=str(settings.store))
-    anonymize_flow(store=str(settings.store))
+    with cli_progress("4. export and anonymize"):
+        export_flow(store=str(settings.store))
+        anonymize_flow(store=str(settings.store))
     lines: list[str] = []
     with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
         if export is not None:
@@ -187,6 +192,7 @@ def demo(
     next_steps += _compliance(settings, survivor)
     next_steps += [
         f"validation reports (GX Data Docs): {settings.ingest.data_docs_dir}",
+        "an HTML report of the matching and the review backlog: idres report --out report.html",
         "the review page: idres users add NAME --role agent, then idres web",
     ]
     _say(
