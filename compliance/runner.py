@@ -342,7 +342,7 @@ def _anonymize_one(
     return {"status": "done", "counts": counts}
 
 
-# -- one call each, for `make demo` ------------------------------------------------------------
+# -- for `make demo` -----------------------------------------------------------------------------
 def pick_demo_customer(store: Store, exclude: Sequence[int] = ()) -> int | None:
     """A busy customer whose identifiers nobody else holds or mentions (so its erasure verifies cleanly).
 
@@ -357,25 +357,3 @@ def pick_demo_customer(store: Store, exclude: Sequence[int] = ()) -> int | None:
         ):
             return customer_id
     return None
-
-
-def export_customer_now(
-    store: Store, compliance_settings: ComplianceSettings, customer_id: int, requested_by: str = "demo"
-) -> dict[str, Any]:
-    """Queue an export of one customer and run the exports at once; returns the request (with bundle_path)."""
-    from compliance.requests import get_request, request_export
-
-    request = request_export(store, requested_by, customer_id=customer_id, reason="demo")
-    run_exports(store, compliance_settings, requested_by)
-    return get_request(store, request["request_id"]) or {}
-
-
-def anonymize_customer_now(
-    store: Store, compliance_settings: ComplianceSettings, customer_id: int, requested_by: str = "demo"
-) -> dict[str, Any]:
-    """Queue an erasure of one customer and run the anonymizations at once; returns the request (with counts)."""
-    from compliance.requests import get_request, request_anonymization
-
-    request = request_anonymization(store, requested_by, customer_id=customer_id, reason="demo")
-    run_anonymizations(store, compliance_settings, requested_by)
-    return get_request(store, request["request_id"]) or {}

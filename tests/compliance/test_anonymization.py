@@ -258,8 +258,9 @@ def test_recognition_after_ingest_costs_nothing_before_any_erasure(people: Store
     assert not (tmp_path / "anonymization.key").exists()  # no key is made for nothing
 
 
-def test_demo_helpers_export_and_anonymize_in_one_call_each(people: Store, tmp_path: Path) -> None:
-    from compliance.runner import anonymize_customer_now, export_customer_now, pick_demo_customer
+def test_demo_customer_is_exported_and_anonymized_cleanly(people: Store, tmp_path: Path) -> None:
+    from compliance.requests import get_request, request_anonymization, request_export
+    from compliance.runner import pick_demo_customer, run_anonymizations, run_exports
 
     settings = compliance_settings(tmp_path)
     assert (
@@ -276,7 +277,12 @@ def test_demo_helpers_export_and_anonymize_in_one_call_each(people: Store, tmp_p
     assert pick_demo_customer(people) is None
     with people.transaction():
         people.execute("UPDATE suggestions SET status = 'rejected'")
-    exported = export_customer_now(people, settings, 1)
+    # as `make demo` does: queue the requests, then the runs of the two flows carry them out
+    export_id = request_export(people, "demo", customer_id=1, reason="demo")["request_id"]
+    run_exports(people, settings, "demo")
+    exported = get_request(people, export_id) or {}
     assert exported["status"] == "done" and Path(exported["bundle_path"]).exists()
-    erased = anonymize_customer_now(people, settings, 3)
+    erasure_id = request_anonymization(people, "demo", customer_id=3, reason="demo")["request_id"]
+    run_anonymizations(people, settings, "demo")
+    erased = get_request(people, erasure_id) or {}
     assert erased["status"] == "done" and erased["counts"]["identities"] == 1
