@@ -93,28 +93,38 @@ def cannot_link_between(store: Store, customer_l: int, customer_r: int) -> dict[
     return rows[0] if rows else None
 
 
+def pending_filtered(
+    band: str | None = None, channel: str | None = None, min_probability: float | None = None
+) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) selecting pending suggestions of a band, at a probability, on a channel.
+
+    A pair is on a channel when either customer has an identity there (the queue filter and bulk
+    approve read it the same way).
+    """
+    where = ["s.status = 'pending'"]
+    params: list[Any] = []
+    if min_probability is not None:
+        where.append("s.probability >= ?")
+        params.append(min_probability)
+    if band:
+        where.append("s.band = ?")
+        params.append(band)
+    if not channel:
+        return f"SELECT s.* FROM suggestions s WHERE {' AND '.join(where)}", params
+    # left joins against the channel's customers, not EXISTS (... IN (l, r)): DuckDB runs that
+    # correlated form as a nested loop (minutes at 1M identities), the joins are hash joins
+    where.append("(l.customer_id IS NOT NULL OR r.customer_id IS NOT NULL)")
+    sql = f"""WITH on_channel AS MATERIALIZED (SELECT DISTINCT customer_id FROM identities WHERE channel = ?)
+        SELECT s.* FROM suggestions s
+        LEFT JOIN on_channel l ON l.customer_id = s.customer_id_l
+        LEFT JOIN on_channel r ON r.customer_id = s.customer_id_r
+        WHERE {" AND ".join(where)}"""
+    return sql, [channel, *params]
+
+
 def bulk_candidates(
     store: Store, min_probability: float, band: str | None = None, channel: str | None = None
 ) -> list[dict[str, Any]]:
     """Pending suggestions with probability >= min_probability (optionally of a band / touching a channel)."""
-    where = ["s.status = 'pending'", "s.probability >= ?"]
-    params: list[Any] = [min_probability]
-    if band:
-        where.append("s.band = ?")
-        params.append(band)
-    source = "suggestions s"
-    if channel:
-        # joins against the channel's customers, not EXISTS (... IN (l, r)): DuckDB runs that one as a
-        # nested loop (minutes at 1M identities), the joins are hash joins
-        source = """suggestions s
-            LEFT JOIN (SELECT DISTINCT customer_id FROM identities WHERE channel = ?) l
-                   ON l.customer_id = s.customer_id_l
-            LEFT JOIN (SELECT DISTINCT customer_id FROM identities WHERE channel = ?) r
-                   ON r.customer_id = s.customer_id_r"""
-        where.append("(l.customer_id IS NOT NULL OR r.customer_id IS NOT NULL)")
-        params = [channel, channel, *params]
-    return store.rows(
-        f"""SELECT s.* FROM {source} WHERE {" AND ".join(where)}
-        ORDER BY s.probability DESC, s.suggestion_id""",
-        params,
-    )
+    source, params = pending_filtered(band, channel, min_probability)
+    return store.rows(f"SELECT * FROM ({source}) ORDER BY probability DESC, suggestion_id", params)

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from store.db import Store
+from store.decisions import pending_filtered
 
 QUEUE_BANDS = ("auto_approve", "review", "related")
 _CUSTOMER_NAME = "coalesce(nullif(trim(concat_ws(' ', c.first_name, c.last_name)), ''), c.display_name)"
@@ -41,15 +42,7 @@ def queue_page(
         for row in rows:
             row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else []
         return rows, total
-    # left joins against the channel's customers, not EXISTS (... IN (l, r)): DuckDB runs that
-    # correlated form as a nested loop (minutes on a large store)
-    source = f"""WITH on_channel AS MATERIALIZED (SELECT DISTINCT customer_id FROM identities WHERE channel = ?)
-        SELECT s.* FROM suggestions s
-        LEFT JOIN on_channel l ON l.customer_id = s.customer_id_l
-        LEFT JOIN on_channel r ON r.customer_id = s.customer_id_r
-        WHERE s.status = 'pending' {band_clause}
-          AND (l.customer_id IS NOT NULL OR r.customer_id IS NOT NULL)"""
-    params = [channel, *params]
+    source, params = pending_filtered(band, channel)
     rows = store.rows(
         f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, rule, reason,
                related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason, count(*) OVER () AS total
