@@ -329,8 +329,16 @@ def sample(
 
 
 def main() -> None:
-    """Entry point for `python -m idres`."""
-    app()
+    """Entry point for `python -m idres`: bad configuration anywhere exits 2 with its message, no traceback."""
+    from idres.settings import SettingsError
+
+    try:
+        app()
+    except SettingsError as error:
+        from idres.output import err_console
+
+        err_console.print(f"error: {error}", markup=False, highlight=False)
+        raise SystemExit(2) from None
 
 
 # Sub-commands live in their own modules and register themselves on `app` when imported:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from idres.output import OutputFormat, fail
-from idres.settings import Settings, load_settings
+from idres.settings import Settings, SettingsError, load_settings
 from store import Store, StoreError, open_store
 
 StoreOption = Annotated[
@@ -27,11 +26,19 @@ def settings_for(store: Path | None = None) -> Settings:
     """Settings from env and config, with `--store` on top; bad configuration exits with its reason."""
     try:
         return load_settings(store=store)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
-        )
-        fail(f"bad configuration: {problems}", code=2)
+    except SettingsError as error:
+        fail(str(error), code=2)
+
+
+def match_config_for(settings: Settings) -> Any:
+    """The effective matching configuration; a bad [match] exits 2 naming the file and the problem."""
+    from idres.settings import config_file
+    from matching.config import ConfigError, MatchConfig
+
+    try:
+        return MatchConfig.from_settings(settings.match)
+    except ConfigError as error:
+        fail(f"{config_file() or 'settings'}: [match]: {error}", code=2)
 
 
 @contextmanager

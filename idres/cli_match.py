@@ -15,7 +15,13 @@ suggestions_app = typer.Typer(help="Merge suggestions produced by `idres match`.
 customers_app = typer.Typer(help="All customers at once (exports).", no_args_is_help=True)
 
 from idres.cli import app  # noqa: E402
-from idres.cli_common import FormatOption, StoreOption, settings_for, store_session  # noqa: E402
+from idres.cli_common import (  # noqa: E402
+    FormatOption,
+    StoreOption,
+    match_config_for,
+    settings_for,
+    store_session,
+)
 from idres.output import OutputFormat, console, emit, fail, table  # noqa: E402
 from store import suggestions as store_suggestions  # noqa: E402
 
@@ -49,6 +55,7 @@ def match(
     from idres.progress import cli_progress
 
     settings = settings_for(store)
+    match_config_for(settings)  # a bad [match] is exit 2 before any work starts
     address = dask_address or settings.dask.address
     if address is not None and not address.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         fail(f"--dask-address {address!r} is not a scheduler address: give tcp://HOST:PORT")

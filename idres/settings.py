@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -73,6 +73,8 @@ DEFAULT_CHANNELS = ("email", "sms", "whatsapp", "facebook", "twitter", "instagra
 class ChannelSettings(BaseModel):
     """How one channel's exports are read: aliases for the channel name and column renames."""
 
+    model_config = ConfigDict(extra="forbid")
+
     aliases: list[str] = Field(default_factory=list)
     # source column name -> canonical column name (see CANONICAL_*_COLUMNS)
     columns: dict[str, str] = Field(default_factory=dict)
@@ -97,6 +99,8 @@ def _default_channels() -> dict[str, ChannelSettings]:
 
 class IngestSettings(BaseModel):
     """Reading, normalizing and validating channel exports."""
+
+    model_config = ConfigDict(extra="forbid")
 
     default_region: str = "GB"
     max_value_length: int = Field(default=2000, ge=16)
@@ -125,6 +129,8 @@ class IngestSettings(BaseModel):
 class MatchSettings(BaseModel):
     """Blocking, comparison and suggestion thresholds (the matching package validates the rest)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     review_threshold: float = Field(default=0.80, gt=0.0, lt=1.0)
     auto_approve_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
     # extra comparisons and blocking rules configured by a data engineer, see matching/config.py
@@ -142,6 +148,8 @@ class MatchSettings(BaseModel):
 class DaskSettings(BaseModel):
     """Scale-out of the match flow: candidate-pair partitions scored on a Dask cluster."""
 
+    model_config = ConfigDict(extra="forbid")
+
     # tcp://host:port of a running scheduler; None scores in this process
     address: str | None = None
     partitions: int = Field(default=8, ge=1)
@@ -152,6 +160,8 @@ SURVIVORSHIP_RULES = ("agent_edited", "most_recent", "most_frequent")
 
 class ReviewSettings(BaseModel):
     """Decisions and merges: how the surviving customer's profile is chosen."""
+
+    model_config = ConfigDict(extra="forbid")
 
     # applied in order until one picks a value; see review/survivorship.py
     survivorship: list[str] = Field(default_factory=lambda: list(SURVIVORSHIP_RULES))
@@ -170,6 +180,8 @@ class ReviewSettings(BaseModel):
 class ComplianceSettings(BaseModel):
     """Export bundles, anonymization and retention."""
 
+    model_config = ConfigDict(extra="forbid")
+
     export_dir: Path = DATA_DIR / "exports"
     # when set, bundles are encrypted (scrypt + AES-GCM, see docs/compliance.md)
     export_passphrase: str | None = None
@@ -182,6 +194,8 @@ class ComplianceSettings(BaseModel):
 
 class ScheduleSettings(BaseModel):
     """Cron schedules of the deployments served by `idres serve` (see flows/deployments.py)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     # an empty string keeps the deployment without a schedule (runs only when started by hand)
     ingest: str = "*/10 * * * *"
@@ -229,6 +243,8 @@ SCHEDULED_FLOWS = ("ingest", "match", "apply_merges", "export", "anonymize")
 class WebSettings(BaseModel):
     """The review page."""
 
+    model_config = ConfigDict(extra="forbid")
+
     host: str = "127.0.0.1"
     port: int = 8000
     # signs session cookies; when unset one is generated once into `<store>.web-secret` (mode 0600)
@@ -245,7 +261,8 @@ class WebSettings(BaseModel):
     release_gap_s: float = Field(default=0.6, ge=0)
 
 
-def _config_file() -> Path | None:
+def config_file() -> Path | None:
+    """The configuration file in use: `IDRES_CONFIG`, else `idres.toml` here or in the project root."""
     explicit = os.environ.get("IDRES_CONFIG")
     if explicit:
         return Path(explicit)
@@ -255,10 +272,19 @@ def _config_file() -> Path | None:
     return None
 
 
+def environment_values() -> dict[str, str]:
+    """The `IDRES_*` environment variables (names upper-cased), for reporting where a value came from."""
+    return {name.upper(): value for name, value in os.environ.items() if name.upper().startswith("IDRES_")}
+
+
+class SettingsError(ValueError):
+    """Bad configuration (malformed file, unknown key, invalid value): a message naming file and key."""
+
+
 class Settings(BaseSettings):
     """All settings; `IDRES_STORE`, `IDRES_INGEST__DEFAULT_REGION`, ... override `idres.toml`."""
 
-    model_config = SettingsConfigDict(env_prefix="IDRES_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="IDRES_", env_nested_delimiter="__", extra="forbid")
 
     store: Path = DEFAULT_STORE
     store_busy_timeout_s: float = Field(default=30.0, ge=0)
@@ -280,13 +306,28 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config = _config_file()
+        config = config_file()
         if config is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
         return tuple(sources)
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from env and config file, with explicit overrides (e.g. `--store`) on top."""
+    """Settings from env and config file, with explicit overrides (e.g. `--store`) on top.
+
+    Raises SettingsError with a readable message (file, line, key, nearest valid key).
+    """
+    import tomllib
+
+    from idres.config import explain_validation_error
+
     clean = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**clean)
+    path = config_file()
+    if path is not None and not path.is_file():
+        raise SettingsError(f"{path}: configuration file not found (named by IDRES_CONFIG)")
+    try:
+        return Settings(**clean)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: malformed TOML: {error}") from None
+    except ValidationError as error:
+        raise SettingsError(explain_validation_error(error, path)) from None

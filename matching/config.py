@@ -33,6 +33,7 @@ name), year, concat(a, b, ...), sorted(a, b, ...) (order-free join, for swapped 
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any, Literal
 
@@ -395,24 +396,46 @@ class MatchConfig(BaseModel):
 def _merge(defaults: list[Any], extra: list[Any], model: type[BaseModel]) -> list[Any]:
     by_name = {d.name: d for d in defaults}
     order = [d.name for d in defaults]
-    for raw in extra:
+    what = "comparisons" if model is ComparisonSpec else "blocking_rules"
+    for index, raw in enumerate(extra):
         raw = raw.model_dump() if isinstance(raw, BaseModel) else dict(raw)
         name = raw.get("name")
         if name in by_name and set(raw) <= {"name", "enabled"}:
             # {"name": "company", "enabled": false} switches a default off without restating it
             by_name[name] = by_name[name].model_copy(update={"enabled": bool(raw.get("enabled", True))})
             continue
-        item = model.model_validate(raw)
+        try:
+            item = model.model_validate(raw)
+        except ValidationError as exc:
+            label = f"{what}[{index}]" + (f" ({name!r})" if name else "")
+            raise ConfigError(_readable(exc, label, model)) from None
         if item.name not in by_name:  # type: ignore[attr-defined]
             order.append(item.name)  # type: ignore[attr-defined]
         by_name[item.name] = item  # type: ignore[attr-defined]
     return [by_name[n] for n in order]
 
 
-def _readable(exc: ValidationError) -> str:
+def _nearest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _readable(exc: ValidationError, label: str = "", model: type[BaseModel] | None = None) -> str:
+    """One clause per problem; an unknown key names the nearest valid key of its model."""
+    model = model or MatchConfig
     parts = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"])
+        where = ".".join(p for p in (label, loc) if p)
+        if err["type"] == "extra_forbidden":
+            key = str(err["loc"][-1])
+            valid = sorted(model.model_fields) if len(err["loc"]) == 1 else []
+            hint = _nearest(key, valid) + (f" (valid keys: {', '.join(valid)})" if valid else "")
+            parts.append(f"{label + ': ' if label else ''}unknown key {key!r}{hint}")
+            continue
         msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
+        if err["type"] == "literal_error" and isinstance(err.get("input"), str):
+            expected = re.findall(r"'([^']+)'", str(err.get("ctx", {}).get("expected", "")))
+            msg += f", got {err['input']!r}{_nearest(err['input'], expected)}"
+        parts.append(f"{where}: {msg}" if where else msg)
     return "invalid matching configuration: " + "; ".join(parts)

@@ -1,0 +1,125 @@
+"""Settings that cannot be silently wrong: unknown keys, malformed files and bad values are errors naming file and key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from idres.cli import app
+from idres.settings import SettingsError, load_settings
+
+runner = CliRunner()
+
+
+def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
+    path = tmp_path / "idres.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("IDRES_CONFIG", str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "nearest"),
+    [
+        ("[match]\nreview_treshold = 0.5\n", "review_treshold", "review_threshold"),
+        ('[ingest]\ndefault_regoin = "AU"\n', "default_regoin", "default_region"),
+        ('[ingest.channels.viber]\nalias = ["vb"]\n', "alias", "aliases"),
+        ('[schedules]\nmacth = "5 * * * *"\n', "macth", "match"),
+        ("[web]\nprot = 8001\n", "prot", "port"),
+        ("[dask]\npartition = 4\n", "partition", "partitions"),
+        ('[compliance]\nexport_dri = "x"\n', "export_dri", "export_dir"),
+        ('[review]\nlist_field = ["emails"]\n', "list_field", "list_fields"),
+        ("store_busy_timeout = 5\n", "store_busy_timeout", "store_busy_timeout_s"),
+    ],
+)
+def test_unknown_key_names_file_key_and_nearest_valid_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, key: str, nearest: str
+) -> None:
+    path = _config(tmp_path, monkeypatch, text)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = str(error.value)
+    assert str(path) in message
+    assert f"unknown key {key!r}" in message
+    assert f"did you mean {nearest!r}" in message
+
+
+def test_a_key_in_the_wrong_section_says_where_it_belongs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _config(tmp_path, monkeypatch, "review_threshold = 0.5\n")
+    with pytest.raises(SettingsError, match=r"'review_threshold' belongs in \[match\]"):
+        load_settings()
+
+
+def test_misspelt_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IDRES_CONFIG", raising=False)
+    monkeypatch.chdir(Path("/"))
+    monkeypatch.setenv("IDRES_MATCH__REVIEW_TRESHOLD", "0.5")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "IDRES_MATCH__REVIEW_TRESHOLD" in str(error.value)
+    assert "did you mean 'review_threshold'" in str(error.value)
+
+
+def test_bad_value_names_file_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _config(tmp_path, monkeypatch, "[match]\nreview_threshold = 1.5\n")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert str(path) in str(error.value) and "match.review_threshold" in str(error.value)
+
+
+def test_valid_file_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _config(tmp_path, monkeypatch, '[match]\nreview_threshold = 0.7\n[ingest]\ndefault_region = "AU"\n')
+    settings = load_settings()
+    assert settings.match.review_threshold == 0.7 and settings.ingest.default_region == "AU"
+
+
+def test_missing_explicit_config_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDRES_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(SettingsError, match=r"nope\.toml: configuration file not found"):
+        load_settings()
+
+
+def test_malformed_toml_is_a_short_message_naming_file_line_column_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _config(tmp_path, monkeypatch, '[match]\nreview_threshold = 0.8\n[ingest\ndefault_region = "AU"\n')
+    result = runner.invoke(app, ["status", "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 2
+    assert str(path) in result.output and "line 3" in result.output and "column" in result.output
+    assert "Traceback" not in result.output and len(result.output.splitlines()) <= 4
+
+
+def test_malformed_toml_through_the_installed_command(tmp_path: Path) -> None:
+    path = tmp_path / "idres.toml"
+    path.write_text("[match\n", encoding="utf-8")
+    env = {"IDRES_CONFIG": str(path), "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "idres", "status", "--store", str(tmp_path / "s.duckdb")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert str(path) in done.stderr and "line 1, column 7" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_unknown_match_keys_fail_idres_match_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _config(
+        tmp_path,
+        monkeypatch,
+        '[match]\n[[match.comparisons]]\nname = "ssn"\nkind = "exact"\ncolum = "soc_sec_id"\n',
+    )
+    result = runner.invoke(app, ["match", "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 2
+    assert str(path) in result.output and "unknown key 'colum'" in result.output
+    assert "did you mean 'column'" in result.output
