@@ -97,6 +97,36 @@ def _default_channels() -> dict[str, ChannelSettings]:
     return channels
 
 
+def _merged_channel(builtin: ChannelSettings, declared: dict[str, Any]) -> dict[str, Any]:
+    """A built-in channel with a declaration on top: aliases and columns extend, the rest override.
+
+    Returned as a mapping so pydantic validates it where it was declared (unknown keys name their place).
+    """
+    merged = builtin.model_dump()
+    for key, value in declared.items():
+        if key == "aliases" and isinstance(value, list):
+            merged[key] = list(dict.fromkeys([*merged[key], *value]))
+        elif key == "columns" and isinstance(value, dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _declared_fields(value: Any) -> dict[str, Any] | None:
+    """The fields a channel declaration sets (a model's explicitly set fields, or a mapping's keys)."""
+    if isinstance(value, ChannelSettings):
+        return {key: getattr(value, key) for key in value.model_fields_set}
+    if isinstance(value, dict):
+        return dict(value)
+    return None  # not a declaration: pydantic reports it
+
+
+# Columns renamed on every channel when the canonical column is not in the file (a channel's own
+# `columns` win): a vendor's single `name` field is the display name, not an extra attribute.
+COMMON_IDENTITY_COLUMNS: dict[str, str] = {"name": "display_name", "full_name": "display_name"}
+
+
 class IngestSettings(BaseModel):
     """Reading, normalizing and validating channel exports."""
 
@@ -107,7 +137,29 @@ class IngestSettings(BaseModel):
     max_body_length: int = Field(default=100_000, ge=256)
     landing_dir: Path = DATA_DIR / "landing"
     data_docs_dir: Path = DATA_DIR / "gx_docs"
+    # declarations extend and override the built-in channels field by field (see `_merged_channel`);
+    # with `channels_replace = true` the declared channels are the whole list
     channels: dict[str, ChannelSettings] = Field(default_factory=_default_channels)
+    channels_replace: bool = False
+    # source column -> canonical identity column, on every channel (see COMMON_IDENTITY_COLUMNS)
+    common_columns: dict[str, str] = Field(default_factory=lambda: dict(COMMON_IDENTITY_COLUMNS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_channels(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "channels" not in data or data.get("channels_replace"):
+            return data
+        declared = data["channels"]
+        if not isinstance(declared, dict):
+            return data  # pydantic reports the wrong type
+        channels: dict[str, Any] = dict(_default_channels())
+        for name, value in declared.items():
+            fields = _declared_fields(value)
+            if name in channels and fields is not None:
+                channels[name] = _merged_channel(channels[name], fields)
+            else:
+                channels[name] = value
+        return {**data, "channels": channels}
 
     @field_validator("default_region")
     @classmethod

@@ -74,8 +74,14 @@ class Prepared:
 
 
 def normalize_messages(frame: pl.DataFrame) -> pl.DataFrame:
-    """Trim and lower-case the message kind, and parse `created_at`."""
-    frame = frame.with_columns(pl.col("author_kind").str.strip_chars().str.to_lowercase())
+    """Trim and lower-case the message kind (a message without one is the customer's), parse `created_at`."""
+    author = pl.col("author_kind").str.strip_chars().str.to_lowercase()
+    frame = frame.with_columns(
+        pl.when(author.is_null() | (author == ""))
+        .then(pl.lit("customer"))
+        .otherwise(author)
+        .alias("author_kind")
+    )
     return parse_timestamps(frame, ["created_at"])
 
 

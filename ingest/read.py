@@ -240,6 +240,17 @@ def _renames_for(
     return renames
 
 
+def _common_renames(columns: list[str], renames: dict[str, str], settings: IngestSettings) -> dict[str, str]:
+    """Common vendor columns (`name`) for canonical ones the file and the channel mappings lack."""
+    taken = set(columns) | set(renames.values())
+    added: dict[str, str] = {}
+    for source, target in settings.common_columns.items():
+        if source in columns and source not in renames and target not in taken:
+            added[source] = target
+            taken.add(target)
+    return added
+
+
 def read_file(
     path: Path, settings: IngestSettings, kind: str | None = None, channel: str | None = None
 ) -> RawFile:
@@ -269,6 +280,8 @@ def read_file(
         )
         present += [names[value] for value in seen if value in names and names[value] not in present]
     renames = _renames_for(frame, present, settings, path)
+    if kind == "identities":
+        renames |= _common_renames(frame.columns, renames, settings)
     frame = frame.rename(renames)
 
     canonical = CANONICAL_IDENTITY_COLUMNS if kind == "identities" else CANONICAL_MESSAGE_COLUMNS

@@ -194,7 +194,8 @@ def message_rules(allowed_channels: list[str], max_value_length: int, max_body_l
     """The checks of a normalized messages batch (raw columns + created_at_ts, created_at_bad)."""
     agent = ("author_kind", "agent")
     return [
-        *_required(["thread_id", "channel", "external_id", "author_kind", "created_at"]),
+        # a missing author_kind means a customer message (normalize_messages fills it in)
+        *_required(["thread_id", "channel", "external_id", "created_at"]),
         _in_set("channel", sorted(allowed_channels), "channel is not a configured channel"),
         _in_set("author_kind", list(AUTHOR_KINDS), "author_kind is neither 'customer' nor 'agent'"),
         _not_null("agent_name", when=agent),

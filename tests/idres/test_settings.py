@@ -10,7 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from idres.cli import app
-from idres.settings import SettingsError, load_settings
+from idres.settings import (
+    DEFAULT_CHANNELS,
+    ChannelSettings,
+    IngestSettings,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
 runner = CliRunner()
 
@@ -123,3 +130,50 @@ def test_unknown_match_keys_fail_idres_match_with_exit_2(
     assert result.exit_code == 2
     assert str(path) in result.output and "unknown key 'colum'" in result.output
     assert "did you mean 'column'" in result.output
+
+
+def test_declaring_a_built_in_channel_keeps_its_other_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "idres.toml"
+    config.write_text(
+        '[ingest.channels.email]\naliases = ["mail"]\n'
+        '[ingest.channels.whatsapp]\ncolumns = { phone_number = "phone" }\n'
+        '[ingest.channels.viber]\ncolumns = { viber_user = "external_id" }\n'
+    )
+    monkeypatch.setenv("IDRES_CONFIG", str(config))
+    channels = Settings().ingest.channels
+    # a declaration adds a channel; it no longer replaces the whole built-in list
+    assert set(channels) == {*DEFAULT_CHANNELS, "viber"}
+    # email keeps external_id_from = "email" while gaining an alias
+    assert channels["email"].external_id_from == "email"
+    assert channels["email"].aliases == ["mail"]
+    # whatsapp's built-in columns are extended, not dropped
+    assert channels["whatsapp"].columns == {
+        "wa_id": "external_id",
+        "profile_name": "display_name",
+        "phone_number": "phone",
+    }
+    assert channels["whatsapp"].external_id_from == "phone"
+    assert IngestSettings(channels=channels).channel_names()["mail"] == "email"
+
+
+def test_a_declared_field_overrides_the_built_in_one() -> None:
+    settings = IngestSettings(
+        channels={
+            "twitter": ChannelSettings(external_id_from=None),
+            "chat": {"aliases": ["web"], "columns": {"visitor": "external_id"}},
+        }
+    )
+    assert settings.channels["twitter"].external_id_from is None
+    assert settings.channels["twitter"].aliases == ["x"]
+    assert settings.channels["chat"].aliases == ["webchat", "livechat", "web"]
+
+
+def test_channels_replace_gives_a_clean_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "idres.toml"
+    config.write_text("[ingest]\nchannels_replace = true\n[ingest.channels.email]\naliases = []\n")
+    monkeypatch.setenv("IDRES_CONFIG", str(config))
+    channels = Settings().ingest.channels
+    assert list(channels) == ["email"]
+    assert channels["email"].external_id_from is None

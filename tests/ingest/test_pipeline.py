@@ -297,3 +297,30 @@ def test_new_ids_follow_the_file_order(tmp_path: Path, store: Store, ingest_sett
     ids = store.frame("SELECT identity_id, customer_id, external_id FROM identities ORDER BY identity_id")
     assert ids["external_id"].to_list() == [row[1] for row in rows]
     assert ids["customer_id"].to_list() == ids["identity_id"].to_list()
+
+
+def test_a_name_column_is_the_display_name(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
+    # a Zendesk-like export with one `name` field: the customer must not be nameless
+    path = write_csv(tmp_path / "identities_chat.csv", ["external_id", "name"], [["v-1", "Ann Lee"]])
+    ingest_file(store, path, ingest_settings)
+    row = store.rows("SELECT display_name, first_name_norm, last_name_norm, extra FROM identities")[0]
+    assert (row["display_name"], row["first_name_norm"], row["last_name_norm"]) == ("Ann Lee", "ann", "lee")
+    assert row["extra"] is None
+
+
+def test_messages_without_author_kind_are_the_customers(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
+    path = write_csv(
+        tmp_path / "messages_chat.csv",
+        ["thread_id", "external_id", "body", "created_at"],
+        [
+            ["t1", "visitor-1", "Hello", "2024-01-01T10:00:00Z"],
+            ["t1", "visitor-1", "Hi?", "2024-01-01T10:01:00Z"],
+        ],
+    )
+    report = ingest_file(store, path, ingest_settings)
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 0)
+    assert {r["author_kind"] for r in store.rows("SELECT author_kind FROM messages")} == {"customer"}
