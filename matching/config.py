@@ -296,6 +296,8 @@ def default_blocking_rules() -> list[BlockingRuleSpec]:
         _r("phonetic_surname_initial", "metaphone(last_name_key)", "initial(canonical(first_name_key))", **name_cap),
         _r("first_name_soundex_surname", "canonical(first_name_key)", "soundex(last_name_key)", **name_cap),
         _r("first_name_birth_date", "canonical(first_name_key)", "birth_date_norm"),
+        # the one rule that does not read the first name: EM learns first-name m from its pairs
+        _r("last_name_birth_date", "last_name_key", "birth_date_norm"),
         _r("full_name", "sorted(first_name_key, last_name_key)", **name_cap),
         _r("name_handle", any_of=handle_keys, min_key_length=5, **name_cap,
            exclude_comparisons=["name_handle"]),

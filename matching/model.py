@@ -64,7 +64,8 @@ class ModelParameters:
     def from_dict(cls, data: dict[str, Any]) -> ModelParameters:
         """Inverse of to_dict."""
         data = dict(data)
-        data["comparisons"] = [ComparisonParams(**c) for c in data["comparisons"]]
+        # a model stored before the monotonicity rule is held to it on load
+        data["comparisons"] = [monotone(ComparisonParams(**c)) for c in data["comparisons"]]
         return cls(**data)
 
     def by_name(self) -> dict[str, ComparisonParams]:
@@ -101,9 +102,9 @@ def estimate_u(random_levels: list[Levels]) -> list[ComparisonParams]:
         k = len(lv.level_names)
         counts = np.bincount(lv.levels.astype(np.int64), minlength=k).astype(np.float64)
         active = ~np.asarray(lv.neutral)
-        # add-one smoothing: a level never seen among K random pairs has u below ~1/K;
+        # add-one smoothing (U_PSEUDO): a level never seen among K random pairs has u below ~1/K;
         # 1/K is the conservative (weight-lowering) bound
-        u = np.where(active, counts + 1.0, 0.0)
+        u = np.where(active, counts + U_PSEUDO, 0.0)
         u = u / max(u.sum(), 1.0)
         if lv.tf_level is not None and lv.u_exact is not None:
             # exact agreement is rare among random pairs: use the exact collision probability
@@ -121,12 +122,76 @@ def estimate_u(random_levels: list[Levels]) -> list[ComparisonParams]:
     return out
 
 
+# Smoothing constants (where they come from):
+# - M_PRIOR_RATIO: prior m of the active levels, strongest first, each level M_PRIOR_RATIO times
+#   as likely among matches as the one above (exact ~0.6, one typo ~0.2, ...). It is the shape of
+#   the m tables EM finds on the project's generator and on Febrl (exact 0.55-0.9, each weaker level
+#   a third to a tenth of the one above), chosen, not fitted; it matters only where the data do not
+#   identify m (a level no match shows, a comparison every blocking rule forces).
+# - M_PRIOR_UNIFORM: share of the prior spread evenly, so no level's prior m is below ~1-2%: the
+#   typo rate of real contact data is a few percent per field (Christen 2012, ch. 3), so "never seen
+#   among matches" in a sample means "rare", not "impossible".
+# - M_PSEUDO_PAIRS: the prior's weight in matched pairs per level (Dirichlet pseudo-counts): two
+#   pseudo-pairs are nothing against thousands of EM pairs but keep an unseen level off m = 0.
+# - U_PSEUDO: add-one (Laplace) smoothing of u over the random pairs: a level never seen among K
+#   random pairs gets u ~ 1/K, the usual upper bound; a smaller u would make its weight grow with K.
+M_PRIOR_RATIO = 0.35
+M_PRIOR_UNIFORM = 0.1
+M_PSEUDO_PAIRS = 2.0
+U_PSEUDO = 1.0
+
+
+def prior_m(neutral: list[bool]) -> np.ndarray:
+    """The prior m over the active levels (strongest first): geometric, mixed with a uniform share."""
+    active = ~np.asarray(neutral, dtype=bool)
+    k = int(active.sum())
+    m = np.zeros(len(neutral))
+    if k == 0:
+        return m
+    geom = M_PRIOR_RATIO ** np.arange(k)
+    m[active] = (1 - M_PRIOR_UNIFORM) * geom / geom.sum() + M_PRIOR_UNIFORM / k
+    return m
+
+
 def _init_m(params: ComparisonParams) -> np.ndarray:
-    # start: each weaker active level ~1/3 as likely among matches as the one above it
-    active = ~np.asarray(params.neutral)
-    m = np.zeros(len(params.levels))
-    m[active] = 0.35 ** np.arange(active.sum())
-    return m / m.sum()
+    return prior_m(params.neutral)
+
+
+def monotone(params: ComparisonParams) -> ComparisonParams:
+    """m adjusted so level weights never rise from a stronger to a weaker level, and the last level
+    (disagreement: different, none) never weighs more than 0.
+
+    Levels run from strongest to weakest agreement, so a weaker level with a higher m/u than a
+    stronger one is an estimation artefact (few pairs, a forced field): pool-adjacent-violators
+    replaces each violating run of levels by its pooled ratio sum(m)/sum(u), which keeps sum(m).
+    Disagreement adding weight (u ~ 0 on a field that random pairs rarely fill, e.g. country
+    "different" +10.8) is capped at m = u, the mass moved to the agreeing levels in proportion.
+    """
+    m = np.asarray(params.m, dtype=np.float64).copy()
+    # u = 0 (a stored model from before u was smoothed) is floored like log2_bf floors it
+    u = np.maximum(np.asarray(params.u, dtype=np.float64), 1e-12)
+    idx = [i for i, z in enumerate(params.neutral) if not z]
+    if len(idx) < 2 or m[idx].sum() <= 0:
+        return params
+    blocks: list[list[int]] = []  # runs of level indices with one pooled ratio
+    for i in idx:
+        blocks.append([i])
+        while len(blocks) > 1:
+            a, b = blocks[-2], blocks[-1]
+            # a relative tolerance keeps the rule idempotent (a pooled run is not re-pooled)
+            if m[a].sum() / u[a].sum() >= (m[b].sum() / u[b].sum()) * (1 - 1e-9):
+                break
+            blocks[-2:] = [a + b]
+    for block in blocks:
+        if len(block) > 1:
+            m[block] = u[block] * (m[block].sum() / u[block].sum())
+    last = idx[-1]
+    if m[last] > u[last] * (1 + 1e-9):
+        excess = m[last] - u[last]
+        m[last] = u[last]
+        rest = [i for i in idx if i != last]
+        m[rest] += excess * m[rest] / max(m[rest].sum(), 1e-300)
+    return ComparisonParams(params.name, params.levels, m.tolist(), params.u, params.neutral, params.tf_level)
 
 
 def _log_u(lv: Levels, u: np.ndarray) -> np.ndarray:
@@ -174,6 +239,7 @@ def fit(
     pid = pid.ravel()
     pat_codes, pat_rule = codes[:, first], rule[first]
     m = [np.asarray(p.m) if p.m and sum(p.m) > 0 else _init_m(p) for p in (init or u_params)]
+    prior = [prior_m(p.neutral) for p in u_params]
     lam = np.full(n_rules, 0.2)
     counts = np.bincount(rule, minlength=n_rules)
     iterations, converged = 0, False
@@ -188,8 +254,9 @@ def fit(
         new_m = []
         for c in range(n_comp):
             sums = np.bincount(pat_codes[c], weights=weight, minlength=len(m[c]) + 1)[1:]
-            # half a pseudo-pair per level keeps a level unseen among matches from m = 0 (-inf)
-            mc = np.where(neutral[c], 0.0, sums + 0.5)
+            # Dirichlet pseudo-counts from the prior keep a level unseen among matches off
+            # m = 0 (-inf), and give a comparison that no stratum counts the prior's m
+            mc = np.where(neutral[c], 0.0, sums + M_PSEUDO_PAIRS * prior[c] * (~neutral[c]).sum())
             new_m.append(mc / max(mc.sum(), 1e-12))
         lam = np.clip(
             np.bincount(rule, weights=post, minlength=n_rules) / np.maximum(counts, 1), 1e-6, 1 - 1e-6
@@ -212,7 +279,7 @@ def fit(
             converged = True
             break
     out = [
-        ComparisonParams(p.name, p.levels, mc.tolist(), p.u, p.neutral, p.tf_level)
+        monotone(ComparisonParams(p.name, p.levels, mc.tolist(), p.u, p.neutral, p.tf_level))
         for p, mc in zip(u_params, m, strict=True)
     ]
     return out, lam, iterations, converged

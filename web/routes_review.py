@@ -26,7 +26,8 @@ def _chart(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
             **item,
             "weight": float(item.get("weight") or 0.0),
             "width": round(100 * abs(float(item.get("weight") or 0.0)) / top, 1),
-            "agrees": float(item.get("weight") or 0.0) >= 0,
+            "agrees": float(item.get("weight") or 0.0)
+            > 0,  # 0 (a disagreement capped at 0) is not drawn as support
         }
         for item in sorted(evidence, key=lambda e: -abs(float(e.get("weight") or 0.0)))
     ]
