@@ -132,23 +132,25 @@ def _export_one(
     store: Store, settings: ComplianceSettings, actor: str, request: dict[str, Any]
 ) -> dict[str, Any]:
     started = utcnow()
-    with store.transaction():
-        customer_id = _person(store, request)
-        tables, record = export_record(store, customer_id, settings)
-        meta = {
-            "request_id": request["request_id"],
-            "requested_by": request["requested_by"],
-            "requested_at": request["requested_at"],
-            "schema_version": store.current_version(),
-            "produced_at": started,
-            "customer_id": customer_id,
-        }
-        files = bundle.build_files(tables, record, meta)
-        name = f"export-{request['request_id']:06d}-customer-{customer_id}-{started:%Y%m%dT%H%M%SZ}.zip"
-        path, checksum = bundle.write_bundle(
-            settings.export_dir, name, files, started, settings.export_passphrase
-        )
-        try:
+    written: list[Path] = []
+    try:
+        with store.transaction():
+            customer_id = _person(store, request)
+            tables, record = export_record(store, customer_id, settings)
+            meta = {
+                "request_id": request["request_id"],
+                "requested_by": request["requested_by"],
+                "requested_at": request["requested_at"],
+                "schema_version": store.current_version(),
+                "produced_at": started,
+                "customer_id": customer_id,
+            }
+            files = bundle.build_files(tables, record, meta)
+            name = f"export-{request['request_id']:06d}-customer-{customer_id}-{started:%Y%m%dT%H%M%SZ}.zip"
+            path, checksum = bundle.write_bundle(
+                settings.export_dir, name, files, started, settings.export_passphrase
+            )
+            written.append(path)
             counts = {table: frame.height for table, frame in tables.items()}
             sql.update_request(
                 store, request["request_id"], status="done", status_reason=None, customer_id=customer_id,
@@ -161,9 +163,12 @@ def _export_one(
                  "customer_id": customer_id, "bundle_path": str(path), "sha256": checksum,
                  "encrypted": bool(settings.export_passphrase), "counts": counts},
             )  # fmt: skip
-        except BaseException:
-            path.unlink(missing_ok=True)  # no request points at it: do not leave personal data behind
-            raise
+    except BaseException:
+        # the COMMIT too may fail (disk full): then no request points at the bundle, so it must go,
+        # or a re-run would write a second one and a later erasure would trip over the orphan
+        for orphan in written:
+            orphan.unlink(missing_ok=True)
+        raise
     return {
         "request_id": request["request_id"],
         "customer_id": customer_id,

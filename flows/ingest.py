@@ -13,14 +13,16 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import (
     STORE_RETRIES,
     STORE_RETRY_DELAYS_S,
+    StoreBusyFailure,
     explained,
     markdown_table,
     retry_when_busy,
     run_settings,
 )
 from idres.progress import current as progress
-from idres.settings import ComplianceSettings, IngestSettings, ReviewSettings
-from ingest.pipeline import FileReport, Prepared, already_loaded, archive_landed, load, order_inputs, prepare
+from idres.settings import ComplianceSettings, IngestSettings, ReviewSettings, Settings
+from ingest.landing import Snapshot, archive, changed_since, landed_files, waiting_reason
+from ingest.pipeline import FileReport, Prepared, already_loaded, load, order_inputs, prepare
 from ingest.read import InputFileError, RawFile, read_file
 from store import open_store
 
@@ -150,6 +152,74 @@ def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) 
     )
 
 
+def _ingest_one(
+    path: Path,
+    settings: Settings,
+    kind: str | None,
+    channel: str | None,
+    per_channel: dict[str, dict[str, int]],
+) -> FileReport:
+    """Read, check and load one file; any failure of this file is its own (named, never the run's)."""
+    logger = get_run_logger()
+    try:
+        before = Snapshot.of(path)
+        raw = read_task(str(path), settings.ingest, kind, channel)
+        prepared = prepare_task(raw, settings.ingest)
+    except InputFileError as error:
+        logger.error("bad input, file skipped (fix it and drop it in again): %s", error)
+        return FileReport(path=str(path), status="failed", error=str(error))
+    except Exception as error:  # RecursionError, a polars error, ...: this file's failure, not the run's
+        logger.exception("%s: could not be read, file skipped", path.name)
+        return FileReport(path=str(path), status="failed", error=f"{path}: {type(error).__name__}: {error}")
+    if changed_since(path, before):
+        # a writer was still at it: what was read may be a part of the file; nothing is written
+        logger.warning("%s changed while it was read: not loaded, left for the next run", path.name)
+        return FileReport(path=str(path), status="changed", error=f"{path}: changed while it was read")
+    try:
+        with explained(f"loading {path.name}", settings.store, _BAD_INPUT_HINT):
+            report = load_task(str(settings.store), prepared, settings.store_busy_timeout_s, settings.review)
+    except StoreBusyFailure:
+        raise  # not this file's fault: it stays in the landing folder for the next run
+    except Exception as error:
+        logger.error("%s: not loaded (nothing written): %s", path.name, error)
+        return FileReport(path=str(path), status="failed", error=f"{path}: {type(error).__name__}: {error}")
+    _add_counts(per_channel, channel_counts(prepared, report))
+    if report.rows_quarantined:
+        logger.warning(
+            "%s: %d row(s) quarantined (%s): see `idres quarantine list --batch %s`",
+            path.name,
+            report.rows_quarantined,
+            ", ".join(f"{k}: {v}" for k, v in report.quarantine_reasons.items()),
+            report.batch_id,
+        )
+    logger.info(
+        "%s: %s, %d read, %d loaded, %d quarantined",
+        path.name,
+        report.status,
+        report.rows_read,
+        report.rows_loaded,
+        report.rows_quarantined,
+    )
+    if changed_since(path, before):
+        report.error = f"{path}: changed after it was read: left in the landing folder for the next run"
+        logger.warning("%s", report.error)
+    return report
+
+
+def _landing_inputs(settings: Settings, reports: list[FileReport]) -> list[Path]:
+    """The complete files of the landing folder; the others are reported as waiting."""
+    settings.ingest.landing_dir.mkdir(parents=True, exist_ok=True)  # a missing folder is an empty one
+    ready = []
+    for path in order_inputs(landed_files(settings.ingest.landing_dir)):
+        reason = waiting_reason(path, settings.ingest.landing_settle_s, settings.ingest.landing_require_ready)
+        if reason is None:
+            ready.append(path)
+        else:
+            get_run_logger().info("%s: not complete yet, left for the next run: %s", path.name, reason)
+            reports.append(FileReport(path=str(path), status="waiting", error=reason))
+    return ready
+
+
 @flow(name="ingest", log_prints=False)
 def ingest_flow(
     paths: list[str] | None = None,
@@ -157,48 +227,21 @@ def ingest_flow(
     kind: str | None = None,
     channel: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Ingest the given files or folders, or everything in the landing folder when none are given."""
+    """Ingest the given files or folders, or the complete files of the landing folder when none are given."""
     logger = get_run_logger()
     settings = run_settings(store)
     from_landing = not paths
-    if from_landing:  # before listing it: a missing landing folder is an empty one
-        settings.ingest.landing_dir.mkdir(parents=True, exist_ok=True)
-    inputs = order_inputs([Path(p) for p in paths] if paths else [settings.ingest.landing_dir])
     reports: list[FileReport] = []
+    inputs = (
+        _landing_inputs(settings, reports) if from_landing else order_inputs([Path(p) for p in paths or []])
+    )
     per_channel: dict[str, dict[str, int]] = {}
     progress().start("files", total=len(inputs))
     for path in inputs:
-        try:
-            raw = read_task(str(path), settings.ingest, kind, channel)
-        except InputFileError as error:
-            logger.error("bad input, file skipped (fix it and drop it in again): %s", error)
-            reports.append(FileReport(path=str(path), status="failed", error=str(error)))
-        else:
-            prepared = prepare_task(raw, settings.ingest)
-            with explained(f"loading {path.name}", settings.store, _BAD_INPUT_HINT):
-                report = load_task(
-                    str(settings.store), prepared, settings.store_busy_timeout_s, settings.review
-                )
-            _add_counts(per_channel, channel_counts(prepared, report))
-            if report.rows_quarantined:
-                logger.warning(
-                    "%s: %d row(s) quarantined (%s): see `idres quarantine list --batch %s`",
-                    path.name,
-                    report.rows_quarantined,
-                    ", ".join(f"{k}: {v}" for k, v in report.quarantine_reasons.items()),
-                    report.batch_id,
-                )
-            logger.info(
-                "%s: %s, %d read, %d loaded, %d quarantined",
-                path.name,
-                report.status,
-                report.rows_read,
-                report.rows_loaded,
-                report.rows_quarantined,
-            )
-            reports.append(report)
-        if from_landing:
-            archive_landed(path, settings.ingest.landing_dir, reports[-1].ok)
+        report = _ingest_one(path, settings, kind, channel, per_channel)
+        reports.append(report)
+        if from_landing and report.status != "changed" and (report.error is None or not report.ok):
+            archive(path, settings.ingest.landing_dir, report.ok)
         progress().advance(path.name)
     if any(report.rows_new for report in reports):
         reappeared = recognise_task(str(settings.store), settings.store_busy_timeout_s, settings.compliance)

@@ -136,6 +136,9 @@ class IngestSettings(BaseModel):
     max_value_length: int = Field(default=2000, ge=16)
     max_body_length: int = Field(default=100_000, ge=256)
     landing_dir: Path = DATA_DIR / "landing"
+    # a landed file is taken once unchanged this long (and, when required, with its `.ready` marker)
+    landing_settle_s: float = Field(default=5.0, ge=0.0)
+    landing_require_ready: bool = False
     data_docs_dir: Path = DATA_DIR / "gx_docs"
     # declarations extend and override the built-in channels field by field (see `_merged_channel`);
     # with `channels_replace = true` the declared channels are the whole list

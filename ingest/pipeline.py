@@ -6,9 +6,12 @@ them in order for callers that do not need Prefect.
 
 from __future__ import annotations
 
+import fcntl
 import json
-import shutil
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from idres.settings import IngestSettings, ReviewSettings
+from ingest.landing import is_temporary
 from ingest.normalize import normalize_identities, parse_timestamps
 from ingest.read import InputFileError, RawFile, raw_rows_json, read_file
 from ingest.validate import ValidationOutcome, identity_rules, message_rules, validate
@@ -28,6 +32,9 @@ from store.identities import (
     load_identities,
     load_messages,
 )
+
+# threads of one process queue here first; other processes wait on the flock of the lock file
+_THREAD_LOCK = threading.Lock()
 
 
 @dataclass
@@ -94,8 +101,30 @@ def prepare(raw: RawFile, settings: IngestSettings) -> Prepared:
     else:
         frame = normalize_messages(raw.frame)
         rules = message_rules(allowed, settings.max_value_length, settings.max_body_length)
-    outcome = validate(frame, raw.kind, rules, batch_name=raw.path.name, data_docs_dir=settings.data_docs_dir)
+    with data_docs_lock(settings.data_docs_dir):
+        outcome = validate(
+            frame, raw.kind, rules, batch_name=raw.path.name, data_docs_dir=settings.data_docs_dir
+        )
     return Prepared(raw, outcome)
+
+
+@contextmanager
+def data_docs_lock(data_docs_dir: Path | None) -> Iterator[None]:
+    """Hold the data-docs folder alone: GX's file project (suites, checkpoints, docs) is not safe to share.
+
+    Two ingests at once (two processes, or two threads) would otherwise update the same checkpoint and
+    validation definition, and one fails with `CheckpointNotFreshError`; with the lock, one waits.
+    """
+    if data_docs_dir is None:
+        yield
+        return
+    data_docs_dir.mkdir(parents=True, exist_ok=True)
+    with _THREAD_LOCK, (data_docs_dir / ".idres-gx.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # waits for the other process; released when closed
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def already_loaded(store: Store, raw: RawFile) -> FileReport | None:
@@ -240,20 +269,7 @@ def order_inputs(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")))
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not is_temporary(p)))
         else:
             files.append(path)
     return sorted(files, key=lambda p: (p.name.lower().startswith("message"), p.name))
-
-
-def archive_landed(path: Path, landing_dir: Path, ok: bool) -> Path:
-    """Move a file out of the landing folder into processed/ or failed/, keeping it (nothing is lost)."""
-    target_dir = landing_dir / ("processed" if ok else "failed") / utcnow().strftime("%Y-%m-%d")
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / path.name
-    counter = 1
-    while target.exists():
-        target = target_dir / f"{path.stem}.{counter}{path.suffix}"
-        counter += 1
-    shutil.move(str(path), target)
-    return target

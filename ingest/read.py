@@ -156,6 +156,10 @@ def _read_jsonl(path: Path) -> pl.DataFrame:
                 raise InputFileError(
                     path, f"line {line_number} is not valid JSON: {error.msg}", row=line_number
                 ) from error
+            except RecursionError as error:
+                raise InputFileError(
+                    path, f"line {line_number} is nested too deeply to be a channel export", row=line_number
+                ) from error
             if not isinstance(record, dict):
                 raise InputFileError(path, f"line {line_number} is not a JSON object", row=line_number)
             records.append({key: _as_text(value) for key, value in record.items()})
@@ -262,7 +266,13 @@ def read_file(
     sha256, size = file_digest(path)
     frame = _read_any(path, fmt)
     source_columns = list(frame.columns)
-    frame = frame.rename({name: name.strip() for name in frame.columns})
+    trimmed = [name.strip() for name in frame.columns]
+    repeated = sorted({name for name in trimmed if trimmed.count(name) > 1})
+    if repeated:
+        raise InputFileError(
+            path, f"column name(s) given twice (after trimming spaces): {', '.join(repeated)}"
+        )
+    frame = frame.rename(dict(zip(frame.columns, trimmed, strict=True)))
     kind = kind or detect_kind(path, frame.columns)
     if kind not in KINDS:
         raise InputFileError(path, f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")

@@ -14,3 +14,13 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def settled(*paths: Path, age_s: float = 120.0) -> None:
+    """Backdate files as if their writer had finished `age_s` ago (the landing folder waits for that)."""
+    import os
+    import time
+
+    for path in paths:
+        then = time.time() - age_s
+        os.utime(path, (then, then))

@@ -130,3 +130,28 @@ def test_a_locked_customer_is_exported_with_its_lock_state(people: Store, tmp_pa
     _, files = _export(people, tmp_path)
     lock = json.loads(files["record.json"])["lock"]
     assert (lock["locked"], lock["lock_reason"], lock["locked_by"]) == (True, "legal hold", "sam")
+
+
+def test_a_failed_commit_leaves_no_bundle_behind(
+    people: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store import StoreError
+
+    request = request_export(people, "dpo", email=ALICE_EMAIL)
+    real_execute = people.execute
+    commits = []
+
+    def execute_but_commit_fails(statement: str, params: object = None) -> None:
+        if statement == "COMMIT" and not commits:  # e.g. the disk filled up while DuckDB wrote its WAL
+            commits.append(statement)
+            real_execute("ROLLBACK")
+            raise StoreError("disk full", statement)
+        real_execute(statement, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(people, "execute", execute_but_commit_fails)
+    summary = run_exports(people, compliance_settings(tmp_path), "export-flow")
+    monkeypatch.undo()
+
+    assert summary["done"] == [] and [f["request_id"] for f in summary["failed"]] == [request["request_id"]]
+    exports = tmp_path / "exports"
+    assert not exports.exists() or list(exports.iterdir()) == []

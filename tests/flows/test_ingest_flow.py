@@ -8,7 +8,7 @@ import pytest
 
 from flows.ingest import ingest_flow
 from store import open_store
-from tests.helpers import write_csv
+from tests.helpers import settled, write_csv
 
 
 @pytest.mark.slow
@@ -26,6 +26,7 @@ def test_landing_folder_is_ingested_and_archived(
         [["t1", "ann@example.com", "customer", "Hello", "2024-05-01T09:00:00Z"]],
     )
     (landing / "identities_broken.csv").write_bytes(b"")
+    settled(*landing.iterdir())
     store = tmp_path / "store.duckdb"
 
     reports = ingest_flow(store=str(store))

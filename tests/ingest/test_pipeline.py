@@ -324,3 +324,34 @@ def test_messages_without_author_kind_are_the_customers(
     report = ingest_file(store, path, ingest_settings)
     assert (report.rows_loaded, report.rows_quarantined) == (2, 0)
     assert {r["author_kind"] for r in store.rows("SELECT author_kind FROM messages")} == {"customer"}
+
+
+def test_validation_holds_the_data_docs_folder_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ingest_settings: IngestSettings
+) -> None:
+    # two ingests at once shared GX's file project and one failed with CheckpointNotFreshError
+    import fcntl
+
+    import ingest.pipeline as pipeline
+    from ingest.read import read_file
+
+    seen: list[bool] = []
+    real_validate = pipeline.validate
+
+    def validate_while_probing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        lock_file = ingest_settings.data_docs_dir / ".idres-gx.lock"
+        with lock_file.open("a") as other:  # another open file: what a second process would do
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                seen.append(True)
+            else:
+                seen.append(False)
+                fcntl.flock(other, fcntl.LOCK_UN)
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "validate", validate_while_probing)
+    path = write_csv(tmp_path / "identities_chat.csv", ["external_id", "first_name"], [["c1", "Cy"]])
+    pipeline.prepare(read_file(path, ingest_settings), ingest_settings)
+
+    assert seen == [True]
