@@ -52,9 +52,11 @@ configuration is ignored and refitted (noted in `result.notes`).
   per-rule match shares), JSON-serializable with to_dict() / from_dict().
 - `timings`, `notes`.
 
-Shared values: an email, phone or handle held by identities of several different people (or
-many customers) is "shared": agreement on it weighs 0, and a pair whose probability stays below
-review only because of it is `related_only` with a reason. Such pairs are never auto-approved.
+Shared values: an email, phone or handle held by at least 3 customers two of whom are clearly
+different people (typo-, nickname- and swap-tolerant names), or by many customers, is "shared"
+(matching/shared.py): agreement on it weighs 0 unless the pair's own names agree, and a pair
+whose probability stays below review only because of it is `related_only` with a reason. Such
+pairs are never auto-approved. A value held only by the pair is never shared.
 
 Quality helpers live in `matching.evaluate` (pairwise P/R/F1, threshold sweep, B-cubed and
 pairwise cluster scores, connected components).

@@ -146,11 +146,22 @@ def finish(
     return out
 
 
-def shared_rule(enc: Encoded, cl: np.ndarray, exact: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """The shared level applies to exact agreement on a value held by several people."""
+def shared_rule(
+    enc: Encoded, cl: np.ndarray, exact: np.ndarray, frame: Frame, li: np.ndarray, r: np.ndarray
+) -> list[tuple[str, np.ndarray]]:
+    """The shared level: exact agreement on a shared value, unless the pair's own names agree.
+
+    A pair whose names are compatible (typo, nickname, swap tolerant) is one of the value's
+    people, so its agreement stays exact (see matching/shared.py).
+    """
     if enc.shared is None:
         return []
-    return [(SHARED, exact & enc.shared[np.maximum(cl, 0)])]
+    from matching.shared import pair_compatible
+
+    hit = exact & enc.shared[np.maximum(cl, 0)]
+    where = np.flatnonzero(hit)
+    hit[where[pair_compatible(frame, li[where], r[where])]] = False
+    return [(SHARED, hit)]
 
 
 def compare_string(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
@@ -161,7 +172,7 @@ def compare_string(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.nda
     fuzzy = fuzzy_names(len(spec.thresholds))
     handle_like = spec.shared_values and spec.kind == "string"
     names = [*names, *fuzzy, *([NAME_STEM] if handle_like else []), "different"]
-    rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact)]
+    rules = [(MISSING, missing), *shared_rule(enc, cl, exact, frame, li, r), ("exact", exact)]
     if spec.kind == "string" and spec.thresholds:
         sim = similarity(enc, cl, cr, ~missing & ~exact, spec.scorer or "jaro_winkler")
         rules += [(n, sim >= t) for n, t in zip(fuzzy, spec.thresholds, strict=True)]
@@ -204,7 +215,7 @@ def compare_date(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarr
     diff = np.abs(days[li] - days[r])
     rules = [
         (MISSING, missing),
-        *shared_rule(enc, cl, exact),
+        *shared_rule(enc, cl, exact, frame, li, r),
         ("exact", exact),
         ("typo", (same == 2) | swapped),
     ]

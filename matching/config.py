@@ -315,9 +315,9 @@ class MatchConfig(BaseModel):
     max_block_size: int = Field(default=50, ge=2)
     comparisons: list[ComparisonSpec] = Field(default_factory=default_comparisons)
     blocking_rules: list[BlockingRuleSpec] = Field(default_factory=default_blocking_rules)
-    # a value (email/phone/handle) is "shared" when held by identities of this many distinct
-    # people (first-initial groups of canonical first names: Bob and Robert are one group) ...
-    shared_min_names: int = Field(default=2, ge=2)
+    # a value (email/phone/handle) is "shared" when at least this many customers hold it and two
+    # of them are clearly different people (matching/shared.py); two holders are usually the pair
+    shared_min_holders: int = Field(default=3, ge=3)
     # ... or, whatever the names, by this many distinct customers: one person rarely has more
     # than ~5 channel identities, so 8 customers on one value is a switchboard or shared inbox
     shared_min_customers: int = Field(default=8, ge=2)

@@ -39,7 +39,7 @@ def compare_email(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndar
     same_local = rest & (ll != 0) & (ll == lr)
     sim = similarity(norm, nl, nr, rest & ~same_local & (nl >= 0) & (nr >= 0), "levenshtein")
     names = [*names, "same_local", "close", NAME_STEM, "different"]
-    rules = [(MISSING, missing), *shared_rule(key, cl, exact), ("exact", exact)]
+    rules = [(MISSING, missing), *shared_rule(key, cl, exact, frame, li, r), ("exact", exact)]
     rules += [("same_local", same_local), ("close", sim >= spec.thresholds[0])]
     out = finish(spec, key, names, assign(len(li), names, rules), cl)
     return stem_tf(
@@ -138,7 +138,7 @@ def compare_phone(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndar
 
     close = on_distinct(cl, cr, rest & ~national, osa, len(enc.vocab)) > 0
     names = [*names, "national", "close", "different"]
-    rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact)]
+    rules = [(MISSING, missing), *shared_rule(enc, cl, exact, frame, li, r), ("exact", exact)]
     rules += [("national", national), ("close", close)]
     return finish(spec, enc, names, assign(len(li), names, rules), cl)
 
@@ -164,6 +164,6 @@ def compare_postcode(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.n
     one_edit = rest & (sim >= 1.0 - 1.0 / np.maximum(longest, 1) - 1e-6)
     same_area = rest & (area[li] == area[r]) & (area[li] != 0)
     names = [*names, "close", "area", "different"]
-    rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact)]
+    rules = [(MISSING, missing), *shared_rule(enc, cl, exact, frame, li, r), ("exact", exact)]
     rules += [("close", one_edit), ("area", same_area)]
     return finish(spec, enc, names, assign(len(li), names, rules), cl)

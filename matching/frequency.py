@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from matching.nicknames import canonical_names
-
 
 @dataclass
 class Encoded:
@@ -47,18 +45,13 @@ class Encoded:
         return float(max((c * (c - 1)).sum() / (t * (t - 1)), 1.0 / (t * t)))
 
 
-# codes per initial in `name_groups` (first * _INITIALS + last fits an int32 comfortably)
-_INITIALS = 1024
-
-
 @dataclass
 class Frame:
     """The identities frame prepared for matching: row order is the `idx` used everywhere."""
 
     df: pl.DataFrame
     customer: np.ndarray  # int64 customer id per row
-    name_group: np.ndarray  # int32 per row: first and last initial (see `name_groups`), -1 no first name
-    shared_min_names: int
+    shared_min_holders: int
     shared_min_customers: int
     cache: dict[tuple[str, ...], Encoded | dict[str, Encoded] | np.ndarray] = field(default_factory=dict)
     focus: np.ndarray | None = None  # sorted row indices that comparisons will read; None = all
@@ -79,7 +72,7 @@ class Frame:
             else:
                 cache[key] = value[rows]
         return Frame(
-            self.df[pl.Series(rows)], self.customer[rows], self.name_group[rows], self.shared_min_names,
+            self.df[pl.Series(rows)], self.customer[rows], self.shared_min_holders,
             self.shared_min_customers, cache, None, complete=False,
         )  # fmt: skip
 
@@ -219,39 +212,9 @@ class Frame:
         return out
 
     def _shared(self, enc: Encoded) -> np.ndarray:
-        # people per value: distinct first initials among holders; unnamed holders count as none
-        ok = (enc.codes >= 0) & (self.name_group >= 0)
-        holders = pl.DataFrame(
-            {
-                "value": enc.codes[ok],
-                "first": self.name_group[ok] // _INITIALS,
-                "last": self.name_group[ok] % _INITIALS,
-            }
-        ).unique()
-        per_value = holders.group_by("value").agg(
-            pl.col("first").n_unique().alias("people"),
-            pl.col("first").min().alias("f1"),
-            pl.col("first").max().alias("f2"),
-            pl.struct("first", "last").alias("names"),
-        )
-        # "Nela Gajewska" and "Gajewska Nela" are one person with first and last name swapped, not
-        # two people sharing an inbox: two initials that are each other's last initial count once
-        swapped = per_value.select(
-            "value",
-            pl.when(pl.col("people") == 2)
-            .then(
-                pl.col("names").list.contains(pl.struct(first="f1", last="f2"))
-                & pl.col("names").list.contains(pl.struct(first="f2", last="f1"))
-            )
-            .otherwise(False)
-            .alias("swapped"),
-            "people",
-        )
-        groups = np.zeros(len(enc.vocab), dtype=np.int64)
-        values = swapped.get_column("value").to_numpy()
-        people = swapped.get_column("people").to_numpy().astype(np.int64)
-        groups[values] = np.where(swapped.get_column("swapped").to_numpy(), 1, people)
-        return (groups >= self.shared_min_names) | (enc.customers >= self.shared_min_customers)
+        from matching.shared import shared_codes
+
+        return shared_codes(self, enc)
 
 
 def _cut(encoded: list[Encoded], rows: np.ndarray) -> list[Encoded]:
@@ -288,43 +251,7 @@ def _customer_counts(codes: np.ndarray, customer: np.ndarray, size: int) -> tupl
     return counts, float(df.height)
 
 
-def _initials(df: pl.DataFrame, column: str) -> pl.Series:
-    """The initial of each row's canonical name in `column` (null when missing)."""
-    names = _as_string(df.get_column(column))
-    uniq = names.drop_nulls().unique()
-    canon = canonical_names()
-    mapped = pl.Series([canon.get(v.lower(), v.lower()) for v in uniq.to_list()], dtype=pl.String)
-    return names.replace_strict(uniq, mapped, default=None).str.slice(0, 1)
-
-
-def name_groups(df: pl.DataFrame, first_col: str | None, last_col: str | None = None) -> np.ndarray:
-    """Per row, `first * _INITIALS + last`: codes of the canonical first and last initials (-1: no first name).
-
-    Shared-value detection counts distinct people among a value's holders; "Bob" and "Robert"
-    are one person (nickname canonicalised), typos rarely change the initial, and the last
-    initial lets a first/last swap count as one person.
-    """
-    if first_col is None or first_col not in df.columns:
-        return np.full(df.height, -1, dtype=np.int32)
-    first = _initials(df, first_col)
-    last = (
-        _initials(df, last_col)
-        if last_col and last_col in df.columns
-        else pl.Series([None] * df.height, dtype=pl.String)
-    )
-    letters = pl.concat([first, last]).drop_nulls().unique().sort()
-    # one code space for both, so a first initial can be compared with a last initial; the last
-    # code is kept for a missing last name
-    letters = letters.head(_INITIALS - 1)
-    codes = pl.Series(np.arange(letters.len(), dtype=np.int64))
-    first_code = first.replace_strict(letters, codes, default=None)
-    last_code = last.replace_strict(letters, codes, default=_INITIALS - 1).fill_null(_INITIALS - 1)
-    combined = (first_code * _INITIALS + last_code).fill_null(-1)
-    return combined.to_numpy().astype(np.int32)
-
-
-def build_frame(df: pl.DataFrame, shared_min_names: int, shared_min_customers: int) -> Frame:
+def build_frame(df: pl.DataFrame, shared_min_holders: int, shared_min_customers: int) -> Frame:
     """Prepare the identities frame (row order preserved) for blocking and comparison."""
     customer = df.get_column("customer_id").cast(pl.Int64).to_numpy()
-    groups = name_groups(df, "first_name_key", "last_name_key")
-    return Frame(df, customer, groups, shared_min_names, shared_min_customers)
+    return Frame(df, customer, shared_min_holders, shared_min_customers)

@@ -12,7 +12,7 @@ from tests.matching.idframes import filler, make_identities
 def levels_of(name: str, left: dict, right: dict, cfg: MatchConfig | None = None) -> str:
     cfg = cfg or MatchConfig()
     df = make_identities([left, right, *filler(20)])
-    frame = build_frame(df, cfg.shared_min_names, cfg.shared_min_customers)
+    frame = build_frame(df, cfg.shared_min_holders, cfg.shared_min_customers)
     spec = next(c for c in cfg.comparisons if c.name == name)
     lv = compare(spec, frame, np.array([0], dtype=np.int32), np.array([1], dtype=np.int32))
     return lv.level_names[int(lv.levels[0])]
