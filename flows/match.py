@@ -37,10 +37,15 @@ from matching.engine import (
     score_partition,
 )
 from matching.frequency import Frame
+from store import attributes as store_attributes
 from store import open_store, utcnow
 from store import suggestions as store_suggestions
 
 _KNOWN = {"identity_id", "customer_id", "channel", "external_id"}
+
+
+class MatchConfigurationError(RuntimeError):
+    """The [match] configuration cannot run on this store (e.g. it reads a column no identity holds)."""
 
 
 @dataclass
@@ -55,26 +60,39 @@ class MatchInput:
 
 def extra_columns(config: MatchConfig) -> list[str]:
     """Configured columns that are not store columns: extra attributes read from `extra`."""
-    from store.identities import NORMALIZED_COLUMNS, RAW_COLUMNS
+    from matching.attributes import extra_columns as configured_extras
 
-    known = _KNOWN | set(RAW_COLUMNS) | set(NORMALIZED_COLUMNS)
-    wanted: set[str] = set()
-    for comp in config.active_comparisons():
-        wanted |= set(comp.all_columns())
-    for rule in config.active_rules():
-        wanted |= rule.columns()
-    return sorted(wanted - known)
+    return configured_extras(config)
 
 
 def match_columns(config: MatchConfig) -> list[str]:
-    """The store columns the engine reads: compared, blocked on, or shown as evidence."""
-    wanted: set[str] = set()
+    """The store columns the engine reads: compared, blocked on, shown as evidence, composite parts, source."""
+    wanted: set[str] = set(config.read_columns())
     available = set(store_suggestions.MATCH_COLUMNS)
     for comp in config.active_comparisons():
-        wanted |= set(comp.all_columns()) | set(comp.display_columns(available))
-    for rule in config.active_rules():
-        wanted |= rule.columns()
+        wanted |= set(comp.display_columns(available))
+    for parts in config.composite_columns.values():
+        wanted |= set(parts)
+    wanted.add(config.source_column)
     return sorted(wanted & available)
+
+
+def check_fill(
+    store_path: str, busy_timeout_s: float, config: MatchConfig, identities: pl.DataFrame
+) -> list[str]:
+    """Warnings for sparse extra attributes; a configured column no identity holds is a ConfigError."""
+    from matching.attributes import column_fill, fill_problems
+
+    if identities.height == 0:
+        return []
+    fills = column_fill(identities, config)
+    errors, warnings = fill_problems(config, fills)
+    if errors:  # list what the store does hold (one short read, only when something is wrong)
+        with open_store(Path(store_path), busy_timeout_s=busy_timeout_s, read_only=True) as store:
+            available = store_attributes.available_columns(store)
+        errors, warnings = fill_problems(config, fills, available)
+        raise ConfigError("; ".join(errors))
+    return warnings
 
 
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
@@ -210,7 +228,9 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     try:
         config = MatchConfig.from_settings(settings.match)
     except ConfigError as error:
-        raise RuntimeError(f"bad matching configuration (fix idres.toml [match]): {error}") from error
+        raise MatchConfigurationError(
+            f"bad matching configuration (fix idres.toml [match]): {error}"
+        ) from error
     started = utcnow()
     mode = "full" if full else "incremental"
     progress().phase("loading identities")
@@ -219,13 +239,21 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
             str(settings.store), settings.store_busy_timeout_s, extra_columns(config), match_columns(config)
         )
     total = data.identities.height
+    try:
+        warnings = check_fill(str(settings.store), settings.store_busy_timeout_s, config, data.identities)
+    except ConfigError as error:
+        raise MatchConfigurationError(
+            f"bad matching configuration (fix idres.toml [match]): {error}"
+        ) from error
+    for warning in warnings:
+        logger.warning(warning)
     result: MatchResult | None = None
     if full or data.changed.len():
         progress().phase("blocking")
         try:
             prepared = prepare_task(data, config, full)
         except ConfigError as error:
-            raise RuntimeError(f"bad matching configuration: {error}") from error
+            raise MatchConfigurationError(f"bad matching configuration: {error}") from error
         progress().phase("comparing pairs")
         began = time.perf_counter()
         levels = score_partitions(prepared, settings.dask.partitions)
@@ -244,6 +272,7 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     summary["mode"] = mode
     summary["timings"] = dict(result.timings) if result is not None else {}
     summary["notes"] = list(result.notes) if result is not None else []
+    summary["warnings"] = warnings
     logger.info(
         "match run %s (%s): %s pairs, %s new, %s updated, %s reopened suggestions",
         summary["run_id"],

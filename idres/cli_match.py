@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
+from rich.markup import escape
 
 # defined before importing idres.cli: importing this module first runs idres.cli, whose
 # registrations import idres.cli_review, which needs suggestions_app from here
@@ -22,7 +23,7 @@ from idres.cli_common import (  # noqa: E402
     settings_for,
     store_session,
 )
-from idres.output import OutputFormat, console, emit, fail, table  # noqa: E402
+from idres.output import OutputFormat, console, emit, err_console, fail, table  # noqa: E402
 from store import suggestions as store_suggestions  # noqa: E402
 
 app.add_typer(suggestions_app, name="suggestions")
@@ -50,9 +51,10 @@ def match(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
 ) -> None:
     """Match identities into merge suggestions with the `match` flow."""
-    from flows.match import match_flow_on
+    from flows.match import MatchConfigurationError, match_flow_on
     from flows.runtime import prepare_prefect
     from idres.progress import cli_progress
+    from idres.settings import config_file
 
     settings = settings_for(store)
     match_config_for(settings)  # a bad [match] is exit 2 before any work starts
@@ -63,8 +65,12 @@ def match(
     try:
         with cli_progress("match", enabled=not quiet and fmt == OutputFormat.text):
             summary = match_flow_on(address)(store=str(settings.store), full=full)
+    except MatchConfigurationError as error:
+        fail(f"{config_file() or 'settings'}: {error}", code=2)
     except Exception as error:  # the flow has logged it; people get one line
         fail(f"match failed: {error}")
+    for warning in summary.get("warnings", []):  # loud: on stderr, even with --quiet
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     if not quiet or fmt == OutputFormat.json:
         emit(summary, fmt, _render_match)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -192,6 +192,12 @@ class MatchSettings(BaseModel):
     comparisons: list[dict[str, Any]] = Field(default_factory=list)
     blocking_rules: list[dict[str, Any]] = Field(default_factory=list)
     max_block_size: int = Field(default=50, ge=2)
+    # dedupe (any pair) | link_only (only pairs across sources) | link_and_dedupe (both)
+    link_type: Literal["dedupe", "link_only", "link_and_dedupe"] = "dedupe"
+    # what names an identity's source for link types: the channel, or an extra attribute
+    source_column: str = Field(default="channel", min_length=1)
+    # one compared column built from several, e.g. {address = ["street_number", "address_1"]}
+    composite_columns: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _auto_above_review(self) -> MatchSettings:

@@ -188,8 +188,14 @@ def block(
     max_block_size: int,
     customer: np.ndarray,
     changed: np.ndarray | None = None,
+    source: np.ndarray | None = None,
+    link_only: bool = False,
 ) -> Candidates:
-    """Run every rule and deduplicate: pairs across customers, touching a changed row if given."""
+    """Run every rule and deduplicate: pairs across customers, touching a changed row if given.
+
+    With `source` (a code per row), `link_only` or a rule's `different_source` keeps only pairs
+    whose rows come from different sources.
+    """
     collected, counts = [], []
     memo: dict[str, pl.Series] = {}
     for i, rule in enumerate(rules):
@@ -199,6 +205,8 @@ def block(
         l_idx = pairs.get_column("l").to_numpy()
         r_idx = pairs.get_column("r").to_numpy()
         keep = customer[l_idx] != customer[r_idx]  # pairs inside one customer are already merged
+        if source is not None and (link_only or rule.different_source):
+            keep &= source[l_idx] != source[r_idx]
         # sorted: a join's output order varies between runs, and EM's sample and sums must not
         pk = np.sort((l_idx[keep].astype(np.int64) << 32) | r_idx[keep].astype(np.int64))
         collected.append(pl.DataFrame({"pk": pk, "rule": np.full(len(pk), i, dtype=np.int16)}))

@@ -225,6 +225,7 @@ def compare_date(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarr
 
 def compare(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """Dispatch on the comparison kind."""
+    from matching.address import compare_address
     from matching.contact import compare_email, compare_phone, compare_postcode
     from matching.crossfield import compare_name_handle
     from matching.names import compare_first_name, compare_last_name
@@ -240,5 +241,6 @@ def compare(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -
         "phone": compare_phone,
         "postcode": compare_postcode,
         "name_handle": compare_name_handle,
+        "address": compare_address,
     }
     return kinds[spec.kind](spec, frame, li, r)

@@ -50,6 +50,7 @@ ComparisonKind = Literal[
     "phone",
     "postcode",
     "name_handle",
+    "address",
 ]
 COMPARISON_KINDS: tuple[str, ...] = ComparisonKind.__args__  # type: ignore[attr-defined]
 SCORERS = ("jaro_winkler", "levenshtein", "token_set", "indel")
@@ -81,7 +82,10 @@ DEFAULT_THRESHOLDS: dict[str, list[float]] = {
     "numeric": [1.0],
     "date": [],
     "name_handle": [0.9],
+    # token-set similarity of the canonical address (house numbers agreeing), see address.py
+    "address": [0.9, 0.7],
 }
+LinkType = Literal["dedupe", "link_only", "link_and_dedupe"]
 
 
 class ConfigError(ValueError):
@@ -103,6 +107,8 @@ class ComparisonSpec(BaseModel):
     thresholds: list[float] | None = None
     term_frequency: bool = False
     shared_values: bool = False
+    # `date` on a text column: the strptime format to read it with (default: common formats tried)
+    date_format: str | None = None
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -220,6 +226,8 @@ class BlockingRuleSpec(BaseModel):
     max_block_size: int | None = Field(default=None, ge=2)
     # comparisons left out of EM for pairs this rule found, on top of those on the rule's columns
     exclude_comparisons: list[str] | None = None
+    # only pairs whose identities come from different sources (`MatchConfig.source_column`)
+    different_source: bool = False
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -330,6 +338,13 @@ class MatchConfig(BaseModel):
     # incremental runs with a stored model: re-estimate m on the new pairs (few EM rounds) or not
     refit_on_incremental: bool = False
     seed: int = 42
+    # dedupe: every pair, whatever its source; link_only: only pairs across sources (a CRM against
+    # the channels, or two CRMs), never two identities of one source; link_and_dedupe: both
+    link_type: LinkType = "dedupe"
+    # the column naming an identity's source: the channel, or an extra attribute such as "source"
+    source_column: str = Field(default="channel", min_length=1)
+    # one compared column built from several: name -> parts, joined by a space (see attributes.py)
+    composite_columns: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("comparisons", "blocking_rules", mode="before")
     @classmethod
@@ -346,6 +361,11 @@ class MatchConfig(BaseModel):
         rule_names = [r.name for r in self.blocking_rules]
         if len(set(rule_names)) != len(rule_names):
             raise ValueError(f"duplicate blocking rule names in {rule_names}")
+        for name, parts in self.composite_columns.items():
+            if not parts or name in parts:
+                raise ValueError(f"composite column {name!r} needs parts other than itself, got {parts}")
+            if name.endswith(("_norm", "_key")) or name in ("channel", "external_id", "identity_id"):
+                raise ValueError(f"composite column {name!r} would hide a store column: choose another name")
         for rule in self.blocking_rules:
             unknown = set(rule.exclude_comparisons or []) - set(names)
             if unknown:
@@ -379,6 +399,19 @@ class MatchConfig(BaseModel):
         """Enabled blocking rules, in order (the first rule producing a pair is credited)."""
         return [r for r in self.blocking_rules if r.enabled]
 
+    def read_columns(self) -> list[str]:
+        """Every column the active comparisons and blocking rules read (composite names included)."""
+        wanted: set[str] = set()
+        for comp in self.active_comparisons():
+            wanted |= set(comp.all_columns())
+        for rule in self.active_rules():
+            wanted |= rule.columns()
+        return sorted(wanted)
+
+    def by_source(self) -> bool:
+        """Whether some pairs must cross sources (link_only, or a rule with `different_source`)."""
+        return self.link_type == "link_only" or any(r.different_source for r in self.active_rules())
+
     def check_columns(self, columns: list[str] | set[str]) -> None:
         """Raise ConfigError naming every configured column the identities frame lacks."""
         have = set(columns)
@@ -391,6 +424,10 @@ class MatchConfig(BaseModel):
             missing = sorted(rule.columns() - have)
             if missing:
                 problems.append(f"blocking rule {rule.name!r} reads unknown column(s) {missing}")
+        if (self.link_type != "dedupe" or self.by_source()) and self.source_column not in have:
+            problems.append(
+                f"link_type {self.link_type!r} reads unknown source_column {self.source_column!r}"
+            )
         if problems:
             raise ConfigError("; ".join(problems) + f". Available columns: {sorted(have)}")
 

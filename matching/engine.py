@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from matching.attributes import prepare_attributes
 from matching.blocking import Candidates, block
 from matching.comparisons import SHARED, Levels, compare
 from matching.config import ConfigError, MatchConfig
 from matching.frequency import Frame, build_frame
+from matching.linking import comparable_pairs, cross_source, source_codes
 from matching.model import ModelParameters, estimate_u, fit, match_weights, probability
 from matching.suggestions import build_suggestions
 
@@ -59,10 +61,13 @@ def excluded_matrix(config: MatchConfig) -> np.ndarray:
     return out
 
 
-def _random_pairs(frame: Frame, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _random_pairs(
+    frame: Frame, k: int, rng: np.random.Generator, source: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     a = rng.integers(0, frame.n, size=k, dtype=np.int64)
     b = rng.integers(0, frame.n, size=k, dtype=np.int64)
-    keep = frame.customer[a] != frame.customer[b]
+    # u is the agreement of pairs that could be compared: across sources only when link_only
+    keep = (frame.customer[a] != frame.customer[b]) & cross_source(source, a, b)
     return a[keep].astype(np.int32), b[keep].astype(np.int32)
 
 
@@ -90,7 +95,8 @@ def solve_prior(weights: np.ndarray, all_pairs: float, start: float) -> float:
 def train(frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Levels]) -> ModelParameters:
     """Estimate u from random pairs and m, lambda by EM on (a sample of) the blocked pairs."""
     rng = np.random.default_rng(config.seed)
-    ru, rv = _random_pairs(frame, config.u_sample_pairs, rng)
+    across = source_codes(frame.df, config) if config.link_type == "link_only" else None
+    ru, rv = _random_pairs(frame, config.u_sample_pairs, rng, across)
     u_params = estimate_u(compare_all(frame, config, ru, rv))
     # EM strata are each rule's own pairs (a pair found by two rules is in both), sampled uniformly
     strata = cand.by_rule
@@ -116,7 +122,8 @@ def train(frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Leve
     # starting prior: expected matching pairs (credited to the first rule) over all pairs;
     # run_match then solves it exactly with every comparison (see solve_prior)
     counts = np.bincount(cand.rule.astype(np.int64), minlength=len(rules))
-    lam = float(np.clip((lam_r * counts).sum() / max(cross_customer_pairs(frame), 1.0), 1e-12, 0.5))
+    all_pairs = comparable_pairs(frame.customer, across, across is not None)
+    lam = float(np.clip((lam_r * counts).sum() / max(all_pairs, 1.0), 1e-12, 0.5))
     return ModelParameters(
         params, lam, frame.n, iters, converged, len(sample[0].levels) if sample else 0,
         len(ru), {r.name: float(x) for r, x in zip(rules, lam_r, strict=True)},
@@ -155,6 +162,7 @@ def prepare(
     missing = [c for c in REQUIRED if c not in identities.columns]
     if missing:
         raise ConfigError(f"identities frame lacks required column(s) {missing}")
+    identities = prepare_attributes(identities, config)  # composite columns, folded extras, dates
     config.check_columns(identities.columns)
     if isinstance(model, dict):
         model = ModelParameters.from_dict(model)
@@ -169,7 +177,15 @@ def prepare(
         changed = df.get_column("identity_id").cast(pl.Int64).is_in(ids.implode()).to_numpy()
     timings["prepare"] = time.perf_counter() - t0
     t = time.perf_counter()
-    cand = block(frame.df, config.active_rules(), config.max_block_size, frame.customer, changed)
+    cand = block(
+        frame.df,
+        config.active_rules(),
+        config.max_block_size,
+        frame.customer,
+        changed,
+        source=source_codes(frame.df, config),
+        link_only=config.link_type == "link_only",
+    )
     timings["blocking"] = time.perf_counter() - t
     t = time.perf_counter()
     notes: list[str] = []
@@ -307,7 +323,9 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         )
     fields, total = match_weights(levels, model.comparisons, 0.5)  # 0.5: no prior yet
     if trained:
-        model.lambda_ = solve_prior(total, cross_customer_pairs(frame), model.lambda_)
+        link_only = config.link_type == "link_only"
+        source = source_codes(frame.df, config) if link_only else None
+        model.lambda_ = solve_prior(total, comparable_pairs(frame.customer, source, link_only), model.lambda_)
     total = total + np.log2(model.prior(frame.n) / (1 - model.prior(frame.n)))
     timings["model"] = time.perf_counter() - t
     t = time.perf_counter()
