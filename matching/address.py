@@ -67,7 +67,7 @@ def compare_address(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.nd
     cl, cr, missing, exact, names = exact_part(spec, enc, li, r)
     fuzzy = fuzzy_names(len(spec.thresholds))
     names = [*names, *fuzzy[:1], OTHER_NUMBER, *fuzzy[1:], "different"]
-    rules = [(MISSING, missing), *shared_rule(enc, cl, exact), ("exact", exact)]
+    rules = [(MISSING, missing), *shared_rule(enc, cl, exact, frame, li, r), ("exact", exact)]
     todo = ~missing & ~exact
     vocab = enc.vocab
     size = len(vocab)
