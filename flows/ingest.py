@@ -22,7 +22,15 @@ from flows.common import (
 from idres.progress import current as progress
 from idres.settings import ComplianceSettings, IngestSettings, ReviewSettings, Settings
 from ingest.landing import Snapshot, archive, changed_since, landed_files, waiting_reason
-from ingest.pipeline import FileReport, Prepared, already_loaded, load, order_inputs, prepare
+from ingest.pipeline import (
+    FileReport,
+    Prepared,
+    already_loaded,
+    describe_counts,
+    load,
+    order_inputs,
+    prepare,
+)
 from ingest.read import InputFileError, RawFile, read_file
 from store import open_store
 
@@ -94,7 +102,7 @@ def _add_counts(totals: dict[str, dict[str, int]], counts: dict[str, dict[str, i
 
 
 def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) -> None:
-    columns = ["file", "kind", "status", "read", "loaded", "new", "updated", "quarantined"]
+    columns = ["file", "kind", "status", "read", "loaded", "new", "updated", "quarantined", "warnings"]
     rows = [
         [
             Path(r.path).name,
@@ -105,8 +113,18 @@ def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) 
             r.rows_new,
             r.rows_updated,
             r.rows_quarantined,
+            sum(r.warnings.values()),
         ]
         for r in reports
+    ]
+    reasons = [
+        [Path(r.path).name, "quarantined", reason, count]
+        for r in reports
+        for reason, count in r.quarantine_reasons.items()
+    ] + [
+        [Path(r.path).name, "loaded with a bad optional value", field, count]
+        for r in reports
+        for field, count in r.warnings.items()
     ]
     channel_rows: dict[str, dict[str, int]] = {}
     for report in reports:
@@ -135,6 +153,14 @@ def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) 
                 ],
             ),
         ]
+    if reasons:
+        summary += [
+            "",
+            "## Quarantine reasons and warnings",
+            "Warnings are rows loaded with the raw value kept and the normalized value left empty.",
+            "",
+            markdown_table(["file", "outcome", "reason or field", "rows"], reasons),
+        ]
     if failed:
         summary += ["", "## Failed files", *[f"- {r.error}" for r in failed]]
     create_markdown_artifact(
@@ -144,6 +170,13 @@ def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) 
         key="ingest-files",
         table=[dict(zip(columns, row, strict=True)) for row in rows],
         description="Rows read, loaded and quarantined per file",
+    )
+    create_table_artifact(
+        key="ingest-warnings",
+        table=[
+            dict(zip(["file", "outcome", "reason_or_field", "rows"], row, strict=True)) for row in reasons
+        ],
+        description="Quarantine reasons and loaded rows with a bad optional value, per file",
     )
     create_table_artifact(
         key="ingest-channels",
@@ -189,8 +222,15 @@ def _ingest_one(
             "%s: %d row(s) quarantined (%s): see `idres quarantine list --batch %s`",
             path.name,
             report.rows_quarantined,
-            ", ".join(f"{k}: {v}" for k, v in report.quarantine_reasons.items()),
+            describe_counts(report.quarantine_reasons),
             report.batch_id,
+        )
+    if report.warnings:
+        logger.warning(
+            "%s: %d row(s) loaded with a bad optional value, raw kept and not normalized (%s)",
+            path.name,
+            sum(report.warnings.values()),
+            describe_counts(report.warnings),
         )
     logger.info(
         "%s: %s, %d read, %d loaded, %d quarantined",

@@ -79,14 +79,27 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _ingest_note(r: dict[str, Any]) -> str:
+    """What was detected and what went wrong in one file, for people."""
+    parts = []
+    if r.get("detected"):
+        parts.append(r["detected"])
+    if r.get("rows_quarantined"):
+        parts.append("quarantined: " + "; ".join(f"{k}: {v}" for k, v in r["quarantine_reasons"].items()))
+    if r.get("warnings"):
+        fields = ", ".join(f"{k} {v}" for k, v in r["warnings"].items())
+        parts.append(f"loaded with a bad optional value (kept raw, not normalized): {fields}")
+    return " | ".join(parts)
+
+
 def _render_ingest(results: list[dict[str, Any]]) -> None:
     rows = []
     for r in results:
         note = r["error"] or ""
         if r["status"] == "unchanged":
             note = f"already ingested as batch {r['previous_batch_id']}: nothing changed"
-        elif r["rows_quarantined"]:
-            note = ", ".join(f"{k}: {v}" for k, v in r["quarantine_reasons"].items())
+        else:
+            note = _ingest_note(r) or note
         rows.append(
             [
                 Path(r["path"]).name,
@@ -141,7 +154,7 @@ def _render_status(data: dict[str, Any]) -> None:
     console.print(
         table(
             "Recent batches",
-            ["batch", "kind", "file", "status", "read", "loaded", "quarantined"],
+            ["batch", "kind", "file", "status", "read", "loaded", "quarantined", "warnings"],
             [
                 [
                     b["batch_id"],
@@ -151,6 +164,7 @@ def _render_status(data: dict[str, Any]) -> None:
                     b["rows_read"],
                     b["rows_loaded"],
                     b["rows_quarantined"],
+                    ", ".join(f"{k} {v}" for k, v in b["warnings"].items()),
                 ]
                 for b in data["recent_batches"]
             ],
@@ -160,8 +174,16 @@ def _render_status(data: dict[str, Any]) -> None:
         console.print(
             table(
                 "Quarantine by reason",
-                ["kind", "expectation", "rows"],
-                [[q["kind"], q["expectation"], q["rows"]] for q in data["quarantine_by_reason"]],
+                ["kind", "reason", "rows"],
+                [[q["kind"], q["reason"], q["rows"]] for q in data["quarantine_by_reason"]],
+            )
+        )
+    if data["warnings_by_field"]:
+        console.print(
+            table(
+                "Loaded with a bad optional value (raw kept, normalized empty), by field",
+                ["kind", "field", "rows"],
+                [[w["kind"], w["field"], w["rows"]] for w in data["warnings_by_field"]],
             )
         )
 
@@ -291,28 +313,34 @@ def quarantine_list(
     """Quarantined rows with file, row number, failed expectation and the raw row."""
     with store_session(store) as session:
         rows = reports.quarantine_rows(session, batch, limit)
+        total = reports.quarantine_count(session, batch)
     emit(
         rows,
         fmt,
-        lambda data: console.print(
-            table(
-                "Quarantine",
-                ["id", "batch", "file", "row", "expectation", "reason", "raw row"],
-                [
-                    [
-                        q["quarantine_id"],
-                        q["batch_id"],
-                        Path(q["file_path"]).name,
-                        q["row_number"],
-                        q["expectation"],
-                        q["reason"],
-                        (q["raw_row"] or "")[:120],  # the whole row is in --format json
-                    ]
-                    for q in data
-                ],
-            )
-        ),
+        lambda data: _render_quarantine(data, total),
     )
+
+
+def _render_quarantine(data: list[dict[str, Any]], total: int) -> None:
+    console.print(
+        table(
+            "Quarantine",
+            ["id", "batch", "file", "row", "reason", "raw row"],
+            [
+                [
+                    q["quarantine_id"],
+                    q["batch_id"],
+                    q["file_path"],
+                    q["row_number"],
+                    q["reason"],
+                    (q["raw_row"] or "")[:120],  # the whole row is in --format json
+                ]
+                for q in data
+            ],
+        )
+    )
+    more = " (newest first; --limit N for more, --batch N for one file)" if len(data) < total else ""
+    console.print(f"{len(data)} of {total} quarantined row(s){more}", highlight=False)
 
 
 @app.command()

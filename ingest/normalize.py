@@ -286,7 +286,7 @@ def _split_display(work: pl.DataFrame) -> pl.DataFrame:
 
 
 def _emails(work: pl.DataFrame) -> pl.DataFrame:
-    """`email_valid` and `email_key` from `email_norm`."""
+    """`email_valid` and `email_key` from `email_norm`, which stays only for valid addresses."""
     norm = pl.col("email_norm")
     parts = norm.str.split_exact("@", 1)
     work = work.with_columns(
@@ -307,7 +307,10 @@ def _emails(work: pl.DataFrame) -> pl.DataFrame:
         .then(base.str.replace_all(".", "", literal=True) + "@gmail.com")
         .otherwise(base + "@" + domain)
     )
-    return work.with_columns(email_key=pl.when("email_valid").then(key)).drop("_local", "_domain", "_base")
+    # an invalid address keeps its raw value only: a normalized "n/a" would block thousands together
+    return work.with_columns(
+        email_key=pl.when("email_valid").then(key), email_norm=pl.when("email_valid").then(norm)
+    ).drop("_local", "_domain", "_base")
 
 
 def normalize_identities(frame: pl.DataFrame, default_region: str = "GB") -> pl.DataFrame:

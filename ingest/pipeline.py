@@ -56,7 +56,9 @@ class FileReport:
     rows_quarantined: int = 0
     identities_created: int = 0
     per_channel: dict[str, dict[str, int]] = field(default_factory=dict)
-    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)  # human reason -> rows
+    # loaded rows with a bad optional value, per field (raw kept, normalized empty; see validate.py)
+    warnings: dict[str, int] = field(default_factory=dict)
     data_docs_path: str | None = None
     previous_batch_id: int | None = None
     error: str | None = None
@@ -105,7 +107,33 @@ def prepare(raw: RawFile, settings: IngestSettings) -> Prepared:
         outcome = validate(
             frame, raw.kind, rules, batch_name=raw.path.name, data_docs_dir=settings.data_docs_dir
         )
+    if raw.kind == "identities":
+        outcome.valid = keep_unparsed_timestamps(outcome.valid)
     return Prepared(raw, outcome)
+
+
+def keep_unparsed_timestamps(frame: pl.DataFrame) -> pl.DataFrame:
+    """Keep a timestamp that did not parse in `extra` (`updated_at_unparsed`): the store's column is typed."""
+    flags = [column for column in ("created_at", "updated_at") if f"{column}_bad" in frame.columns]
+    bad = pl.any_horizontal([pl.col(f"{column}_bad").fill_null(False) for column in flags]) if flags else None
+    if bad is None or not frame.select(bad.any()).item():
+        return frame
+
+    def merged(record: dict[str, Any]) -> str | None:
+        extra = json.loads(record["extra"]) if record["extra"] else {}
+        for column in flags:
+            if record[f"{column}_bad"]:
+                extra[f"{column}_unparsed"] = record[column]
+        return json.dumps(extra, ensure_ascii=False) if extra else None
+
+    # only the few bad rows go through Python
+    fixed = {record["row_number"]: merged(record) for record in frame.filter(bad).iter_rows(named=True)}
+    return frame.with_columns(
+        pl.when(bad)
+        .then(pl.col("row_number").replace_strict(fixed, default=None, return_dtype=pl.Utf8))
+        .otherwise(pl.col("extra"))
+        .alias("extra")
+    )
 
 
 @contextmanager
@@ -200,7 +228,8 @@ def load(store: Store, prepared: Prepared, review: ReviewSettings | None = None)
             rows_quarantined=quarantined.height,
             identities_created=counts.identities_created,
             per_channel=counts.per_channel,
-            quarantine_reasons=_reason_counts(quarantined),
+            quarantine_reasons=reason_counts(quarantined),
+            warnings=dict(outcome.summary.get("warnings", {})),
             data_docs_path=outcome.data_docs_path,
         )
         if report.rows_loaded + report.rows_quarantined != report.rows_read:
@@ -234,11 +263,18 @@ def load(store: Store, prepared: Prepared, review: ReviewSettings | None = None)
     return report
 
 
-def _reason_counts(quarantined: pl.DataFrame) -> dict[str, int]:
+def reason_counts(quarantined: pl.DataFrame) -> dict[str, int]:
+    """Quarantined rows per human reason ("channel is not a configured channel": 3), most first."""
     if quarantined.height == 0:
         return {}
-    counts = quarantined.group_by("expectation").len().sort("len", descending=True)
-    return dict(zip(counts["expectation"].to_list(), counts["len"].to_list(), strict=True))
+    reasons = quarantined.select(pl.col("reason").str.split("; ")).explode("reason")
+    counts = reasons.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+    return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """`reason: 3; other: 1` for summaries and logs."""
+    return "; ".join(f"{name}: {count}" for name, count in counts.items())
 
 
 def ingest_file(

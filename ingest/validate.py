@@ -12,9 +12,12 @@ Policies:
   messages (rows missing a key part are ignored; they fail the not-null rules instead). GX counts
   every row of a repeated key; the FIRST occurrence in row order is kept and every later one is
   quarantined (if the first fails another rule, it is quarantined too and nothing is kept).
+- warnings vs quarantine: a bad OPTIONAL value (email, birth date, identity timestamps, phone) never
+  costs the identity: the row is loaded with the raw value kept and the normalized value empty, and
+  the rule's failures are counted per column in `summary["warnings"]`. Quarantine is for rows that
+  cannot be an identity (no channel or id, unknown channel, oversize value, duplicate key).
 - an invalid phone number is flagged (`phone_valid` False), never quarantined: its rule reports
-  through a `mostly` expectation (the suite fails when too few phones are valid) and sends no row
-  to quarantine.
+  through a `mostly` expectation (the suite fails when too few phones are valid).
 - checks that would be slow in pandas (value lengths) or need two columns (birth date present but
   unparseable) run on a boolean helper column computed by polars (`Rule.derive`), which GX then
   checks; helpers are never returned. GX gets only the columns its expectations read.
@@ -66,10 +69,13 @@ class Rule:
     quarantines: pl.Expr | None = None  # rows sent to quarantine; None: the failing rows
     derive: tuple[pl.Expr, ...] = ()  # named helper columns that `fails` and GX read
     when: tuple[str, str] | None = None  # GX row condition `column == value`, already part of `fails`
+    warns: bool = False  # a bad optional value: the row loads (raw kept, normalized empty), counted
 
     @property
     def quarantine_expr(self) -> pl.Expr:
         """True where this rule sends the row to quarantine."""
+        if self.warns:
+            return pl.lit(False)
         return self.fails if self.quarantines is None else self.quarantines
 
     @property
@@ -151,6 +157,11 @@ def _parseable(flag: str, column: str, what: str) -> Rule:
     return _in_set(flag, [False], f"{column} is not a valid {what}", about=column)
 
 
+def _warning(rule: Rule) -> Rule:
+    """The rule for an optional field: failing rows are loaded and counted as warnings of its column."""
+    return replace(rule, warns=True, reason=f"{rule.reason} (loaded, normalized value left empty)")
+
+
 def _scoped(expression: pl.Expr, when: tuple[str, str] | None) -> pl.Expr:
     if when is None:
         return expression
@@ -175,18 +186,26 @@ def identity_rules(
         *_required(["channel", "external_id"]),
         _in_set("channel", sorted(allowed_channels), "channel is not a configured channel"),
         _unique_key(["channel", "external_id"]),
-        _in_set("email_valid", [True], "email is not a valid address", about="email"),
-        _in_set(
-            "phone_valid",
-            [True],
-            "phone is not a valid number (flagged, not quarantined)",
-            about="phone",
-            mostly=min_valid_phone_share,
+        # bad optional values cost the identity nothing: warnings, not quarantine
+        _warning(_in_set("email_valid", [True], "email is not a valid address", about="email")),
+        replace(
+            _in_set(
+                "phone_valid",
+                [True],
+                "phone is not a valid number (flagged, not quarantined)",
+                about="phone",
+                mostly=min_valid_phone_share,
+            ),
+            warns=True,
         ),
         *[_max_length(column, max_value_length) for column in CANONICAL_IDENTITY_COLUMNS],
-        _parseable("created_at_bad", "created_at", "timestamp"),
-        _parseable("updated_at_bad", "updated_at", "timestamp"),
-        replace(_parseable("birth_date_bad", "birth_date", "date (1900 to today)"), derive=(birth_date_bad,)),
+        _warning(_parseable("created_at_bad", "created_at", "timestamp")),
+        _warning(_parseable("updated_at_bad", "updated_at", "timestamp")),
+        _warning(
+            replace(
+                _parseable("birth_date_bad", "birth_date", "date (1900 to today)"), derive=(birth_date_bad,)
+            )
+        ),
     ]
 
 
@@ -265,16 +284,23 @@ def validate(
             "unexpected_count": result["unexpected_count"],
             "polars_unexpected_count": int(tallies[f"f{i}"]),
             "quarantined": int(tallies[f"q{i}"]),
+            "warns": rule.warns,
             "success": result["success"],
         }
         for i, (rule, result) in enumerate(zip(rules, results, strict=True))
     ]
+    warnings: dict[str, int] = {}
+    for i, rule in enumerate(rules):
+        if rule.warns and tallies[f"f{i}"]:
+            warnings[rule.column] = warnings.get(rule.column, 0) + int(tallies[f"f{i}"])
     summary = {
         "kind": kind,
         "batch_name": batch_name,
         "rows": frame.height,
         "valid_rows": valid.height,
         "quarantined_rows": quarantined.height,
+        # loaded rows with a bad optional value, per field (raw value kept, normalized value empty)
+        "warnings": warnings,
         "success": all(item["success"] for item in per_rule),
         "counts_agree": all(item["unexpected_count"] == item["polars_unexpected_count"] for item in per_rule),
         "rules": per_rule,
@@ -325,13 +351,22 @@ def preload_gx() -> threading.Thread:
 
 
 def _expectation(index: int, rule: Rule) -> Any:
+    from great_expectations.expectations.metadata_types import FailureSeverity
     from great_expectations.expectations.registry import get_expectation_impl
     from great_expectations.expectations.row_conditions import Column
 
     kwargs = dict(rule.gx_kwargs)
     if rule.when is not None:
         kwargs["row_condition"] = Column(rule.when[0]) == rule.when[1]
-    return get_expectation_impl(rule.name)(**kwargs, notes=rule.reason, meta={"rule": rule_key(index, rule)})
+    # the notes show in the Data Docs: a warning rule says its rows were loaded, not quarantined
+    notes = f"warning: {rule.reason}" if rule.warns else f"quarantine: {rule.reason}"
+    return get_expectation_impl(rule.name)(
+        **kwargs,
+        notes=notes,
+        description=notes,
+        severity=FailureSeverity.WARNING if rule.warns else FailureSeverity.CRITICAL,
+        meta={"rule": rule_key(index, rule)},
+    )
 
 
 def _run_gx(

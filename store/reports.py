@@ -21,12 +21,18 @@ def status(store: Store, recent_batches: int = 10) -> dict[str, Any]:
     )
     batches = store.rows(
         """SELECT batch_id, kind, file_path, status, rows_read, rows_loaded, rows_new, rows_updated,
-                  rows_quarantined, finished_at, data_docs_path
+                  rows_quarantined, finished_at, data_docs_path,
+                  CAST(json_extract(validation, '$.warnings') AS VARCHAR) AS warnings
            FROM ingest_batches ORDER BY batch_id DESC LIMIT ?""",
         [recent_batches],
     )
+    for batch in batches:
+        batch["warnings"] = json.loads(batch["warnings"]) if batch["warnings"] else {}
+    # a row failing several rules has its reasons joined by "; ": count each reason
     quarantine = store.rows(
-        "SELECT kind, expectation, count(*) AS rows FROM quarantine GROUP BY ALL ORDER BY rows DESC LIMIT 20"
+        """SELECT kind, reason, count(*) AS rows
+           FROM (SELECT kind, unnest(string_split(reason, '; ')) AS reason FROM quarantine)
+           GROUP BY ALL ORDER BY rows DESC, reason LIMIT 20"""
     )
     return {
         "store": str(store.path),
@@ -35,7 +41,22 @@ def status(store: Store, recent_batches: int = 10) -> dict[str, Any]:
         "channels": per_channel,
         "recent_batches": batches,
         "quarantine_by_reason": quarantine,
+        "warnings_by_field": warnings_by_field(store),
     }
+
+
+def warnings_by_field(store: Store) -> list[dict[str, Any]]:
+    """Loaded rows with a bad optional value, per kind and field, over every batch."""
+    rows = store.rows(
+        """SELECT kind, CAST(json_extract(validation, '$.warnings') AS VARCHAR) AS warnings
+           FROM ingest_batches WHERE validation IS NOT NULL"""
+    )
+    totals: dict[tuple[str, str], int] = {}
+    for row in rows:
+        for field, count in json.loads(row["warnings"] or "{}").items():
+            totals[(row["kind"], field)] = totals.get((row["kind"], field), 0) + int(count)
+    ordered = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    return [{"kind": kind, "field": field, "rows": count} for (kind, field), count in ordered]
 
 
 def resolve_customer(store: Store, customer_id: int) -> tuple[int | None, list[int]]:
@@ -102,6 +123,13 @@ def customer_record(store: Store, customer_id: int, recent_messages: int = 20) -
         "recent_messages": messages,
         "comments": comments,
     }
+
+
+def quarantine_count(store: Store, batch_id: int | None = None) -> int:
+    """Quarantined rows, optionally of one batch."""
+    if batch_id is None:
+        return int(store.scalar("SELECT count(*) FROM quarantine"))
+    return int(store.scalar("SELECT count(*) FROM quarantine WHERE batch_id = ?", [batch_id]))
 
 
 def quarantine_rows(store: Store, batch_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -101,7 +101,8 @@ def test_invalid_emails_are_flagged_with_no_key(email: str) -> None:
     out = normalize_identities(frame("email", [email])).row(0, named=True)
     assert out["email_valid"] is False
     assert out["email_key"] is None
-    assert out["email_norm"] == email.lower()
+    assert out["email_norm"] is None  # the raw value is kept; a bad one is not normalized
+    assert out["email"] == email
 
 
 @pytest.mark.parametrize(

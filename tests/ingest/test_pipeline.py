@@ -36,8 +36,8 @@ def test_loads_valid_rows_and_quarantines_the_rest(
             ["email", "ann@example.com", "Ann", "Lee", "ann@example.com", "", "2024-01-01"],
             ["pager", "123", "Bo", "", "", "", ""],  # unknown channel
             ["email", "", "No", "Id", "", "", ""],  # missing external id
-            ["email", "bad", "Cy", "", "not-an-email", "", ""],  # invalid email
-            ["sms", "07911123456", "", "", "", "07911123456", "yesterday"],  # unparseable timestamp
+            ["email", "bad", "Cy", "", "not-an-email", "", ""],  # invalid email: a warning, loaded
+            ["sms", "07911123456", "", "", "", "07911123456", "yesterday"],  # bad timestamp: a warning
             [
                 "email",
                 "ann@example.com",
@@ -52,14 +52,27 @@ def test_loads_valid_rows_and_quarantines_the_rest(
     )
     report = ingest_file(store, path, ingest_settings)
     assert report.status == "loaded"
-    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (7, 1, 6)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (7, 3, 4)
+    assert report.warnings == {"email": 1, "updated_at": 1}
+    assert report.quarantine_reasons == {
+        "channel is not a configured channel": 1,
+        "duplicate (channel, external_id) in the batch (the first occurrence is kept)": 1,
+        "external_id is longer than 2000 characters": 1,
+        "external_id is missing": 1,
+    }
     rows = store.rows("SELECT row_number, expectation, reason, raw_row FROM quarantine ORDER BY row_number")
-    assert [row["row_number"] for row in rows] == [2, 3, 4, 5, 6, 7]
+    assert [row["row_number"] for row in rows] == [2, 3, 6, 7]
+    # the identity with the bad email exists, with its raw value and no normalized one
+    cy = store.rows("SELECT email, email_norm, email_valid FROM identities WHERE external_id = 'bad'")
+    assert cy == [{"email": "not-an-email", "email_norm": None, "email_valid": False}]
+    sms = store.rows("SELECT updated_at, extra FROM identities WHERE channel = 'sms'")
+    assert sms[0]["updated_at"] is None
+    assert json.loads(sms[0]["extra"]) == {"updated_at_unparsed": "yesterday"}  # the raw value is kept
     assert all(row["reason"] for row in rows)
     assert json.loads(rows[0]["raw_row"])["channel"] == "pager"
     batch = store.rows("SELECT * FROM ingest_batches")[0]
     assert batch["rows_loaded"] + batch["rows_quarantined"] == batch["rows_read"] == 7
-    assert json.loads(batch["validation"])  # GX results are kept with the batch
+    assert json.loads(batch["validation"])["warnings"] == report.warnings  # kept with the batch
 
 
 def test_new_identity_gets_a_customer_of_its_own(

@@ -103,7 +103,8 @@ IDENTITY_CASES: list[tuple[str, dict[str, Any], list[str] | None]] = [
     ("external_id missing", identity(external_id=None), ["external_id is missing"]),
     ("external_id empty", identity(external_id=""), ["external_id is blank"]),
     ("unknown channel", identity(channel="fax"), ["channel is not a configured channel"]),
-    ("bad email", identity(email="not-an-address", email_valid=False), ["email is not a valid address"]),
+    # bad optional values are warnings: the row is loaded (see test_bad_optional_values_are_warnings)
+    ("bad email", identity(email="not-an-address", email_valid=False), None),
     ("invalid phone is only flagged", identity(phone="12", phone_valid=False), None),
     ("valid phone", identity(phone="07700 900123", phone_e164="+447700900123", phone_valid=True), None),
     ("long city", identity(city="x" * (MAX_VALUE + 1)), [f"city is longer than {MAX_VALUE} characters"]),
@@ -111,24 +112,20 @@ IDENTITY_CASES: list[tuple[str, dict[str, Any], list[str] | None]] = [
     (
         "bad created_at",
         identity(created_at="yesterday", created_at_bad=True),
-        ["created_at is not a valid timestamp"],
+        None,
     ),
     (
         "bad updated_at",
         identity(updated_at="13/13/13", updated_at_bad=True),
-        ["updated_at is not a valid timestamp"],
+        None,
     ),
-    ("bad birth_date", identity(birth_date="31/02/1990"), ["birth_date is not a valid date (1900 to today)"]),
+    ("bad birth_date", identity(birth_date="31/02/1990"), None),
     ("good birth_date", identity(birth_date="1990-02-28", birth_date_norm=date(1990, 2, 28)), None),
     ("blank birth_date", identity(birth_date=" \u00a0"), None),
     (
         "several failures",
-        identity(channel="fax", email_valid=False, created_at_bad=True),
-        [
-            "channel is not a configured channel",
-            "email is not a valid address",
-            "created_at is not a valid timestamp",
-        ],
+        identity(channel="fax", external_id=None, email_valid=False, created_at_bad=True),
+        ["external_id is missing", "channel is not a configured channel"],
     ),
 ]
 
@@ -154,6 +151,25 @@ def test_each_identity_rule_quarantines_its_rows(
     assert reasons_by_row(outcome).get(index + 1) == expected
 
 
+def test_bad_optional_values_are_warnings_counted_per_field(
+    identity_outcome: tuple[pl.DataFrame, ValidationOutcome],
+) -> None:
+    _, outcome = identity_outcome
+    # the rows with a bad email, timestamp or birth date are loaded, and counted per field
+    loaded = set(outcome.valid.get_column("row_number"))
+    for name in ("bad email", "bad created_at", "bad updated_at", "bad birth_date"):
+        assert [case[0] for case in IDENTITY_CASES].index(name) + 1 in loaded
+    assert outcome.summary["warnings"] == {
+        "email": 2,  # "bad email" and "several failures"
+        "phone": 1,
+        "created_at": 2,
+        "updated_at": 1,
+        "birth_date": 1,
+    }
+    warns = {item["column"] for item in outcome.summary["rules"] if item["warns"]}
+    assert warns == {"email", "phone", "created_at", "updated_at", "birth_date"}
+
+
 def test_quarantine_rows_name_expectations_and_columns(
     identity_outcome: tuple[pl.DataFrame, ValidationOutcome],
 ) -> None:
@@ -161,8 +177,8 @@ def test_quarantine_rows_name_expectations_and_columns(
     assert outcome.quarantined.columns == ["row_number", "expectation", "column", "reason"]
     rows = {row["row_number"]: row for row in outcome.quarantined.to_dicts()}
     several = rows[len(IDENTITY_CASES)]
-    assert several["expectation"] == "; ".join(["expect_column_values_to_be_in_set"] * 3)
-    assert several["column"] == "channel; email; created_at"
+    assert several["expectation"] == "expect_column_values_to_not_be_null; expect_column_values_to_be_in_set"
+    assert several["column"] == "external_id; channel"
     assert rows[3] == {
         "row_number": 3,
         "expectation": "expect_column_values_to_not_be_null",
@@ -339,7 +355,9 @@ def test_data_docs_are_written_when_asked(tmp_path: Path) -> None:
     assert "batch-1" in str(pages[0])
     # the docs show counts, not values: no personal data in the HTML
     assert all("secret.person" not in page.read_text() for page in pages)
-    assert outcome.quarantined.get_column("row_number").to_list() == [2]
+    assert outcome.quarantined.height == 0  # a bad email is a warning
+    assert outcome.summary["warnings"] == {"email": 1}
+    assert any("warning: email is not a valid address" in page.read_text() for page in pages)
 
     # the same folder takes the next batch, and the other kind
     again = validate(frame, "identities", rules, batch_name="batch-2", data_docs_dir=docs_dir)
