@@ -8,7 +8,6 @@ Flow modules are imported by path only when a deployment is built, so a flow tha
 from __future__ import annotations
 
 import importlib
-import os
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from flows.warm_server import server_environment
 from idres.settings import ScheduleSettings, Settings
 
 if TYPE_CHECKING:
@@ -155,8 +155,9 @@ def local_prefect_server(port: int, log_file: Path, timeout_s: float = 120.0) ->
             stdout=log,
             stderr=log,
             start_new_session=True,
-            # schedule runs of the just-registered deployments within seconds, not a minute
-            env={**os.environ, "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "10"},
+            # its UI talks to this port (not 4200); the just-registered deployments are scheduled
+            # within seconds, not a minute
+            env={**server_environment(port), "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "10"},
         )
     try:
         deadline = time.monotonic() + timeout_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +279,9 @@ def ingest_flow(
     per_channel: dict[str, dict[str, int]] = {}
     progress().start("files", total=len(inputs))
     for path in inputs:
+        began = time.perf_counter()
         report = _ingest_one(path, settings, kind, channel, per_channel)
+        report.seconds = round(time.perf_counter() - began, 3)
         reports.append(report)
         if from_landing and report.status != "changed" and (report.error is None or not report.ok):
             archive(path, settings.ingest.landing_dir, report.ok)

@@ -9,8 +9,18 @@ from typing import Annotated, Any
 import typer
 from rich.panel import Panel
 
-from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
-from idres.output import OutputFormat, console, emit, fail, table
+from idres.cli_common import (
+    FormatOption,
+    IdresGroup,
+    QuietOption,
+    StoreOption,
+    flow_settings,
+    is_quiet,
+    run_flow,
+    set_global_options,
+    store_session,
+)
+from idres.output import OutputFormat, console, emit, err_console, fail, table
 from store import reports
 from store.identities import PROFILE_COLUMNS
 
@@ -20,6 +30,7 @@ app = typer.Typer(
     "review merges, and carry out export and erasure requests.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    cls=IdresGroup,  # adds -q/--quiet to every sub-command
 )
 customer_app = typer.Typer(help="Look at and act on one customer (an identity group).", no_args_is_help=True)
 quarantine_app = typer.Typer(
@@ -27,6 +38,12 @@ quarantine_app = typer.Typer(
 )
 app.add_typer(customer_app, name="customer")
 app.add_typer(quarantine_app, name="quarantine")
+
+
+@app.callback()
+def _global_options(store: StoreOption = None, quiet: QuietOption = False) -> None:
+    """Options for every command: `idres --store PATH -q COMMAND` (a command's own --store wins)."""
+    set_global_options(store, quiet)
 
 
 @app.command()
@@ -40,42 +57,39 @@ def ingest(
     channel: Annotated[str | None, typer.Option(help="The channel of files that do not name it.")] = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
 ) -> None:
     """Read, normalize, validate and load channel exports (CSV, JSON Lines, Parquet) with the `ingest` flow."""
+    settings = flow_settings(store)
     from flows.ingest import ingest_flow
-    from flows.runtime import prepare_prefect
     from idres.progress import cli_progress
 
-    settings = settings_for(store)
-    prepare_prefect()
     began = time.perf_counter()
-    try:
-        with cli_progress("ingest", enabled=not quiet and fmt == OutputFormat.text):
-            results = ingest_flow(
+    with cli_progress("ingest", enabled=not is_quiet() and fmt == OutputFormat.text):
+        results = run_flow(
+            "ingest failed",
+            settings,
+            lambda: ingest_flow(
                 paths=[str(p) for p in paths] if paths else None,
                 store=str(settings.store),
                 kind=kind,
                 channel=channel,
-            )
-    except Exception as error:  # the flow logged the details; people get what to do
-        fail(f"ingest failed: {error}")
-    if not quiet or fmt == OutputFormat.json:
-        emit(results, fmt, _render_ingest)
-        if fmt == OutputFormat.text and results:
-            console.print(
-                f"{len(results)} file(s): {sum(r['rows_read'] for r in results)} rows read, "
-                f"{sum(r['rows_loaded'] for r in results)} loaded, "
-                f"{sum(r['rows_quarantined'] for r in results)} quarantined "
-                f"in {time.perf_counter() - began:.1f} s",
-                highlight=False,
-            )
+            ),
+        )
+    emit(results, fmt, _render_ingest)
+    if fmt == OutputFormat.text and results:
+        console.print(
+            f"{len(results)} file(s): {sum(r['rows_read'] for r in results)} rows read, "
+            f"{sum(r['rows_loaded'] for r in results)} loaded, "
+            f"{sum(r['rows_quarantined'] for r in results)} quarantined "
+            f"in {time.perf_counter() - began:.1f} s",
+            highlight=False,
+        )
     if not results:
         fail("nothing to ingest: no files given and the landing folder is empty", code=1)
     if any(r["status"] in ("failed", "rejected") for r in results):
         for r in results:
-            if r["status"] == "failed":
-                console.print(f"[red]failed:[/] {r['error']}", markup=True, highlight=False)
+            if r["status"] == "failed":  # stderr: stdout holds only the JSON document with --format json
+                err_console.print(f"[red]failed:[/] {r['error']}", markup=True, highlight=False)
         raise typer.Exit(1)
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
-from idres.output import OutputFormat, fail
+from idres.output import OutputFormat, err_console, fail, set_quiet
 from idres.settings import Settings, SettingsError, load_settings
 from store import Store, StoreError, open_store
+
+T = TypeVar("T")
 
 StoreOption = Annotated[
     Path | None,
@@ -20,12 +25,85 @@ StoreOption = Annotated[
     ),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for scripts.")]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Print only errors (and the JSON document with --format json): no progress, no Prefect INFO logs.",
+    ),
+]
+
+
+@dataclass
+class GlobalOptions:
+    """Options given before the command (`idres --store PATH -q COMMAND`), for the command to use."""
+
+    store: Path | None = None
+    quiet: bool = False
+
+
+GLOBAL = GlobalOptions()
+
+
+def set_global_options(store: Path | None, quiet: bool) -> None:
+    """Record the options given before the command (called once per invocation, so it also resets)."""
+    GLOBAL.store = store
+    GLOBAL.quiet = quiet
+    set_quiet(quiet)
+
+
+def is_quiet() -> bool:
+    """True when `-q/--quiet` was given, before or after the command."""
+    return GLOBAL.quiet
+
+
+def _quiet_given(ctx: Any, param: Any, value: bool) -> bool:
+    if value:
+        GLOBAL.quiet = True
+        set_quiet(True)
+    return value
+
+
+def _quiet_parameter() -> Any:
+    """The `-q/--quiet` option as Typer builds it, to add to commands that do not declare it."""
+    probe = typer.Typer()
+
+    @probe.command()
+    def _probe(quiet: QuietOption = False) -> None:
+        """Only here to let Typer build the option."""
+
+    command = typer.main.get_command(probe)
+    (parameter,) = [p for p in command.params if p.name == "quiet"]
+    parameter = copy.copy(parameter)
+    parameter.expose_value = False  # commands read it with is_quiet()
+    parameter.callback = _quiet_given
+    return parameter
+
+
+def _leaf_commands(group: Any) -> Iterator[Any]:
+    for command in getattr(group, "commands", {}).values():
+        if hasattr(command, "commands"):
+            yield from _leaf_commands(command)
+        else:
+            yield command
+
+
+class IdresGroup(TyperGroup):
+    """The root command group: every sub-command accepts `-q/--quiet`, whether it declares it or not."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        quiet = _quiet_parameter()
+        for command in _leaf_commands(self):
+            if all(param.name != "quiet" for param in command.params):
+                command.params.append(quiet)
 
 
 def settings_for(store: Path | None = None) -> Settings:
     """Settings from env and config, with `--store` on top; bad configuration exits with its reason."""
     try:
-        return load_settings(store=store)
+        return load_settings(store=store or GLOBAL.store)
     except SettingsError as error:
         fail(str(error), code=2)
 
@@ -41,6 +119,18 @@ def match_config_for(settings: Settings) -> Any:
         fail(f"{config_file() or 'settings'}: [match]: {error}", code=2)
 
 
+def flow_settings(store: Path | None = None) -> Settings:
+    """Settings for a command that runs flows, with idres' Prefect settings put in the environment.
+
+    Call it before importing a flow module: Prefect reads its settings when it is first imported.
+    """
+    from flows.runtime import prepare_prefect
+
+    settings = settings_for(store)
+    prepare_prefect(settings.prefect)
+    return settings
+
+
 @contextmanager
 def store_session(store: Path | None, read_only: bool = False) -> Iterator[Store]:
     """Open the configured store for one command; store errors exit with their message."""
@@ -52,3 +142,38 @@ def store_session(store: Path | None, read_only: bool = False) -> Iterator[Store
             yield session
     except StoreError as error:
         fail(str(error))
+
+
+def run_flow(
+    failure: str,
+    settings: Settings,
+    call: Callable[[], T],
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Run `call` (a flow) on a warm Prefect API; Prefect trouble is retried once, then explained.
+
+    `failure` starts the error line (`ingest failed`); the flow's own errors exit with their message,
+    except those in `passthrough`, which are raised for the command to explain.
+    """
+    from flows.runtime import PrefectUnavailable, is_prefect_failure, prefect_api
+
+    for attempt in (1, 2):
+        try:
+            with prefect_api(settings.prefect, quiet=is_quiet()):
+                return call()
+        except (typer.Exit, *passthrough):
+            raise
+        except PrefectUnavailable as error:
+            fail(f"{failure}: no Prefect server: {error}")
+        except Exception as error:  # the flow logged the details; people get one line and what to do
+            if not is_prefect_failure(error):
+                fail(f"{failure}: {error}")
+            if attempt == 2:
+                fail(
+                    f"{failure}: Prefect did not answer ({type(error).__name__}: {error}). Every store "
+                    "write is one transaction, so the store is consistent: run the command again. If it "
+                    "keeps failing, see the server log in <PREFECT_HOME>/idres-warm-server/server.log, set "
+                    "PREFECT_API_URL to a running Prefect server, or IDRES_PREFECT__WARM_SERVER=false."
+                )
+            err_console.print(f"Prefect did not answer ({type(error).__name__}); trying once more")
+    raise AssertionError("unreachable")

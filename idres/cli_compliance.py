@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from idres.cli import app
-from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.cli_common import FormatOption, StoreOption, flow_settings, run_flow, settings_for, store_session
 from idres.output import OutputFormat, console, emit, fail, table
 
 export_app = typer.Typer(help="Data-access / portability requests and their bundles.", no_args_is_help=True)
@@ -86,18 +86,12 @@ def anonymize_request(
 
 
 def _run_flow(kind: str, store: Path | None, fmt: OutputFormat) -> None:
-    from flows.runtime import prepare_prefect
-
-    settings = settings_for(store)
-    prepare_prefect()
+    settings = flow_settings(store)
     if kind == "export":
         from flows.export import export_flow as run
     else:
         from flows.anonymize import anonymize_flow as run
-    try:
-        summary = run(store=str(settings.store))
-    except Exception as error:  # the flow has recorded and logged it; people get one line
-        fail(f"{kind} run failed: {error}")
+    summary = run_flow(f"{kind} run failed", settings, lambda: run(store=str(settings.store)))
     emit(summary, fmt, lambda s: _render_run(kind, s))
 
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from idres.cli import app
-from idres.cli_common import StoreOption, settings_for
-from idres.output import console, table
+from idres.cli_common import StoreOption, flow_settings, is_quiet
+from idres.output import console, fail, table
 from idres.progress import cli_progress
 from idres.settings import DATA_DIR, Settings
 from store import open_store
@@ -168,18 +168,22 @@ def demo(
     store: StoreOption = None,
 ) -> None:
     """Generate sample data and run every flow on it: ingest, match, review + apply merges, export, anonymize."""
+    settings = flow_settings(store)
     from data.generator import generate, write_sample
-    from flows.runtime import prepare_prefect
+    from flows.runtime import PrefectUnavailable, prefect_api
 
-    settings = settings_for(store)
-    prepare_prefect()
     sample_dir = DATA_DIR / "samples" / "demo"
     if not (sample_dir / "truth" / "truth.csv").exists():
         write_sample(generate(identities, seed=seed), sample_dir)
         _say(f"generated {identities} identities with messages in {sample_dir}")
-    _ingest(settings, sample_dir)
-    _match(settings)
-    survivor = _review(settings)
+    try:
+        with prefect_api(settings.prefect, quiet=is_quiet()):  # one warm server for every flow
+            _ingest(settings, sample_dir)
+            _match(settings)
+            survivor = _review(settings)
+            compliance_steps = _compliance(settings, survivor)
+    except PrefectUnavailable as error:
+        fail(f"demo: no Prefect server: {error}")
     next_steps = [
         f"store: {settings.store}",
         f"status: idres status --store {settings.store}",
@@ -189,7 +193,7 @@ def demo(
     ]
     if survivor is not None:
         next_steps += [f"the merged customer: idres customer show {survivor}", "merges: idres merges log"]
-    next_steps += _compliance(settings, survivor)
+    next_steps += compliance_steps
     next_steps += [
         f"validation reports (GX Data Docs): {settings.ingest.data_docs_dir}",
         "an HTML report of the matching and the review backlog: idres report --out report.html",

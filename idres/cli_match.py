@@ -19,12 +19,14 @@ from idres.cli import app  # noqa: E402
 from idres.cli_common import (  # noqa: E402
     FormatOption,
     StoreOption,
+    flow_settings,
+    is_quiet,
     match_config_for,
+    run_flow,
     settings_for,
     store_session,
 )
-from idres.output import OutputFormat, console, emit, err_console, fail, table  # noqa: E402
-from store import suggestions as store_suggestions  # noqa: E402
+from idres.output import OutputFormat, console, emit, err_console, fail, table  # noqa: E402from store import suggestions as store_suggestions  # noqa: E402
 
 app.add_typer(suggestions_app, name="suggestions")
 app.add_typer(customers_app, name="customers")
@@ -48,32 +50,29 @@ def match(
     ] = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
 ) -> None:
     """Match identities into merge suggestions with the `match` flow."""
-    from flows.match import MatchConfigurationError, match_flow_on
-    from flows.runtime import prepare_prefect
-    from idres.progress import cli_progress
+    settings = flow_settings(store)
+    from flows.match import MatchConfigurationError, match_flow_on    from idres.progress import cli_progress
     from idres.settings import config_file
 
-    settings = settings_for(store)
     match_config_for(settings)  # a bad [match] is exit 2 before any work starts
     address = dask_address or settings.dask.address
     if address is not None and not address.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         fail(f"--dask-address {address!r} is not a scheduler address: give tcp://HOST:PORT")
-    prepare_prefect()
     try:
-        with cli_progress("match", enabled=not quiet and fmt == OutputFormat.text):
-            summary = match_flow_on(address)(store=str(settings.store), full=full)
+        with cli_progress("match", enabled=not is_quiet() and fmt == OutputFormat.text):
+            summary = run_flow(
+                "match failed",
+                settings,
+                lambda: match_flow_on(address)(store=str(settings.store), full=full),
+                passthrough=(MatchConfigurationError,),
+            )
     except MatchConfigurationError as error:
         fail(f"{config_file() or 'settings'}: {error}", code=2)
-    except Exception as error:  # the flow has logged it; people get one line
-        fail(f"match failed: {error}")
     for warning in summary.get("warnings", []):  # loud: on stderr, even with --quiet
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
-    if not quiet or fmt == OutputFormat.json:
-        emit(summary, fmt, _render_match)
-
+    emit(summary, fmt, _render_match)
 
 def _render_match(s: dict[str, Any]) -> None:
     console.print(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from idres.cli import app, customer_app
-from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.cli_common import FormatOption, StoreOption, flow_settings, run_flow, settings_for, store_session
 from idres.output import OutputFormat, console, emit, fail, table
 from review.errors import ReviewError
 
@@ -29,15 +29,14 @@ def merges_apply(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Apply every approved suggestion with the `apply-merges` flow (one transaction)."""
+    settings = flow_settings(store)
     from flows.apply_merges import apply_merges_flow
-    from flows.runtime import prepare_prefect
 
-    settings = settings_for(store)
-    prepare_prefect()
-    try:
-        report = apply_merges_flow(store=str(settings.store), actor=agent)
-    except Exception as error:  # the flow has logged it; people get one line
-        fail(f"apply-merges failed (nothing was changed): {error}")
+    report = run_flow(
+        "apply-merges failed (nothing was changed)",
+        settings,
+        lambda: apply_merges_flow(store=str(settings.store), actor=agent),
+    )
     emit(report, fmt, _render_apply)
 
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from idres.cli import app
-from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.cli_common import (
+    FormatOption,
+    StoreOption,
+    flow_settings,
+    is_quiet,
+    run_flow,
+    settings_for,
+    store_session,
+)
 from idres.output import OutputFormat, console, emit, err_console, fail, table
 from idres.progress import cli_progress, phase_summary
+from idres.settings import Settings
 
 
 @app.command()
@@ -39,13 +49,11 @@ def serve(
     With PREFECT_API_URL set, the deployments are registered with that server; otherwise a local
     Prefect server (UI on --port) runs beside them for as long as this command runs.
     """
+    settings = flow_settings(store)
     from flows.deployments import build_deployments
-    from flows.runtime import prepare_prefect
 
-    settings = settings_for(store)
-    prepare_prefect()
     if once is not None:
-        _run_once(once, str(settings.store), fmt)
+        _run_once(once, settings, fmt)
         return
     plan = build_deployments(settings)
     for key, reason in plan.skipped.items():
@@ -73,23 +81,29 @@ def _serve(deployments: list[Any], limit: int, port: int, log_file: Path) -> Non
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     from flows.deployments import local_prefect_server
+    from flows.runtime import forget_serve_server, record_serve_server
 
     if get_current_settings().api.url:
         console.print(f"Prefect server: {get_current_settings().api.url}", highlight=False)
         prefect.serve(*deployments, limit=limit)
         return
+    home = Path(get_current_settings().home)
     try:
         with local_prefect_server(port, log_file) as api_url, temporary_settings({PREFECT_API_URL: api_url}):
             console.print(
                 f"Prefect UI: {api_url.removesuffix('/api')} (server log: {log_file}); Ctrl-C stops both",
                 highlight=False,
             )
-            prefect.serve(*deployments, limit=limit)
+            record_serve_server(home, api_url)  # other idres commands run their flows on it meanwhile
+            try:
+                prefect.serve(*deployments, limit=limit)
+            finally:
+                forget_serve_server(home)
     except RuntimeError as error:
         fail(str(error))
 
 
-def _run_once(name: str, store: str, fmt: OutputFormat) -> None:
+def _run_once(name: str, settings: Settings, fmt: OutputFormat) -> None:
     from flows.deployments import SCHEDULED, scheduled_flow
 
     try:
@@ -97,17 +111,17 @@ def _run_once(name: str, store: str, fmt: OutputFormat) -> None:
     except ValueError as error:
         fail(str(error), code=2)
     results: dict[str, Any] = {}
-    with cli_progress("idres serve --once", enabled=fmt == OutputFormat.text) as progress:
+    store = str(settings.store)
+    with cli_progress("idres serve --once", enabled=not is_quiet() and fmt == OutputFormat.text) as progress:
         for spec in specs:
             try:
                 flow = spec.load()
             except (ImportError, AttributeError) as error:
                 fail(f"flow {spec.flow_name} is not available ({spec.module}.{spec.function}): {error}")
             progress.phase(spec.flow_name)
-            try:
-                results[spec.flow_name] = flow(store=store)
-            except Exception as error:  # the flow logged the details; the engineer gets one line and a code
-                fail(f"{spec.flow_name} failed: {error}")
+            results[spec.flow_name] = run_flow(
+                f"{spec.flow_name} failed", settings, partial(flow, store=store)
+            )
     emit(results, fmt, lambda data: console.print_json(data=data, default=str))
     if fmt == OutputFormat.text:
         console.print(f"done: {phase_summary(progress)}", highlight=False)

@@ -15,6 +15,11 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def set_quiet(quiet: bool) -> None:
+    """With `--quiet`, text for people is not printed (errors on stderr and JSON for scripts still are)."""
+    console.quiet = quiet
+
+
 class OutputFormat(StrEnum):
     """How read commands print."""
 
@@ -25,6 +30,7 @@ class OutputFormat(StrEnum):
 def emit(data: Any, fmt: OutputFormat, render_text: Callable[[Any], None]) -> None:
     """Print `data` as JSON for scripts, or hand it to `render_text` for people."""
     if fmt == OutputFormat.json:
+        # the one JSON document a command prints on stdout: everything else goes to stderr
         sys.stdout.write(json.dumps(data, default=str, indent=2, ensure_ascii=False) + "\n")
     else:
         render_text(data)

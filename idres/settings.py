@@ -322,6 +322,20 @@ class WebSettings(BaseModel):
     release_gap_s: float = Field(default=0.6, ge=0)
 
 
+class PrefectSettings(BaseModel):
+    """How `idres` commands reach Prefect (see flows/runtime.py; PREFECT_API_URL, when set, wins)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # one background Prefect server per Prefect home, started on first use and shared by commands;
+    # false: every command starts Prefect's own temporary server (slow, but nothing keeps running)
+    warm_server: bool = True
+    # the warm server stops after this long without a command using it
+    idle_minutes: float = Field(default=30.0, gt=0)
+    # how long a command waits for a Prefect server (warm or temporary) to start
+    startup_timeout_s: float = Field(default=120.0, ge=5)
+
+
 def config_file() -> Path | None:
     """The configuration file in use: `IDRES_CONFIG`, else `idres.toml` here or in the project root."""
     explicit = os.environ.get("IDRES_CONFIG")
@@ -356,6 +370,7 @@ class Settings(BaseSettings):
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    prefect: PrefectSettings = Field(default_factory=PrefectSettings)
 
     @classmethod
     def settings_customise_sources(

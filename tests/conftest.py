@@ -11,6 +11,9 @@ import pytest
 # Test processes must not phone home (no network here) nor share the developer's Prefect database.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# No background Prefect server outliving the tests: flows run on the session harness (or Prefect's
+# temporary server); tests/flows/test_warm_server.py starts warm servers itself, in tmp_path.
+os.environ.setdefault("IDRES_PREFECT__WARM_SERVER", "false")
 # Rich wraps tables to the terminal; a fixed wide console keeps CLI output assertions stable.
 os.environ["COLUMNS"] = "200"
 
