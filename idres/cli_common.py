@@ -161,7 +161,9 @@ def run_flow(
         try:
             with prefect_api(settings.prefect, quiet=is_quiet()):
                 return call()
-        except (typer.Exit, *passthrough):
+        except typer.Exit:
+            raise
+        except passthrough:
             raise
         except PrefectUnavailable as error:
             fail(f"{failure}: no Prefect server: {error}")

@@ -26,7 +26,8 @@ from idres.cli_common import (  # noqa: E402
     settings_for,
     store_session,
 )
-from idres.output import OutputFormat, console, emit, err_console, fail, table  # noqa: E402from store import suggestions as store_suggestions  # noqa: E402
+from idres.output import OutputFormat, console, emit, err_console, fail, table  # noqa: E402
+from store import suggestions as store_suggestions  # noqa: E402
 
 app.add_typer(suggestions_app, name="suggestions")
 app.add_typer(customers_app, name="customers")
@@ -53,7 +54,8 @@ def match(
 ) -> None:
     """Match identities into merge suggestions with the `match` flow."""
     settings = flow_settings(store)
-    from flows.match import MatchConfigurationError, match_flow_on    from idres.progress import cli_progress
+    from flows.match import MatchConfigurationError, match_flow_on
+    from idres.progress import cli_progress
     from idres.settings import config_file
 
     match_config_for(settings)  # a bad [match] is exit 2 before any work starts
@@ -73,6 +75,7 @@ def match(
     for warning in summary.get("warnings", []):  # loud: on stderr, even with --quiet
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     emit(summary, fmt, _render_match)
+
 
 def _render_match(s: dict[str, Any]) -> None:
     console.print(
