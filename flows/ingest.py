@@ -103,7 +103,18 @@ def _add_counts(totals: dict[str, dict[str, int]], counts: dict[str, dict[str, i
 
 
 def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) -> None:
-    columns = ["file", "kind", "status", "read", "loaded", "new", "updated", "quarantined", "warnings"]
+    columns = [
+        "file",
+        "kind",
+        "status",
+        "read",
+        "loaded",
+        "new",
+        "updated",
+        "quarantined",
+        "warnings",
+        "detected",
+    ]
     rows = [
         [
             Path(r.path).name,
@@ -115,6 +126,7 @@ def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) 
             r.rows_updated,
             r.rows_quarantined,
             sum(r.warnings.values()),
+            r.detected,
         ]
         for r in reports
     ]
@@ -267,10 +279,13 @@ def ingest_flow(
     store: str | None = None,
     kind: str | None = None,
     channel: str | None = None,
+    preset: str | None = None,
 ) -> list[dict[str, Any]]:
     """Ingest the given files or folders, or the complete files of the landing folder when none are given."""
     logger = get_run_logger()
     settings = run_settings(store)
+    if preset:  # --preset wins over `[ingest] preset`
+        settings.ingest = settings.ingest.model_copy(update={"preset": preset})
     from_landing = not paths
     reports: list[FileReport] = []
     inputs = (

@@ -55,11 +55,22 @@ def ingest(
         str | None, typer.Option(help="identities or messages (default: from the file name/columns).")
     ] = None,
     channel: Annotated[str | None, typer.Option(help="The channel of files that do not name it.")] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="A vendor export's column mapping (see the README): zendesk-users, twilio-messages, ..."
+        ),
+    ] = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Read, normalize, validate and load channel exports (CSV, JSON Lines, Parquet) with the `ingest` flow."""
     settings = flow_settings(store)
+    if preset is not None:
+        from ingest.presets import PRESETS
+
+        if preset not in PRESETS:
+            fail(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}", code=2)
     from flows.ingest import ingest_flow
     from idres.progress import cli_progress
 
@@ -73,6 +84,7 @@ def ingest(
                 store=str(settings.store),
                 kind=kind,
                 channel=channel,
+                preset=preset,
             ),
         )
     emit(results, fmt, _render_ingest)

@@ -146,6 +146,17 @@ class IngestSettings(BaseModel):
     channels_replace: bool = False
     # source column -> canonical identity column, on every channel (see COMMON_IDENTITY_COLUMNS)
     common_columns: dict[str, str] = Field(default_factory=lambda: dict(COMMON_IDENTITY_COLUMNS))
+    # a vendor export's column mapping, by name (see ingest/presets.py; `idres ingest --preset` wins)
+    preset: str | None = None
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        from ingest.presets import PRESETS  # pure polars; ingest.presets imports no settings
+
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; presets: {', '.join(PRESETS)}")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -59,6 +59,7 @@ class FileReport:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)  # human reason -> rows
     # loaded rows with a bad optional value, per field (raw kept, normalized empty; see validate.py)
     warnings: dict[str, int] = field(default_factory=dict)
+    detected: str = ""  # what the reader found out (CSV delimiter, BOM, line endings, flattening, preset)
     data_docs_path: str | None = None
     previous_batch_id: int | None = None
     error: str | None = None
@@ -230,6 +231,7 @@ def load(store: Store, prepared: Prepared, review: ReviewSettings | None = None)
             per_channel=counts.per_channel,
             quarantine_reasons=reason_counts(quarantined),
             warnings=dict(outcome.summary.get("warnings", {})),
+            detected=raw.describe(),
             data_docs_path=outcome.data_docs_path,
         )
         if report.rows_loaded + report.rows_quarantined != report.rows_read:
@@ -256,7 +258,7 @@ def load(store: Store, prepared: Prepared, review: ReviewSettings | None = None)
                 "rows_quarantined": report.rows_quarantined,
                 "started_at": started,
                 "finished_at": utcnow(),
-                "validation": json.dumps(outcome.summary, default=str),
+                "validation": json.dumps({**outcome.summary, "input": raw.detected}, default=str),
                 "data_docs_path": outcome.data_docs_path,
             },
         )
@@ -284,11 +286,12 @@ def ingest_file(
     kind: str | None = None,
     channel: str | None = None,
     review: ReviewSettings | None = None,
+    preset: str | None = None,
 ) -> FileReport:
     """Read, normalize, validate and load one file; unreadable files give a `failed` report."""
     began = time.perf_counter()
     try:
-        raw = read_file(path, settings, kind=kind, channel=channel)
+        raw = read_file(path, settings, kind=kind, channel=channel, preset=preset)
     except InputFileError as error:
         return FileReport(
             path=str(path), status="failed", error=str(error), seconds=time.perf_counter() - began

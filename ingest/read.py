@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from idres.settings import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS, IngestSettings
+from ingest.dialect import CsvDialect, sniff_csv
+from ingest.flatten import flatten_record, is_nested
+from ingest.presets import apply_preset, preset_named
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 KINDS = ("identities", "messages")
@@ -45,11 +50,17 @@ class RawFile:
     frame: pl.DataFrame  # canonical columns (Utf8) + row_number (Int64) + extra (JSON text or null)
     source_columns: list[str]  # the file's own column names, in order (for the raw row in quarantine)
     renames: dict[str, str]  # source column -> canonical column
+    # what the reader found out: CSV dialect, nested JSON flattened, the preset used
+    detected: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
         """Rows read from the file."""
         return self.frame.height
+
+    def describe(self) -> str:
+        """What was detected, for people: `CSV with delimiter ';', UTF-8 BOM, CRLF line endings`."""
+        return raw_description(self.detected)
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -97,10 +108,10 @@ def _check_utf8(path: Path) -> None:
         ) from error
 
 
-def _locate_csv_error(path: Path) -> InputFileError:
+def _locate_csv_error(path: Path, delimiter: str = ",") -> InputFileError:
     """Find the first record Python's csv module rejects, to name the line polars did not."""
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, strict=True)
+        reader = csv.reader(handle, strict=True, delimiter=delimiter)
         try:
             header = next(reader)
             for record in reader:
@@ -119,10 +130,15 @@ def _locate_csv_error(path: Path) -> InputFileError:
     return InputFileError(path, "the CSV could not be parsed")
 
 
-def _read_csv(path: Path) -> pl.DataFrame:
+def _read_csv(path: Path, dialect: CsvDialect) -> pl.DataFrame:
+    # polars reads LF and CRLF (and drops a BOM) but not old Mac CR-only line endings
+    source: Path | io.BytesIO = path
+    if dialect.line_ending == "CR":
+        source = io.BytesIO(path.read_bytes().replace(b"\r", b"\n"))
     try:
         frame = pl.read_csv(
-            path,
+            source,
+            separator=dialect.delimiter,
             infer_schema=False,
             encoding="utf8",
             empty_string_is_null=True,
@@ -132,10 +148,10 @@ def _read_csv(path: Path) -> pl.DataFrame:
     except pl.exceptions.NoDataError as error:
         raise InputFileError(path, "the file has no header and no rows") from error
     except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as error:
-        raise _locate_csv_error(path) from error
+        raise _locate_csv_error(path, dialect.delimiter) from error
     # polars accepts an unterminated quote at end of file; csv.reader in strict mode does not
     if frame.height and _has_unbalanced_quotes(path):
-        raise _locate_csv_error(path)
+        raise _locate_csv_error(path, dialect.delimiter)
     return frame
 
 
@@ -144,7 +160,7 @@ def _has_unbalanced_quotes(path: Path) -> bool:
         return handle.read().count(b'"') % 2 == 1
 
 
-def _read_jsonl(path: Path) -> pl.DataFrame:
+def _read_jsonl(path: Path, detected: dict[str, Any]) -> pl.DataFrame:
     records = []
     with path.open("r", encoding="utf-8-sig") as handle:
         for line_number, line in enumerate(handle, start=1):
@@ -162,6 +178,9 @@ def _read_jsonl(path: Path) -> pl.DataFrame:
                 ) from error
             if not isinstance(record, dict):
                 raise InputFileError(path, f"line {line_number} is not a JSON object", row=line_number)
+            if is_nested(record):  # webhook payloads: mappings name the dotted paths
+                detected["flattened"] = True
+                record = flatten_record(record)
             records.append({key: _as_text(value) for key, value in record.items()})
     if not records:
         raise InputFileError(path, "the file has no records")
@@ -198,12 +217,17 @@ def _read_parquet(path: Path) -> pl.DataFrame:
     return frame.select(casts)
 
 
-def _read_any(path: Path, fmt: str) -> pl.DataFrame:
+def _read_any(path: Path, fmt: str, detected: dict[str, Any]) -> pl.DataFrame:
     if fmt == "parquet":
         frame = _read_parquet(path)
+    elif fmt == "csv":
+        _check_utf8(path)
+        dialect = sniff_csv(path)
+        detected["csv"] = dialect.to_dict()
+        frame = _read_csv(path, dialect)
     else:
         _check_utf8(path)
-        frame = _read_csv(path) if fmt == "csv" else _read_jsonl(path)
+        frame = _read_jsonl(path, detected)
     if frame.height == 0:
         raise InputFileError(path, "the file has a header but no rows")
     return frame
@@ -256,15 +280,20 @@ def _common_renames(columns: list[str], renames: dict[str, str], settings: Inges
 
 
 def read_file(
-    path: Path, settings: IngestSettings, kind: str | None = None, channel: str | None = None
+    path: Path,
+    settings: IngestSettings,
+    kind: str | None = None,
+    channel: str | None = None,
+    preset: str | None = None,
 ) -> RawFile:
-    """Read one export into the canonical layout, or raise `InputFileError`."""
+    """Read one export into the canonical layout (with `preset`, or the configured one), or raise `InputFileError`."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "no such file")
     fmt = detect_format(path)
     sha256, size = file_digest(path)
-    frame = _read_any(path, fmt)
+    detected: dict[str, Any] = {}
+    frame = _read_any(path, fmt, detected)
     source_columns = list(frame.columns)
     trimmed = [name.strip() for name in frame.columns]
     repeated = sorted({name for name in trimmed if trimmed.count(name) > 1})
@@ -273,6 +302,18 @@ def read_file(
             path, f"column name(s) given twice (after trimming spaces): {', '.join(repeated)}"
         )
     frame = frame.rename(dict(zip(frame.columns, trimmed, strict=True)))
+    preset_renames: dict[str, str] = {}
+    preset_name = preset or settings.preset
+    preset_channel = None
+    if preset_name:
+        try:
+            chosen = preset_named(preset_name)
+        except KeyError as error:
+            raise InputFileError(path, str(error.args[0])) from error
+        frame, preset_renames = apply_preset(frame, chosen)
+        detected["preset"] = chosen.name
+        kind = kind or chosen.kind
+        preset_channel = chosen.channel
     kind = kind or detect_kind(path, frame.columns)
     if kind not in KINDS:
         raise InputFileError(path, f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -281,7 +322,7 @@ def read_file(
         raise InputFileError(
             path, f"unknown channel {channel!r}; configured channels: {', '.join(sorted(settings.channels))}"
         )
-    file_channel = names[channel.lower()] if channel else _channel_from_name(path, names)
+    file_channel = names[channel.lower()] if channel else _channel_from_name(path, names) or preset_channel
 
     present: list[str] = [file_channel] if file_channel else []
     if "channel" in frame.columns:
@@ -293,6 +334,7 @@ def read_file(
     if kind == "identities":
         renames |= _common_renames(frame.columns, renames, settings)
     frame = frame.rename(renames)
+    renames = {**preset_renames, **renames}
 
     canonical = CANONICAL_IDENTITY_COLUMNS if kind == "identities" else CANONICAL_MESSAGE_COLUMNS
     if "channel" not in frame.columns:
@@ -309,8 +351,10 @@ def read_file(
     required = ("channel", "external_id") if kind == "identities" else ("thread_id", "channel", "external_id")
     missing = [column for column in required if column not in frame.columns]
     if missing:
+        how = f" (read as {raw_description(detected)})" if detected else ""
         raise InputFileError(
-            path, f"missing required column(s): {', '.join(missing)}; found {', '.join(source_columns)}"
+            path,
+            f"missing required column(s): {', '.join(missing)}; found {', '.join(source_columns)}{how}",
         )
 
     extras = [column for column in frame.columns if column not in canonical]
@@ -328,7 +372,19 @@ def read_file(
     )
     if kind == "identities":
         frame = frame.with_columns(attributes_from_external_id(settings))
-    return RawFile(path, kind, fmt, sha256, size, file_channel, frame, source_columns, renames)
+    return RawFile(path, kind, fmt, sha256, size, file_channel, frame, source_columns, renames, detected)
+
+
+def raw_description(detected: dict[str, Any]) -> str:
+    """The reader's findings in words: CSV dialect, flattening, preset."""
+    parts = []
+    if "csv" in detected:
+        parts.append("CSV with " + CsvDialect(**detected["csv"]).describe())
+    if detected.get("flattened"):
+        parts.append("nested JSON flattened to dotted columns")
+    if detected.get("preset"):
+        parts.append(f"preset {detected['preset']}")
+    return "; ".join(parts)
 
 
 def attributes_from_external_id(settings: IngestSettings) -> list[pl.Expr]:
