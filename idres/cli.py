@@ -114,7 +114,7 @@ def _ingest_note(r: dict[str, Any]) -> str:
         parts.append("quarantined: " + "; ".join(f"{k}: {v}" for k, v in r["quarantine_reasons"].items()))
     if r.get("warnings"):
         fields = ", ".join(f"{k} {v}" for k, v in r["warnings"].items())
-        parts.append(f"loaded with a bad optional value (kept raw, not normalized): {fields}")
+        parts.append(f"warnings (loaded, raw kept, not normalized): {fields}")
     return " | ".join(parts)
 
 
