@@ -56,6 +56,7 @@ FEBRL_RULES = [
     '  { name = "birth_date_postcode", on = ["birth_date_norm", "postcode_norm"] },',
     '  { name = "street_postcode", on = ["street_number", "postcode_norm"] },',
 ]
+LINK_ONLY = 'review_threshold = 0.8\nlink_type = "link_only"\nsource_column = "source"\n'
 SSN_RULE = '  { name = "soc_sec_id", on = ["soc_sec_id"] },'
 RLDATA_COMPARISONS = [
     '  { name = "first_name_2", kind = "string", column = "fname_c2", thresholds = [0.92, 0.8] },',
@@ -149,6 +150,8 @@ def febrl(name: str, site: Path, out: Path) -> Dataset:
     for suffix, frame in parts.items():
         if name == "febrl3-nossn":
             frame = frame.drop("soc_sec_id")
+        if name == "febrl4":  # two CRMs: the source is an extra attribute the link reads
+            frame = frame.with_columns(pl.lit(suffix.upper()).alias("source"))
         path = out / f"identities_crm{'_' + suffix if suffix else ''}.csv"
         frame.write_csv(path)
         files.append(path)
@@ -165,11 +168,12 @@ def febrl(name: str, site: Path, out: Path) -> Dataset:
         FEBRL_COMPARISONS + ([SSN_COMPARISON] if with_ssn else []),
         FEBRL_RULES + ([SSN_RULE] if with_ssn else []),
     )
+    if name == "febrl4":  # link the two files only: never a pair within one CRM
+        config = config.replace("review_threshold = 0.8\n", LINK_ONLY)
     splink = _splink_crm(whole.drop("source_dataset")).with_columns(whole.get_column("source_dataset"))
     if name != "febrl4":
         splink = splink.drop("source_dataset")
-    notes = ["idres deduplicates the union of both files (no link-only mode)"] if name == "febrl4" else []
-    return Dataset(name, "crm", files, config, truth, splink, link=name == "febrl4", notes=notes)
+    return Dataset(name, "crm", files, config, truth, splink, link=name == "febrl4")
 
 
 def rldata(site: Path, out: Path) -> Dataset:
