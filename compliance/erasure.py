@@ -75,16 +75,21 @@ def erase_person(
 
     requests = sql.requests_of(store, ids, searchable)
     counts["export_bundles_deleted"] = _delete_bundles(requests)
+    had_bundle = pl.col("bundle_path").is_not_null()
     requests = scrub.scrub_text_column(requests, "reason", values).with_columns(
         pl.lit(None, pl.String).alias("lookup_value"),
-        pl.when(pl.col("bundle_path").is_not_null())
+        pl.when(had_bundle)
         .then(pl.lit(f"bundle deleted by erasure request {request_id}"))
         .otherwise(pl.col("status_reason"))
         .alias("status_reason"),
+        # an export whose bundle is gone is no longer `done` with a path to a missing file
+        pl.when(had_bundle).then(pl.lit("deleted")).otherwise(pl.col("status")).alias("status"),
+        pl.lit(None, pl.String).alias("bundle_path"),
     )
     sql.write_rows(
-        store, "compliance_requests", "request_id", requests, ["lookup_value", "reason", "status_reason"]
-    )
+        store, "compliance_requests", "request_id", requests,
+        ["lookup_value", "reason", "status_reason", "status", "bundle_path"],
+    )  # fmt: skip
 
     audit = sql.audit_entries_of(
         store, ids, suggestions["suggestion_id"].to_list(), merges["merge_id"].to_list(), searchable

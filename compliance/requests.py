@@ -1,22 +1,37 @@
-"""Queueing export and anonymization requests: who asked, when, why, for whom.
+"""Queueing export and anonymization requests: who asked, when, why, for which person.
 
 A request names the person by customer id, e-mail address or phone number. Addresses and numbers are
 normalized as ingest does (NFKC + lower case; E.164 with the default region) and looked up among
-live identities and profiles. A request for someone who cannot be found is still recorded, with
-status `not_found` (the compliance team keeps the paper trail), and then raises `ReviewError`.
+live identities and profiles. One person often sits in several unmerged customers, so the lookup
+yields candidates (`compliance.people`): the holders of the value and the customers linked to them
+by pending suggestions, each with why. A lookup with one plain answer is queued at once; otherwise
+the request is recorded as `needs_confirmation` with its candidates, and the officer confirms the
+set (`confirm_request`, or `customer_ids` up front); the request then covers every customer of it.
+A request for someone who cannot be found is still recorded, with status `not_found` (the
+compliance team keeps the paper trail), and then raises `ReviewError`.
 """
 
 from __future__ import annotations
 
+import calendar
+import json
 import unicodedata
+from datetime import datetime
 from typing import Any
 
+from compliance.people import Lookup, add_linked, describe, live_customers
 from review.errors import ReviewError
 from store import compliance as sql
 from store.db import Store, utcnow
 
 KINDS = ("export", "anonymize")
-STATUSES = ("pending", "waiting", "done", "failed", "not_found")
+STATUSES = (
+    "needs_confirmation", "pending", "waiting", "erasing", "done", "incomplete", "failed", "not_found",
+    "deleted",
+)  # fmt: skip
+DEFAULT_REVIEW_THRESHOLD = 0.80
+
+__all__ = ["live_customers", "request_customers"]
 
 
 def normalize_email(email: str) -> str:
@@ -32,42 +47,79 @@ def normalize_phone(phone: str, default_region: str = "GB") -> str | None:
     return values[0]
 
 
-def _lookup(
-    store: Store, customer_id: int | None, email: str | None, phone: str | None, default_region: str
-) -> tuple[str, str, list[int], str]:
-    """(lookup kind, normalized value, live customer ids found, how the person was named)."""
+def due_date(requested_at: datetime) -> datetime:
+    """One calendar month after the request (GDPR Art. 12(3)); the 31st becomes the month's last day."""
+    year, month = (
+        (requested_at.year + 1, 1)
+        if requested_at.month == 12
+        else (requested_at.year, requested_at.month + 1)
+    )
+    day = min(requested_at.day, calendar.monthrange(year, month)[1])
+    return requested_at.replace(year=year, month=month, day=day)
+
+
+def find_candidates(
+    store: Store,
+    *,
+    customer_id: int | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    default_region: str = "GB",
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+) -> Lookup:
+    """Every customer that may be the person named, each with why (nothing is recorded)."""
     given = [name for name, value in (("customer", customer_id), ("email", email), ("phone", phone)) if value]
     if len(given) != 1:
         raise ReviewError("name the person by exactly one of: customer id, e-mail address, phone number")
     if customer_id is not None:
-        return "customer", str(customer_id), live_customers([customer_id], store), f"customer {customer_id}"
-    if email:
+        seeds = live_customers([int(customer_id)], store)
+        lookup = Lookup("customer", str(customer_id), f"customer {customer_id}", seeds)
+        for seed in seeds:
+            why = (
+                "the customer named" if seed == customer_id else f"customer {customer_id} was merged into it"
+            )
+            lookup.candidates[seed] = [why]
+    elif email:
         value = normalize_email(email)
-        return (
-            "email",
-            value,
-            live_customers(sql.customers_with_email(store, value), store),
-            "that e-mail address",
-        )
-    assert phone is not None
-    e164 = normalize_phone(phone, default_region)
-    if e164 is None:
-        raise ReviewError(f"{phone!r} is not a phone number (could not read it with region {default_region})")
-    return "phone", e164, live_customers(sql.customers_with_phone(store, e164), store), "that phone number"
+        seeds = live_customers(sql.customers_with_email(store, value), store)
+        lookup = Lookup("email", value, "that e-mail address", seeds)
+        lookup.candidates = {seed: ["holds the e-mail address"] for seed in seeds}
+    else:
+        assert phone is not None
+        e164 = normalize_phone(phone, default_region)
+        if e164 is None:
+            raise ReviewError(
+                f"{phone!r} is not a phone number (could not read it with region {default_region})"
+            )
+        seeds = live_customers(sql.customers_with_phone(store, e164), store)
+        lookup = Lookup("phone", e164, "that phone number", seeds)
+        lookup.candidates = {seed: ["holds the phone number"] for seed in seeds}
+    add_linked(store, lookup, review_threshold)
+    return lookup
 
 
-def live_customers(customer_ids: list[int], store: Store) -> list[int]:
-    """Follow merge redirects to surviving customers; anonymized and unknown ids drop out."""
-    survivors: set[int] = set()
-    for customer_id in customer_ids:
-        current = sql.customer_status(store, customer_id)
-        for _ in range(1000):  # redirect chains are short; the bound only guards against a cycle
-            if current is None or current["status"] != "merged" or current["merged_into"] is None:
-                break
-            current = sql.customer_status(store, int(current["merged_into"]))
-        if current is not None and current["status"] == "active":
-            survivors.add(int(current["customer_id"]))
-    return sorted(survivors)
+def candidates_of(store: Store, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """A request's candidates with name, status and channels, for the officer who confirms them."""
+    listing = request.get("candidates") or []
+    if isinstance(listing, str):
+        listing = json.loads(listing)
+    details = describe(store, [int(c["customer_id"]) for c in listing])
+    return [{**details.get(int(c["customer_id"]), {}), **c} for c in listing]
+
+
+def _chosen(lookup: Lookup, customer_ids: list[int] | None, confirm_all: bool) -> list[int] | None:
+    """The confirmed set: given ids (checked against the candidates), all on `confirm_all`, else None."""
+    if customer_ids:
+        unknown = sorted(set(customer_ids) - set(lookup.candidates))
+        if unknown:
+            raise ReviewError(
+                f"customer(s) {', '.join(map(str, unknown))} are not candidates of {lookup.named} "
+                f"(candidates: {', '.join(map(str, sorted(lookup.candidates))) or 'none'})"
+            )
+        return sorted(set(customer_ids))
+    if confirm_all or (len(lookup.candidates) == 1 and lookup.seeds == list(lookup.candidates)):
+        return sorted(lookup.candidates)
+    return None
 
 
 def _request(
@@ -79,31 +131,42 @@ def _request(
     phone: str | None,
     reason: str | None,
     default_region: str,
+    review_threshold: float,
+    customer_ids: list[int] | None,
+    confirm_all: bool,
 ) -> dict[str, Any]:
     if not requested_by or not requested_by.strip():
         raise ReviewError("say who asked for the request (requested_by)")
+    now = utcnow()
     with store.transaction():
-        lookup_kind, value, found, named = _lookup(store, customer_id, email, phone, default_region)
+        lookup = find_candidates(
+            store, customer_id=customer_id, email=email, phone=phone, default_region=default_region,
+            review_threshold=review_threshold,
+        )  # fmt: skip
+        chosen = _chosen(lookup, customer_ids, confirm_all) if lookup.candidates else None
         row: dict[str, Any] = {
             "kind": kind,
-            "customer_id": found[0] if len(found) == 1 else None,
-            "lookup_kind": lookup_kind,
-            "lookup_value": value,
+            "customer_id": chosen[0] if chosen else None,
+            "customer_ids": chosen,
+            "candidates": json.dumps(lookup.listing()),
+            "lookup_kind": lookup.kind,
+            "lookup_value": lookup.value,
             "requested_by": requested_by.strip(),
             "reason": reason,
             "status": "pending",
             "status_reason": None,
-            "requested_at": utcnow(),
+            "requested_at": now,
+            "due_at": due_date(now),
+            "confirmed_by": requested_by.strip() if chosen else None,
         }
-        if not found:
+        if not lookup.candidates:
             row["status"] = "not_found"
-            row["status_reason"] = f"nobody with {named} in the store (or already anonymized)"
-        elif len(found) > 1:
-            # several customers share the value: the team must pick one (and may merge them first)
-            row["status"] = "not_found"
+            row["status_reason"] = f"nobody with {lookup.named} in the store (or already anonymized)"
+        elif chosen is None:
+            row["status"] = "needs_confirmation"
             row["status_reason"] = (
-                f"{len(found)} customers have {named} ({', '.join(map(str, found))}): "
-                "ask again by customer id"
+                f"{len(lookup.candidates)} customers may be this person "
+                f"({', '.join(map(str, sorted(lookup.candidates)))}): confirm which the request covers"
             )
         request_id = sql.insert_request(store, row)
         store.audit(
@@ -111,8 +174,8 @@ def _request(
             f"{kind}_requested",
             "compliance_request",
             request_id,
-            {"request_id": request_id, "lookup_kind": lookup_kind, "customer_id": row["customer_id"],
-             "status": row["status"]},
+            {"request_id": request_id, "lookup_kind": lookup.kind, "customer_ids": chosen,
+             "candidates": sorted(lookup.candidates), "status": row["status"]},
         )  # fmt: skip
     if row["status"] == "not_found":
         raise ReviewError(f"request {request_id} recorded as not_found: {row['status_reason']}")
@@ -128,9 +191,15 @@ def request_export(
     phone: str | None = None,
     reason: str | None = None,
     default_region: str = "GB",
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+    customer_ids: list[int] | None = None,
+    confirm_all: bool = False,
 ) -> dict[str, Any]:
-    """Queue an export (data access / portability) request; unknown people raise `ReviewError` (recorded)."""
-    return _request(store, "export", requested_by, customer_id, email, phone, reason, default_region)
+    """Queue an export (data access) of a person; several candidates wait for confirmation (see module)."""
+    return _request(
+        store, "export", requested_by, customer_id, email, phone, reason, default_region, review_threshold,
+        customer_ids, confirm_all,
+    )  # fmt: skip
 
 
 def request_anonymization(
@@ -142,18 +211,74 @@ def request_anonymization(
     phone: str | None = None,
     reason: str | None = None,
     default_region: str = "GB",
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+    customer_ids: list[int] | None = None,
+    confirm_all: bool = False,
 ) -> dict[str, Any]:
-    """Queue an erasure request; unknown people raise `ReviewError` (the request is still recorded)."""
-    return _request(store, "anonymize", requested_by, customer_id, email, phone, reason, default_region)
+    """Queue an erasure of a person; several candidates wait for confirmation (see module)."""
+    return _request(
+        store, "anonymize", requested_by, customer_id, email, phone, reason, default_region,
+        review_threshold, customer_ids, confirm_all,
+    )  # fmt: skip
 
 
-def list_requests(store: Store, kind: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-    """Requests, newest first, optionally of one kind and status."""
+def confirm_request(
+    store: Store, request_id: int, customer_ids: list[int], confirmed_by: str
+) -> dict[str, Any]:
+    """Confirm which candidates a `needs_confirmation` request covers; it is then queued as one."""
+    if not confirmed_by or not confirmed_by.strip():
+        raise ReviewError("say who confirms the request")
+    with store.transaction():
+        request = sql.get_request(store, request_id)
+        if request is None:
+            raise ReviewError(f"no request {request_id}")
+        if request["status"] != "needs_confirmation":
+            raise ReviewError(f"request {request_id} is {request['status']}, not waiting for a confirmation")
+        candidates = {int(c["customer_id"]) for c in request.get("candidates") or []}
+        chosen = sorted(set(int(c) for c in customer_ids))
+        if not chosen:
+            raise ReviewError("pick at least one customer")
+        unknown = sorted(set(chosen) - candidates)
+        if unknown:
+            raise ReviewError(
+                f"customer(s) {', '.join(map(str, unknown))} are not candidates of request {request_id}"
+            )
+        gone = sorted(set(chosen) - set(live_customers(chosen, store)))
+        if gone:
+            raise ReviewError(
+                f"customer(s) {', '.join(map(str, gone))} were merged or anonymized since: ask again"
+            )
+        sql.update_request(
+            store, request_id, status="pending", status_reason=None, customer_id=chosen[0],
+            customer_ids=chosen, confirmed_by=confirmed_by.strip(),
+        )  # fmt: skip
+        store.audit(
+            confirmed_by.strip(), f"{request['kind']}_confirmed", "compliance_request", request_id,
+            {"request_id": request_id, "customer_ids": chosen, "left_out": sorted(candidates - set(chosen))},
+        )  # fmt: skip
+    return sql.get_request(store, request_id) or {}
+
+
+def request_customers(store: Store, request: dict[str, Any]) -> list[int]:
+    """The live customers a request covers now (its confirmed set, through merges since)."""
+    ids = request.get("customer_ids") or ([request["customer_id"]] if request.get("customer_id") else [])
+    return live_customers([int(i) for i in ids], store)
+
+
+def list_requests(
+    store: Store,
+    kind: str | None = None,
+    status: str | None = None,
+    *,
+    search: str | None = None,
+    overdue: bool = False,
+) -> list[dict[str, Any]]:
+    """Requests, newest first, optionally of one kind and status, matching a text, or overdue."""
     if kind is not None and kind not in KINDS:
         raise ReviewError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if status is not None and status not in STATUSES:
         raise ReviewError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-    return sql.list_requests(store, kind, status)
+    return sql.list_requests(store, kind, status, search=search, overdue_at=utcnow() if overdue else None)
 
 
 def get_request(store: Store, request_id: int) -> dict[str, Any] | None:

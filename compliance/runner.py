@@ -10,14 +10,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from anonymize import scrub
-from compliance.requests import live_customers
+from compliance import leftovers
+from compliance.requests import request_customers
 from exports import bundle
 from idres.settings import ComplianceSettings
 from store import compliance as sql
@@ -97,25 +98,27 @@ def _fail(store: Store, request_id: int, reason: str) -> None:
         )
 
 
-def _person(store: Store, request: dict[str, Any]) -> int:
-    survivors = (
-        live_customers([int(request["customer_id"])], store) if request["customer_id"] is not None else []
-    )
+def _people(store: Store, request: dict[str, Any]) -> list[int]:
+    """The live customers of the request's confirmed set (one person, possibly several customers)."""
+    survivors = request_customers(store, request)
     if not survivors:
-        raise RuntimeError(f"customer {request['customer_id']} no longer exists or was anonymized")
-    return survivors[0]
+        named = request.get("customer_ids") or request["customer_id"]
+        raise RuntimeError(f"customer {named} no longer exists or was anonymized")
+    return survivors
 
 
 def export_record(
-    store: Store, customer_id: int, settings: ComplianceSettings
+    store: Store, customer_id: int | Sequence[int], settings: ComplianceSettings
 ) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-    """A person's tables and the record around them (lock state, sources, categories, retention)."""
-    ids = sql.person_ids(store, customer_id)
+    """A person's tables (all customers of its set) and the record around them (lock state, sources...)."""
+    survivors = [customer_id] if isinstance(customer_id, int) else list(customer_id)
+    ids = sql.people_ids(store, survivors)
     tables = sql.person_tables(store, ids)
-    status = sql.customer_status(store, customer_id) or {}
+    status = sql.customer_status(store, survivors[0]) or {}
     record = {
-        "customer_id": customer_id,
+        "customer_id": survivors[0],
         "customer_ids": ids,
+        "person_customers": survivors,
         "lock": {key: status.get(key) for key in ("locked", "lock_reason", "locked_by", "locked_at")},
         "sources": sql.sources(store, ids),
         "personal_data_categories": sql.personal_data_register(store),
@@ -135,8 +138,9 @@ def _export_one(
     written: list[Path] = []
     try:
         with store.transaction():
-            customer_id = _person(store, request)
-            tables, record = export_record(store, customer_id, settings)
+            survivors = _people(store, request)
+            customer_id = survivors[0]
+            tables, record = export_record(store, survivors, settings)
             meta = {
                 "request_id": request["request_id"],
                 "requested_by": request["requested_by"],
@@ -144,6 +148,7 @@ def _export_one(
                 "schema_version": store.current_version(),
                 "produced_at": started,
                 "customer_id": customer_id,
+                "customer_ids": survivors,
             }
             files = bundle.build_files(tables, record, meta)
             name = f"export-{request['request_id']:06d}-customer-{customer_id}-{started:%Y%m%dT%H%M%SZ}.zip"
@@ -154,14 +159,14 @@ def _export_one(
             counts = {table: frame.height for table, frame in tables.items()}
             sql.update_request(
                 store, request["request_id"], status="done", status_reason=None, customer_id=customer_id,
-                started_at=started, finished_at=utcnow(), bundle_path=str(path), bundle_sha256=checksum,
-                encrypted=bool(settings.export_passphrase), counts=counts,
+                customer_ids=survivors, started_at=started, finished_at=utcnow(), bundle_path=str(path),
+                bundle_sha256=checksum, encrypted=bool(settings.export_passphrase), counts=counts,
             )  # fmt: skip
             store.audit(
                 actor, "export_produced", "compliance_request", request["request_id"],
                 {"request_id": request["request_id"], "requested_by": request["requested_by"],
-                 "customer_id": customer_id, "bundle_path": str(path), "sha256": checksum,
-                 "encrypted": bool(settings.export_passphrase), "counts": counts},
+                 "customer_id": customer_id, "customer_ids": survivors, "bundle_path": str(path),
+                 "sha256": checksum, "encrypted": bool(settings.export_passphrase), "counts": counts},
             )  # fmt: skip
     except BaseException:
         # the COMMIT too may fail (disk full): then no request points at the bundle, so it must go,
@@ -262,10 +267,11 @@ def queue_retention(store: Store, settings: ComplianceSettings) -> list[int]:
 
 
 def _already_anonymized(store: Store, request: dict[str, Any]) -> bool:
-    if request["customer_id"] is None:
+    ids = request.get("customer_ids") or ([request["customer_id"]] if request["customer_id"] else [])
+    if not ids:
         return False
-    current = sql.customer_status(store, int(request["customer_id"]))
-    return current is not None and current["status"] == "anonymized"
+    states = [sql.customer_status(store, int(i)) for i in ids]
+    return all(state is not None and state["status"] == "anonymized" for state in states)
 
 
 def recognise_after_ingest(
@@ -311,12 +317,14 @@ def _anonymize_one(
     request_id = request["request_id"]
     with store.transaction():
         if _already_anonymized(store, request):
-            reason = f"customer {request['customer_id']} was already anonymized"
+            named = request.get("customer_ids") or [request["customer_id"]]
+            reason = f"customer {', '.join(map(str, named))} was already anonymized"
             sql.update_request(store, request_id, status="done", status_reason=reason, lookup_value=None,
                                finished_at=utcnow())  # fmt: skip
             return {"status": "done", "counts": {}}
-        customer_id = _person(store, request)
-        ids = sql.person_ids(store, customer_id)
+        survivors = _people(store, request)
+        customer_id = survivors[0]
+        ids = sql.people_ids(store, survivors)
         locked = [s for s in (sql.customer_status(store, i) for i in ids) if s and s["locked"]]
         if locked:
             first = locked[0]
@@ -328,23 +336,35 @@ def _anonymize_one(
             return {"status": "waiting", "reason": reason}
         started = utcnow()
         values, counts = erase_person(store, settings, key, request_id, ids, started)
+        counts["suggestions_superseded"] = supersede_open_suggestions(store, ids, request_id, started)
         sql.update_request(
             store, request_id, status="done", status_reason=None, customer_id=customer_id,
-            lookup_value=None, started_at=started, finished_at=utcnow(), counts=counts,
+            customer_ids=survivors, lookup_value=None, started_at=started, finished_at=utcnow(), counts=counts,
         )  # fmt: skip
         store.audit(
             actor, "anonymized", "customer", customer_id,
-            {"request_id": request_id, "customer_ids": ids, "counts": counts, "at": started.isoformat()},
+            {"request_id": request_id, "customer_ids": ids, "person_customers": survivors, "counts": counts,
+             "at": started.isoformat()},
         )  # fmt: skip
     places = verify_erasure(store, settings, ids, values)
     if places:
-        reason = f"verification found erased values: {'; '.join(places[:50])}"
-        _fail(store, request_id, reason)
+        # the person's own rows were erased (and committed); what is left is elsewhere: say where,
+        # whose it is and what to do, and keep the request open as `incomplete` rather than `failed`
+        reason = leftovers.explain(store, ids, places)
         with store.transaction():
+            sql.update_request(store, request_id, status="incomplete", status_reason=reason[:4000],
+                               finished_at=utcnow())  # fmt: skip
             store.audit(actor, "anonymization_verification_failed", "compliance_request", request_id,
                         {"request_id": request_id, "places": places[:200]})  # fmt: skip
         raise VerificationError(f"request {request_id}: {reason}")
     return {"status": "done", "counts": counts}
+
+
+def supersede_open_suggestions(store: Store, ids: Sequence[int], request_id: int, now: datetime) -> int:
+    """Take the erased customers' open suggestions out of the queue (superseded, with the reason)."""
+    return sql.supersede_suggestions_of(
+        store, ids, f"customer anonymized (erasure request {request_id})", now
+    )
 
 
 # -- for `make demo` -----------------------------------------------------------------------------

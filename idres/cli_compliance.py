@@ -26,7 +26,45 @@ RequestedByOption = Annotated[
     str, typer.Option("--requested-by", help="Who asked (the compliance officer or agent).")
 ]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (e.g. the letter's reference).")]
-REQUEST_COLUMNS = ["id", "kind", "status", "customer", "lookup", "requested by", "requested at", "detail"]
+REQUEST_COLUMNS = [
+    "id",
+    "kind",
+    "status",
+    "customers",
+    "lookup",
+    "requested by",
+    "requested at",
+    "due",
+    "detail",
+]
+
+
+CustomersOption = Annotated[
+    str | None,
+    typer.Option(
+        "--customers", help="The customers the request covers, e.g. 12,57,80 (from the candidates)."
+    ),
+]
+YesOption = Annotated[bool, typer.Option("--yes", help="Cover every candidate customer without asking.")]
+
+
+def _ids(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part.strip().lstrip("#")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        fail(f"--customers takes customer ids separated by commas, got {text!r}")
+
+
+def _print_candidates(request: dict[str, Any], candidates: list[dict[str, Any]]) -> None:
+    console.print(
+        f"request {request['request_id']}: {len(candidates)} customers may be this person "
+        f"({request['lookup_kind']} lookup); confirm which the request covers:", highlight=False,
+    )  # fmt: skip
+    console.print(table(None, ["customer", "name", "channels", "why"], [
+        [c["customer_id"], c.get("name") or "(no name)", ", ".join(c.get("channels") or []), "; ".join(c["why"])]
+        for c in candidates]))  # fmt: skip
 
 
 def _queue(
@@ -38,8 +76,12 @@ def _queue(
     phone: str | None,
     requested_by: str,
     reason: str | None,
+    customers: str | None = None,
+    yes: bool = False,
 ) -> None:
-    from compliance.requests import request_anonymization, request_export
+    import sys
+
+    from compliance.requests import candidates_of, confirm_request, request_anonymization, request_export
     from review.errors import ReviewError
 
     settings = settings_for(store)
@@ -48,13 +90,32 @@ def _queue(
         try:
             request = queue(
                 session, requested_by, customer_id=customer, email=email, phone=phone, reason=reason,
-                default_region=settings.ingest.default_region,
+                default_region=settings.ingest.default_region, review_threshold=settings.match.review_threshold,
+                customer_ids=_ids(customers), confirm_all=yes,
             )  # fmt: skip
+            if request["status"] == "needs_confirmation" and fmt == OutputFormat.text:
+                candidates = candidates_of(session, request)
+                _print_candidates(request, candidates)
+                if sys.stdin.isatty():
+                    everyone = ",".join(str(c["customer_id"]) for c in candidates)
+                    answer = typer.prompt("customers the request covers (ids, or 'none' to decide later)",
+                                          default=everyone)  # fmt: skip
+                    if answer.strip().lower() != "none":
+                        request = confirm_request(
+                            session, request["request_id"], _ids(answer) or [], requested_by
+                        )
         except ReviewError as error:
             fail(str(error))
+    if request["status"] == "needs_confirmation":
+        emit(request, fmt, lambda r: console.print(
+            f"request {r['request_id']} waits for a confirmation: `idres requests confirm {r['request_id']} "
+            "--customers ID,ID --confirmed-by NAME`", highlight=False))  # fmt: skip
+        return
     emit(request, fmt, lambda r: console.print(
-        f"request {r['request_id']} queued: {kind} of customer {r['customer_id']} (status {r['status']}); "
-        f"it runs with the next `{kind}` flow or `idres {kind} run`", highlight=False))  # fmt: skip
+        f"request {r['request_id']} queued: {kind} of customer(s) "
+        f"{', '.join(map(str, r.get('customer_ids') or [r['customer_id']]))} (status {r['status']}, due "
+        f"{r['due_at']:%Y-%m-%d}); it runs with the next `{kind}` flow or `idres {kind} run`",
+        highlight=False))  # fmt: skip
 
 
 @export_app.command("request")
@@ -64,11 +125,16 @@ def export_request(
     email: EmailOption = None,
     phone: PhoneOption = None,
     reason: ReasonOption = None,
+    customers: CustomersOption = None,
+    yes: YesOption = False,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
-    """Queue an export of everything stored about a person (name them by exactly one of id, e-mail, phone)."""
-    _queue("export", store, fmt, customer, email, phone, requested_by, reason)
+    """Queue an export of everything stored about a person (name them by exactly one of id, e-mail, phone).
+
+    Every customer that may be the person is shown with why; you confirm which the request covers.
+    """
+    _queue("export", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
 
 
 @anonymize_app.command("request")
@@ -78,11 +144,16 @@ def anonymize_request(
     email: EmailOption = None,
     phone: PhoneOption = None,
     reason: ReasonOption = None,
+    customers: CustomersOption = None,
+    yes: YesOption = False,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
-    """Queue an irreversible anonymization of a person (name them by exactly one of id, e-mail, phone)."""
-    _queue("anonymize", store, fmt, customer, email, phone, requested_by, reason)
+    """Queue an irreversible anonymization of a person (name them by exactly one of id, e-mail, phone).
+
+    Every customer that may be the person is shown with why; you confirm which the request covers.
+    """
+    _queue("anonymize", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
 
 
 def _run_flow(kind: str, store: Path | None, fmt: OutputFormat) -> None:
@@ -159,21 +230,82 @@ def export_decrypt(
 def requests_list(
     kind: Annotated[str | None, typer.Option("--kind", help="export or anonymize.")] = None,
     status: Annotated[
-        str | None, typer.Option("--status", help="pending, waiting, done, failed or not_found.")
+        str | None,
+        typer.Option(
+            "--status",
+            help="needs_confirmation, pending, waiting, done, incomplete, failed, not_found or deleted.",
+        ),
     ] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", help="A request or customer id, lookup, reason or requester.")
+    ] = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only open requests past their due date.")
+    ] = False,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
-    """Export and anonymization requests with their status, newest first."""
+    """Export and anonymization requests with their status and due date, newest first."""
     from compliance.requests import list_requests
     from review.errors import ReviewError
 
     with store_session(store, read_only=True) as session:
         try:
-            rows = list_requests(session, kind=kind, status=status)
+            rows = list_requests(session, kind=kind, status=status, search=search, overdue=overdue)
         except ReviewError as error:
             fail(str(error))
     emit(rows, fmt, lambda data: console.print(table("Requests", REQUEST_COLUMNS, [
-        [r["request_id"], r["kind"], r["status"], r["customer_id"], r["lookup_kind"], r["requested_by"],
-         f"{r['requested_at']:%Y-%m-%d %H:%M}", r["status_reason"] or r["bundle_path"] or ""]
+        [r["request_id"], r["kind"], r["status"],
+         ", ".join(map(str, r.get("customer_ids") or ([r["customer_id"]] if r["customer_id"] else []))),
+         r["lookup_kind"], r["requested_by"], f"{r['requested_at']:%Y-%m-%d %H:%M}",
+         f"{r['due_at']:%Y-%m-%d}" if r.get("due_at") else "", r["status_reason"] or r["bundle_path"] or ""]
         for r in data])))  # fmt: skip
+
+
+@requests_app.command("show")
+def requests_show(
+    request_id: Annotated[int, typer.Argument(help="The request id.")],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """One request with its candidate customers and why each may be the person."""
+    from compliance.requests import candidates_of, get_request
+
+    with store_session(store, read_only=True) as session:
+        found = get_request(session, request_id)
+        if found is None:
+            fail(f"no request {request_id}")
+        candidates = candidates_of(session, found)
+
+    def render(data: dict[str, Any]) -> None:
+        console.print(
+            f"request {data['request_id']}: {data['kind']}, status {data['status']}, due "
+            f"{data['due_at']:%Y-%m-%d}, by {data['requested_by']}; reason: {data['reason'] or '-'}",
+            highlight=False,
+        )
+        if candidates:
+            _print_candidates(data, candidates)
+
+    emit({**found, "candidates": candidates}, fmt, render)
+
+
+@requests_app.command("confirm")
+def requests_confirm(
+    request_id: Annotated[int, typer.Argument(help="The request id.")],
+    customers: Annotated[str, typer.Option("--customers", help="The customers it covers, e.g. 12,57,80.")],
+    confirmed_by: Annotated[str, typer.Option("--confirmed-by", help="Who confirms (the officer).")],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Confirm which candidate customers a person's request covers; it is then queued as one."""
+    from compliance.requests import confirm_request
+    from review.errors import ReviewError
+
+    with store_session(store) as session:
+        try:
+            request = confirm_request(session, request_id, _ids(customers) or [], confirmed_by)
+        except ReviewError as error:
+            fail(str(error))
+    emit(request, fmt, lambda r: console.print(
+        f"request {r['request_id']} confirmed for customers {', '.join(map(str, r['customer_ids']))}: "
+        f"{r['status']}", highlight=False))  # fmt: skip

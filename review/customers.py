@@ -146,31 +146,68 @@ def _birth_date(value: Any) -> str | None:
     return str(parsed)
 
 
+class ProfileErrors(ReviewError):
+    """Several profile fields are wrong; `fields` maps each field to what is wrong with it."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.fields = fields
+        super().__init__("; ".join(f"{field}: {message}" for field, message in fields.items()))
+
+
+def validate_changes(customer: dict[str, Any], changes: dict[str, Any], region: str) -> dict[str, str]:
+    """Every problem of a set of profile changes, per field ({} when all are fine); nothing is saved."""
+    try:
+        _new_values(customer, changes, region)
+    except ProfileErrors as error:
+        return dict(error.fields)
+    except ReviewError as error:
+        return {"profile": str(error)}
+    return {}
+
+
 def _new_values(customer: dict[str, Any], changes: dict[str, Any], region: str) -> dict[str, Any]:
-    """Validated new column values for the fields `changes` touches (only those that differ)."""
+    """Validated new column values for the fields `changes` touches (only those that differ).
+
+    Every field is checked; all problems are raised together (`ProfileErrors`), so an agent fixes
+    them in one go instead of one per save.
+    """
     unknown = sorted(set(changes) - set(ALLOWED_CHANGES))
     if unknown:
         raise ReviewError(f"cannot edit {', '.join(unknown)}; editable: {', '.join(ALLOWED_CHANGES)}")
     values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for field in TEXT_FIELDS:
         if field in changes:
-            values[field] = _text_value(field, changes[field])
+            try:
+                values[field] = _text_value(field, changes[field])
+            except ReviewError as error:
+                errors[field] = str(error)
     if "birth_date" in changes:
-        values["birth_date"] = _birth_date(changes["birth_date"])
+        try:
+            values["birth_date"] = _birth_date(changes["birth_date"])
+        except ReviewError as error:
+            errors["birth_date"] = str(error)
     for column, check in (("emails", _emails), ("phones", lambda v: _phones(v, region))):
-        add = _as_list(column, changes.get(column))
-        remove = _as_list(f"remove_{column}", changes.get(f"remove_{column}"))
-        if not add and not remove:
-            continue
-        current = list(customer[column] or [])
-        dropped = check(remove) if remove else []
-        missing = [value for value in dropped if value not in current]
-        if missing:
-            raise ReviewError(f"customer {customer['customer_id']} has no {column[:-1]} {', '.join(missing)}")
-        kept = [value for value in current if value not in dropped]
-        values[column] = kept + [
-            value for value in dict.fromkeys(check(add) if add else []) if value not in kept
-        ]
+        try:
+            add = _as_list(column, changes.get(column))
+            remove = _as_list(f"remove_{column}", changes.get(f"remove_{column}"))
+            if not add and not remove:
+                continue
+            current = list(customer[column] or [])
+            dropped = check(remove) if remove else []
+            missing = [value for value in dropped if value not in current]
+            if missing:
+                raise ReviewError(
+                    f"customer {customer['customer_id']} has no {column[:-1]} {', '.join(missing)}"
+                )
+            kept = [value for value in current if value not in dropped]
+            values[column] = kept + [
+                value for value in dict.fromkeys(check(add) if add else []) if value not in kept
+            ]
+        except ReviewError as error:
+            errors[column] = str(error)
+    if errors:
+        raise ProfileErrors(errors)
     return {field: value for field, value in values.items() if value != customer[field]}
 
 
@@ -246,6 +283,9 @@ def add_comment(
             if not sql.conversation_exists(store, conversation_id):
                 raise ReviewError(f"no conversation {conversation_id}")
             owner = sql.conversation_customer(store, conversation_id)
+            holder = sql.get_customer(store, owner) if owner is not None else None
+            if holder is not None:
+                _refuse_anonymized(holder, "comment on a conversation of")
             if survivor is not None and owner != survivor:
                 raise ReviewError(
                     f"conversation {conversation_id} belongs to customer {owner}, not {survivor}"

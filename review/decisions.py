@@ -94,7 +94,13 @@ def _settle(store: Store, row: dict[str, Any], check: StaleCheck, agent: str) ->
 
 
 class _Recorded(ReviewError):
-    """A refusal whose bookkeeping (a supersession) must be committed before it is raised."""
+    """A refusal whose bookkeeping (a supersession) must be committed before it is raised.
+
+    `commit_writes` makes the store commit the enclosing transaction (the page's, the outbox's, a
+    bulk approve's) instead of rolling the supersession back with the refusal.
+    """
+
+    commit_writes = True
 
 
 def _decide(
@@ -103,7 +109,7 @@ def _decide(
     agent = clean_agent(agent)
     comment = clean_comment(comment)
     verb = "approved" if approve else "rejected"
-    refusal: ReviewError | None = None
+    refusal: _Recorded | None = None
     result: dict[str, Any] = {}
     with store.transaction():
         row = _decidable(store, suggestion_id, verb)
@@ -115,7 +121,7 @@ def _decide(
         try:
             current = _settle(store, row, check, agent)
         except _Recorded as error:
-            refusal = ReviewError(str(error))
+            refusal = error
         if refusal is None:
             left, right = int(current["customer_id_l"]), int(current["customer_id_r"])
             link = sql.cannot_link_between(store, left, right) if approve else None

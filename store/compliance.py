@@ -38,20 +38,41 @@ def get_request(store: Store, request_id: int) -> dict[str, Any] | None:
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(row.get("counts"), str):
-        row["counts"] = json.loads(row["counts"])
+    for column in ("counts", "candidates"):
+        if isinstance(row.get(column), str):
+            row[column] = json.loads(row[column])
     return row
 
 
-def list_requests(store: Store, kind: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-    """Requests, newest first, optionally of one kind and/or status."""
-    where, params = [], []
+def list_requests(
+    store: Store,
+    kind: str | None = None,
+    status: str | None = None,
+    *,
+    search: str | None = None,
+    overdue_at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Requests, newest first: of one kind and/or status, matching `search` (id, customer, lookup,
+    reason, requester), open past their due date at `overdue_at`."""
+    where: list[str] = []
+    params: list[Any] = []
     if kind:
         where.append("kind = ?")
         params.append(kind)
     if status:
         where.append("status = ?")
         params.append(status)
+    if search and search.strip():
+        text = search.strip().lower().lstrip("#")
+        where.append(
+            """(CAST(request_id AS VARCHAR) = ? OR list_contains(customer_ids, TRY_CAST(? AS BIGINT))
+            OR CAST(customer_id AS VARCHAR) = ? OR contains(lower(coalesce(lookup_value, '')), ?)
+            OR contains(lower(coalesce(reason, '')), ?) OR contains(lower(requested_by), ?))"""
+        )
+        params += [text] * 6
+    if overdue_at is not None:
+        where.append("status IN ('needs_confirmation', 'pending', 'waiting', 'erasing') AND due_at < ?")
+        params.append(overdue_at)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = store.rows(f"SELECT * FROM compliance_requests {clause} ORDER BY request_id DESC", params)
     return [_decoded(row) for row in rows]
@@ -456,3 +477,67 @@ def mentions_outside(store: Store, customer_ids: Sequence[int], values: Sequence
             [*forms, *forms],
         )
     )
+
+
+# -- a person's candidate customers ---------------------------------------------------------------
+def pending_links(store: Store, customer_ids: Sequence[int], min_probability: float) -> list[dict[str, Any]]:
+    """Pending suggestions at or above `min_probability` that involve any of these customers."""
+    ids = _in(customer_ids)
+    return store.rows(
+        f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability FROM suggestions
+        WHERE status = 'pending' AND probability >= ? AND NOT related_only
+          AND (customer_id_l IN ({ids}) OR customer_id_r IN ({ids}))
+        ORDER BY probability DESC, suggestion_id LIMIT 500""",
+        [min_probability],
+    )
+
+
+def candidate_overview(store: Store, customer_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Per customer: display name, status and its channels (for confirming a person's set)."""
+    ids = _in(customer_ids)
+    return store.rows(
+        f"""SELECT c.customer_id, c.status,
+               coalesce(nullif(trim(concat_ws(' ', c.first_name, c.last_name)), ''), c.display_name) AS name,
+               list_sort(list_distinct(list(i.channel))) AS channels, c.emails, c.phones
+        FROM customers c LEFT JOIN identities i ON i.customer_id = c.customer_id
+        WHERE c.customer_id IN ({ids}) GROUP BY ALL ORDER BY c.customer_id"""
+    )
+
+
+def people_ids(store: Store, customer_ids: Sequence[int]) -> list[int]:
+    """Every customer of a confirmed set and every customer merged into any of them."""
+    found: set[int] = set()
+    for customer_id in customer_ids:
+        found.update(person_ids(store, int(customer_id)))
+    return sorted(found)
+
+
+def owner_of(store: Store, table: str, row_id: str) -> int | None:
+    """The customer a message, comment, identity or customer row belongs to (None when unknown)."""
+    queries = {
+        "messages": """SELECT i.customer_id FROM messages m JOIN conversations c USING (conversation_id)
+            JOIN identities i ON i.identity_id = c.identity_id WHERE m.message_id = TRY_CAST(? AS BIGINT)""",
+        "comments": """SELECT coalesce(k.customer_id, i.customer_id) FROM comments k
+            LEFT JOIN conversations c ON c.conversation_id = k.conversation_id
+            LEFT JOIN identities i ON i.identity_id = c.identity_id WHERE k.comment_id = TRY_CAST(? AS BIGINT)""",
+        "identities": "SELECT customer_id FROM identities WHERE identity_id = TRY_CAST(? AS BIGINT)",
+        "customers": "SELECT customer_id FROM customers WHERE customer_id = TRY_CAST(? AS BIGINT)",
+    }
+    if table not in queries:
+        return None
+    value = store.scalar(queries[table], [row_id])
+    return None if value is None else int(value)
+
+
+def supersede_suggestions_of(store: Store, customer_ids: Sequence[int], reason: str, now: datetime) -> int:
+    """Mark the open (pending, approved, held) suggestions of these customers superseded; returns how many."""
+    ids = _in(customer_ids)
+    where = f"""status IN ('pending', 'approved', 'held')
+        AND (customer_id_l IN ({ids}) OR customer_id_r IN ({ids}))"""
+    count = int(store.scalar(f"SELECT count(*) FROM suggestions WHERE {where}"))
+    if count:
+        store.execute(
+            f"UPDATE suggestions SET status = 'superseded', status_reason = ?, updated_at = ? WHERE {where}",
+            [reason, now],
+        )
+    return count

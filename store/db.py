@@ -126,7 +126,11 @@ class Store:
     # -- transactions -------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """All or nothing: commit at the end of the block, roll back on any exception (Ctrl-C too)."""
+        """All or nothing: commit at the end of the block, roll back on any exception (Ctrl-C too).
+
+        An exception with a true `commit_writes` attribute commits instead (then propagates): it is a
+        refusal that recorded why, and the record must survive any enclosing transaction.
+        """
         if self._in_transaction:
             yield self
             return
@@ -134,8 +138,13 @@ class Store:
         self._in_transaction = True
         try:
             yield self
-        except BaseException:
+        except BaseException as error:
             self._in_transaction = False
+            if getattr(error, "commit_writes", False):
+                # a refusal whose bookkeeping must stay (e.g. a suggestion marked superseded): the
+                # writes made so far are kept, then the refusal reaches the caller
+                self.execute("COMMIT")
+                raise
             # DuckDB may have aborted the transaction itself already; then there is nothing to undo
             with suppress(duckdb.Error):
                 self.connection.execute("ROLLBACK")

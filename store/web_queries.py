@@ -17,12 +17,19 @@ _CUSTOMER_NAME = "coalesce(nullif(trim(concat_ws(' ', c.first_name, c.last_name)
 
 
 def queue_page(
-    store: Store, band: str | None = None, channel: str | None = None, limit: int = 20, offset: int = 0
+    store: Store,
+    band: str | None = None,
+    channel: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    skipped: list[int] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Pending suggestions, most probable first, with parsed evidence; and how many match the filter.
+    """Pending suggestions, most probable first (those the agent skipped last), with parsed evidence;
+    and how many match the filter.
 
     A pair is on a channel when either customer has an identity there (as bulk approve reads it).
     """
+    later = f"suggestion_id IN ({_ids(skipped)}), " if skipped else ""
     band_clause = "AND s.band = ?" if band else ""
     params: list[Any] = [band] if band else []
     if not channel:
@@ -31,7 +38,7 @@ def queue_page(
             f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, rule, reason,
                    related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason
             FROM suggestions s WHERE s.status = 'pending' {band_clause}
-            ORDER BY probability DESC, suggestion_id LIMIT ? OFFSET ?""",
+            ORDER BY {later}probability DESC, suggestion_id LIMIT ? OFFSET ?""",
             [*params, int(limit), int(offset)],
         )
         total = int(
@@ -46,7 +53,7 @@ def queue_page(
     rows = store.rows(
         f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, rule, reason,
                related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason, count(*) OVER () AS total
-        FROM ({source}) ORDER BY probability DESC, suggestion_id LIMIT ? OFFSET ?""",
+        FROM ({source}) ORDER BY {later}probability DESC, suggestion_id LIMIT ? OFFSET ?""",
         [*params, int(limit), int(offset)],
     )
     total = int(rows[0]["total"]) if rows else int(store.scalar(f"SELECT count(*) FROM ({source})", params))

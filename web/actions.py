@@ -25,6 +25,7 @@ NEEDS: dict[str, str] = {
     "merge": "merge",
     "request_export": "export",
     "request_anonymization": "anonymize",
+    "confirm_request": "export",
 }
 
 
@@ -92,12 +93,33 @@ def _request(kind: str) -> ActionFn:
         from compliance import requests
 
         function = requests.request_export if kind == "export" else requests.request_anonymization
+        customer_id = args.get("customer_id")
+        chosen = [int(c) for c in args.get("customer_ids") or []]
         request = function(
-            store, user, customer_id=int(args["customer_id"]), reason=args.get("reason") or None
-        )
+            store, user, customer_id=None if customer_id in (None, "") else int(customer_id),
+            email=args.get("email") or None, phone=args.get("phone") or None,
+            reason=args.get("reason") or None, default_region=str(args.get("default_region") or "GB"),
+            review_threshold=float(args.get("review_threshold") or requests.DEFAULT_REVIEW_THRESHOLD),
+            customer_ids=chosen or None,
+        )  # fmt: skip
+        if request.get("status") == "needs_confirmation":
+            return (
+                f"{kind} request {request.get('request_id')} recorded (needs_confirmation): "
+                f"{len(request.get('candidates') or [])} customers may be this person, confirm which it covers"
+            )
         return f"{kind} request {request.get('request_id')} recorded ({request.get('status')})"
 
     return run
+
+
+def _confirm_request(store: Store, user: str, args: dict[str, Any]) -> str:
+    from compliance import requests
+
+    request = requests.confirm_request(
+        store, int(args["request_id"]), [int(c) for c in args.get("customer_ids") or []], user
+    )
+    ids = ", ".join(map(str, request.get("customer_ids") or []))
+    return f"request {request['request_id']} confirmed for customers {ids} (pending)"
 
 
 def _audit(store: Store, user: str, args: dict[str, Any]) -> str:
@@ -154,6 +176,7 @@ def build_actions(settings: Settings) -> dict[str, ActionFn]:
         "merge": merge,
         "request_export": _request("export"),
         "request_anonymization": _request("anonymization"),
+        "confirm_request": _confirm_request,
         "audit": _audit,
         "login": _login,
     }

@@ -136,7 +136,10 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
             )
         gate.run(account["username"], "login", {})
         app.state.accounts.pop(account["username"], None)
-        response = RedirectResponse(safe_next(next), status_code=303)
+        target = safe_next(next)
+        if target == "/queue" and account["role"] == "compliance":
+            target = "/requests"  # compliance officers work from the requests page
+        response = RedirectResponse(target, status_code=303)
         response.delete_cookie(LOGIN_COOKIE, path="/login")
         response.set_cookie(
             SESSION_COOKIE,
@@ -162,11 +165,14 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
 
     @app.get("/")
     def home(request: Request) -> Response:
-        return RedirectResponse("/queue", status_code=303)
+        user = request.app.state.sessions.load(request.cookies.get(SESSION_COOKIE))
+        landing = "/requests" if user is not None and user.role == "compliance" else "/queue"
+        return RedirectResponse(landing, status_code=303)
 
-    from web import routes_customer, routes_misc, routes_review
+    from web import routes_compliance, routes_customer, routes_misc, routes_review
 
     app.include_router(routes_review.router)
     app.include_router(routes_customer.router)
-    app.include_router(routes_misc.router)
+    app.include_router(routes_misc.router)  # /requests/{id}/download before /requests/{id}
+    app.include_router(routes_compliance.router)
     return app

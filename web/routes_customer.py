@@ -66,7 +66,12 @@ def customer_default(customer_id: int, user: User = Depends(current_user)) -> Re
 
 @router.get("/customers/{customer_id}/{tab}")
 def customer_panel(
-    request: Request, customer_id: int, tab: str, q: str = "", user: User = Depends(current_user)
+    request: Request,
+    customer_id: int,
+    tab: str,
+    q: str = "",
+    edit: int = 0,
+    user: User = Depends(current_user),
 ) -> Response:
     """One section of a customer's panel (merged customers redirect to their survivor)."""
     if tab not in TABS:
@@ -95,10 +100,33 @@ def customer_panel(
                 context["matches"], context["search_error"] = [], str(error)
         elif tab == "actions" and user.can("export"):
             context["requests"] = _requests_of(store, customer_id)
+        elif tab == "profile":
+            context["sources"] = profile_sources(profile or {}, identities)
     return render(
         request, f"customer_{tab}.html", user, tab=tab, tabs=TABS, customer=profile, identities=identities,
-        q=q, text_fields=TEXT_FIELDS, **context,
+        q=q, text_fields=TEXT_FIELDS, editing=bool(edit), form_values={}, errors={}, **context,
     )  # fmt: skip
+
+
+def profile_sources(profile: dict[str, Any], identities: list[dict[str, Any]]) -> dict[str, str]:
+    """Where each profile value came from, in words (as `idres customers show` prints it)."""
+    channels = {int(i["identity_id"]): i["channel"] for i in identities}
+    raw = profile.get("profile_sources") or {}
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    words: dict[str, str] = {}
+    for field, source in raw.items() if isinstance(raw, dict) else []:
+        if not isinstance(source, dict):
+            continue
+        if source.get("rule") == "agent_edited":
+            who = f" by {source['agent']}" if source.get("agent") else ""
+            when = f" on {str(source['at'])[:10]}" if source.get("at") else ""
+            words[field] = f"edited{who}{when}"
+        elif source.get("identity_id") is not None:
+            channel = source.get("channel") or channels.get(int(source["identity_id"]), "")
+            rule = str(source.get("rule") or "").replace("_", " ")
+            words[field] = f"{channel} identity {source['identity_id']}" + (f" ({rule})" if rule else "")
+    return words
 
 
 def _search_identities(store: Any, query: str, customer_id: int) -> list[dict[str, Any]]:
@@ -150,20 +178,20 @@ def comment(
     return perform(request, user, "comment", arguments, target)
 
 
-def profile_changes(form: dict[str, str], current: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def profile_changes(form: dict[str, str], current: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The changes the form asks for, in `review.customers.edit_profile` terms; and problems found here.
 
     The service validates every value like ingested data (emails, phones, dates); here only the
     shape is checked, and list fields become what to add and what to remove.
     """
     changes: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: dict[str, str] = {}
     for field in (*TEXT_FIELDS, "birth_date"):
         if field not in form:
             continue
         value = " ".join(form[field].split()) or None
         if value is not None and len(value) > 200:
-            problems.append(f"{field.replace('_', ' ')} is longer than 200 characters")
+            problems[field] = f"{field.replace('_', ' ')} is longer than 200 characters"
         if value != (current.get(field) or None):
             changes[field] = value
     for field in LIST_FIELDS:
@@ -198,8 +226,23 @@ async def edit_profile(request: Request, customer_id: int, user: User = Depends(
     if current is None:
         raise HTTPException(404, f"no customer {customer_id}")
     changes, problems = profile_changes(form, current)
+    if not problems and changes:
+        from review.customers import validate_changes
+
+        region = request.app.state.settings.ingest.default_region
+        problems = validate_changes(current, changes, region)
     if problems:
-        return redirect(request, target, "error", "Not saved: " + "; ".join(problems) + ".")
+        # the form comes back with what the agent typed and each problem beside its field
+        def page() -> Response:
+            with gate.read() as store:
+                identities = web_queries.customer_identities(store, customer_id)
+            return render(
+                request, "customer_profile.html", user, tab="profile", tabs=TABS, customer=current,
+                identities=identities, q="", text_fields=TEXT_FIELDS, editing=True, form_values=form,
+                errors=problems, sources={}, status_code=422,
+            )  # fmt: skip
+
+        return await run_in_threadpool(page)
     if not changes:
         return redirect(request, target, "info", "Nothing changed.")
     return await run_in_threadpool(
@@ -274,5 +317,7 @@ def compliance_request(
     target = f"/customers/{customer_id}/actions"
     if confirm != "yes":
         return redirect(request, target, "error", f"Tick the confirmation box to request the {kind}.")
-    action = "request_export" if kind == "export" else "request_anonymization"
-    return perform(request, user, action, {"customer_id": customer_id, "reason": reason.strip()}, target)
+    from web.routes_compliance import request_arguments, submit_request
+
+    arguments = request_arguments(request, {"customer_id": customer_id}, reason)
+    return submit_request(request, user, kind, arguments, target)

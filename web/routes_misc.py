@@ -34,26 +34,6 @@ def queued(request: Request, user: User = Depends(current_user)) -> Response:
     )
 
 
-def _compliance_requests(store: Any) -> list[dict[str, Any]]:
-    from compliance.requests import list_requests
-
-    return list_requests(store)
-
-
-@router.get("/requests")
-def requests_page(request: Request, user: User = Depends(current_user)) -> Response:
-    """Export and anonymization requests with their status (compliance and admin)."""
-    if not (user.can("export") or user.can("anonymize")):
-        raise Forbidden(f"your role ({user.role}) may not see compliance requests")
-    try:
-        with request.app.state.gate.read() as store:
-            rows = _compliance_requests(store)
-        problem = None
-    except ImportError:
-        rows, problem = [], "Compliance requests are not available in this installation yet."
-    return render(request, "requests.html", user, rows=rows, problem=problem)
-
-
 @router.get("/requests/{request_id}/download")
 def download(request: Request, request_id: int, user: User = Depends(current_user)) -> Response:
     """The export bundle of a finished request: compliance only, and audited."""

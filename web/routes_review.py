@@ -15,6 +15,15 @@ from web.perform import perform
 
 router = APIRouter()
 PAGE_SIZE = 10
+# the suggestions an agent skipped (`s`), kept by the browser in a cookie so a reload remembers them
+SKIP_COOKIE = "idres_skipped"
+MAX_SKIPPED = 200
+
+
+def skipped_ids(cookie: str | None) -> list[int]:
+    """The skipped suggestion ids of the cookie (digits only, at most MAX_SKIPPED)."""
+    ids = [int(part) for part in (cookie or "").split("-") if part.isdigit() and len(part) < 19]
+    return list(dict.fromkeys(ids))[-MAX_SKIPPED:]
 
 
 def _chart(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -47,12 +56,14 @@ def queue(
     """Pending suggestions, most probable first, filterable by band and channel."""
     page = max(page, 1)
     band_filter = band if band in web_queries.QUEUE_BANDS else None
+    skipped = skipped_ids(request.cookies.get(SKIP_COOKIE))
     with request.app.state.gate.read() as store:
         known_channels = web_queries.channels(store)
         channel_filter = channel if channel in known_channels else None
         items, total = web_queries.queue_page(
-            store, band_filter, channel_filter, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
+            store, band_filter, channel_filter, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+            skipped=skipped,
+        )  # fmt: skip
         people = web_queries.customers_overview(
             store, [i["customer_id_l"] for i in items] + [i["customer_id_r"] for i in items]
         )
@@ -60,6 +71,7 @@ def queue(
         item["chart"] = _chart(item["evidence"])
         item["left"] = people.get(int(item["customer_id_l"]))
         item["right"] = people.get(int(item["customer_id_r"]))
+        item["skipped"] = int(item["suggestion_id"]) in skipped
     return render(
         request,
         "queue.html",

@@ -95,6 +95,9 @@ def test_earlier_bundles_of_the_person_are_deleted(people: Store, tmp_path: Path
     assert done["counts"]["export_bundles_deleted"] == 1
     exported = get_request(people, bundles[0]["request_id"]) or {}
     assert exported["status_reason"] == f"bundle deleted by erasure request {done['request_id']}"
+    # no longer `done` with a path to a missing file (the page would offer a download that 404s)
+    assert exported["status"] == "deleted" and exported["bundle_path"] is None
+    assert (get_request(people, bundles[1]["request_id"]) or {})["status"] == "done"
 
 
 def test_a_planted_leftover_fails_the_request_loudly(people: Store, tmp_path: Path) -> None:
@@ -106,7 +109,10 @@ def test_a_planted_leftover_fails_the_request_loudly(people: Store, tmp_path: Pa
     summary = run_anonymizations(people, compliance_settings(tmp_path), "anonymize-flow")
     assert [f["request_id"] for f in summary["failed"]] == [request["request_id"]]
     failed = get_request(people, request["request_id"]) or {}
-    assert failed["status"] == "failed" and "comments.body (comment_id=9)" in failed["status_reason"]
+    # Alice's own rows are erased: the request is incomplete (not failed) and says whose comment it is
+    assert failed["status"] == "incomplete"
+    assert "comment 9 (body) (customer 3's data: if customer 3 is the same person" in failed["status_reason"]
+    assert people.scalar("SELECT status FROM customers WHERE customer_id = 1") == "anonymized"
     assert ALICE_EMAIL not in failed["status_reason"]  # places, never the value
 
 
@@ -122,7 +128,7 @@ def test_a_leftover_file_in_the_export_folder_fails_the_verification(
     request = request_anonymization(people, "dpo", customer_id=1)
     summary = run_anonymizations(people, settings, "anonymize-flow")
     assert summary["failed"] and f"file {copy}" in summary["failed"][0]["reason"]
-    assert (get_request(people, request["request_id"]) or {})["status"] == "failed"
+    assert (get_request(people, request["request_id"]) or {})["status"] == "incomplete"
 
 
 def test_verification_finds_nothing_after_a_clean_run_but_sees_a_value_put_back(
@@ -235,7 +241,7 @@ def test_a_duplicate_customer_holding_the_same_address_is_named_in_the_failure(
     assert [f["request_id"] for f in summary["failed"]] == [request["request_id"]]
     reason = (get_request(people, request["request_id"]) or {})["status_reason"]
     assert "customers 3 hold the same identifiers" in reason
-    assert "identities.email_norm (identity_id=3)" in reason
+    assert "identity 3 (email_norm) (customer 3's data" in reason
 
 
 def test_a_second_request_for_an_anonymized_customer_is_done_without_work(

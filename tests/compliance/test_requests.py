@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from compliance.requests import get_request, list_requests, request_anonymization, request_export
+from compliance.requests import (
+    confirm_request,
+    due_date,
+    get_request,
+    list_requests,
+    request_anonymization,
+    request_export,
+)
 from idres.settings import Settings
 from review.errors import ReviewError
 from store import Store
@@ -80,3 +88,34 @@ def test_list_filters_by_kind_and_status(people: Store) -> None:
     assert list_requests(people, kind="anonymize", status="done") == []
     with pytest.raises(ReviewError, match="kind must be"):
         list_requests(people, kind="delete")
+
+
+def test_a_value_held_by_several_customers_asks_which_not_not_found(people: Store) -> None:
+    with people.transaction():  # Brian's identity also carries Alice's address (a duplicate, never merged)
+        people.execute("UPDATE identities SET email_norm = ? WHERE customer_id = 3", [ALICE_EMAIL])
+    request = request_anonymization(people, "dpo", email=ALICE_EMAIL)
+    assert request["status"] == "needs_confirmation" and request["customer_id"] is None
+    assert [(c["customer_id"], c["why"]) for c in request["candidates"]] == [
+        (1, ["holds the e-mail address"]), (3, ["holds the e-mail address"])]  # fmt: skip
+    assert list_requests(people, status="not_found") == []
+    with pytest.raises(ReviewError, match="not candidates"):
+        confirm_request(people, request["request_id"], [4], "dpo")
+    confirmed = confirm_request(people, request["request_id"], [1], "dpo")
+    assert (confirmed["status"], confirmed["customer_ids"], confirmed["confirmed_by"]) == (
+        "pending",
+        [1],
+        "dpo",
+    )
+    with pytest.raises(ReviewError, match="not waiting for a confirmation"):
+        confirm_request(people, request["request_id"], [1, 3], "dpo")
+
+
+def test_requests_carry_a_due_date_one_month_on_and_can_be_searched(people: Store) -> None:
+    request = request_export(people, "dpo", customer_id=3, reason="letter ref 4711")
+    assert request["due_at"] == due_date(request["requested_at"])
+    assert due_date(datetime(2026, 1, 31, 9, 0)) == datetime(2026, 2, 28, 9, 0)
+    assert due_date(datetime(2026, 12, 15)) == datetime(2027, 1, 15)
+    assert [r["request_id"] for r in list_requests(people, search="4711")] == [request["request_id"]]
+    assert [r["request_id"] for r in list_requests(people, search="#3")] == [request["request_id"]]
+    assert list_requests(people, search="nothing like it") == []
+    assert list_requests(people, overdue=True) == []

@@ -33,7 +33,7 @@ def _invoke(args: list[str], code: int = 0) -> str:
 def test_request_by_email_and_list_as_json(people: Path) -> None:
     out = _invoke(["anonymize", "request", "--email", ALICE_EMAIL.upper(), "--requested-by", "dpo",
                    "--reason", "letter 12", "--store", str(people)])  # fmt: skip
-    assert "request 1 queued: anonymize of customer 1" in out
+    assert "request 1 queued: anonymize of customer(s) 1" in out
     _invoke(["export", "request", "--customer", "3", "--requested-by", "dpo", "--store", str(people)])
     listed = json.loads(_invoke(["requests", "list", "--store", str(people), "--format", "json"]))
     assert [(r["request_id"], r["kind"], r["status"]) for r in listed] == [(2, "export", "pending"),
@@ -84,3 +84,27 @@ def test_export_run_and_anonymize_run(people: Path, tmp_path: Path, monkeypatch:
     _invoke(["anonymize", "request", "--customer", "1", "--requested-by", "dpo", "--store", str(people)])
     out = _invoke(["anonymize", "run", "--store", str(people), "--format", "json"])
     assert json.loads(out)["done"] == [2]
+
+
+def test_a_person_in_several_customers_is_shown_with_why_and_confirmed(people: Path) -> None:
+    with open_store(people) as store:  # Brian's identity also carries Alice's address
+        store.execute("UPDATE identities SET email_norm = ? WHERE customer_id = 3", [ALICE_EMAIL])
+    out = _invoke(
+        ["anonymize", "request", "--email", ALICE_EMAIL, "--requested-by", "dpo", "--store", str(people)]
+    )
+    assert "2 customers may be this person" in out and "holds the e-mail address" in out
+    assert "idres requests confirm 1" in out
+    shown = json.loads(_invoke(["requests", "show", "1", "--store", str(people), "--format", "json"]))
+    assert [c["customer_id"] for c in shown["candidates"]] == [1, 3] and shown[
+        "status"
+    ] == "needs_confirmation"
+    _invoke(["requests", "confirm", "1", "--customers", "9", "--confirmed-by", "dpo", "--store", str(people)],
+            code=1)  # fmt: skip
+    out = _invoke(["requests", "confirm", "1", "--customers", "1,3", "--confirmed-by", "dpo", "--store",
+                   str(people)])  # fmt: skip
+    assert "confirmed for customers 1, 3: pending" in out
+    direct = json.loads(_invoke(["export", "request", "--email", ALICE_EMAIL, "--requested-by", "dpo", "--yes",
+                                 "--store", str(people), "--format", "json"]))  # fmt: skip
+    assert direct["status"] == "pending" and direct["customer_ids"] == [1, 3]
+    listed = _invoke(["requests", "list", "--search", "#3", "--store", str(people)])
+    assert "1, 3" in listed

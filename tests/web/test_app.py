@@ -143,7 +143,7 @@ def test_names_are_escaped_and_profile_edits_are_validated(
         "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text and "<script>alert(1)" not in response.text
     )
     bad = client.post(f"/customers/{customer}/profile", data={"csrf_token": csrf, "emails": "not-an-email"})
-    assert flash_of(bad.text).startswith("error:") and "not-an-email" in flash_of(bad.text)
+    assert bad.status_code == 422 and 'data-field="emails"' in bad.text and "not-an-email" in bad.text
     with open_store(web_settings.store) as store:
         profile = store.rows(
             "SELECT first_name, city, emails FROM customers WHERE customer_id = ?", [customer]
@@ -165,7 +165,7 @@ def test_comment_lock_and_unlock_from_the_panel(client: TestClient, web_settings
         f"/customers/{customer}/lock", data={"csrf_token": csrf, "reason": "fraud check", "confirm": "yes"}
     )
     assert "locked: fraud check" in locked.text
-    assert client.get(f"/customers/{customer}/profile").text.count("readonly") >= 5
+    assert "?edit=1" not in client.get(f"/customers/{customer}/profile").text  # no Edit while locked
     unlocked = client.post(f"/customers/{customer}/unlock", data={"csrf_token": csrf, "confirm": "yes"})
     assert "locked: fraud check" not in unlocked.text
     assert [row["actor"] for row in _audit(web_settings, "comment")] in ([], ["alice"])
@@ -180,7 +180,7 @@ def test_every_panel_section_and_search_render(client: TestClient, web_settings:
         )[0]
     customer = row["customer_id"]
     for tab, marker in (
-        ("summary", "Activity"), ("profile", "Save profile"), ("conversations", "agent replies"),
+        ("summary", "Activity"), ("profile", "?edit=1"), ("conversations", "agent replies"),
         ("messages", "<h2>Messages"), ("identities", "Find matching identities"), ("actions", "Extra actions"),
     ):  # fmt: skip
         page = client.get(f"/customers/{customer}/{tab}")
@@ -200,9 +200,19 @@ def test_compliance_requests_an_export(client: TestClient, web_settings: Setting
     )
     message = flash_of(response.text)
     assert message.startswith("ok:") and "export request" in message
+    # the customer has pending suggestions: the request page shows every candidate with why, to confirm
+    assert "/requests/1" in str(response.url) and "Customers who may be this person" in response.text
+    assert "linked to customer" in response.text and 'name="customer_ids"' in response.text
     with open_store(web_settings.store) as store:
-        rows = store.rows("SELECT kind, customer_id, requested_by FROM compliance_requests")
-    assert rows == [{"kind": "export", "customer_id": customer, "requested_by": "carol"}]
+        candidates = [int(c) for c in re.findall(r'name="customer_ids" value="(\d+)"', response.text)]
+        rows = store.rows("SELECT kind, status, requested_by FROM compliance_requests")
+    assert rows == [{"kind": "export", "status": "needs_confirmation", "requested_by": "carol"}]
+    assert customer in candidates and len(candidates) >= 2
+    confirmed = client.post("/requests/1/confirm", data={"csrf_token": csrf, "customer_ids": candidates})
+    assert "confirmed for customers" in flash_of(confirmed.text)
+    with open_store(web_settings.store) as store:
+        row = store.rows("SELECT status, customer_ids, confirmed_by FROM compliance_requests")[0]
+    assert row == {"status": "pending", "customer_ids": sorted(candidates), "confirmed_by": "carol"}
     assert "export" in client.get("/requests").text
 
 
@@ -238,6 +248,7 @@ def test_export_bundle_download_is_for_compliance_and_audited(
     csrf = login(client, "carol")
     customer = _pending(web_settings)[0]["customer_id_l"]
     client.post(f"/customers/{customer}/export-request", data={"csrf_token": csrf, "confirm": "yes"})
+    client.post("/requests/1/confirm", data={"csrf_token": csrf, "customer_ids": [customer]})
     with open_store(web_settings.store) as store:
         run_exports(store, web_settings.compliance, "export-flow")
         request_id, status = store.rows("SELECT request_id, status FROM compliance_requests")[0].values()
@@ -294,11 +305,11 @@ def test_compliance_requests_an_anonymization_after_confirming(
     assert flash_of(unconfirmed.text).startswith("error:")
     confirmed = client.post(target, data={"csrf_token": csrf, "reason": "erasure 7", "confirm": "yes"})
     assert flash_of(confirmed.text).startswith("ok:") and "anonymization request" in flash_of(confirmed.text)
+    client.post("/requests/1/confirm", data={"csrf_token": csrf, "customer_ids": [customer]})
     with open_store(web_settings.store) as store:
-        rows = store.rows("SELECT kind, customer_id, requested_by, reason FROM compliance_requests")
-    assert rows == [
-        {"kind": "anonymize", "customer_id": customer, "requested_by": "carol", "reason": "erasure 7"}
-    ]
+        rows = store.rows("SELECT kind, customer_id, requested_by, reason, status FROM compliance_requests")
+    assert rows == [{"kind": "anonymize", "customer_id": customer, "requested_by": "carol",
+                     "reason": "erasure 7", "status": "pending"}]  # fmt: skip
     assert "anonymize" in client.get("/requests").text
 
 
@@ -309,3 +320,29 @@ def test_a_post_without_a_session_goes_to_the_login_page_and_changes_nothing(
     response = client.post(f"/suggestions/{target}/approve", data={"csrf_token": "x"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/login?next=%2Fqueue"
     assert _pending(web_settings)[0]["suggestion_id"] == target
+
+
+def test_a_profile_save_with_bad_fields_keeps_every_edit_and_shows_each_error_beside_its_field(
+    client: TestClient, web_settings: Settings
+) -> None:
+    csrf = login(client, "alice")
+    customer = _pending(web_settings)[0]["customer_id_l"]
+    with open_store(web_settings.store) as store:
+        before = store.rows("SELECT city, company, birth_date, emails FROM customers WHERE customer_id = ?",
+                            [customer])[0]  # fmt: skip
+    form = {"csrf_token": csrf, "city": "Harrogate", "company": "Fox & Sons", "birth_date": "31/02/1990",
+            "emails": "not-an-email", "phones": "call me"}  # fmt: skip
+    page = client.post(f"/customers/{customer}/profile", data=form)
+    assert page.status_code == 422
+    for field in ("birth_date", "emails", "phones"):  # every problem, each beside its field
+        assert f'data-field="{field}"' in page.text, field
+    assert 'data-field="city"' not in page.text
+    # what the agent typed is still in the form, nothing is half saved
+    assert 'value="Harrogate"' in page.text and "Fox &amp; Sons" in page.text and "call me" in page.text
+    with open_store(web_settings.store) as store:
+        after = store.rows("SELECT city, company, birth_date, emails FROM customers WHERE customer_id = ?",
+                           [customer])[0]  # fmt: skip
+    assert after == before
+    view = client.get(f"/customers/{customer}/profile").text
+    assert "profile-view" in view and "identity" in view  # a view with each value's source, and Edit
+    assert f"/customers/{customer}/profile?edit=1" in view

@@ -17,8 +17,16 @@ document.addEventListener("submit", (event) => {
     items[index].classList.add("current");
     items[index].scrollIntoView({ block: "nearest" });
   };
+  const remember = (id) => {
+    // kept in a cookie so a reload (or the next page) still shows the pair as skipped, at the end
+    const now = (document.cookie.match(/(?:^|; )idres_skipped=([\d-]*)/) || [null, ""])[1];
+    const ids = now.split("-").filter((v) => v && v !== id);
+    ids.push(id);
+    document.cookie = `idres_skipped=${ids.slice(-200).join("-")}; path=/; max-age=${8 * 3600}; samesite=lax`;
+  };
   const skip = () => {
     items[index].classList.add("skipped");
+    remember(items[index].getAttribute("data-id"));
     const next = items.findIndex((el, i) => i > index && !el.classList.contains("skipped"));
     select(next === -1 ? index : next);
   };
@@ -27,7 +35,8 @@ document.addEventListener("submit", (event) => {
     const button = el.querySelector("button.skip");
     if (button) button.addEventListener("click", (event) => { event.stopPropagation(); select(i); skip(); });
   });
-  select(0);
+  const first = items.findIndex((el) => !el.classList.contains("skipped"));
+  select(first === -1 ? 0 : first);
   document.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
