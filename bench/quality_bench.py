@@ -16,11 +16,15 @@ and gen2-1m. Per data set, in a temp folder:
     raw CRM columns on Febrl and RLdata (link_only on Febrl4);
 (c) exact keys: connected components of records sharing a folded email, the last 9 phone
     digits, a nickname-folded full name, a handle (or a soc_sec_id where there is one).
+Splink's contact-centre input carries `phone_tail` (the last 9 digits as written) for its phone
+comparison, so that it is not hurt by idres's E.164 normalization of foreign national numbers.
 Scores (bench/quality_metrics.py) count every truth record: one idres quarantined or never
 ingested is a miss. Per tool: pairwise precision/recall/F1 at the default threshold (idres's
 review threshold, 0.8 for Splink), the best-F1 threshold and F1 there, cluster pair
 precision/recall/F1 after approving everything at or above the threshold (idres: review band
-suggestions, related-only ones left out; Splink: its clusters at 0.8), B-cubed F1, wall time.
+suggestions, related-only ones left out; Splink: its clusters at 0.8), B-cubed F1, wall time;
+and, per data set, the true pairs grouped by the exact keys they share ("phone only", "name
+only", "no shared key", ...) with the share of each group each tool clusters together.
 """
 
 from __future__ import annotations
@@ -134,7 +138,7 @@ def idres_child(folder: Path) -> dict[str, Any]:
     }
 
 
-def bench_idres(folder: Path, truth: pl.DataFrame) -> dict[str, Any]:
+def bench_idres(folder: Path, truth: pl.DataFrame, clusterings: dict[str, pl.DataFrame]) -> dict[str, Any]:
     """Run idres_child in a fresh process and score its pairs and review-band clusters."""
     from bench.quality_metrics import scorecard
     from matching.evaluate import suggestion_clusters
@@ -178,11 +182,14 @@ def bench_idres(folder: Path, truth: pl.DataFrame) -> dict[str, Any]:
         keys.select(pl.col("rid").alias("identity_id"), "customer_id"), suggestions, threshold
     )
     out["scores"] = scorecard(pairs, clusters, truth_ids(truth), threshold)
+    clusterings["idres"] = clusters
     return out
 
 
 # ------------------------------------------------------------------------------------------ splink
-def bench_splink(source: pl.DataFrame, folder: Path, truth: pl.DataFrame) -> dict[str, Any]:
+def bench_splink(
+    source: pl.DataFrame, folder: Path, truth: pl.DataFrame, clusterings: dict[str, pl.DataFrame]
+) -> dict[str, Any]:
     """Splink in its venv on `source` (unique_id + columns), scored like idres."""
     from bench.quality_metrics import scorecard
 
@@ -217,6 +224,7 @@ def bench_splink(source: pl.DataFrame, folder: Path, truth: pl.DataFrame) -> dic
         pl.col("unique_id").cast(pl.Int64).alias("identity_id"), pl.col("cluster_id").cast(pl.String)
     )
     out["scores"] = scorecard(pairs, clusters, truth_ids(truth), SPLINK_THRESHOLD)
+    clusterings["splink"] = clusters
     return out
 
 
@@ -245,16 +253,24 @@ def records(dataset: Any, truth: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def bench_exact_keys(frame: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
+def key_columns(frame: pl.DataFrame) -> list[str]:
+    """The columns the exact keys are built from (soc_sec_id only where the data set has it)."""
+    columns = ["rid", "email_key", "phone", "first_name_key", "last_name_key", "screen_name_norm"]
+    if "soc_sec_id" in frame.columns and frame.get_column("soc_sec_id").drop_nulls().len():
+        columns.append("soc_sec_id")
+    return [c for c in columns if c in frame.columns]
+
+
+def bench_exact_keys(
+    frame: pl.DataFrame, truth: pl.DataFrame, clusterings: dict[str, pl.DataFrame]
+) -> dict[str, Any]:
     """The naive baseline: components of shared exact keys."""
     from bench.quality_metrics import exact_key_clusters, scorecard
 
     began = time.perf_counter()
-    columns = ["rid", "email_key", "phone", "first_name_key", "last_name_key", "screen_name_norm"]
-    if frame.get_column("soc_sec_id").drop_nulls().len() if "soc_sec_id" in frame.columns else False:
-        columns.append("soc_sec_id")
-    clusters = exact_key_clusters(frame.select([c for c in columns if c in frame.columns]))
+    clusters = exact_key_clusters(frame.select(key_columns(frame)))
     took = time.perf_counter() - began
+    clusterings["exact_keys"] = clusters
     return {"seconds": round(took, 2), "scores": scorecard(None, clusters, truth_ids(truth), 1.0)}
 
 
@@ -278,19 +294,30 @@ def run_dataset(name: str, seed: int, site: Path | None, tools: set[str]) -> dic
             "notes": dataset.notes,
         }
         frame = records(dataset, truth)
+        clusterings: dict[str, pl.DataFrame] = {}
         if "idres" in tools:
-            entry["idres"] = bench_idres(folder, truth)
+            entry["idres"] = bench_idres(folder, truth, clusterings)
         if "splink" in tools:
             if dataset.kind == "contact":
-                source = frame.select(pl.col("rid").alias("unique_id"), *SPLINK_CONTACT_COLUMNS)
+                digits = pl.col("phone").str.replace_all(r"\D", "")
+                source = frame.select(
+                    pl.col("rid").alias("unique_id"),
+                    *SPLINK_CONTACT_COLUMNS,
+                    pl.when(digits.str.len_chars() >= 9).then(digits.str.slice(-9)).alias("phone_tail"),
+                )
             else:
                 assert dataset.splink_crm is not None
                 source = dataset.splink_crm.join(truth.select("external_id", "rid"), on="external_id").select(
                     pl.col("rid").alias("unique_id"), pl.all().exclude("rid", "external_id")
                 )
-            entry["splink"] = bench_splink(source, folder, truth)
+            entry["splink"] = bench_splink(source, folder, truth, clusterings)
         if "exact_keys" in tools:
-            entry["exact_keys"] = bench_exact_keys(frame, truth)
+            entry["exact_keys"] = bench_exact_keys(frame, truth, clusterings)
+        from bench.quality_metrics import recall_by_shared_key
+
+        entry["recall_by_shared_key"] = recall_by_shared_key(
+            frame.select(key_columns(frame)), truth_ids(truth), clusterings
+        )
         return entry
 
 
@@ -348,6 +375,18 @@ def markdown(report: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown_groups(report: list[dict[str, Any]]) -> str:
+    """Per data set, the true pairs by the exact keys they share, and the share each tool clusters."""
+    tools = ("idres", "splink", "exact_keys")
+    head = ["data set", "true pairs sharing", "pairs", *(t.replace("_", " ") for t in tools)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for entry in report:
+        for group, row in entry.get("recall_by_shared_key", {}).items():
+            cells = ["–" if t not in row else f"{row[t]:.3f}" for t in tools]
+            lines.append(f"| {entry['dataset']} | {group} | {row['pairs']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Command line."""
     parser = argparse.ArgumentParser(
@@ -389,6 +428,8 @@ def main() -> None:
     print(json.dumps({"seed": args.seed, "datasets": report}, indent=2))
     if args.markdown:
         print(markdown(report))
+        print()
+        print(markdown_groups(report))
 
 
 if __name__ == "__main__":

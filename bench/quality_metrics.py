@@ -118,3 +118,50 @@ def exact_key_clusters(records: pl.DataFrame) -> pl.DataFrame:
     right = np.concatenate(right_parts) if right_parts else np.empty(0, dtype=np.int64)
     labels = components(rids, left, right)
     return pl.DataFrame({"identity_id": rids, "cluster": labels})
+
+
+def recall_by_shared_key(
+    records: pl.DataFrame, truth: pl.DataFrame, clusterings: dict[str, pl.DataFrame]
+) -> dict[str, dict[str, float]]:
+    """Of the true pairs, grouped by which exact keys the two records share, the share each tool clusters together.
+
+    Groups: "<key> only" (email, phone, name, handle, ssn), "several keys", "no shared key". It
+    tells which evidence a tool fails to use: a pair sharing only a phone that a tool misses is a
+    phone problem, not a name problem.
+    """
+    keyed = records.select(pl.col("rid").alias("identity_id"), *key_expressions(records.columns))
+    keys = keyed.columns[1:]
+    t = truth.select(
+        pl.col(truth.columns[0]).cast(pl.Int64).alias("identity_id"), pl.col(truth.columns[1]).alias("e")
+    )
+    pairs = (
+        t.join(t, on="e", suffix="_r")
+        .filter(pl.col("identity_id") < pl.col("identity_id_r"))
+        .join(keyed, on="identity_id", how="left")
+        .join(keyed, left_on="identity_id_r", right_on="identity_id", how="left", suffix="_r")
+    )
+    shared = [(pl.col(k) == pl.col(f"{k}_r")).fill_null(False).alias(k) for k in keys]
+    pairs = pairs.with_columns(shared).with_columns(pl.sum_horizontal(keys).alias("n_shared"))
+    label = pl.when(pl.col("n_shared") == 0).then(pl.lit("no shared key"))
+    label = label.when(pl.col("n_shared") > 1).then(pl.lit("several keys"))
+    for k in keys:
+        label = label.when(pl.col(k)).then(pl.lit(f"{k.removeprefix('k_')} only"))
+    pairs = pairs.select("identity_id", "identity_id_r", label.alias("group"))
+    for tool, clusters in clusterings.items():
+        c = clusters.select(
+            pl.col(clusters.columns[0]).cast(pl.Int64).alias("identity_id"),
+            pl.col(clusters.columns[1]).cast(pl.String).alias("c"),
+        )
+        pairs = (
+            pairs.join(c, on="identity_id", how="left")
+            .join(c, left_on="identity_id_r", right_on="identity_id", how="left", suffix="_r")
+            .with_columns((pl.col("c") == pl.col("c_r")).fill_null(False).alias(tool))
+            .drop("c", "c_r")
+        )
+    summary = pairs.group_by("group").agg(pl.len().alias("pairs"), *[pl.col(t).mean() for t in clusterings])
+    return {
+        row["group"]: {
+            k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "group"
+        }
+        for row in summary.sort("pairs", descending=True).iter_rows(named=True)
+    }

@@ -2,7 +2,8 @@
 
     bench/.venv-splink/bin/python bench/splink_runner.py IN.parquet OUT_DIR [--floor 0.8]
 
-IN.parquet: unique_id plus the columns to compare. Two schemas are recognised by their columns:
+IN.parquet: unique_id plus the columns to compare (a `phone_tail` column, the last 9 digits of
+the number as written, replaces phone_e164 in comparisons and blocking when present). Two schemas are recognised by their columns:
 the contact-centre one (idres's normalized columns: first_name_norm, email_norm, phone_e164, ...)
 and a CRM one (first_name, last_name, birth_date, address_1, suburb/city, postcode, state,
 soc_sec_id, ...); the comparisons and blocking rules are built from the columns present, so one
@@ -33,11 +34,14 @@ def _contact(have: set[str]) -> tuple[list[Any], list[Any], list[Any], list[Any]
     import splink.comparison_library as cl
     from splink import block_on
 
+    # the last 9 digits of the number as written where given: the same number in national and
+    # international spelling agrees even when the default region cannot place it
+    phone = "phone_tail" if "phone_tail" in have else "phone_e164"
     candidates = [
         ("first_name_norm", lambda: cl.NameComparison("first_name_norm").configure(term_frequency_adjustments=True)),
         ("last_name_norm", lambda: cl.NameComparison("last_name_norm").configure(term_frequency_adjustments=True)),
         ("email_norm", lambda: cl.EmailComparison("email_norm")),
-        ("phone_e164", lambda: cl.ExactMatch("phone_e164").configure(term_frequency_adjustments=True)),
+        (phone, lambda: cl.ExactMatch(phone).configure(term_frequency_adjustments=True)),
         ("screen_name_norm", lambda: cl.LevenshteinAtThresholds("screen_name_norm", [1, 2])),
         ("birth_date_norm", lambda: cl.DateOfBirthComparison("birth_date_norm", input_is_string=False)),
         ("postcode_norm", lambda: cl.PostcodeComparison("postcode_norm")),
@@ -48,7 +52,7 @@ def _contact(have: set[str]) -> tuple[list[Any], list[Any], list[Any], list[Any]
     comparisons = [make() for column, make in candidates if column in have]
     blocking = [
         block_on("email_key"),
-        block_on("phone_e164"),
+        block_on(phone),
         block_on("screen_name_norm"),
         block_on("first_name_key", "last_name_key"),
         block_on("last_name_key", "substr(first_name_key, 1, 1)"),
@@ -57,10 +61,10 @@ def _contact(have: set[str]) -> tuple[list[Any], list[Any], list[Any], list[Any]
     ]
     prior = [
         block_on("email_key"),
-        block_on("phone_e164"),
+        block_on(phone),
         block_on("first_name_key", "last_name_key", "birth_date_norm"),
     ]
-    em = [block_on("email_key"), block_on("first_name_key", "last_name_key"), block_on("phone_e164")]
+    em = [block_on("email_key"), block_on("first_name_key", "last_name_key"), block_on(phone)]
     return comparisons, blocking, prior, em
 
 

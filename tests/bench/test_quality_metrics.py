@@ -7,7 +7,7 @@ import math
 import polars as pl
 import pytest
 
-from bench.quality_metrics import best_threshold, exact_key_clusters, scorecard
+from bench.quality_metrics import best_threshold, exact_key_clusters, recall_by_shared_key, scorecard
 
 # entities: A = {1, 2, 3}, B = {4, 5}, C = {6}
 TRUTH = pl.DataFrame({"identity_id": [1, 2, 3, 4, 5, 6], "entity": ["A", "A", "A", "B", "B", "C"]})
@@ -69,3 +69,25 @@ def test_exact_keys_link_email_phone_tail_nickname_and_handle() -> None:
     groups = clusters.group_by("cluster").agg(pl.col("identity_id").sort()).get_column("identity_id")
     # short phone "123" is no key; the handle links 6 and 7
     assert sorted(g.to_list() for g in groups) == [[1, 2, 3], [4, 5], [6, 7]]
+
+
+def test_recall_by_shared_key_groups_true_pairs_by_the_evidence_they_share() -> None:
+    records = pl.DataFrame(
+        {
+            "rid": [1, 2, 3, 4, 5, 6],
+            "email_key": ["a@x.com", "a@x.com", None, None, None, None],
+            "phone": [None, None, None, None, "07700900123", "+447700900123"],
+            "first_name_key": ["ann", "ann", None, None, None, None],
+            "last_name_key": ["lee", "lee", None, None, None, None],
+            "screen_name_norm": [None, None, None, None, None, None],
+        }
+    )
+    truth = pl.DataFrame({"identity_id": [1, 2, 3, 4, 5, 6], "entity": ["A", "A", "B", "B", "C", "C"]})
+    found = pl.DataFrame({"identity_id": [1, 2, 3, 4, 5, 6], "cluster": [1, 1, 3, 4, 5, 6]})
+    groups = recall_by_shared_key(records, truth, {"tool": found})
+    # 1-2 share email and name; 3-4 nothing; 5-6 only the phone's last 9 digits
+    assert groups == {
+        "several keys": {"pairs": 1, "tool": 1.0},
+        "no shared key": {"pairs": 1, "tool": 0.0},
+        "phone only": {"pairs": 1, "tool": 0.0},
+    }
