@@ -23,8 +23,9 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.common import explained, markdown_table, retry_when_busy, run_settings
+from idres.config import run_record
 from idres.progress import current as progress
-from idres.settings import DaskSettings, load_settings
+from idres.settings import DaskSettings, config_file, environment_values, load_settings
 from matching import ConfigError, MatchConfig, MatchResult
 from matching.comparisons import Levels
 from matching.engine import (
@@ -164,15 +165,24 @@ def save_task(
     started: datetime,
     scored_ids: pl.Series,
     identities_total: int,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record the run and upsert suggestions in one transaction (only a run row when nothing changed)."""
+    """Record the run (with its effective configuration) and upsert suggestions in one transaction."""
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
         if result is None:
+            note = "no identities changed since the last run"
             return store_suggestions.record_empty_run(
-                store, mode, started, utcnow(), identities_total, "no identities changed since the last run"
+                store, mode, started, utcnow(), identities_total, note, config=config
             )
         return store_suggestions.save_match_result(
-            store, result, mode, started, utcnow(), scored_ids=scored_ids, identities_total=identities_total
+            store,
+            result,
+            mode,
+            started,
+            utcnow(),
+            scored_ids=scored_ids,
+            identities_total=identities_total,
+            config=config,
         )
 
 
@@ -267,7 +277,14 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     progress().phase("saving suggestions")
     with explained("saving suggestions", settings.store):
         summary = save_task(
-            str(settings.store), settings.store_busy_timeout_s, result, mode, started, scored, total
+            str(settings.store),
+            settings.store_busy_timeout_s,
+            result,
+            mode,
+            started,
+            scored,
+            total,
+            run_record(settings, config_file(), environment_values()),
         )
     summary["mode"] = mode
     summary["timings"] = dict(result.timings) if result is not None else {}

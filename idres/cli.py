@@ -397,9 +397,10 @@ def main() -> None:
 
 # Sub-commands live in their own modules and register themselves on `app` when imported:
 # demo; match, suggestions, customers, evaluate; merges, customer merge; suggestions approve/reject,
-# customer search/lock/edit/comment; web, users; serve, report; export, anonymize, requests.
+# customer search/lock/edit/comment; web, users; serve, report; export, anonymize, requests; config.
 from idres import (  # noqa: E402,F401
     cli_compliance,
+    cli_config,
     cli_demo,
     cli_match,
     cli_merges,

@@ -81,7 +81,8 @@ def _render_match(s: dict[str, Any]) -> None:
     console.print(
         f"match run {s['run_id']} ({s['mode']}): {s['identities_total']} identities, "
         f"{s['identities_scored']} scored, {s['pairs_compared']} pairs; suggestions "
-        f"{s['suggestions_new']} new, {s['suggestions_updated']} updated, {s['suggestions_reopened']} reopened",
+        f"{s['suggestions_new']} new, {s['suggestions_updated']} updated, {s['suggestions_reopened']} reopened"
+        + (f"; configuration {s['config_id']}" if s.get("config_id") else ""),
         highlight=False,
     )
     if s.get("note"):

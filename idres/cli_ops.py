@@ -145,6 +145,19 @@ def report(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(data, utcnow()), encoding="utf-8")
     summary = {"out": str(out), "bytes": out.stat().st_size, **data.counts}
-    emit(
-        summary, fmt, lambda s: console.print(f"wrote {s['out']} ({s['bytes'] // 1024} KiB)", highlight=False)
-    )
+    if not data.run_configs.is_empty():
+        last = data.run_configs.row(-1, named=True)
+        summary["latest_match_run"] = {k: last[k] for k in ("run_id", "config_id", "file", "set")}
+
+    def render_text(s: dict[str, Any]) -> None:
+        console.print(f"wrote {s['out']} ({s['bytes'] // 1024} KiB)", highlight=False)
+        if "latest_match_run" in s:
+            run = s["latest_match_run"]
+            console.print(
+                f"latest match run {run['run_id']}: configuration {run['config_id']}"
+                + (f" from {run['file']}" if run["file"] else " (no idres.toml)")
+                + (f", setting {run['set']}" if run["set"] else ", all defaults"),
+                highlight=False,
+            )
+
+    emit(summary, fmt, render_text)

@@ -38,6 +38,7 @@ class ReportData:
     backlog_by_day: pl.DataFrame
     backlog_by_run: pl.DataFrame
     apply_runs: pl.DataFrame = field(default_factory=pl.DataFrame)
+    run_configs: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def collect(store: Store) -> ReportData:
@@ -53,6 +54,7 @@ def collect(store: Store) -> ReportData:
         backlog_by_day=history.review_backlog_by_day(store),
         backlog_by_run=history.review_backlog_by_run(store),
         apply_runs=history.apply_runs(store),
+        run_configs=history.match_run_configs(store),
     )
 
 
@@ -229,6 +231,14 @@ def render(data: ReportData, generated_at: datetime) -> str:
             _frame_table(weights.with_columns(pl.selectors.float().round(4))),
         ]
         parts.append("</section>")
+    if not data.run_configs.is_empty():
+        parts += [
+            "<section><h2>Match runs and their configuration</h2>",
+            "<p>config_id is a hash of the effective [match] configuration (defaults merged); "
+            "`set` lists the values idres.toml or IDRES_* variables set for that run.</p>",
+            _frame_table(data.run_configs),
+            "</section>",
+        ]
     if not data.apply_runs.is_empty():
         parts += ["<section><h2>Merge apply runs</h2>", _frame_table(data.apply_runs), "</section>"]
     parts.append("</body></html>")

@@ -134,3 +134,41 @@ def apply_runs(store: Store) -> pl.DataFrame:
         "SELECT apply_run_id, started_at, actor, status, approved_seen, merges_applied, held_back, superseded "
         "FROM merge_runs ORDER BY apply_run_id"
     )
+
+
+def match_run_configs(store: Store) -> pl.DataFrame:
+    """run_id, started_at, mode, config_id, file, link_type, set (values the file or environment set)."""
+    rows = store.rows(
+        "SELECT run_id, started_at, mode, config_id, CAST(config AS VARCHAR) AS config FROM match_runs ORDER BY run_id"
+    )
+    out = []
+    for row in rows:
+        config = json.loads(row["config"]) if row["config"] else {}
+        changed = config.get("set") or {}
+        out.append(
+            {
+                "run_id": row["run_id"],
+                "started_at": row["started_at"],
+                "mode": row["mode"],
+                "config_id": row["config_id"] or "(not recorded)",
+                "file": config.get("file") or "",
+                "link_type": (config.get("match") or {}).get("link_type", ""),
+                "set": ", ".join(f"{key} ({source})" for key, source in sorted(changed.items())),
+            }
+        )
+    schema = {
+        "run_id": pl.Int64,
+        "started_at": pl.Datetime,
+        "mode": pl.String,
+        "config_id": pl.String,
+        "file": pl.String,
+        "link_type": pl.String,
+        "set": pl.String,
+    }
+    return pl.DataFrame(out, schema=schema)
+
+
+def match_run_config(store: Store, run_id: int) -> dict[str, Any] | None:
+    """The configuration one match run recorded (None for runs before it was recorded)."""
+    value = store.scalar("SELECT CAST(config AS VARCHAR) FROM match_runs WHERE run_id = ?", [run_id])
+    return None if value is None else dict(json.loads(value))

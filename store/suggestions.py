@@ -97,7 +97,9 @@ def _new_evidence(old: str | None, new: str | None) -> str:
     return ", ".join(changed) or "evidence changed"
 
 
-def _insert_run(store: Store, run: dict[str, Any]) -> None:
+def _insert_run(store: Store, run: dict[str, Any], config: dict[str, Any] | None = None) -> None:
+    if config is not None:  # the effective configuration of the run (idres/config.py run_record)
+        run = {**run, "config_id": config.get("config_id"), "config": json.dumps(config, default=str)}
     columns = ", ".join(run)
     store.execute(
         f"INSERT INTO match_runs ({columns}) VALUES ({', '.join('?' for _ in run)})", list(run.values())
@@ -105,7 +107,13 @@ def _insert_run(store: Store, run: dict[str, Any]) -> None:
 
 
 def record_empty_run(
-    store: Store, mode: str, started: datetime, now: datetime, identities_total: int, note: str
+    store: Store,
+    mode: str,
+    started: datetime,
+    now: datetime,
+    identities_total: int,
+    note: str,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Record a run that had nothing to score (no changed identities); returns its counts."""
     with store.transaction():
@@ -132,8 +140,9 @@ def record_empty_run(
                 "model": None,
                 "seconds": (now - started).total_seconds(),
             },
+            config,
         )
-    return {**counts, "identities_scored": 0, "band_counts": {}, "note": note}
+    return {**counts, "identities_scored": 0, "band_counts": {}, "note": note, "config_id": _id(config)}
 
 
 def save_match_result(
@@ -144,6 +153,7 @@ def save_match_result(
     now: datetime,
     scored_ids: pl.Series | None = None,
     identities_total: int | None = None,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Record the run, upsert its suggestions and clear match_pending of the scored identities, atomically.
 
@@ -257,6 +267,7 @@ def save_match_result(
                 "model": json.dumps(result.model.to_dict(), default=str),
                 "seconds": (now - started).total_seconds(),
             },
+            config,
         )
     return {
         **counts,
@@ -264,7 +275,12 @@ def save_match_result(
         "suggestions_superseded": superseded,
         "identities_scored": scored,
         "band_counts": band_counts,
+        "config_id": _id(config),
     }
+
+
+def _id(config: dict[str, Any] | None) -> str | None:
+    return None if config is None else config.get("config_id")
 
 
 def list_suggestions(
