@@ -1,4 +1,4 @@
-"""Migration 6: the effective matching configuration recorded with every match run."""
+"""Migration 7: the effective matching configuration recorded with every match run."""
 
 from store.schema import Migration
 
@@ -10,4 +10,4 @@ STATEMENTS = (
     "ALTER TABLE match_runs ADD COLUMN IF NOT EXISTS config JSON",
 )
 
-MIGRATION = Migration(6, "effective matching configuration of each match run", STATEMENTS, {})
+MIGRATION = Migration(7, "effective matching configuration of each match run", STATEMENTS, {})
