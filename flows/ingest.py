@@ -27,6 +27,7 @@ from ingest.pipeline import (
     FileReport,
     Prepared,
     already_loaded,
+    data_docs_once,
     describe_counts,
     load,
     order_inputs,
@@ -293,14 +294,15 @@ def ingest_flow(
     )
     per_channel: dict[str, dict[str, int]] = {}
     progress().start("files", total=len(inputs))
-    for path in inputs:
-        began = time.perf_counter()
-        report = _ingest_one(path, settings, kind, channel, per_channel)
-        report.seconds = round(time.perf_counter() - began, 3)
-        reports.append(report)
-        if from_landing and report.status != "changed" and (report.error is None or not report.ok):
-            archive(path, settings.ingest.landing_dir, report.ok)
-        progress().advance(path.name)
+    with data_docs_once(settings.ingest):  # one Data Docs build for the run, not one per file
+        for path in inputs:
+            began = time.perf_counter()
+            report = _ingest_one(path, settings, kind, channel, per_channel)
+            report.seconds = round(time.perf_counter() - began, 3)
+            reports.append(report)
+            if from_landing and report.status != "changed" and (report.error is None or not report.ok):
+                archive(path, settings.ingest.landing_dir, report.ok)
+            progress().advance(path.name)
     if any(report.rows_new for report in reports):
         reappeared = recognise_task(str(settings.store), settings.store_busy_timeout_s, settings.compliance)
         if reappeared:

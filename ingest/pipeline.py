@@ -156,6 +156,19 @@ def data_docs_lock(data_docs_dir: Path | None) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def data_docs_once(settings: IngestSettings) -> Iterator[None]:
+    """Validate the files of the block with their Data Docs built once, at the end (under the docs lock)."""
+    from ingest.validate import build_deferred_data_docs, start_deferred_data_docs
+
+    start_deferred_data_docs()
+    try:
+        yield
+    finally:
+        with data_docs_lock(settings.data_docs_dir):
+            build_deferred_data_docs()
+
+
 def already_loaded(store: Store, raw: RawFile) -> FileReport | None:
     """The report for a file whose exact content was ingested before (then nothing is written)."""
     previous = find_loaded_batch(store, raw.sha256, raw.kind)

@@ -33,6 +33,7 @@ Policies:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -374,6 +375,58 @@ def _run_gx(
 ) -> tuple[list[dict[str, Any]], dict[str, Any], str | None]:
     """Validate the columns the suite reads; per-rule results in rule order, statistics, docs path."""
     gx = _gx()
+    setup = _setup(kind, rules, data_docs_dir)
+    # the batch is loaded once, by the run (a separate get_batch would fingerprint the frame twice)
+    batch_parameters = {"dataframe": _to_pandas(data)}
+    run_id = gx.RunIdentifier(run_name=batch_name)
+    try:
+        result, docs = _validate_batch(setup, batch_parameters, run_id)
+    except Exception as error:
+        if "NotFresh" not in type(error).__name__:
+            raise
+        # another process re-saved the suite or checkpoint since this one cached them: rebuild once
+        with _SETUPS_LOCK:
+            _SETUPS.clear()
+        result, docs = _validate_batch(_setup(kind, rules, data_docs_dir), batch_parameters, run_id)
+
+    return _results_in_rule_order(result.results, rules), dict(result.statistics), docs
+
+
+@dataclass
+class _GxSetup:
+    """A GX context with the suite, validation definition and (with Data Docs) checkpoint of a kind."""
+
+    context: Any
+    definition: Any
+    checkpoint: Any | None
+
+
+# one set-up per (docs folder, kind, suite) and process: building it writes and re-reads the GX
+# project files, which cost more than validating a small file
+_SETUPS: dict[tuple[str, str, str], _GxSetup] = {}
+_SETUPS_LOCK = threading.Lock()
+
+
+def _suite_signature(rules: list[Rule]) -> str:
+    """What the GX suite is made of: equal signatures give equal suites."""
+    return json.dumps(
+        [[rule_key(i, r), r.gx_kwargs, r.when, r.warns, r.reason] for i, r in enumerate(rules)],
+        default=str,
+        sort_keys=True,
+    )
+
+
+def _setup(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _GxSetup:
+    """The GX set-up for validating `kind` with `rules`, built once per process and reused."""
+    key = (str(data_docs_dir), kind, _suite_signature(rules))
+    with _SETUPS_LOCK:
+        if key not in _SETUPS:
+            _SETUPS[key] = _build_setup(kind, rules, data_docs_dir)
+        return _SETUPS[key]
+
+
+def _build_setup(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _GxSetup:
+    gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     if data_docs_dir is None:
@@ -391,30 +444,63 @@ def _run_gx(
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
     )
-    # the batch is loaded once, by the run (a separate get_batch would fingerprint the frame twice)
-    batch_parameters = {"dataframe": _to_pandas(data)}
-    run_id = gx.RunIdentifier(run_name=batch_name)
     if data_docs_dir is None:
-        result = definition.run(
-            batch_parameters=batch_parameters, result_format=_RESULT_FORMAT, run_id=run_id
-        )
-        docs = None
-    else:
-        from great_expectations.checkpoint import UpdateDataDocsAction
+        return _GxSetup(context, definition, None)
+    from great_expectations.checkpoint import UpdateDataDocsAction
 
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=name,
-                validation_definitions=[definition],
-                actions=[UpdateDataDocsAction(name="update_data_docs")],
-                result_format=_RESULT_FORMAT,
-            )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="update_data_docs")],
+            result_format=_RESULT_FORMAT,
         )
-        run = checkpoint.run(batch_parameters=batch_parameters, run_id=run_id)
-        result = next(iter(run.run_results.values()))
-        docs = _docs_index(context)
+    )
+    return _GxSetup(context, definition, checkpoint)
 
-    return _results_in_rule_order(result.results, rules), dict(result.statistics), docs
+
+# validation pages waiting for one Data Docs build at the end of a run (see `deferred_data_docs`)
+_PENDING_DOCS: dict[int, tuple[Any, list[Any]]] | None = None
+
+
+def _validate_batch(setup: _GxSetup, batch_parameters: dict[str, Any], run_id: Any) -> tuple[Any, str | None]:
+    """Validate one batch; the Data Docs are updated now, or at the end of a deferred run."""
+    if setup.checkpoint is not None and _PENDING_DOCS is None:
+        run = setup.checkpoint.run(batch_parameters=batch_parameters, run_id=run_id)
+        return next(iter(run.run_results.values())), _docs_index(setup.context)
+    result = setup.definition.run(
+        batch_parameters=batch_parameters, result_format=_RESULT_FORMAT, run_id=run_id
+    )
+    if setup.checkpoint is None:
+        return result, None
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    suite = ExpectationSuiteIdentifier(name=setup.definition.suite.name)
+    assert _PENDING_DOCS is not None
+    _, pending = _PENDING_DOCS.setdefault(id(setup.context), (setup.context, []))
+    pending += [ValidationResultIdentifier(suite, run_id, result.batch_id), suite]
+    return result, _docs_index(setup.context)
+
+
+def start_deferred_data_docs() -> None:
+    """From now on, validations store their results and the Data Docs wait for `build_deferred_data_docs`.
+
+    Building the docs per file costs seconds (the index is re-rendered each time); a run of many
+    files builds them once. Validation results and verdicts are the same either way.
+    """
+    global _PENDING_DOCS
+    _PENDING_DOCS = {}
+
+
+def build_deferred_data_docs() -> None:
+    """Build the Data Docs pages of every validation since `start_deferred_data_docs`, and stop deferring."""
+    global _PENDING_DOCS
+    pending, _PENDING_DOCS = _PENDING_DOCS or {}, None
+    for context, identifiers in pending.values():
+        context.build_data_docs(resource_identifiers=list(dict.fromkeys(identifiers)))
 
 
 def _batch_definition(context: Any, kind: str) -> Any:
@@ -469,7 +555,7 @@ def _exceptions(info: Any) -> list[dict[str, Any]]:
 
 
 def _docs_index(context: Any) -> str | None:
-    for site in context.get_docs_sites_urls():
+    for site in context.get_docs_sites_urls(only_if_exists=False):
         url = site.get("site_url")
         if url and url.startswith("file://"):
             return str(Path(unquote(urlparse(url).path)))
