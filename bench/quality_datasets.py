@@ -38,7 +38,7 @@ columns = { rec_id = "external_id", given_name = "first_name", surname = "last_n
 
 [match]
 review_threshold = 0.8
-comparisons = [
+{COMPOSITE}comparisons = [
 {COMPARISONS}
 ]
 blocking_rules = [
@@ -46,11 +46,12 @@ blocking_rules = [
 ]
 """
 FEBRL_COMPARISONS = [
-    '  { name = "street_number", kind = "exact", column = "street_number" },',
-    '  { name = "address_1", kind = "string", column = "address_1", scorer = "jaro_winkler", thresholds = [0.92, 0.8] },',
+    '  { name = "address", kind = "address", column = "address" },',
     '  { name = "address_2", kind = "string", column = "address_2", scorer = "jaro_winkler", thresholds = [0.92, 0.8] },',
     '  { name = "state", kind = "exact", column = "state", term_frequency = true },',
 ]  # fmt: skip
+# house number and street as one address (matching/address.py: house numbers must agree)
+FEBRL_ADDRESS = 'composite_columns = { address = ["street_number", "address_1"] }\n'
 SSN_COMPARISON = '  { name = "soc_sec_id", kind = "string", column = "soc_sec_id", scorer = "levenshtein", thresholds = [0.85] },'
 FEBRL_RULES = [
     '  { name = "birth_date_postcode", on = ["birth_date_norm", "postcode_norm"] },',
@@ -117,8 +118,9 @@ def _read_febrl(path: Path) -> pl.DataFrame:
     return frame.with_columns(pl.all().str.strip_chars().replace("", None))
 
 
-def _crm_toml(comparisons: list[str], rules: list[str]) -> str:
-    return CRM_TOML.replace("{COMPARISONS}", "\n".join(comparisons)).replace("{RULES}", "\n".join(rules))
+def _crm_toml(comparisons: list[str], rules: list[str], composite: str = "") -> str:
+    text = CRM_TOML.replace("{COMPARISONS}", "\n".join(comparisons)).replace("{RULES}", "\n".join(rules))
+    return text.replace("{COMPOSITE}", composite)
 
 
 def _splink_crm(frame: pl.DataFrame) -> pl.DataFrame:
@@ -167,6 +169,7 @@ def febrl(name: str, site: Path, out: Path) -> Dataset:
     config = _crm_toml(
         FEBRL_COMPARISONS + ([SSN_COMPARISON] if with_ssn else []),
         FEBRL_RULES + ([SSN_RULE] if with_ssn else []),
+        FEBRL_ADDRESS,
     )
     if name == "febrl4":  # link the two files only: never a pair within one CRM
         config = config.replace("review_threshold = 0.8\n", LINK_ONLY)
