@@ -15,8 +15,14 @@ Comparison dict::
 kinds: exact, string (scorer jaro_winkler | levenshtein | token_set | indel; similarity
 thresholds in (0, 1], descending, one level each), numeric / date (absolute difference
 thresholds, ascending; date in days, plus a `typo` level for one
-date part wrong or day/month swapped), and the built-in person kinds first_name, last_name,
-email, phone, postcode, name_handle (see comparisons.py, crossfield.py).
+date part wrong or day/month swapped; `date_format` reads a text column), address (token-set
+similarity of canonical addresses with house-number agreement, address.py), and the built-in
+person kinds first_name, last_name, email, phone, postcode, name_handle (see comparisons.py,
+crossfield.py). Columns that are not store columns are extra attributes, prepared in
+attributes.py (folded text, parsed dates and numbers); `composite_columns` builds one column
+from several. `link_type` (dedupe | link_only | link_and_dedupe) with `source_column` decides
+which pairs may be compared at all (linking.py). The README's "Configuring matching" is the
+user-facing reference.
 
 Blocking rule dict::
 
@@ -25,7 +31,8 @@ Blocking rule dict::
      "min_key_length": 5}
 
 `on` is a conjunction of key expressions (all present, values joined); `any_of` is a union of
-such conjunctions whose keys collide across alternatives. A key expression is a column or a
+such conjunctions whose keys collide across alternatives; `different_source = true` keeps only
+pairs across sources. A key expression is a column or a
 function of expressions: metaphone, nysiis, soundex, initial, prefix(x, n), suffix(x, n),
 digits(x, n) (last n digits), letters, email_local, email_domain, canonical (nickname formal
 name), year, concat(a, b, ...), sorted(a, b, ...) (order-free join, for swapped names).

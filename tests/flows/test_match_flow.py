@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,61 @@ def test_scheduled_runs_take_the_task_runner_from_settings() -> None:
     assert isinstance(task_runner_for(DaskSettings()), ThreadPoolTaskRunner)
     runner = task_runner_for(DaskSettings(address="tcp://127.0.0.1:8786"))
     assert isinstance(runner, DaskTaskRunner) and runner.address == "tcp://127.0.0.1:8786"
+
+
+@pytest.mark.slow
+def test_extra_dates_and_addresses_through_the_store(
+    tmp_path: Path, settings: Settings, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # extra attributes arrive from the store as text: dates in several formats, addresses in any case
+    header = [*HEADER, "customer_since", "home"]
+    rows = [
+        [*row, f"2019-{1 + i % 12:02d}-{1 + i % 28:02d}", f"{i} Filler Lane"] for i, row in enumerate(_rows())
+    ]
+    rows[-2][-2:] = ["05/01/2020", "12 Stanley St."]  # Zoe on chat
+    rows[-1][-2:] = ["2020-01-05", "12 STANLEY STREET"]  # Zoe by email
+    config = tmp_path / "idres.toml"
+    config.write_text(
+        """[match]
+comparisons = [
+  { name = "customer_since", kind = "date", column = "customer_since" },
+  { name = "home", kind = "address", column = "home" },
+]
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("IDRES_CONFIG", str(config))
+    with open_store(settings.store) as store:
+        assert ingest_file(store, write_csv(tmp_path / "ids.csv", header, rows), settings.ingest).ok
+    summary = match_flow(store=str(settings.store), full=True)
+    assert summary["config_id"]
+    with open_store(settings.store) as store:
+        evidence = store.scalar(
+            """SELECT CAST(s.evidence AS VARCHAR) FROM suggestions s
+            JOIN identities i ON i.identity_id = s.identity_id_l WHERE i.last_name = 'Quartz'"""
+        )
+        recorded = store.scalar("SELECT CAST(config AS VARCHAR) FROM match_runs")
+    levels = {item["field"]: item["level"] for item in json.loads(evidence)}
+    assert levels["customer_since"] == "exact" and levels["home"] == "exact"
+    assert '"match.comparisons": "file"' in recorded
+
+
+@pytest.mark.slow
+def test_a_misspelt_column_stops_the_run_listing_available_columns(
+    tmp_path: Path, settings: Settings, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.match import MatchConfigurationError
+
+    config = tmp_path / "idres.toml"
+    config.write_text(
+        '[match]\nblocking_rules = [{ name = "dob", on = ["birth_date_nrom"] }]\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("IDRES_CONFIG", str(config))
+    with open_store(settings.store) as store:
+        assert ingest_file(store, write_csv(tmp_path / "ids.csv", HEADER, _rows()), settings.ingest).ok
+    with pytest.raises(MatchConfigurationError) as error:
+        match_flow(store=str(settings.store), full=True)
+    assert "blocking rule 'dob' reads column 'birth_date_nrom'" in str(error.value)
+    assert "did you mean 'birth_date_norm'?" in str(error.value) and "available columns" in str(error.value)
+    with open_store(settings.store) as store:
+        assert store.scalar("SELECT count(*) FROM suggestions") == 0
