@@ -177,3 +177,19 @@ def test_channels_replace_gives_a_clean_list(tmp_path: Path, monkeypatch: pytest
     channels = Settings().ingest.channels
     assert list(channels) == ["email"]
     assert channels["email"].external_id_from is None
+
+
+def test_link_type_is_a_match_setting_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the third mistake: `link_type = "link_only"` passed silently before the setting existed
+    from matching import MatchConfig
+
+    _config(tmp_path, monkeypatch, 'link_type = "link_only"\n')
+    with pytest.raises(
+        SettingsError, match=r"unknown key 'link_type' in the top level; 'link_type' belongs in \[match\]"
+    ):
+        load_settings()
+    _config(tmp_path, monkeypatch, '[match]\nlink_type = "link_only"\n')
+    assert MatchConfig.from_settings(load_settings().match).link_type == "link_only"
+    _config(tmp_path, monkeypatch, '[match]\nlink_type = "link-only"\n')
+    with pytest.raises(SettingsError, match="link_only"):
+        load_settings()
