@@ -34,10 +34,24 @@ def run_ingest(path: Path, store: Path, docs: Path) -> dict[str, object]:
         report = ingest_file(session, path, IngestSettings(data_docs_dir=docs))
     done = time.perf_counter()
     rows = report.rows_read
+    with open_store(store) as session:
+        in_store = int(session.scalar("SELECT count(*) FROM identities"))
+    # quarantine reasons about an optional field would be identities lost to a bad optional value
+    optional = ("email", "phone", "birth_date", "created_at", "updated_at", "first_name", "last_name")
+    lost = sum(
+        count
+        for reason, count in report.quarantine_reasons.items()
+        if reason.split(" ")[0] in optional and "longer than" not in reason
+    )
     return {
         "rows_read": rows,
         "rows_loaded": report.rows_loaded,
         "rows_quarantined": report.rows_quarantined,
+        "read_equals_loaded_plus_quarantined": rows == report.rows_loaded + report.rows_quarantined,
+        "identities_in_store": in_store,
+        "warnings": report.warnings,
+        "quarantine_reasons": report.quarantine_reasons,
+        "identities_lost_to_an_optional_field": lost,
         "status": report.status,
         "import_s": round(imported - began, 2),
         "ingest_s": round(done - imported, 2),

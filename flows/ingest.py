@@ -32,9 +32,11 @@ from ingest.pipeline import (
     load,
     order_inputs,
     prepare,
+    write_failure_reason,
 )
 from ingest.read import InputFileError, RawFile, read_file
 from store import open_store
+from store.quarantine import relocate_batch_file
 
 _BAD_INPUT_HINT = "fix the file and drop it in again (rows that failed validation: `idres quarantine list`)"
 
@@ -64,6 +66,18 @@ def load_task(
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
         report = already_loaded(store, prepared.raw)
         return report if report is not None else load(store, prepared, review)
+
+
+@task(
+    cache_policy=NO_CACHE,
+    retries=STORE_RETRIES,
+    retry_delay_seconds=STORE_RETRY_DELAYS_S,
+    retry_condition_fn=retry_when_busy,
+)
+def relocate_task(store_path: str, batch_id: int, new_path: str, busy_timeout_s: float) -> int:
+    """Point a batch and its quarantined rows at the archived file (processed/ or failed/)."""
+    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
+        return relocate_batch_file(store, batch_id, new_path)
 
 
 @task(
@@ -301,7 +315,14 @@ def ingest_flow(
             report.seconds = round(time.perf_counter() - began, 3)
             reports.append(report)
             if from_landing and report.status != "changed" and (report.error is None or not report.ok):
-                archive(path, settings.ingest.landing_dir, report.ok)
+                archived = archive(path, settings.ingest.landing_dir, report.ok)
+                if not report.ok:
+                    write_failure_reason(archived, report)
+                if report.batch_id is not None:  # the batch and its quarantine rows follow the file
+                    relocate_task(
+                        str(settings.store), report.batch_id, str(archived), settings.store_busy_timeout_s
+                    )
+                report.archived_to = str(archived)
             progress().advance(path.name)
     if any(report.rows_new for report in reports):
         reappeared = recognise_task(str(settings.store), settings.store_busy_timeout_s, settings.compliance)

@@ -397,7 +397,8 @@ def main() -> None:
 
 # Sub-commands live in their own modules and register themselves on `app` when imported:
 # demo; match, suggestions, customers, evaluate; merges, customer merge; suggestions approve/reject,
-# customer search/lock/edit/comment; web, users; serve, report; export, anonymize, requests; config.
+# customer search/lock/edit/comment; web, users; serve, report; export, anonymize, requests; config;
+# quarantine export/retry.
 from idres import (  # noqa: E402,F401
     cli_compliance,
     cli_config,
@@ -405,6 +406,7 @@ from idres import (  # noqa: E402,F401
     cli_match,
     cli_merges,
     cli_ops,
+    cli_quarantine,
     cli_review,
     cli_web,
 )

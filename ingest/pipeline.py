@@ -60,6 +60,7 @@ class FileReport:
     # loaded rows with a bad optional value, per field (raw kept, normalized empty; see validate.py)
     warnings: dict[str, int] = field(default_factory=dict)
     detected: str = ""  # what the reader found out (CSV delimiter, BOM, line endings, flattening, preset)
+    archived_to: str | None = None  # where a landing file went (processed/ or failed/)
     data_docs_path: str | None = None
     previous_batch_id: int | None = None
     error: str | None = None
@@ -285,6 +286,27 @@ def reason_counts(quarantined: pl.DataFrame) -> dict[str, int]:
     reasons = quarantined.select(pl.col("reason").str.split("; ")).explode("reason")
     counts = reasons.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
     return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def write_failure_reason(archived: Path, report: FileReport) -> Path:
+    """`NAME.reason.txt` beside a file moved to failed/: why, and what to do."""
+    lines = [f"{archived.name}: {report.status}"]
+    if report.error:
+        lines.append(f"error: {report.error}")
+    if report.quarantine_reasons:
+        lines.append(f"every one of its {report.rows_read} row(s) was quarantined:")
+        lines += [f"  {reason}: {count}" for reason, count in report.quarantine_reasons.items()]
+        lines.append(f"rows: idres quarantine list --batch {report.batch_id}")
+        lines.append(
+            f"after fixing the configuration: idres quarantine retry --batch {report.batch_id} --agent NAME"
+        )
+    else:
+        lines.append(
+            "nothing was written to the store; fix the file and drop it into the landing folder again"
+        )
+    target = archived.with_name(f"{archived.name}.reason.txt")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
 
 
 def describe_counts(counts: dict[str, int]) -> str:

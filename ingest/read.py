@@ -23,6 +23,8 @@ from ingest.presets import apply_preset, preset_named
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 KINDS = ("identities", "messages")
+# the id a quarantine export puts on each row (ingest.retry); not data, so the reader drops it
+QUARANTINE_ID_COLUMN = "_quarantine_id"
 _MESSAGE_MARKERS = {"thread_id", "body", "author_kind"}
 
 
@@ -294,6 +296,8 @@ def read_file(
     sha256, size = file_digest(path)
     detected: dict[str, Any] = {}
     frame = _read_any(path, fmt, detected)
+    if QUARANTINE_ID_COLUMN in frame.columns:
+        frame = frame.drop(QUARANTINE_ID_COLUMN)
     source_columns = list(frame.columns)
     trimmed = [name.strip() for name in frame.columns]
     repeated = sorted({name for name in trimmed if trimmed.count(name) > 1})

@@ -58,3 +58,67 @@ def test_quarantine_list_says_how_many_of_how_many(loaded: Settings) -> None:
     assert "2 of 3 quarantined row(s)" in result.stdout
     everything = runner.invoke(app, ["quarantine", "list", "--store", str(loaded.store)])
     assert "3 of 3 quarantined row(s)" in everything.stdout
+
+
+def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    path = tmp_path / "idres.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("IDRES_CONFIG", str(path))
+
+
+def test_retry_after_a_configuration_fix_loads_the_rows_and_is_audited(
+    tmp_path: Path, loaded: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _config(tmp_path, monkeypatch, "[ingest.channels.pager]\n")  # the missing channel, added
+    monkeypatch.setenv("IDRES_INGEST__LANDING_DIR", str(tmp_path / "landing"))
+    store = str(loaded.store)
+    result = runner.invoke(app, ["quarantine", "retry", "--batch", "1", "--agent", "dana", "--store", store])
+    assert result.exit_code == 1, result.output  # the row without an id cannot load: said, not hidden
+    assert "quarantined again" in result.stdout
+    with open_store(loaded.store) as session:
+        assert session.scalar("SELECT count(*) FROM identities WHERE channel = 'pager'") == 2
+        left = session.rows("SELECT batch_id, reason FROM quarantine")
+        audit = session.rows(
+            "SELECT actor, action, details FROM audit_log WHERE action = 'quarantine_retried'"
+        )
+        batch = session.rows(
+            "SELECT rows_read, rows_loaded, rows_quarantined FROM ingest_batches WHERE batch_id = 2"
+        )
+    assert left == [{"batch_id": 2, "reason": "external_id is missing"}]  # once, in the retry's batch
+    assert audit[0]["actor"] == "dana" and json.loads(audit[0]["details"])["rows_loaded"] == 2
+    assert batch == [{"rows_read": 3, "rows_loaded": 2, "rows_quarantined": 1}]
+    assert list((tmp_path / "landing" / "processed" / "retries").rglob("identities_retry_*.jsonl"))
+
+
+def test_export_then_retry_the_edited_rows(
+    tmp_path: Path, loaded: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDRES_INGEST__LANDING_DIR", str(tmp_path / "landing"))
+    store = str(loaded.store)
+    out = tmp_path / "fix"
+    exported = runner.invoke(
+        app, ["quarantine", "export", "--out", str(out), "--agent", "dana", "--store", store]
+    )
+    assert exported.exit_code == 0, exported.output
+    (path,) = out.iterdir()
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [row.get("channel") for row in rows] == ["pager", "pager", "chat"]
+    fixed = [
+        {**row, "channel": "chat"} if row["channel"] == "pager" else {**row, "external_id": "v-9"}
+        for row in rows
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in fixed) + "\n")
+    result = runner.invoke(
+        app, ["quarantine", "retry", "--from", str(path), "--agent", "dana", "--store", store]
+    )
+    assert result.exit_code == 0, result.output
+    with open_store(loaded.store) as session:
+        assert session.scalar("SELECT count(*) FROM quarantine") == 0
+        assert session.scalar("SELECT count(*) FROM identities WHERE channel = 'chat'") == 6
+        assert session.scalar("SELECT count(*) FROM identities WHERE extra LIKE '%_quarantine_id%'") == 0
+        actions = [r["action"] for r in session.rows("SELECT action FROM audit_log ORDER BY audit_id")]
+    assert actions == ["quarantine_exported", "quarantine_retried"]
+    again = runner.invoke(
+        app, ["quarantine", "retry", "--from", str(path), "--agent", "dana", "--store", store]
+    )
+    assert again.exit_code == 1 and "retried already" in again.output
