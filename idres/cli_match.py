@@ -98,7 +98,12 @@ def suggestions_list(
     status: Annotated[
         str | None, typer.Option(help="pending, approved, rejected, applied, superseded.")
     ] = None,
-    band: Annotated[str | None, typer.Option(help="review, auto_approve or related.")] = None,
+    band: Annotated[
+        str | None,
+        typer.Option(
+            help="review, auto_approve, related or possible (below review: listed only when asked for)."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many suggestions.")] = 50,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
@@ -247,8 +252,13 @@ def evaluate_store(
     from matching.evaluate import cluster_scores, pairwise_scores, suggestion_clusters, threshold_sweep
 
     labelled = keys.join(truth, on=["channel", "external_id"], how="inner")
-    truth_ids = labelled.select("identity_id", "entity_id")
     ids = labelled.select("identity_id", "customer_id")
+    # every truth record counts: one that was quarantined or never ingested is in no pair and no
+    # cluster, so its pairs are misses (a negative stand-in id joins nothing in the store)
+    absent = truth.join(keys, on=["channel", "external_id"], how="anti").select(
+        (-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("identity_id"), "entity_id"
+    )
+    truth_ids = pl.concat([labelled.select("identity_id", "entity_id"), absent])
     # identity pairs: within a customer (already together: probability 1) and across suggested customers
     within = ids.join(ids, on="customer_id", suffix="_r").filter(
         pl.col("identity_id") < pl.col("identity_id_r")
@@ -281,6 +291,7 @@ def evaluate_store(
     return {
         "identities_in_truth": truth.height,
         "identities_matched_to_store": labelled.height,
+        "truth_records_missing_from_store": absent.height,
         "suggestions": suggestions.height,
         "review_threshold": review,
         "pairwise_at_review": pairwise_scores(pairs, truth_ids, review),

@@ -39,11 +39,12 @@ configuration is ignored and refitted (noted in `result.notes`).
   (Float32, log2 Bayes factor), related_only (Bool), related_reason (String or null).
   Pairs within one customer are never produced.
 - `suggestions`: customer pairs with customer_id_l < customer_id_r: probability, match_weight,
-  band ('auto_approve' | 'review' | 'below'), related_only, reason, rule, evidence (JSON list of
+  band ('auto_approve' | 'review' | 'possible' | 'below'), related_only, reason, rule, evidence (JSON list of
   {field, value_l, value_r, level, weight} for the non-missing fields), identity_id_l,
   identity_id_r (the best identity pair), evidence_hash (hash of fields, values and levels;
   weights excluded, so a refit alone does not look like new evidence). Holds every pair in
-  review or auto_approve plus "related, not merged" pairs (band below, related_only true).
+  review or auto_approve, the `possible` band (possible_floor <= probability < review, off the
+  default queue) and "related, not merged" pairs (band below, related_only true).
   Customer-level rule: the best identity pair (see suggestions.py for why).
 - `rule_counts`: rule, pairs, new_pairs (after dedup with earlier rules),
   oversize_blocks_skipped, largest_block (in an incremental run: among the blocks that hold a

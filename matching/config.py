@@ -327,6 +327,9 @@ class MatchConfig(BaseModel):
 
     review_threshold: float = Field(default=0.80, gt=0.0, lt=1.0)
     auto_approve_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
+    # pairs from this probability up to the review threshold are stored in band "possible" (off
+    # the default queue) so agents and `idres evaluate` can look below review; None: not stored
+    possible_floor: float | None = Field(default=0.3, gt=0.0, lt=1.0)
     max_block_size: int = Field(default=50, ge=2)
     comparisons: list[ComparisonSpec] = Field(default_factory=default_comparisons)
     blocking_rules: list[BlockingRuleSpec] = Field(default_factory=default_blocking_rules)
@@ -362,6 +365,8 @@ class MatchConfig(BaseModel):
     def _check(self) -> MatchConfig:
         if self.auto_approve_threshold is not None and self.auto_approve_threshold < self.review_threshold:
             raise ValueError("auto_approve_threshold must be at least review_threshold")
+        if self.possible_floor is not None and self.possible_floor >= self.review_threshold:
+            raise ValueError("possible_floor must be below review_threshold")
         names = [c.name for c in self.comparisons]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate comparison names in {names}")

@@ -338,6 +338,7 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         config.review_threshold,
         config.auto_approve_threshold,
         neutral,
+        config.possible_floor,
     )
     pairs = pairs.drop("_row_l", "_row_r", "_shared_hit")
     timings["suggestions"] = time.perf_counter() - t

@@ -104,8 +104,9 @@ def cluster_scores(clusters: pl.DataFrame, truth: pl.DataFrame) -> dict[str, flo
         pl.col(clusters.columns[0]).cast(pl.Int64).alias("identity_id"),
         pl.col(clusters.columns[1]).alias("cluster"),
     )
+    # an identity in no cluster is a singleton: a label of its own, past every real one
     both = t.join(c, on="identity_id", how="left").with_columns(
-        pl.col("cluster").fill_null(-pl.col("identity_id"))
+        pl.col("cluster").fill_null(pl.col("cluster").max().fill_null(0) + 1 + pl.int_range(pl.len()))
     )
     # ni and nj as window sums over the same frame: a join would not keep the rows in nij's order
     cells = (

@@ -7,9 +7,10 @@ noisy-or would count one email three times; the best pair is also the one a revi
 check. Pairs inside one customer never appear (blocking drops them).
 
 Bands: auto_approve (>= auto_approve_threshold, when set, and no shared value involved),
-review (>= review_threshold), below. Suggestions hold every customer pair in review or
-auto_approve, plus "related, not merged" pairs (best evidence only a shared value) in
-band below with related_only = true: informational, never merged.
+review (>= review_threshold), possible (>= possible_floor, when set: below review, off the
+default queue, for agents working down and for `idres evaluate`), below. Suggestions hold every
+customer pair in review, auto_approve or possible, plus "related, not merged" pairs (best
+evidence only a shared value) in band below with related_only = true: informational, never merged.
 """
 
 from __future__ import annotations
@@ -106,9 +107,11 @@ def build_suggestions(
     review_threshold: float,
     auto_approve_threshold: float | None,
     neutral_levels: dict[str, set[str]],
+    possible_floor: float | None = None,
 ) -> pl.DataFrame:
     """Customer pairs (customer_id_l < customer_id_r) with band, reason, evidence and its hash."""
-    cand = pairs.filter((pl.col("match_probability") >= review_threshold) | pl.col("related_only"))
+    floor = review_threshold if possible_floor is None else min(possible_floor, review_threshold)
+    cand = pairs.filter((pl.col("match_probability") >= floor) | pl.col("related_only"))
     if cand.height == 0:
         return pl.DataFrame(schema=SUGGESTION_SCHEMA)
     flip = pl.col("customer_id_l") > pl.col("customer_id_r")
@@ -130,6 +133,8 @@ def build_suggestions(
         .then(pl.lit("auto_approve"))
         .when(pl.col("match_probability") >= review_threshold)
         .then(pl.lit("review"))
+        .when((pl.col("match_probability") >= floor) & ~pl.col("related_only"))
+        .then(pl.lit("possible"))
         .otherwise(pl.lit("below"))
     )
     top = _top_fields(specs)

@@ -109,6 +109,8 @@ def pending_filtered(
     if band:
         where.append("s.band = ?")
         params.append(band)
+    else:  # the possible band (below review) is listed only when asked for by name
+        where.append("s.band <> 'possible'")
     if not channel:
         return f"SELECT s.* FROM suggestions s WHERE {' AND '.join(where)}", params
     # left joins against the channel's customers, not EXISTS (... IN (l, r)): DuckDB runs that

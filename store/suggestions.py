@@ -286,7 +286,7 @@ def _id(config: dict[str, Any] | None) -> str | None:
 def list_suggestions(
     store: Store, status: str | None = None, band: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
-    """Suggestions, most probable first, optionally of one status and/or band."""
+    """Suggestions, most probable first, optionally of one status and/or band (possible: only by name)."""
     where, params = [], []
     if status:
         where.append("status = ?")
@@ -294,6 +294,8 @@ def list_suggestions(
     if band:
         where.append("band = ?")
         params.append(band)
+    else:
+        where.append("band <> 'possible'")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     return store.rows(
         f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, status,

@@ -12,7 +12,7 @@ from typing import Any
 from store.db import Store
 from store.decisions import pending_filtered
 
-QUEUE_BANDS = ("auto_approve", "review", "related")
+QUEUE_BANDS = ("auto_approve", "review", "related", "possible")
 _CUSTOMER_NAME = "coalesce(nullif(trim(concat_ws(' ', c.first_name, c.last_name)), ''), c.display_name)"
 
 
@@ -30,7 +30,8 @@ def queue_page(
     A pair is on a channel when either customer has an identity there (as bulk approve reads it).
     """
     later = f"suggestion_id IN ({_ids(skipped)}), " if skipped else ""
-    band_clause = "AND s.band = ?" if band else ""
+    # the possible band (below review) is off the default queue: listed when asked for by name
+    band_clause = "AND s.band = ?" if band else "AND s.band <> 'possible'"
     params: list[Any] = [band] if band else []
     if not channel:
         # the plain queue: the count alone is cheap, a window count over every pending pair is not

@@ -176,3 +176,26 @@ def test_full_run_supersedes_a_pending_pair_it_no_longer_suggests(loaded: Store,
         "SELECT status, status_reason FROM suggestions WHERE suggestion_id = ?", [zoe["suggestion_id"]]
     )[0]
     assert row["status"] == "superseded" and "no longer suggested" in row["status_reason"]
+
+
+def test_possible_band_is_stored_off_the_default_queue(loaded: Store, settings: Settings) -> None:
+    from store import web_queries
+    from store.decisions import bulk_candidates
+
+    _run(loaded, settings, full=True)
+    # one stored suggestion moved below review, as a match run with a possible_floor stores it
+    zoe = _zoe(loaded)
+    loaded.execute(
+        "UPDATE suggestions SET band = 'possible', probability = 0.5 WHERE suggestion_id = ?",
+        [zoe["suggestion_id"]],
+    )
+    listed = {r["suggestion_id"] for r in sg.list_suggestions(loaded, status="pending")}
+    assert zoe["suggestion_id"] not in listed
+    asked = sg.list_suggestions(loaded, status="pending", band="possible")
+    assert [r["suggestion_id"] for r in asked] == [zoe["suggestion_id"]]
+    queue, _ = web_queries.queue_page(loaded)
+    assert zoe["suggestion_id"] not in {r["suggestion_id"] for r in queue}
+    queue, total = web_queries.queue_page(loaded, band="possible")
+    assert total == 1 and queue[0]["suggestion_id"] == zoe["suggestion_id"]
+    # bulk approve without a band leaves the possible band alone
+    assert zoe["suggestion_id"] not in {r["suggestion_id"] for r in bulk_candidates(loaded, 0.1)}
