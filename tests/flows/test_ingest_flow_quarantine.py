@@ -19,11 +19,14 @@ def test_quarantine_paths_follow_the_archived_files_and_failures_say_why(
     landing.mkdir()
     monkeypatch.setenv("IDRES_INGEST__LANDING_DIR", str(landing))
     monkeypatch.setenv("IDRES_INGEST__DATA_DOCS_DIR", str(tmp_path / "docs"))
-    header = ["channel", "external_id", "first_name"]
-    write_csv(
-        landing / "identities_a.csv", header, [["email", "ann@example.com", "Ann"], ["pager", "1", "Bo"]]
-    )
-    write_csv(landing / "identities_b.csv", header, [["pager", "2", "Cy"]])  # every row quarantined
+    header = ["channel", "external_id", "first_name", "email"]
+    rows = [
+        ["email", "ann@example.com", "Ann", ""],
+        ["pager", "1", "Bo", ""],
+        ["chat", "v-1", "Eu", "eu@orange.f"],
+    ]
+    write_csv(landing / "identities_a.csv", header, rows)
+    write_csv(landing / "identities_b.csv", header, [["pager", "2", "Cy", ""]])  # every row quarantined
     (landing / "identities_c.csv").write_bytes(b"")  # unreadable
     settled(*landing.iterdir())
     store = tmp_path / "store.duckdb"
@@ -42,3 +45,19 @@ def test_quarantine_paths_follow_the_archived_files_and_failures_say_why(
     reason = rejected.with_name("identities_b.csv.reason.txt").read_text()
     assert "channel is not a configured channel: 1" in reason and "quarantine retry --batch" in reason
     assert "the file is empty" in failed.with_name("identities_c.csv.reason.txt").read_text()
+
+    # the run's artifacts show the warnings per field beside the quarantine reasons
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+
+    keys = ["ingest-summary", "ingest-files", "ingest-warnings"]
+    with get_client(sync_client=True) as client:
+        latest = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=keys))
+        )
+    by_key = {artifact.key: str(artifact.data) for artifact in latest}
+    assert '"reason_or_field": "email"' in by_key["ingest-warnings"]
+    assert '"outcome": "loaded with a bad optional value"' in by_key["ingest-warnings"]
+    assert "channel is not a configured channel" in by_key["ingest-warnings"]
+    assert "Quarantine reasons and warnings" in by_key["ingest-summary"]
+    assert '"warnings": 1' in by_key["ingest-files"]
