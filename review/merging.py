@@ -202,92 +202,13 @@ def _hold(store: Store, suggestion: dict[str, Any], reason: str, now: datetime) 
 
 
 def apply_approved(store: Store, actor: str, review_settings: ReviewSettings) -> dict[str, Any]:
-    """Apply every approved (and previously held) suggestion in one transaction; returns the run's report."""
-    now = utcnow()
-    counts = {"approved_seen": 0, "merges_applied": 0, "held_back": 0, "superseded": 0}
-    merges: list[dict[str, Any]] = []
-    held: list[dict[str, Any]] = []
-    superseded: list[dict[str, Any]] = []
-    already_joined: list[int] = []
-    with store.transaction():
-        run_id = sql.insert_run(store, actor, now)
-        _step("run_started")
-        runnable = sql.runnable_suggestions(store)
-        links = sql.cannot_links(store)  # a run adds none, so they are read once
-        # where each customer stood before this run: a pair joined during the run is applied, not stale
-        root_before = {
-            customer: resolve_customer(store, customer)[0]
-            for suggestion in runnable
-            for customer in (suggestion["customer_id_l"], suggestion["customer_id_r"])
-        }
-        for suggestion in runnable:
-            counts["approved_seen"] += 1
-            sid = suggestion["suggestion_id"]
-            pair = {"suggestion_id": sid, "customer_id_l": suggestion["customer_id_l"],
-                    "customer_id_r": suggestion["customer_id_r"]}  # fmt: skip
-            check = check_suggestion(store, suggestion)
-            if check.action == "superseded":
-                left, right = suggestion["customer_id_l"], suggestion["customer_id_r"]
-                if check.customer_l == check.customer_r and root_before[left] != root_before[right]:
-                    reason = f"already joined by other approvals in apply run {run_id}"
-                    sql.set_suggestion_status(store, sid, "applied", reason, now)
-                    already_joined.append(sid)
-                    continue
-                sql.set_suggestion_status(store, sid, "superseded", check.reason, now)
-                counts["superseded"] += 1
-                superseded.append({**pair, "reason": check.reason})
-                continue
-            if check.action == "blocked":
-                reason = f"held back: {check.reason}; the approval is kept and applied after the unlock"
-                _hold(store, suggestion, reason, now)
-                counts["held_back"] += 1
-                held.append({**pair, "reason": reason})
-                continue
-            assert check.customer_l is not None and check.customer_r is not None
-            conflict = _cannot_link_reason(store, check.customer_l, check.customer_r, links)
-            if conflict:
-                reason = f"held back for an agent: {conflict}"
-                _hold(store, suggestion, reason, now)
-                counts["held_back"] += 1
-                held.append({**pair, "reason": reason})
-                continue
-            merge = _absorb(
-                store,
-                check.customer_l,
-                check.customer_r,
-                actor=actor,
-                requested_by=suggestion["decided_by"] or actor,
-                kind="approved",
-                review=review_settings,
-                now=now,
-                suggestion_id=sid,
-                run_id=run_id,
-            )
-            reason = f"applied by merge {merge['merge_id']} in apply run {run_id}"
-            if check.action == "repointed":
-                reason += f" ({check.reason})"
-            sql.set_suggestion_status(store, sid, "applied", reason, now)
-            _step("suggestion_marked")
-            counts["merges_applied"] += 1
-            merges.append(merge)
-        details = {
-            "merges": [m["merge_id"] for m in merges],
-            "held_suggestions": held,
-            "superseded_suggestions": superseded,
-            "already_joined": already_joined,
-        }
-        sql.finish_run(store, run_id, counts, details, now)
-        _step("run_recorded")
-        store.audit(actor, "apply_merges", "merge_run", run_id, counts)
-    return {
-        "apply_run_id": run_id,
-        "actor": actor,
-        **counts,
-        "merges": merges,
-        "held_suggestions": held,
-        "superseded_suggestions": superseded,
-        "already_joined": already_joined,
-    }
+    """Apply every approved (and previously held) suggestion in one transaction; returns the run's report.
+
+    Set-based (`review.apply_run`): a few statements per run, the same outcome as one merge at a time.
+    """
+    from review.apply_run import apply_run
+
+    return apply_run(store, actor, review_settings)
 
 
 def undo_merge(

@@ -1,0 +1,352 @@
+"""The apply-merges run, set-based: plan every merge of the run in memory, write it in a few statements.
+
+Same outcome as merging approved pairs one by one (suggestion order, each through the redirects the
+earlier ones left, survivor = the lower customer id, stale pairs superseded or re-pointed, locked
+and cannot-linked pairs held), with the same guarantees: every merge keeps its before-image (the
+survivor and absorbed rows as they stood just before it, what moved, the survivor after it), so
+any merge can be undone; the run is one transaction, so a crash at any step leaves the store as it
+was. Profiles are rebuilt by survivorship once per "round" (merges whose inputs are ready), not
+once per merge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from idres.settings import PROFILE_FIELDS, ReviewSettings
+from review.survivorship import build_profiles
+from store import bulk_merges as bulk
+from store import merges as sql
+from store.db import Store, utcnow
+
+
+def _step(name: str) -> None:
+    """A named point between the steps of an apply run; tests inject failures here."""
+    from review import merging
+
+    merging._step(name)
+
+
+@dataclass
+class _Plan:
+    """What the run will do: merges in order, suggestion outcomes, the union-find over customers."""
+
+    run_id: int
+    pointers: dict[int, int]
+    parent: dict[int, int] = field(default_factory=dict)
+    merges: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
+    superseded: list[dict[str, Any]] = field(default_factory=list)
+    already_joined: list[int] = field(default_factory=list)
+
+    def stored_root(self, customer_id: int) -> int:
+        """Where a customer stood before the run (following the store's merge redirects)."""
+        seen = 0
+        while customer_id in self.pointers and seen < 10_000:
+            customer_id, seen = self.pointers[customer_id], seen + 1
+        return customer_id
+
+    def find(self, customer_id: int) -> int:
+        """The customer's root now, in this run (stored redirects, then this run's merges)."""
+        root = self.stored_root(customer_id)
+        path = []
+        while self.parent.get(root, root) != root:
+            path.append(root)
+            root = self.parent[root]
+        for node in path:
+            self.parent[node] = root
+        return root
+
+
+def _cannot_link_index(store: Store, plan: _Plan) -> tuple[dict[int, set[int]], dict[tuple[int, int], dict[str, Any]]]:
+    """Cannot-links lifted to the customers' stored roots (root -> roots it must not join) and their rows."""
+    by_root: dict[int, set[int]] = defaultdict(set)
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    for link in store.rows("SELECT customer_id_a, customer_id_b, suggestion_id, created_by FROM cannot_links"):
+        a, b = plan.stored_root(int(link["customer_id_a"])), plan.stored_root(int(link["customer_id_b"]))
+        by_root[a].add(b)
+        by_root[b].add(a)
+        rows.setdefault((min(a, b), max(a, b)), link)
+    return by_root, rows
+
+
+def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan:
+    """Decide each runnable suggestion in order (the one-by-one semantics), without writing anything."""
+    plan = _Plan(run_id, bulk.merged_pointers(store))
+    involved = {c for s in runnable for c in (int(s["customer_id_l"]), int(s["customer_id_r"]))}
+    roots = {plan.stored_root(c) for c in involved}
+    states = {c: row for c, row in bulk.customer_rows(store, sorted(roots)).items()}
+    links, link_rows = _cannot_link_index(store, plan)
+    members: dict[int, set[int]] = {root: {root} for root in roots}  # stored roots in each run component
+    forbidden: dict[int, set[int]] = {root: set(links.get(root, ())) for root in roots}
+    for suggestion in runnable:
+        sid = int(suggestion["suggestion_id"])
+        original = (int(suggestion["customer_id_l"]), int(suggestion["customer_id_r"]))
+        pair = {"suggestion_id": sid, "customer_id_l": original[0], "customer_id_r": original[1]}
+        before = [plan.stored_root(c) for c in original]
+        now_roots = [plan.find(c) for c in original]
+        missing = [c for c, root in zip(original, before, strict=True) if root not in states]
+        if missing:
+            reason = f"customer {missing[0]} no longer exists"
+            plan.outcomes.append({"suggestion_id": sid, "status": "superseded", "status_reason": reason})
+            plan.superseded.append({**pair, "reason": reason})
+            continue
+        left, right = sorted(now_roots)
+        if left == right:
+            if before[0] != before[1]:
+                reason = f"already joined by other approvals in apply run {run_id}"
+                plan.outcomes.append({"suggestion_id": sid, "status": "applied", "status_reason": reason})
+                plan.already_joined.append(sid)
+            else:
+                reason = f"customers {original[0]} and {original[1]} are already merged into {left}"
+                plan.outcomes.append({"suggestion_id": sid, "status": "superseded", "status_reason": reason})
+                plan.superseded.append({**pair, "reason": reason})
+            continue
+        stale = next((states[r] for r in (left, right) if states[r]["status"] == "anonymized"
+                      or states[r]["anonymized_at"] is not None), None)  # fmt: skip
+        if stale is not None:
+            reason = f"customer {stale['customer_id']} was anonymized"
+            plan.outcomes.append({"suggestion_id": sid, "status": "superseded", "status_reason": reason})
+            plan.superseded.append({**pair, "reason": reason})
+            continue
+        locked = next((states[r] for r in (left, right) if states[r]["locked"]), None)
+        if locked is not None:
+            why = (
+                f"customer {locked['customer_id']} is locked (reason: {locked['lock_reason'] or 'no reason given'}) "
+                "- unlock it first"
+            )
+            reason = f"held back: {why}; the approval is kept and applied after the unlock"
+            _hold(plan, suggestion, pair, reason)
+            continue
+        clash = forbidden[left] & members[right]
+        if clash:
+            other = min(clash)
+            mine = next(m for m in sorted(members[left]) if other in links.get(m, ()))
+            link = link_rows[(min(mine, other), max(mine, other))]
+            source = f" (suggestion {link['suggestion_id']})" if link["suggestion_id"] is not None else ""
+            conflict = (
+                f"it would join customers {link['customer_id_a']} and {link['customer_id_b']}, which "
+                f"{link['created_by']} marked as different people{source}; reject this pair, or merge by hand "
+                f"only if that decision was wrong"
+            )
+            _hold(plan, suggestion, pair, f"held back for an agent: {conflict}")
+            continue
+        plan.parent[right] = left
+        members[left] |= members.pop(right)
+        forbidden[left] |= forbidden.pop(right)
+        moved = [f"customer {c} was merged into {r}" for c, r in zip(original, now_roots, strict=True) if r != c]
+        plan.merges.append({"suggestion_id": sid, "survivor_id": left, "absorbed_id": right,
+                            "requested_by": suggestion["decided_by"], "note": "; ".join(moved) or None})  # fmt: skip
+    return plan
+
+
+def _hold(plan: _Plan, suggestion: dict[str, Any], pair: dict[str, Any], reason: str) -> None:
+    if suggestion["status"] != "held" or suggestion["status_reason"] != reason:
+        plan.outcomes.append({"suggestion_id": pair["suggestion_id"], "status": "held", "status_reason": reason})
+    plan.held.append({**pair, "reason": reason})
+
+
+def _agent_values(*rows: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    values: dict[str, Any] = {}
+    for row in rows:
+        for name in row.get("agent_edited") or []:
+            if name in PROFILE_FIELDS and name not in values:
+                values[name] = row.get(name)
+    return values, list(values)
+
+
+def build_rows(
+    store: Store, plan: _Plan, review: ReviewSettings, now: datetime
+) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]], dict[int, list[int]], dict[int, list[int]]]:
+    """Simulate the merges round by round: every merge's before/after rows and what moved with it.
+
+    Returns the rows as they end (by customer), the merges with their images, and the identities
+    and comments each run root holds at the end.
+    """
+    customers = sorted({c for m in plan.merges for c in (m["survivor_id"], m["absorbed_id"])})
+    rows = bulk.customer_rows(store, customers)
+    values = bulk.identity_values(store, customers)
+    identities: dict[int, list[int]] = defaultdict(list)
+    for customer_id, identity_id in values.select("customer_id", "identity_id").iter_rows():
+        identities[int(customer_id)].append(int(identity_id))
+    comments: dict[int, list[int]] = defaultdict(list)
+    for comment_id, customer_id in bulk.comment_owners(store, customers).iter_rows():
+        comments[int(customer_id)].append(int(comment_id))
+    owner = {c: c for c in customers}  # stored customer -> the run root holding its identities now
+    ready: dict[int, int] = defaultdict(int)  # customer -> the round after which its row is final so far
+    rounds: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for merge in plan.merges:
+        number = max(ready[merge["survivor_id"]], ready[merge["absorbed_id"]]) + 1
+        ready[merge["survivor_id"]] = ready[merge["absorbed_id"]] = number
+        rounds[number].append(merge)
+    for number in sorted(rounds):
+        batch = rounds[number]
+        target = {m["absorbed_id"]: m["survivor_id"] for m in batch}
+        for merge in batch:
+            merge["before_survivor"] = sql.image_of(rows[merge["survivor_id"]])
+            merge["before_absorbed"] = sql.image_of(rows[merge["absorbed_id"]])
+            merge["absorbed_identity_ids"] = sorted(identities[merge["absorbed_id"]])
+            merge["absorbed_comment_ids"] = sorted(comments[merge["absorbed_id"]])
+        for customer, root in list(owner.items()):
+            if root in target:
+                owner[customer] = target[root]
+        survivors = {m["survivor_id"] for m in batch}
+        mapping = pl.DataFrame(
+            {"customer_id": list(owner), "root": list(owner.values())}, schema={"customer_id": pl.Int64, "root": pl.Int64}
+        ).filter(pl.col("root").is_in(list(survivors)))
+        frame = values.join(mapping, on="customer_id").with_columns(pl.col("root").alias("customer_id")).drop("root")
+        agent: dict[int, dict[str, Any]] = {}
+        edited: dict[int, list[str]] = {}
+        for merge in batch:
+            agent[merge["survivor_id"]], edited[merge["survivor_id"]] = _agent_values(
+                rows[merge["survivor_id"]], rows[merge["absorbed_id"]]
+            )
+        profiles = build_profiles(frame, agent, review.survivorship, review.list_fields)
+        for merge in batch:
+            survivor, absorbed = merge["survivor_id"], merge["absorbed_id"]
+            profile, sources = profiles[survivor]
+            rows[survivor] = {**rows[survivor], **profile, "profile_sources": json.dumps(sources, sort_keys=True),
+                              "agent_edited": edited[survivor], "updated_at": now}  # fmt: skip
+            rows[absorbed] = {**rows[absorbed], "status": "merged", "merged_into": survivor, "updated_at": now}
+            merge["after_survivor"] = sql.image_of(rows[survivor])
+            identities[survivor] += identities.pop(absorbed, [])
+            comments[survivor] += comments.pop(absorbed, [])
+    return rows, plan.merges, identities, comments
+
+
+def apply_run(store: Store, actor: str, review: ReviewSettings) -> dict[str, Any]:
+    """Apply every approved (and previously held) suggestion, set-based, in one transaction."""
+    now = utcnow()
+    with store.transaction():
+        run_id = sql.insert_run(store, actor, now)
+        _step("run_started")
+        runnable = bulk.runnable(store)
+        plan = plan_run(store, run_id, runnable)
+        rows, merges, _identities, _comments = build_rows(store, plan, review, now)
+        first_merge = store.next_id("merges", "merge_id")
+        for offset, merge in enumerate(merges):
+            merge["merge_id"] = first_merge + offset
+        final_root = {m["absorbed_id"]: plan.find(m["absorbed_id"]) for m in merges}
+        moves = pl.DataFrame({"customer_id": list(final_root), "root": list(final_root.values())},
+                             schema={"customer_id": pl.Int64, "root": pl.Int64})  # fmt: skip
+        bulk.move_to_roots(store, "identities", moves)
+        _step("identities_moved")
+        bulk.move_to_roots(store, "comments", moves)
+        _step("comments_moved")
+        redirects = pl.DataFrame(
+            {"customer_id": [m["absorbed_id"] for m in merges], "survivor_id": [m["survivor_id"] for m in merges]},
+            schema={"customer_id": pl.Int64, "survivor_id": pl.Int64},
+        )
+        bulk.redirect_absorbed(store, redirects, now)
+        _step("customer_redirected")
+        survivors_final = sorted({m["survivor_id"] for m in merges} - set(final_root))
+        bulk.write_profiles(store, [rows[s] for s in survivors_final], now)
+        _step("profile_rebuilt")
+        stored = bulk.customer_rows(store, survivors_final)  # as the store now holds them: an undo compares
+        last_of = {m["survivor_id"]: m for m in merges}
+        for survivor in survivors_final:
+            last_of[survivor]["after_survivor"] = sql.image_of(stored[survivor])
+        _write_merges(store, merges, run_id, actor, now)
+        _step("merge_written")
+        repointed = _repoint_pending(store, merges, final_root, now)
+        _step("suggestions_repointed")
+        applied = [{"suggestion_id": m["suggestion_id"], "status": "applied",
+                    "status_reason": f"applied by merge {m['merge_id']} in apply run {run_id}"
+                    + (f" ({m['note']})" if m["note"] else "")} for m in merges]  # fmt: skip
+        bulk.set_statuses(store, pl.DataFrame(plan.outcomes + applied, schema={
+            "suggestion_id": pl.Int64, "status": pl.String, "status_reason": pl.String}), now)  # fmt: skip
+        _step("suggestion_marked")
+        counts = {"approved_seen": len(runnable), "merges_applied": len(merges), "held_back": len(plan.held),
+                  "superseded": len(plan.superseded)}  # fmt: skip
+        details = {"merges": [m["merge_id"] for m in merges], "held_suggestions": plan.held,
+                   "superseded_suggestions": plan.superseded, "already_joined": plan.already_joined}  # fmt: skip
+        sql.finish_run(store, run_id, counts, details, now)
+        _step("run_recorded")
+        store.audit(actor, "apply_merges", "merge_run", run_id, counts)
+    report = [
+        {"merge_id": m["merge_id"], "survivor_id": m["survivor_id"], "absorbed_id": m["absorbed_id"],
+         "suggestion_id": m["suggestion_id"], "kind": "approved", "requested_by": m["requested_by"] or actor,
+         "applied_by": actor, "apply_run_id": run_id, "applied_at": now, "comment": None,
+         "identities_moved": len(m["absorbed_identity_ids"]), "comments_moved": len(m["absorbed_comment_ids"]),
+         "pending_repointed": repointed.get(m["merge_id"], (0, 0))[0],
+         "pending_superseded": repointed.get(m["merge_id"], (0, 0))[1]}
+        for m in merges
+    ]  # fmt: skip
+    return {"apply_run_id": run_id, "actor": actor, **counts, "merges": report, "held_suggestions": plan.held,
+            "superseded_suggestions": plan.superseded, "already_joined": plan.already_joined}  # fmt: skip
+
+
+def _write_merges(store: Store, merges: list[dict[str, Any]], run_id: int, actor: str, now: datetime) -> None:
+    """The merges rows and one audit entry per merge (both with the before-image), two statements."""
+    records, audit = [], []
+    first_audit = store.next_id("audit_log", "audit_id")
+    for offset, m in enumerate(merges):
+        image = {"survivor": m["before_survivor"], "absorbed": m["before_absorbed"],
+                 "absorbed_identity_ids": m["absorbed_identity_ids"],
+                 "absorbed_comment_ids": m["absorbed_comment_ids"], "survivor_after": m["after_survivor"]}  # fmt: skip
+        row = {"merge_id": m["merge_id"], "survivor_id": m["survivor_id"], "absorbed_id": m["absorbed_id"],
+               "suggestion_id": m["suggestion_id"], "kind": "approved", "requested_by": m["requested_by"] or actor,
+               "applied_by": actor, "apply_run_id": run_id, "applied_at": now, "comment": None}  # fmt: skip
+        text = json.dumps(image, default=str)
+        records.append({**row, "before_image": text})
+        details = json.dumps({**row, "before_image": image}, default=str)
+        audit.append({"audit_id": first_audit + offset, "occurred_at": now, "actor": actor, "action": "merge",
+                      "subject_kind": "customer", "subject_id": str(m["survivor_id"]), "details": details})  # fmt: skip
+    schema = {"merge_id": pl.Int64, "survivor_id": pl.Int64, "absorbed_id": pl.Int64, "suggestion_id": pl.Int64,
+              "kind": pl.String, "requested_by": pl.String, "applied_by": pl.String, "apply_run_id": pl.Int64,
+              "applied_at": pl.Datetime("us"), "comment": pl.String, "before_image": pl.String}  # fmt: skip
+    bulk.insert_merges(store, pl.DataFrame(records, schema=schema))
+    bulk.insert_audit(store, pl.DataFrame(audit, schema={
+        "audit_id": pl.Int64, "occurred_at": pl.Datetime("us"), "actor": pl.String, "action": pl.String,
+        "subject_kind": pl.String, "subject_id": pl.String, "details": pl.String}))  # fmt: skip
+
+
+def _repoint_pending(
+    store: Store, merges: list[dict[str, Any]], final_root: dict[int, int], now: datetime
+) -> dict[int, tuple[int, int]]:
+    """Pending pairs of absorbed customers move to the survivors; repeats and self-pairs are superseded."""
+    if not merges:
+        return {}
+    merge_of = {m["absorbed_id"]: m["merge_id"] for m in merges}
+    pending = bulk.pending_of(store, list(final_root))
+    if pending.height == 0:
+        return {}
+    rows = []
+    for sid, left, right in pending.iter_rows():
+        new_l, new_r = final_root.get(left, left), final_root.get(right, right)
+        moved_from = left if left in final_root else right
+        rows.append({"suggestion_id": sid, "old_l": left, "old_r": right, "low": min(new_l, new_r),
+                     "high": max(new_l, new_r), "from": moved_from, "to": final_root[moved_from],
+                     "merge_id": merge_of[moved_from]})  # fmt: skip
+    frame = pl.DataFrame(rows)
+    twins = {(r["low"], r["high"]): r["twin"] for r in bulk.existing_pairs(store, frame, frame["suggestion_id"].to_list()).iter_rows(named=True)}  # fmt: skip
+    keep: dict[tuple[int, int], int] = {}
+    repoint, supersede = [], []
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        key = (row["low"], row["high"])
+        if row["low"] == row["high"]:
+            reason = f"customers {row['old_l']} and {row['old_r']} were merged (merge {row['merge_id']})"
+        elif key in twins or key in keep:
+            twin = twins.get(key, keep.get(key))
+            reason = f"after merge {row['merge_id']} it repeats suggestion {twin} ({row['low']} and {row['high']})"
+        else:
+            keep[key] = row["suggestion_id"]
+            repoint.append({**row, "status_reason": f"re-pointed from customer {row['from']} to {row['to']} by merge "
+                                                    f"{row['merge_id']}"})  # fmt: skip
+            counts[row["merge_id"]][0] += 1
+            continue
+        supersede.append({"suggestion_id": row["suggestion_id"], "status": "superseded", "status_reason": reason})
+        counts[row["merge_id"]][1] += 1
+    bulk.repoint(store, pl.DataFrame(repoint, schema={"suggestion_id": pl.Int64, "low": pl.Int64, "high": pl.Int64,
+                                                       "status_reason": pl.String}) if repoint else pl.DataFrame(), now)  # fmt: skip
+    if supersede:
+        bulk.set_statuses(store, pl.DataFrame(supersede), now)
+    return {merge_id: (c[0], c[1]) for merge_id, c in counts.items()}

@@ -1,0 +1,190 @@
+"""Set-based SQL for an apply run: a few statements per run (not per merge), over registered frames.
+
+The caller (review/apply_run.py) plans every merge of the run in memory and hands the outcome here
+as frames; each function is one or two statements. The caller holds the run's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from idres.settings import PROFILE_FIELDS, PROFILE_SCALAR_FIELDS
+from store.db import Store
+from store.merges import RUNNABLE
+
+_SCALARS = tuple(field for field in PROFILE_SCALAR_FIELDS if field != "birth_date")
+
+
+def _ids_frame(ids: Sequence[int]) -> pl.DataFrame:
+    return pl.DataFrame({"id": list(ids)}, schema={"id": pl.Int64})
+
+
+def runnable(store: Store) -> list[dict[str, Any]]:
+    """Approved and held suggestions in suggestion order (as an apply run takes them)."""
+    marks = ", ".join("?" for _ in RUNNABLE)
+    return store.rows(
+        f"""SELECT suggestion_id, customer_id_l, customer_id_r, status, status_reason, decided_by
+        FROM suggestions WHERE status IN ({marks}) ORDER BY suggestion_id""",
+        list(RUNNABLE),
+    )
+
+
+def merged_pointers(store: Store) -> dict[int, int]:
+    """Every merged customer -> the customer it was merged into (the union-find's parent pointers)."""
+    frame = store.frame("SELECT customer_id, merged_into FROM customers WHERE status = 'merged'")
+    if frame.height == 0:
+        return {}
+    return dict(zip(frame["customer_id"].to_list(), frame["merged_into"].to_list(), strict=True))
+
+
+def customer_rows(store: Store, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Full customers rows of these ids, keyed by id."""
+    if not ids:
+        return {}
+    with store.registered("run_customers", _ids_frame(ids)):
+        rows = store.rows("SELECT c.* FROM customers c JOIN run_customers r ON r.id = c.customer_id")
+    return {int(row["customer_id"]): row for row in rows}
+
+
+def identity_values(store: Store, ids: Sequence[int]) -> pl.DataFrame:
+    """Per identity of these customers, its profile values (survivorship input), as `identity_profile_values`."""
+    scalars = ", ".join(f"nullif(trim(i.{column}), '') AS {column}" for column in _SCALARS)
+    with store.registered("run_customers", _ids_frame(ids)):
+        return store.frame(
+            f"""SELECT i.customer_id, i.identity_id, i.channel, i.updated_at, {scalars},
+                CAST(i.birth_date_norm AS VARCHAR) AS birth_date,
+                CASE WHEN i.email_valid THEN i.email_norm END AS emails,
+                CASE WHEN i.phone_valid THEN i.phone_e164 END AS phones
+            FROM identities i JOIN run_customers r ON r.id = i.customer_id
+            ORDER BY i.customer_id, i.identity_id"""
+        )
+
+
+def comment_owners(store: Store, ids: Sequence[int]) -> pl.DataFrame:
+    """comment_id and customer_id of the comments written on these customers."""
+    with store.registered("run_customers", _ids_frame(ids)):
+        return store.frame(
+            """SELECT k.comment_id, k.customer_id FROM comments k JOIN run_customers r ON r.id = k.customer_id
+            ORDER BY k.comment_id"""
+        )
+
+
+def move_to_roots(store: Store, table: str, moves: pl.DataFrame) -> None:
+    """Give every row of `table` (identities or comments) held by a moved customer to its new root."""
+    if table not in ("identities", "comments") or moves.height == 0:
+        return
+    with store.registered("run_moves", moves.select("customer_id", "root")):
+        store.execute(
+            f"""UPDATE {table} SET customer_id = m.root FROM run_moves m
+            WHERE {table}.customer_id = m.customer_id"""
+        )
+
+
+def redirect_absorbed(store: Store, redirects: pl.DataFrame, now: datetime) -> None:
+    """Mark the absorbed customers merged into their merge's survivor (customer_id, survivor_id)."""
+    if redirects.height == 0:
+        return
+    with store.registered("run_redirects", redirects.select("customer_id", "survivor_id")):
+        store.execute(
+            """UPDATE customers SET status = 'merged', merged_into = r.survivor_id, updated_at = ?
+            FROM run_redirects r WHERE customers.customer_id = r.customer_id""",
+            [now],
+        )
+
+
+def write_profiles(store: Store, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Set the rebuilt profile (fields, profile_sources, agent_edited) of each survivor, in one statement."""
+    if not rows:
+        return
+    schema: dict[str, Any] = {"customer_id": pl.Int64, "profile_sources": pl.String}
+    schema |= {field: pl.String for field in PROFILE_FIELDS if field not in ("emails", "phones")}
+    schema |= {"emails": pl.List(pl.String), "phones": pl.List(pl.String), "agent_edited": pl.List(pl.String)}
+    frame = pl.DataFrame([{column: row.get(column) for column in schema} for row in rows], schema=schema)
+    assignments = ", ".join(f"{column} = p.{column}" for column in schema if column != "customer_id")
+    with store.registered("run_profiles", frame):
+        store.execute(
+            f"""UPDATE customers SET {assignments.replace("profile_sources = p.profile_sources",
+                                                          "profile_sources = CAST(p.profile_sources AS JSON)")},
+                updated_at = ? FROM run_profiles p WHERE customers.customer_id = p.customer_id""",
+            [now],
+        )  # fmt: skip
+
+
+def insert_merges(store: Store, merges: pl.DataFrame) -> None:
+    """Insert the run's merges rows (before_image as JSON text) in one statement."""
+    if merges.height == 0:
+        return
+    columns = ", ".join(merges.columns)
+    select = columns.replace("before_image", "CAST(before_image AS JSON) AS before_image")
+    with store.registered("run_merges", merges):
+        store.execute(f"INSERT INTO merges ({columns}) SELECT {select} FROM run_merges")
+
+
+def insert_audit(store: Store, entries: pl.DataFrame) -> None:
+    """Append audit entries (audit_id, occurred_at, actor, action, subject_kind, subject_id, details)."""
+    if entries.height == 0:
+        return
+    with store.registered("run_audit", entries):
+        store.execute(
+            """INSERT INTO audit_log SELECT audit_id, occurred_at, actor, action, subject_kind, subject_id,
+                CAST(details AS JSON) FROM run_audit"""
+        )
+
+
+def set_statuses(store: Store, outcomes: pl.DataFrame, now: datetime) -> None:
+    """Set status and status_reason of suggestions (suggestion_id, status, status_reason) in one statement."""
+    if outcomes.height == 0:
+        return
+    with store.registered("run_outcomes", outcomes.select("suggestion_id", "status", "status_reason")):
+        store.execute(
+            """UPDATE suggestions SET status = o.status, status_reason = o.status_reason, updated_at = ?
+            FROM run_outcomes o WHERE suggestions.suggestion_id = o.suggestion_id""",
+            [now],
+        )
+
+
+def pending_of(store: Store, ids: Sequence[int]) -> pl.DataFrame:
+    """Pending suggestions with either customer among these ids."""
+    with store.registered("run_absorbed", _ids_frame(ids)):
+        return store.frame(
+            """SELECT s.suggestion_id, s.customer_id_l, s.customer_id_r FROM suggestions s
+            WHERE s.status = 'pending' AND (s.customer_id_l IN (SELECT id FROM run_absorbed)
+                                            OR s.customer_id_r IN (SELECT id FROM run_absorbed))
+            ORDER BY s.suggestion_id"""
+        )
+
+
+def existing_pairs(store: Store, pairs: pl.DataFrame, moving: Sequence[int]) -> pl.DataFrame:
+    """For these (low, high) pairs, the lowest suggestion id already on each, among suggestions not moving."""
+    if pairs.height == 0:
+        return pl.DataFrame(schema={"low": pl.Int64, "high": pl.Int64, "twin": pl.Int64})
+    with store.registered("run_pairs", pairs.select("low", "high").unique()), store.registered(
+        "run_moving", _ids_frame(moving)
+    ):
+        return store.frame(
+            """SELECT p.low, p.high, min(s.suggestion_id) AS twin FROM run_pairs p
+            JOIN suggestions s ON s.customer_id_l = p.low AND s.customer_id_r = p.high
+            WHERE s.suggestion_id NOT IN (SELECT id FROM run_moving) GROUP BY p.low, p.high"""
+        )
+
+
+def repoint(store: Store, moved: pl.DataFrame, now: datetime) -> None:
+    """Point pending suggestions at their customers' survivors (suggestion_id, low, high, status_reason)."""
+    if moved.height == 0:
+        return
+    with store.registered("run_repoint", moved.select("suggestion_id", "low", "high", "status_reason")):
+        store.execute(
+            """UPDATE suggestions SET customer_id_l = r.low, customer_id_r = r.high, status_reason = r.status_reason,
+                updated_at = ? FROM run_repoint r WHERE suggestions.suggestion_id = r.suggestion_id""",
+            [now],
+        )
+
+
+def image_json(row: dict[str, Any]) -> Any:
+    """A row as kept in a before-image (JSON-decoded, compared by value), as `store.merges.image_of`."""
+    return json.loads(json.dumps(row, default=str))
