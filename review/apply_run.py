@@ -65,11 +65,15 @@ class _Plan:
         return root
 
 
-def _cannot_link_index(store: Store, plan: _Plan) -> tuple[dict[int, set[int]], dict[tuple[int, int], dict[str, Any]]]:
+def _cannot_link_index(
+    store: Store, plan: _Plan
+) -> tuple[dict[int, set[int]], dict[tuple[int, int], dict[str, Any]]]:
     """Cannot-links lifted to the customers' stored roots (root -> roots it must not join) and their rows."""
     by_root: dict[int, set[int]] = defaultdict(set)
     rows: dict[tuple[int, int], dict[str, Any]] = {}
-    for link in store.rows("SELECT customer_id_a, customer_id_b, suggestion_id, created_by FROM cannot_links"):
+    for link in store.rows(
+        "SELECT customer_id_a, customer_id_b, suggestion_id, created_by FROM cannot_links"
+    ):
         a, b = plan.stored_root(int(link["customer_id_a"])), plan.stored_root(int(link["customer_id_b"]))
         by_root[a].add(b)
         by_root[b].add(a)
@@ -141,7 +145,9 @@ def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan
         plan.parent[right] = left
         members[left] |= members.pop(right)
         forbidden[left] |= forbidden.pop(right)
-        moved = [f"customer {c} was merged into {r}" for c, r in zip(original, now_roots, strict=True) if r != c]
+        moved = [
+            f"customer {c} was merged into {r}" for c, r in zip(original, now_roots, strict=True) if r != c
+        ]
         plan.merges.append({"suggestion_id": sid, "survivor_id": left, "absorbed_id": right,
                             "requested_by": suggestion["decided_by"], "note": "; ".join(moved) or None})  # fmt: skip
     return plan
@@ -149,7 +155,9 @@ def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan
 
 def _hold(plan: _Plan, suggestion: dict[str, Any], pair: dict[str, Any], reason: str) -> None:
     if suggestion["status"] != "held" or suggestion["status_reason"] != reason:
-        plan.outcomes.append({"suggestion_id": pair["suggestion_id"], "status": "held", "status_reason": reason})
+        plan.outcomes.append(
+            {"suggestion_id": pair["suggestion_id"], "status": "held", "status_reason": reason}
+        )
     plan.held.append({**pair, "reason": reason})
 
 
@@ -199,9 +207,14 @@ def build_rows(
                 owner[customer] = target[root]
         survivors = {m["survivor_id"] for m in batch}
         mapping = pl.DataFrame(
-            {"customer_id": list(owner), "root": list(owner.values())}, schema={"customer_id": pl.Int64, "root": pl.Int64}
+            {"customer_id": list(owner), "root": list(owner.values())},
+            schema={"customer_id": pl.Int64, "root": pl.Int64},
         ).filter(pl.col("root").is_in(list(survivors)))
-        frame = values.join(mapping, on="customer_id").with_columns(pl.col("root").alias("customer_id")).drop("root")
+        frame = (
+            values.join(mapping, on="customer_id")
+            .with_columns(pl.col("root").alias("customer_id"))
+            .drop("root")
+        )
         agent: dict[int, dict[str, Any]] = {}
         edited: dict[int, list[str]] = {}
         for merge in batch:
@@ -214,7 +227,12 @@ def build_rows(
             profile, sources = profiles[survivor]
             rows[survivor] = {**rows[survivor], **profile, "profile_sources": json.dumps(sources, sort_keys=True),
                               "agent_edited": edited[survivor], "updated_at": now}  # fmt: skip
-            rows[absorbed] = {**rows[absorbed], "status": "merged", "merged_into": survivor, "updated_at": now}
+            rows[absorbed] = {
+                **rows[absorbed],
+                "status": "merged",
+                "merged_into": survivor,
+                "updated_at": now,
+            }
             merge["after_survivor"] = sql.image_of(rows[survivor])
             identities[survivor] += identities.pop(absorbed, [])
             comments[survivor] += comments.pop(absorbed, [])
@@ -241,7 +259,10 @@ def apply_run(store: Store, actor: str, review: ReviewSettings) -> dict[str, Any
         bulk.move_to_roots(store, "comments", moves)
         _step("comments_moved")
         redirects = pl.DataFrame(
-            {"customer_id": [m["absorbed_id"] for m in merges], "survivor_id": [m["survivor_id"] for m in merges]},
+            {
+                "customer_id": [m["absorbed_id"] for m in merges],
+                "survivor_id": [m["survivor_id"] for m in merges],
+            },
             schema={"customer_id": pl.Int64, "survivor_id": pl.Int64},
         )
         bulk.redirect_absorbed(store, redirects, now)
@@ -296,7 +317,7 @@ def _write_merges(store: Store, merges: list[dict[str, Any]], run_id: int, actor
                "applied_by": actor, "apply_run_id": run_id, "applied_at": now, "comment": None}  # fmt: skip
         text = json.dumps(image, default=str)
         records.append({**row, "before_image": text})
-        details = json.dumps({**row, "before_image": image}, default=str)
+        details = json.dumps(row, default=str)[:-1] + ', "before_image": ' + text + "}"  # the image once
         audit.append({"audit_id": first_audit + offset, "occurred_at": now, "actor": actor, "action": "merge",
                       "subject_kind": "customer", "subject_id": str(m["survivor_id"]), "details": details})  # fmt: skip
     schema = {"merge_id": pl.Int64, "survivor_id": pl.Int64, "absorbed_id": pl.Int64, "suggestion_id": pl.Int64,
@@ -336,14 +357,18 @@ def _repoint_pending(
             reason = f"customers {row['old_l']} and {row['old_r']} were merged (merge {row['merge_id']})"
         elif key in twins or key in keep:
             twin = twins.get(key, keep.get(key))
-            reason = f"after merge {row['merge_id']} it repeats suggestion {twin} ({row['low']} and {row['high']})"
+            reason = (
+                f"after merge {row['merge_id']} it repeats suggestion {twin} ({row['low']} and {row['high']})"
+            )
         else:
             keep[key] = row["suggestion_id"]
             repoint.append({**row, "status_reason": f"re-pointed from customer {row['from']} to {row['to']} by merge "
                                                     f"{row['merge_id']}"})  # fmt: skip
             counts[row["merge_id"]][0] += 1
             continue
-        supersede.append({"suggestion_id": row["suggestion_id"], "status": "superseded", "status_reason": reason})
+        supersede.append(
+            {"suggestion_id": row["suggestion_id"], "status": "superseded", "status_reason": reason}
+        )
         counts[row["merge_id"]][1] += 1
     bulk.repoint(store, pl.DataFrame(repoint, schema={"suggestion_id": pl.Int64, "low": pl.Int64, "high": pl.Int64,
                                                        "status_reason": pl.String}) if repoint else pl.DataFrame(), now)  # fmt: skip

@@ -184,6 +184,46 @@ def reject(store: Store, suggestion_id: int, agent: str, comment: str | None = N
     return _decide(store, suggestion_id, agent, comment, approve=False)
 
 
+def _split_bulk(
+    store: Store, candidates: list[dict[str, Any]], results: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Sort bulk candidates: approvable as they are (fast), needing the one-by-one path (slow), or
+    skipped now (recorded in `results` with why: related only, a locked customer, a cannot-link)."""
+    links = sql.root_cannot_links(store)
+    fast, slow = [], []
+    for row in candidates:
+        base = {"suggestion_id": row["suggestion_id"], "probability": row["probability"], "band": row["band"]}
+        if row["related_only"]:
+            results.append(
+                {**base, "outcome": "skipped", "reason": "related only (shared value), not a match"}
+            )
+            continue
+        if row["status_l"] != "active" or row["status_r"] != "active":
+            slow.append(row)
+            continue
+        locked = next((side for side in ("l", "r") if row[f"locked_{side}"]), None)
+        if locked is not None:
+            why = row[f"lock_reason_{locked}"] or "no reason given"
+            reason = (
+                f"cannot approve suggestion {row['suggestion_id']}: customer {row[f'customer_id_{locked}']} is "
+                f"locked (reason: {why}) - unlock it first"
+            )
+            results.append({**base, "outcome": "skipped", "reason": reason})
+            continue
+        link = links.get((int(row["customer_id_l"]), int(row["customer_id_r"])))
+        if link is not None:
+            source = f" (suggestion {link['suggestion_id']})" if link["suggestion_id"] else ""
+            reason = (
+                f"cannot approve suggestion {row['suggestion_id']}: customers {link['customer_id_a']} and "
+                f"{link['customer_id_b']} were marked as different people by {link['created_by']}{source}; "
+                "that decision stands"
+            )
+            results.append({**base, "outcome": "skipped", "reason": reason})
+            continue
+        fast.append(row)
+    return fast, slow
+
+
 def bulk_approve(
     store: Store,
     agent: str,
@@ -195,7 +235,9 @@ def bulk_approve(
 ) -> list[dict[str, Any]]:
     """Approve every pending suggestion at or above `min_probability`; reports each one, skipped ones with why.
 
-    "Related, not merged" suggestions (shared value only) are never bulk-approved.
+    "Related, not merged" suggestions (shared value only) are never bulk-approved. Set-based: pairs
+    whose customers are as the match run left them are approved (and audited) in a few statements;
+    the few whose customers changed since go through `approve` one by one.
     """
     agent = clean_agent(agent)
     comment = clean_comment(comment)
@@ -203,31 +245,29 @@ def bulk_approve(
         raise ReviewError(f"--min-probability must be above 0 and at most 1, got {min_probability}")
     results: list[dict[str, Any]] = []
     with store.transaction():
-        for row in sql.bulk_candidates(store, min_probability, band=band, channel=channel):
+        candidates = sql.bulk_candidates_with_states(store, min_probability, band=band, channel=channel)
+        fast, slow = _split_bulk(store, candidates, results)
+        for (
+            row
+        ) in slow:  # a customer was merged or is gone since: the one-by-one path re-points or supersedes
             base = {
                 "suggestion_id": row["suggestion_id"],
                 "probability": row["probability"],
                 "band": row["band"],
             }
-            if row["related_only"]:
-                results.append(
-                    {**base, "outcome": "skipped", "reason": "related only (shared value), not a match"}
-                )
-                continue
             try:
                 decided = approve(store, row["suggestion_id"], agent, comment)
             except ReviewError as error:
                 results.append({**base, "outcome": "skipped", "reason": str(error)})
                 continue
-            results.append(
-                {
-                    **base,
-                    "outcome": "approved",
-                    "customer_id_l": decided["customer_id_l"],
-                    "customer_id_r": decided["customer_id_r"],
-                    "reason": decided["repointed"],
-                }
-            )
+            results.append({**base, "outcome": "approved", "customer_id_l": decided["customer_id_l"],
+                            "customer_id_r": decided["customer_id_r"], "reason": decided["repointed"]})  # fmt: skip
+        now = utcnow()
+        sql.approve_many(store, fast, agent, comment, now)
+        results += [{"suggestion_id": row["suggestion_id"], "probability": row["probability"], "band": row["band"],
+                     "outcome": "approved", "customer_id_l": row["customer_id_l"],
+                     "customer_id_r": row["customer_id_r"], "reason": None} for row in fast]  # fmt: skip
+        results.sort(key=lambda r: (-float(r["probability"]), int(r["suggestion_id"])))
         store.audit(
             agent,
             "suggestion_bulk_approve",

@@ -164,15 +164,22 @@ def build_profiles(
         }
     for field in LIST_FIELDS:
         keep_all = field in list_fields
-        for key, group in _list_values(identities, field).group_by("customer_id", maintain_order=True):
-            profile, sources = result[int(key[0])]  # type: ignore[call-overload]
-            rows = group.to_dicts() if keep_all else group.head(1).to_dicts()
-            profile[field] = [row["value"] for row in rows]
+        # one aggregation for all customers (not a Python loop over groups: apply runs build thousands)
+        grouped = (
+            _list_values(identities, field)
+            .group_by("customer_id", maintain_order=True)
+            .agg(pl.col("value"), pl.col("identity_id"), pl.col("channel").first())
+        )
+        for customer_id, values, identity_ids, channel in grouped.iter_rows():
+            if not keep_all:
+                values, identity_ids = values[:1], identity_ids[:1]
+            profile, sources = result[int(customer_id)]
+            profile[field] = list(values)
             sources[field] = {
-                "identity_id": rows[0]["identity_id"],
-                "channel": rows[0]["channel"],
+                "identity_id": identity_ids[0],
+                "channel": channel,
                 "rule": "all_distinct" if keep_all else FALLBACK_RULE,
-                "identity_ids": [row["identity_id"] for row in rows],
+                "identity_ids": list(identity_ids),
             }
     for customer_id, edits in agent_values.items():
         profile, sources = result[customer_id]

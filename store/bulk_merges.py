@@ -163,8 +163,9 @@ def existing_pairs(store: Store, pairs: pl.DataFrame, moving: Sequence[int]) -> 
     """For these (low, high) pairs, the lowest suggestion id already on each, among suggestions not moving."""
     if pairs.height == 0:
         return pl.DataFrame(schema={"low": pl.Int64, "high": pl.Int64, "twin": pl.Int64})
-    with store.registered("run_pairs", pairs.select("low", "high").unique()), store.registered(
-        "run_moving", _ids_frame(moving)
+    with (
+        store.registered("run_pairs", pairs.select("low", "high").unique()),
+        store.registered("run_moving", _ids_frame(moving)),
     ):
         return store.frame(
             """SELECT p.low, p.high, min(s.suggestion_id) AS twin FROM run_pairs p

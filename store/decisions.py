@@ -130,3 +130,82 @@ def bulk_candidates(
     """Pending suggestions with probability >= min_probability (optionally of a band / touching a channel)."""
     source, params = pending_filtered(band, channel, min_probability)
     return store.rows(f"SELECT * FROM ({source}) ORDER BY probability DESC, suggestion_id", params)
+
+
+def bulk_candidates_with_states(
+    store: Store, min_probability: float, band: str | None = None, channel: str | None = None
+) -> list[dict[str, Any]]:
+    """Bulk candidates with both customers' status and lock (one query; missing customers read as None)."""
+    source, params = pending_filtered(band, channel, min_probability)
+    return store.rows(
+        f"""SELECT s.suggestion_id, s.customer_id_l, s.customer_id_r, s.probability, s.band, s.related_only,
+               CASE WHEN l.anonymized_at IS NOT NULL THEN 'anonymized' ELSE l.status END AS status_l,
+               CASE WHEN r.anonymized_at IS NOT NULL THEN 'anonymized' ELSE r.status END AS status_r,
+               l.locked AS locked_l, l.lock_reason AS lock_reason_l, r.locked AS locked_r, r.lock_reason AS lock_reason_r
+        FROM ({source}) s LEFT JOIN customers l ON l.customer_id = s.customer_id_l
+        LEFT JOIN customers r ON r.customer_id = s.customer_id_r
+        ORDER BY s.probability DESC, s.suggestion_id""",
+        params,
+    )
+
+
+def root_cannot_links(store: Store) -> dict[tuple[int, int], dict[str, Any]]:
+    """Cannot-links lifted to the surviving customers of both ends: (low root, high root) -> the oldest link."""
+    rows = store.rows(
+        """WITH RECURSIVE up(customer_id, root, depth) AS (
+            SELECT customer_id, customer_id, 0 FROM customers
+            WHERE customer_id IN (SELECT customer_id_a FROM cannot_links UNION SELECT customer_id_b FROM cannot_links)
+            UNION ALL
+            SELECT up.customer_id, c.merged_into, up.depth + 1 FROM up JOIN customers c ON c.customer_id = up.root
+            WHERE c.status = 'merged' AND c.merged_into IS NOT NULL AND up.depth < 1000),
+        roots AS (SELECT customer_id, arg_max(root, depth) AS root FROM up GROUP BY customer_id)
+        SELECT least(a.root, b.root) AS low, greatest(a.root, b.root) AS high, k.customer_id_a, k.customer_id_b,
+               k.suggestion_id, k.created_by, k.created_at
+        FROM cannot_links k JOIN roots a ON a.customer_id = k.customer_id_a JOIN roots b ON b.customer_id = k.customer_id_b
+        ORDER BY k.created_at"""
+    )
+    links: dict[tuple[int, int], dict[str, Any]] = {}
+    for row in rows:
+        links.setdefault((int(row["low"]), int(row["high"])), row)
+    return links
+
+
+def approve_many(
+    store: Store, rows: list[dict[str, Any]], agent: str, comment: str | None, now: datetime
+) -> None:
+    """Approve these suggestions and audit each one, in three statements (rows from `bulk_candidates_with_states`)."""
+    if not rows:
+        return
+    import json
+
+    import polars as pl
+
+    ids = pl.DataFrame(
+        {"suggestion_id": [int(r["suggestion_id"]) for r in rows]}, schema={"suggestion_id": pl.Int64}
+    )
+    with store.registered("bulk_approved", ids):
+        store.execute(
+            """UPDATE suggestions SET status = 'approved', decided_by = ?, decided_at = ?, decision_comment = ?,
+                status_reason = NULL, updated_at = ? FROM bulk_approved b
+            WHERE suggestions.suggestion_id = b.suggestion_id""",
+            [agent, now, comment, now],
+        )
+    first = store.next_id("audit_log", "audit_id")
+    entries = pl.DataFrame(
+        {
+            "audit_id": [first + i for i in range(len(rows))],
+            "subject_id": [str(r["suggestion_id"]) for r in rows],
+            "details": [
+                json.dumps({"customers": [r["customer_id_l"], r["customer_id_r"]], "probability": r["probability"],
+                            "band": r["band"], "comment": comment}, default=str)
+                for r in rows
+            ],
+        },
+        schema={"audit_id": pl.Int64, "subject_id": pl.String, "details": pl.String},
+    )  # fmt: skip
+    with store.registered("bulk_audit", entries):
+        store.execute(
+            """INSERT INTO audit_log SELECT audit_id, ?, ?, 'suggestion_approve', 'suggestion', subject_id,
+                CAST(details AS JSON) FROM bulk_audit""",
+            [now, agent],
+        )
