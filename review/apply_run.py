@@ -320,7 +320,7 @@ def _write_merges(store: Store, merges: list[dict[str, Any]], run_id: int, actor
         details = json.dumps(row, default=str)[:-1] + ', "before_image": ' + text + "}"  # the image once
         audit.append({"audit_id": first_audit + offset, "occurred_at": now, "actor": actor, "action": "merge",
                       "subject_kind": "customer", "subject_id": str(m["survivor_id"]), "details": details})  # fmt: skip
-    schema = {"merge_id": pl.Int64, "survivor_id": pl.Int64, "absorbed_id": pl.Int64, "suggestion_id": pl.Int64,
+    schema: dict[str, Any] = {"merge_id": pl.Int64, "survivor_id": pl.Int64, "absorbed_id": pl.Int64, "suggestion_id": pl.Int64,
               "kind": pl.String, "requested_by": pl.String, "applied_by": pl.String, "apply_run_id": pl.Int64,
               "applied_at": pl.Datetime("us"), "comment": pl.String, "before_image": pl.String}  # fmt: skip
     bulk.insert_merges(store, pl.DataFrame(records, schema=schema))
