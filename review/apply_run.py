@@ -239,13 +239,20 @@ def build_rows(
     return rows, plan.merges, identities, comments
 
 
-def apply_run(store: Store, actor: str, review: ReviewSettings) -> dict[str, Any]:
-    """Apply every approved (and previously held) suggestion, set-based, in one transaction."""
+def apply_run(
+    store: Store, actor: str, review: ReviewSettings, only: list[int] | None = None
+) -> dict[str, Any]:
+    """Apply every approved (and previously held) suggestion, set-based, in one transaction.
+
+    `only`: just these suggestions (an agent's "merge now" from the page: the same audited run).
+    """
     now = utcnow()
     with store.transaction():
         run_id = sql.insert_run(store, actor, now)
         _step("run_started")
         runnable = bulk.runnable(store)
+        if only is not None:
+            runnable = [s for s in runnable if int(s["suggestion_id"]) in set(only)]
         plan = plan_run(store, run_id, runnable)
         rows, merges, _identities, _comments = build_rows(store, plan, review, now)
         first_merge = store.next_id("merges", "merge_id")

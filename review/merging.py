@@ -211,6 +211,30 @@ def apply_approved(store: Store, actor: str, review_settings: ReviewSettings) ->
     return apply_run(store, actor, review_settings)
 
 
+def merge_now(
+    store: Store, suggestion_id: int, agent: str, review_settings: ReviewSettings
+) -> dict[str, Any]:
+    """Apply one approved suggestion at once, through the same audited apply run (instead of waiting)."""
+    from review.apply_run import apply_run
+
+    with store.transaction():
+        row = sql.suggestion(store, suggestion_id)
+        if row is None:
+            raise ReviewError(f"no suggestion {suggestion_id}")
+        if row["status"] not in sql.RUNNABLE:
+            raise ReviewError(
+                f"suggestion {suggestion_id} is {row['status']}: only an approved pair can be merged now "
+                "(approve it first)"
+            )
+        report = apply_run(store, agent, review_settings, only=[suggestion_id])
+    if not report["merges_applied"]:
+        reasons = [h["reason"] for h in report["held_suggestions"] + report["superseded_suggestions"]]
+        raise ReviewError(
+            f"suggestion {suggestion_id} was not merged: {reasons[0] if reasons else 'nothing to do'}"
+        )
+    return report
+
+
 def undo_merge(
     store: Store,
     merge_id: int,

@@ -36,8 +36,8 @@ def queue_page(
     if not channel:
         # the plain queue: the count alone is cheap, a window count over every pending pair is not
         rows = store.rows(
-            f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, rule, reason,
-                   related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason
+            f"""SELECT suggestion_id, customer_id_l, customer_id_r, identity_id_l, identity_id_r, probability,
+                   match_weight, band, rule, reason, related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason
             FROM suggestions s WHERE s.status = 'pending' {band_clause}
             ORDER BY {later}probability DESC, suggestion_id LIMIT ? OFFSET ?""",
             [*params, int(limit), int(offset)],
@@ -52,8 +52,9 @@ def queue_page(
         return rows, total
     source, params = pending_filtered(band, channel)
     rows = store.rows(
-        f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, rule, reason,
-               related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason, count(*) OVER () AS total
+        f"""SELECT suggestion_id, customer_id_l, customer_id_r, identity_id_l, identity_id_r, probability,
+               match_weight, band, rule, reason, related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason,
+               count(*) OVER () AS total
         FROM ({source}) ORDER BY {later}probability DESC, suggestion_id LIMIT ? OFFSET ?""",
         [*params, int(limit), int(offset)],
     )
@@ -93,7 +94,7 @@ def customers_overview(store: Store, customer_ids: list[int], recent: int = 3) -
     owner = {int(k["identity_id"]): int(k["customer_id"]) for k in keys}
     for identity in store.rows(
         f"""SELECT customer_id, identity_id, channel, external_id, display_name, first_name, last_name,
-               screen_name, email_norm AS email, phone_e164 AS phone, city, anonymized
+               screen_name, email, phone, city, country, company, anonymized
         FROM identities WHERE identity_id IN ({_ids(list(owner))}) ORDER BY identity_id"""
     ):
         if int(identity["customer_id"]) in overview:
@@ -236,3 +237,55 @@ def search_customers(store: Store, query: str, limit: int = 30) -> list[dict[str
         GROUP BY ALL ORDER BY c.customer_id LIMIT ?""",
         [*params, limit],
     )
+
+
+def open_suggestions_of(store: Store, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """Pending, approved and held suggestions involving the customer, most probable first, with the other side."""
+    rows = store.rows(
+        """SELECT s.suggestion_id, s.customer_id_l, s.customer_id_r, s.identity_id_l, s.identity_id_r, s.probability,
+               s.match_weight, s.band, s.status, s.status_reason, s.related_only, s.decided_by,
+               CAST(s.evidence AS VARCHAR) AS evidence,
+               CASE WHEN s.customer_id_l = ? THEN s.customer_id_r ELSE s.customer_id_l END AS other_id
+        FROM suggestions s WHERE s.status IN ('pending', 'approved', 'held')
+          AND (s.customer_id_l = ? OR s.customer_id_r = ?)
+        ORDER BY s.status = 'pending', s.probability DESC, s.suggestion_id LIMIT ?""",
+        [customer_id, customer_id, customer_id, limit],
+    )
+    others = {int(r["other_id"]) for r in rows}
+    names = {
+        int(r["customer_id"]): r["name"]
+        for r in store.rows(
+            f"SELECT c.customer_id, {_CUSTOMER_NAME} AS name FROM customers c WHERE c.customer_id IN ({_ids(sorted(others))})"
+        )
+    }
+    for row in rows:
+        row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else []
+        row["other_name"] = names.get(int(row["other_id"]))
+    return rows
+
+
+def merges_of(store: Store, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """Applied merges into this customer (newest first), for the panel's undo."""
+    return store.rows(
+        """SELECT merge_id, survivor_id, absorbed_id, suggestion_id, kind, applied_by, applied_at, status
+        FROM merges WHERE survivor_id = ? AND status = 'applied' ORDER BY merge_id DESC LIMIT ?""",
+        [customer_id, limit],
+    )
+
+
+def raw_identity_values(store: Store, identity_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The values of these identities as ingested (not normalized), keyed by identity id."""
+    if not identity_ids:
+        return {}
+    rows = store.rows(
+        f"""SELECT identity_id, first_name, last_name, display_name, screen_name, email, phone, company, gender,
+               city, postcode, country, CAST(birth_date AS VARCHAR) AS birth_date, external_id
+        FROM identities WHERE identity_id IN ({_ids(sorted(set(identity_ids)))})"""
+    )
+    return {int(r["identity_id"]): r for r in rows}
+
+
+def bulk_count(store: Store, min_probability: float, band: str | None, channel: str | None) -> int:
+    """How many suggestions a bulk approve of this filter would approve at most (related-only ones never)."""
+    source, params = pending_filtered(band, channel, min_probability)
+    return int(store.scalar(f"SELECT count(*) FROM ({source}) WHERE NOT related_only", params))

@@ -23,6 +23,8 @@ NEEDS: dict[str, str] = {
     "edit_profile": "edit_profile",
     "comment": "comment",
     "merge": "merge",
+    "merge_now": "merge",
+    "undo_merge": "undo",
     "request_export": "export",
     "request_anonymization": "anonymize",
     "confirm_request": "export",
@@ -154,6 +156,27 @@ def build_actions(settings: Settings) -> dict[str, ActionFn]:
         )
         return f"customers {args['customer_a']} and {args['customer_b']} merged"
 
+    def merge_now(store: Store, user: str, args: dict[str, Any]) -> str:
+        from review import merging
+
+        report = merging.merge_now(store, int(args["suggestion_id"]), user, settings.review)
+        merge = report["merges"][0]
+        return (
+            f"suggestion {args['suggestion_id']} merged now: customer {merge['absorbed_id']} merged into "
+            f"{merge['survivor_id']} (merge {merge['merge_id']}, apply run {report['apply_run_id']})"
+        )
+
+    def undo(store: Store, user: str, args: dict[str, Any]) -> str:
+        from review import merging
+
+        done = merging.undo_merge(
+            store, int(args["merge_id"]), user, args.get("comment") or None, review_settings=settings.review
+        )
+        return (
+            f"merge {done['merge_id']} undone: customer {done['absorbed_id']} split off again from "
+            f"{done['holder_id']} ({done['identities_returned']} identities back; the pair is now a cannot-link)"
+        )
+
     def edit_profile(store: Store, user: str, args: dict[str, Any]) -> str:
         from review import customers
 
@@ -174,6 +197,8 @@ def build_actions(settings: Settings) -> dict[str, ActionFn]:
         "edit_profile": edit_profile,
         "comment": _comment,
         "merge": merge,
+        "merge_now": merge_now,
+        "undo_merge": undo,
         "request_export": _request("export"),
         "request_anonymization": _request("anonymization"),
         "confirm_request": _confirm_request,

@@ -31,7 +31,9 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     # autoescape is on for .html (Starlette's default); say so, so nobody turns it off by accident
     templates.env.autoescape = True
-    templates.env.filters["pct"] = lambda value: f"{100 * float(value):.1f}%"
+    from web.evidence import probability_text
+
+    templates.env.filters["pct"] = probability_text
     templates.env.filters["when"] = lambda value: "" if value is None else str(value)[:16]
     return templates
 

@@ -24,7 +24,9 @@ LOGIN_COOKIE = "idres_login"
 PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset({"review", "edit_profile", "comment", "lock", "merge"}),
     "compliance": frozenset({"export", "anonymize", "download", "comment"}),
-    "admin": frozenset({"review", "edit_profile", "comment", "lock", "merge", "export", "anonymize"}),
+    "admin": frozenset(
+        {"review", "edit_profile", "comment", "lock", "merge", "undo", "export", "anonymize", "users"}
+    ),
 }
 _hasher = PasswordHasher()
 # verifying against this keeps a login for an unknown name as slow as one for a known name

@@ -85,6 +85,8 @@ def customer_panel(
             return RedirectResponse(f"/customers/{survivor}/{tab}", status_code=303)
         profile = web_queries.customer_profile(store, customer_id)
         identities = web_queries.customer_identities(store, customer_id)
+        context["duplicates"] = _duplicates(store, customer_id)
+        context["merges"] = web_queries.merges_of(store, customer_id) if user.can("undo") else []
         if tab == "summary":
             context["activity"] = [_readable(row) for row in web_queries.activity(store, customer_id)]
         elif tab in ("conversations", "messages"):
@@ -127,6 +129,24 @@ def profile_sources(profile: dict[str, Any], identities: list[dict[str, Any]]) -
             rule = str(source.get("rule") or "").replace("_", " ")
             words[field] = f"{channel} identity {source['identity_id']}" + (f" ({rule})" if rule else "")
     return words
+
+
+def _duplicates(store: Any, customer_id: int) -> list[dict[str, Any]]:
+    """The open suggestions of this customer, each with its evidence as ingested (the panel's card)."""
+    from web.evidence import as_ingested
+
+    rows = web_queries.open_suggestions_of(store, customer_id)
+    raw = web_queries.raw_identity_values(
+        store, [int(r[k]) for r in rows for k in ("identity_id_l", "identity_id_r") if r.get(k) is not None]
+    )
+    for row in rows:
+        mine_left = int(row["customer_id_l"]) == customer_id
+        evidence = as_ingested(row["evidence"], raw.get(row.get("identity_id_l") or -1),
+                               raw.get(row.get("identity_id_r") or -1))  # fmt: skip
+        # this customer's value first, the other's second
+        row["evidence"] = [e if mine_left else {**e, "value_l": e["value_r"], "value_r": e["value_l"]}
+                           for e in evidence]  # fmt: skip
+    return rows
 
 
 def _search_identities(store: Any, query: str, customer_id: int) -> list[dict[str, Any]]:

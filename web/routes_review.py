@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from store import web_queries
 from web.auth import User
 from web.deps import current_user, redirect, render, require
+from web.evidence import as_ingested
 from web.perform import perform
 
 router = APIRouter()
@@ -67,8 +68,14 @@ def queue(
         people = web_queries.customers_overview(
             store, [i["customer_id_l"] for i in items] + [i["customer_id_r"] for i in items]
         )
+        raw = web_queries.raw_identity_values(
+            store,
+            [int(i[k]) for i in items for k in ("identity_id_l", "identity_id_r") if i.get(k) is not None],
+        )
     for item in items:
-        item["chart"] = _chart(item["evidence"])
+        shown = as_ingested(item["evidence"], raw.get(item.get("identity_id_l") or -1),
+                            raw.get(item.get("identity_id_r") or -1))  # fmt: skip
+        item["chart"] = _chart(shown)
         item["left"] = people.get(int(item["customer_id_l"]))
         item["right"] = people.get(int(item["customer_id_r"]))
         item["skipped"] = int(item["suggestion_id"]) in skipped
@@ -129,10 +136,11 @@ def bulk_approve(
     band: str = Form(""),
     channel: str = Form(""),
     comment: str = Form(""),
+    confirmed: str = Form(""),
     csrf_token: str = Form(""),
     user: User = Depends(current_user),
 ) -> Response:
-    """Approve every pending suggestion of the filtered set at or above a probability."""
+    """Approve every pending suggestion of the filtered set at or above a probability (after a count)."""
     require(user, "review", csrf_token)
     back = _queue_url(band or None, channel or None)
     try:
@@ -141,5 +149,38 @@ def bulk_approve(
         return redirect(request, back, "error", "Minimum probability must be a number between 0 and 1.")
     if not 0.0 <= threshold <= 1.0:
         return redirect(request, back, "error", "Minimum probability must be between 0 and 1.")
-    arguments = {"min_probability": threshold, "band": band, "channel": channel, "comment": comment.strip()}
+    arguments: dict[str, Any] = {
+        "min_probability": threshold, "band": band, "channel": channel, "comment": comment.strip()
+    }  # fmt: skip
+    if confirmed != "yes":  # first say how many it will approve, and ask again
+        with request.app.state.gate.read() as store:
+            count = web_queries.bulk_count(store, threshold, band or None, channel or None)
+        return render(request, "bulk_confirm.html", user, count=count, back=back, **arguments)
     return perform(request, user, "bulk_approve", arguments, back)
+
+
+@router.post("/suggestions/{suggestion_id}/merge-now")
+def merge_now(
+    request: Request,
+    suggestion_id: int,
+    back: str = Form("/queue"),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """Merge an approved pair at once through the audited apply run, instead of waiting for the flow."""
+    require(user, "merge", csrf_token)
+    return perform(request, user, "merge_now", {"suggestion_id": suggestion_id}, back)
+
+
+@router.post("/merges/{merge_id}/undo")
+def undo_merge(
+    request: Request,
+    merge_id: int,
+    comment: str = Form(""),
+    back: str = Form("/queue"),
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+) -> Response:
+    """Undo a merge (the role that may): the customer is split off exactly; the pair becomes a cannot-link."""
+    require(user, "undo", csrf_token)
+    return perform(request, user, "undo_merge", {"merge_id": merge_id, "comment": comment.strip()}, back)

@@ -104,3 +104,81 @@ def test_no_comment_on_an_anonymized_customer_or_its_conversations(
     )
     with open_store(web_settings.store) as store:
         assert store.scalar("SELECT count(*) FROM comments WHERE body = 'still here?'") == 0
+
+
+def test_possible_duplicates_card_then_merge_now_and_undo_from_the_page(
+    client: TestClient, web_settings: Settings
+) -> None:
+    with open_store(web_settings.store) as store:
+        top = store.rows(
+            "SELECT suggestion_id, customer_id_l, customer_id_r FROM suggestions WHERE status = 'pending' "
+            "AND NOT related_only ORDER BY probability DESC, suggestion_id LIMIT 1"
+        )[0]
+        before = store.rows(
+            "SELECT customer_id, identity_id FROM identities WHERE customer_id IN (?, ?) ORDER BY identity_id",
+            [top["customer_id_l"], top["customer_id_r"]],
+        )
+    sid, left, right = top["suggestion_id"], top["customer_id_l"], top["customer_id_r"]
+    csrf = login(client, "alice")
+    panel = client.get(f"/customers/{right}/summary").text
+    assert "Possible duplicates" in panel and f'id="dup{sid}"' in panel
+    assert f'action="/suggestions/{sid}/approve"' in panel and f"/customers/{left}/summary" in panel
+    approved = client.post(
+        f"/suggestions/{sid}/approve", data={"csrf_token": csrf, "back": f"/customers/{right}/summary"}
+    )
+    assert (
+        "approved, waiting for merge" in approved.text
+        and f'action="/suggestions/{sid}/merge-now"' in approved.text
+    )
+    assert "approved, waiting for merge" in client.get(f"/customers/{left}/summary").text  # on both customers
+    merged = client.post(
+        f"/suggestions/{sid}/merge-now", data={"csrf_token": csrf, "back": f"/customers/{right}/summary"}
+    )
+    assert "merged now" in flash_of(merged.text), flash_of(merged.text)
+    with open_store(web_settings.store) as store:
+        assert store.scalar("SELECT status FROM suggestions WHERE suggestion_id = ?", [sid]) == "applied"
+        merge = store.rows(
+            "SELECT merge_id, apply_run_id, applied_by FROM merges WHERE suggestion_id = ?", [sid]
+        )[0]
+    assert merge["applied_by"] == "alice" and merge["apply_run_id"] is not None  # the audited apply path
+    assert (
+        f"/merges/{merge['merge_id']}/undo" not in client.get(f"/customers/{left}/summary").text
+    )  # agents may not
+    refused = client.post(f"/merges/{merge['merge_id']}/undo", data={"csrf_token": csrf})
+    assert refused.status_code == 403
+    client.post("/logout", data={"csrf_token": csrf})
+    csrf = login(client, "adam")
+    panel = client.get(f"/customers/{left}/summary").text
+    assert f"/merges/{merge['merge_id']}/undo" in panel
+    undone = client.post(
+        f"/merges/{merge['merge_id']}/undo", data={"csrf_token": csrf, "back": f"/customers/{left}/summary"}
+    )
+    assert f"merge {merge['merge_id']} undone" in flash_of(undone.text)
+    with open_store(web_settings.store) as store:
+        after = store.rows(
+            "SELECT customer_id, identity_id FROM identities WHERE customer_id IN (?, ?) ORDER BY identity_id",
+            [left, right],
+        )
+        assert store.scalar("SELECT status FROM customers WHERE customer_id = ?", [right]) == "active"
+    assert after == before
+
+
+def test_evidence_shows_values_as_ingested_and_probabilities_with_digits(
+    client: TestClient, web_settings: Settings
+) -> None:
+    from web.evidence import as_ingested, probability_text
+
+    shown = as_ingested(
+        [{"field": "first_name", "value_l": "anne", "value_r": "anne", "level": "exact", "weight": 3.0},
+         {"field": "city", "value_l": "leeds", "value_r": "leeds", "level": "exact", "weight": 1.0}],
+        {"first_name": "Anne", "city": "Leeds"}, {"first_name": "ANNE", "city": "Leeds"},
+    )  # fmt: skip
+    assert [(e["value_l"], e["level"], e["value_r"]) for e in shown] == [
+        ("Anne", "same after normalizing", "ANNE"), ("Leeds", "exact", "Leeds")]  # fmt: skip
+    assert probability_text(0.95) == "95.0%" and probability_text(0.99973) == "99.973%"
+    assert probability_text(0.9999999) == "> 99.999%"
+    login(client, "alice")
+    page = client.get("/queue").text
+    with open_store(web_settings.store) as store:
+        raw = store.rows("SELECT first_name FROM identities WHERE first_name <> lower(first_name) LIMIT 1")
+    assert raw and "100.0%" not in page

@@ -82,7 +82,15 @@ def test_reject_with_comment_and_bulk_approve(client: TestClient, web_settings: 
     rest = [row for row in rest if row["band"] == "review"]
     floor = min(row["probability"] for row in rest)
     form = {"csrf_token": csrf, "min_probability": str(floor), "band": "review"}
-    response = client.post("/queue/bulk-approve", data=form)
+    asked = client.post("/queue/bulk-approve", data=form)  # first the count it will approve
+    count = int(re.search(r'<strong id="bulk-count">(\d+)</strong>', asked.text).group(1))  # type: ignore[union-attr]
+    assert (
+        count == len([r for r in rest if not r.get("related_only")])
+        and f"Approve {count} suggestion" in asked.text
+    )
+    with open_store(web_settings.store) as store:
+        assert store.scalar("SELECT count(*) FROM suggestions WHERE status = 'approved'") == 0
+    response = client.post("/queue/bulk-approve", data={**form, "confirmed": "yes"})
     assert "suggestions approved" in flash_of(response.text)
     with open_store(web_settings.store) as store:
         statuses = dict(
