@@ -38,6 +38,7 @@ from matching.engine import (
     score_partition,
 )
 from matching.frequency import Frame
+from matching.phones import NATIONAL
 from store import attributes as store_attributes
 from store import open_store, utcnow
 from store import suggestions as store_suggestions
@@ -75,6 +76,8 @@ def match_columns(config: MatchConfig) -> list[str]:
     for parts in config.composite_columns.values():
         wanted |= set(parts)
     wanted.add(config.source_column)
+    if NATIONAL in wanted:  # derived in the engine from the E.164 form and the raw number
+        wanted |= {"phone_e164", "phone"}
     return sorted(wanted & available)
 
 

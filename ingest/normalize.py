@@ -313,6 +313,21 @@ def _emails(work: pl.DataFrame) -> pl.DataFrame:
     ).drop("_local", "_domain", "_base")
 
 
+# country-code top-level domains used as generic ones (a .io address says nothing about the person)
+_GENERIC_TLDS = ("co", "io", "me", "tv", "ai", "ly", "fm", "am", "ws", "to", "cc", "sh", "gg", "la", "nu")
+
+
+def phone_regions(work: pl.DataFrame) -> pl.Series:
+    """Per identity, the region its national-format phone is read in: its country, else its email's
+    country-code domain (`.fr`, `.co.uk`), else null (the default region)."""
+    tld = pl.col("email_norm").str.extract(r"\.([a-z]{2})$", 1)
+    from_email = pl.when(~tld.is_in(list(_GENERIC_TLDS))).then(tld.replace("uk", "gb").str.to_uppercase())
+    country = pl.col("country_norm").cast(pl.String).str.to_uppercase()
+    supported = sorted(phonenumbers.SUPPORTED_REGIONS)
+    own = pl.when(country.is_in(supported)).then(country).when(from_email.is_in(supported)).then(from_email)
+    return work.select(own.alias("region")).to_series()
+
+
 def normalize_identities(frame: pl.DataFrame, default_region: str = "GB") -> pl.DataFrame:
     """Add the normalized identity columns and `created_at_ts`/`updated_at_ts` (+ `_bad` flags) to a raw frame."""
     missing = [c for c in CANONICAL_IDENTITY_COLUMNS if c not in frame.columns]
@@ -336,7 +351,7 @@ def normalize_identities(frame: pl.DataFrame, default_region: str = "GB") -> pl.
         last_name_key=_mapped(work, "last_name_norm", key_text),
     )
     work = parse_timestamps(work, ["created_at", "updated_at"])
-    phones = phone_columns(work.get_column("phone").cast(pl.String), default_region)
+    phones = phone_columns(work.get_column("phone").cast(pl.String), default_region, phone_regions(work))
     keep = [c for c in frame.columns if c not in _OUTPUT]
     return work.with_columns(phones).select(*keep, *_OUTPUT)
 

@@ -7,9 +7,10 @@ metadata (the same patterns, national-prefix and country-code rules as `phonenum
 (letters, odd symbols, regions whose national-prefix rules rewrite digits) goes through phonenumbers itself,
 sharing the work with a helper process when there are many. Tests check the emulation against phonenumbers.
 
-One policy goes beyond phonenumbers: a number written without `+` or an international prefix, and not
+Two policies go beyond phonenumbers: a number written without `+` or an international prefix, and not
 starting with `0`, that is invalid in the default region but valid read as international (`33612345678`,
-a WhatsApp-style id) is taken as international.
+a WhatsApp-style id) is taken as international; and an invalid number gets an E.164 only when it has its
+region's shape (general pattern, possible length), never a fabricated one (`phone_columns`).
 """
 
 from __future__ import annotations
@@ -253,7 +254,10 @@ def _resolve_plain(keys: pl.Series, region: str) -> pl.DataFrame:
         n = nsn.str.len_bytes()
         bad = part.filter((n < 2) | (n > 17)).with_columns(e164=pl.lit(None, pl.String), valid=False)
         good = _validity(part.filter((n >= 2) & (n <= 17)), str(cc_value))
-        parts += [bad, good.with_columns(e164=pl.lit("+") + pl.col("cc") + nsn)]
+        # an invalid number keeps an E.164 only when it has the region's shape (general pattern and
+        # length: a reserved or unallocated range); anything else would be a fabricated number
+        plausible = pl.col("valid") | (_full(nsn, r.general) & _len_in(nsn, r.general_lengths))
+        parts += [bad, good.with_columns(e164=pl.when(plausible).then(pl.lit("+") + pl.col("cc") + nsn))]
     return pl.concat([p.select(_RESOLVED.names()) for p in parts])
 
 
@@ -277,7 +281,30 @@ def _parse_slow(raw: str, region: str) -> tuple[str | None, bool]:
                 return phonenumbers.format_number(alt, PhoneNumberFormat.E164), True
         except phonenumbers.NumberParseException:
             pass
-    return (phonenumbers.format_number(num, PhoneNumberFormat.E164) if num else None), False
+    if num is None or not _plausible(num):
+        return None, False
+    return phonenumbers.format_number(num, PhoneNumberFormat.E164), False
+
+
+def _plausible(num: phonenumbers.PhoneNumber | None) -> bool:
+    """An invalid number with its region's shape (general pattern and length): not a fabricated one.
+
+    The same test as the vectorized path: the country code's main region's general description.
+    """
+    if num is None or num.country_code is None:
+        return False
+    region = phonenumbers.region_code_for_country_code(num.country_code)
+    meta = PhoneMetadata.metadata_for_region(region) if region and region != "ZZ" else None
+    general = meta.general_desc if meta else None
+    if general is None or not general.national_number_pattern:
+        return False
+    nsn = phonenumbers.national_significant_number(num)
+    lengths = tuple(general.possible_length or ())
+    return (
+        re.fullmatch(general.national_number_pattern, nsn) is not None
+        and bool(lengths)
+        and len(nsn) in lengths
+    )
 
 
 def _parse_chunk(values: list[str], region: str) -> list[tuple[str | None, bool]]:
@@ -343,11 +370,50 @@ def resolve_phone_keys(keys: pl.Series, region: str = "GB") -> pl.DataFrame:
     return pl.concat([fast, slow])
 
 
-def phone_columns(raw: pl.Series, region: str = "GB") -> pl.DataFrame:
-    """`phone_e164` and `phone_valid` for a series of raw phones, row-aligned (null where blank)."""
+def phone_columns(raw: pl.Series, region: str = "GB", regions: pl.Series | None = None) -> pl.DataFrame:
+    """`phone_e164` and `phone_valid` for a series of raw phones, row-aligned (null where blank).
+
+    `regions` (row-aligned ISO codes, null where unknown) is each identity's own region, inferred
+    from its country or other fields: a national-format number is read there first, then in the
+    default `region`; a number invalid in both gets no E.164 unless it has the shape of one
+    (`_plausible`): `0612345678` of an identity in France is +33612345678, of one with no country
+    it is no E.164 at all (never the fabricated +44612345678). Matching still compares its
+    national significant digits (matching/phones.py).
+    """
+    region = region.upper()
     keys = canonical_keys(raw).to_frame("key")
-    mapping = resolve_phone_keys(keys["key"], region)
-    return keys.join(mapping, on="key", how="left", maintain_order="left").select("phone_e164", "phone_valid")
+    if regions is None:
+        mapping = resolve_phone_keys(keys["key"], region)
+        return keys.join(mapping, on="key", how="left", maintain_order="left").select(
+            "phone_e164", "phone_valid"
+        )
+    supported = pl.Series(sorted(phonenumbers.SUPPORTED_REGIONS))
+    own = regions.cast(pl.String).str.to_uppercase()
+    keys = keys.with_columns(
+        region=pl.when(own.is_in(supported.implode())).then(own).otherwise(pl.lit(region))
+    )
+    parts = []
+    for (code,), group in keys.drop_nulls("key").unique().partition_by("region", as_dict=True).items():
+        mapping = resolve_phone_keys(group["key"], str(code)).with_columns(region=pl.lit(code))
+        if code != region:  # not valid in the identity's own region: its default-region reading, if valid
+            fallback = resolve_phone_keys(mapping.filter(~pl.col("phone_valid"))["key"], region)
+            fallback = fallback.filter("phone_valid").select("key", alt="phone_e164")
+            mapping = mapping.join(fallback, on="key", how="left").select(
+                "key", "region",
+                phone_e164=pl.coalesce("alt", "phone_e164"),
+                phone_valid=pl.col("phone_valid") | pl.col("alt").is_not_null(),
+            )  # fmt: skip
+        parts.append(mapping.select("key", "region", "phone_e164", "phone_valid"))
+    if not parts:
+        n = keys.height
+        return pl.DataFrame(
+            {
+                "phone_e164": pl.Series([None] * n, dtype=pl.String),
+                "phone_valid": pl.Series([None] * n, dtype=pl.Boolean),
+            }
+        )
+    joined = keys.join(pl.concat(parts), on=["key", "region"], how="left", maintain_order="left")
+    return joined.select("phone_e164", "phone_valid")
 
 
 def normalize_phone_values(

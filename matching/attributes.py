@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from matching.config import ConfigError, MatchConfig
+from matching.phones import NATIONAL
 
 # Columns the store provides to the engine (idres.settings.CANONICAL_IDENTITY_COLUMNS and
 # store.identities.NORMALIZED_COLUMNS; a test keeps the lists equal): everything else is extra.
@@ -119,7 +120,8 @@ def extra_columns(config: MatchConfig) -> list[str]:
         wanted |= set(parts)
     if config.link_type != "dedupe" or any(r.different_source for r in config.active_rules()):
         wanted.add(config.source_column)
-    return sorted(wanted - STORE_COLUMNS - set(config.composite_columns))
+    # phone_national is derived by the engine from the phone columns (matching/phones.py)
+    return sorted(wanted - STORE_COLUMNS - set(config.composite_columns) - {NATIONAL})
 
 
 def prepared_kinds(config: MatchConfig) -> dict[str, str]:

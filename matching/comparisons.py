@@ -159,7 +159,8 @@ def shared_rule(
     from matching.shared import pair_compatible
 
     hit = exact & enc.shared[np.maximum(cl, 0)]
-    where = np.flatnonzero(hit)
+    # a value of many customers stays shared whatever the names (and 100k holders cost no name test)
+    where = np.flatnonzero(hit & (enc.customers[np.maximum(cl, 0)] < frame.shared_min_customers))
     hit[where[pair_compatible(frame, li[where], r[where])]] = False
     return [(SHARED, hit)]
 

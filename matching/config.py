@@ -150,7 +150,7 @@ class ComparisonSpec(BaseModel):
         """Columns whose agreement this comparison measures (a rule blocking on them excludes it in EM)."""
         if self.kind in MULTI_COLUMN_KINDS:
             return []
-        if self.kind == "email":  # the key and the address it was folded from are one field
+        if self.kind in ("email", "phone"):  # the key and the value it was folded from are one field
             return self.all_columns()
         return [self.column] if self.column else []
 
@@ -267,7 +267,7 @@ def default_comparisons() -> list[ComparisonSpec]:
         _c("first_name", "first_name", "first_name_key", columns=["last_name_key"], term_frequency=True),
         _c("last_name", "last_name", "last_name_key", columns=["first_name_key"], term_frequency=True),
         _c("email", "email", "email_key", columns=["email_norm"], term_frequency=True, shared_values=True),
-        _c("phone", "phone", "phone_e164", term_frequency=True, shared_values=True),
+        _c("phone", "phone", "phone_e164", columns=["phone_national"], term_frequency=True, shared_values=True),
         _c("screen_name", "string", "screen_name_norm", scorer="levenshtein", thresholds=[0.8],
            term_frequency=True, shared_values=True),
         _c("name_handle", "name_handle",
@@ -304,7 +304,7 @@ def default_blocking_rules() -> list[BlockingRuleSpec]:
         _r("email_key", "email_key"),
         _r("email_norm", "email_norm"),
         _r("phone", "phone_e164"),
-        _r("phone_national", "digits(phone_e164, 9)"),
+        _r("phone_national", "phone_national"),
         _r("screen_name", "screen_name_norm"),
         _r("name_city", "sorted(canonical(first_name_key), last_name_key)", "city_norm"),
         _r("surname_postcode", "last_name_key", "postcode_norm"),

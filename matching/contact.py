@@ -113,18 +113,29 @@ def _name_derived(frame: Frame, name: str, make: Callable[[pl.DataFrame], pl.Ser
 
 
 def compare_phone(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
-    """exact / shared / national (same last 9 digits: other country code or trunk prefix) / close / different.
+    """exact / shared / national (same national significant digits: region unknown or another country
+    code) / close / different.
 
-    9 digits is the national significant number length of most European mobiles; close is one
-    substituted or transposed digit (optimal string alignment distance 1) at equal length.
+    The national level reads `spec.columns[0]` (phone_national, matching/phones.py): a number
+    with no E.164 (national format, region unknown) still agrees with its international form
+    there. Without that column it falls back to the last 9 digits of the E.164 form, the national
+    significant number length of most European mobiles. close is one substituted or transposed
+    digit (optimal string alignment distance 1) at equal length.
     """
     assert spec.column is not None
     col = spec.column
     enc = frame.col(col, shared=spec.shared_values)
     cl, cr, missing, exact, names = exact_part(spec, enc, li, r)
-    tail = frame.hashed(
-        f"{col}:last9", lambda df: df.get_column(col).cast(pl.String).str.replace_all(r"\D", "").str.slice(-9)
-    )
+    national_col = spec.columns[0] if spec.columns and spec.columns[0] in frame.df.columns else None
+    if national_col is not None:
+        tail = frame.hashed(f"{national_col}:digits", lambda df: df.get_column(national_col).cast(pl.String))
+        missing = (tail[li] == 0) | (tail[r] == 0)
+        exact &= ~missing
+    else:
+        tail = frame.hashed(
+            f"{col}:last9",
+            lambda df: df.get_column(col).cast(pl.String).str.replace_all(r"\D", "").str.slice(-9),
+        )
     rest = ~missing & ~exact
     national = rest & (tail[li] == tail[r]) & (tail[li] != 0)
 
@@ -136,7 +147,8 @@ def compare_phone(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndar
         )
         return (d <= 1) & (va.str.len_chars() == vb.str.len_chars()).to_numpy()
 
-    close = on_distinct(cl, cr, rest & ~national, osa, len(enc.vocab)) > 0
+    both = (cl >= 0) & (cr >= 0)
+    close = on_distinct(cl, cr, rest & ~national & both, osa, len(enc.vocab)) > 0
     names = [*names, "national", "close", "different"]
     rules = [(MISSING, missing), *shared_rule(enc, cl, exact, frame, li, r), ("exact", exact)]
     rules += [("national", national), ("close", close)]

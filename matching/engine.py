@@ -17,9 +17,35 @@ from matching.config import ConfigError, MatchConfig
 from matching.frequency import Frame, build_frame
 from matching.linking import comparable_pairs, cross_source, source_codes
 from matching.model import ModelParameters, estimate_u, fit, match_weights, probability
+from matching.phones import with_national_digits
 from matching.suggestions import build_suggestions
 
 REQUIRED = ("identity_id", "customer_id")
+SHARED_VALUES_SCHEMA = {"field": pl.String, "value": pl.String, "customers": pl.Int64}
+
+
+def widely_shared(frame: Frame, config: MatchConfig) -> pl.DataFrame:
+    """field, value, customers of every compared value held by at least shared_min_customers customers."""
+    parts = []
+    for spec in config.active_comparisons():
+        if not spec.shared_values or spec.column is None:
+            continue
+        enc = frame.col(spec.column, shared=True)
+        many = np.flatnonzero(enc.customers >= config.shared_min_customers)
+        if len(many):
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "field": [spec.name] * len(many),
+                        "value": [str(v) for v in enc.vocab[many]],
+                        "customers": enc.customers[many].astype(np.int64),
+                    },
+                    schema=SHARED_VALUES_SCHEMA,
+                )
+            )
+    if not parts:
+        return pl.DataFrame(schema=SHARED_VALUES_SCHEMA)
+    return pl.concat(parts).sort(["customers", "field", "value"], descending=[True, False, False])
 
 
 @dataclass
@@ -32,6 +58,8 @@ class MatchResult:
     model: ModelParameters
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # field, value, customers: values held by at least shared_min_customers customers
+    shared_values: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SHARED_VALUES_SCHEMA))
 
 
 def _ids(values: Any) -> np.ndarray:
@@ -159,6 +187,8 @@ def prepare(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     config = settings if isinstance(settings, MatchConfig) else MatchConfig.from_settings(settings)
+    # national significant digits beside the E.164 form (matching/phones.py): derived, not stored
+    identities = with_national_digits(identities)
     missing = [c for c in REQUIRED if c not in identities.columns]
     if missing:
         raise ConfigError(f"identities frame lacks required column(s) {missing}")
@@ -341,9 +371,15 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         config.possible_floor,
     )
     pairs = pairs.drop("_row_l", "_row_r", "_shared_hit")
+    shared_values = widely_shared(frame, config)
+    for row in shared_values.head(5).iter_rows(named=True):
+        notes.append(
+            f"{row['field']} value {row['value']!r} is held by {row['customers']:,} customers: "
+            "treated as shared (no evidence), one finding instead of a suggestion per pair"
+        )
     timings["suggestions"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - prepared.started
-    return MatchResult(pairs, suggestions, cand.rule_counts, model, timings, notes)
+    return MatchResult(pairs, suggestions, cand.rule_counts, model, timings, notes, shared_values)
 
 
 def _enum(names: list[str], codes: np.ndarray) -> pl.Series:
@@ -375,6 +411,7 @@ def pairs_frame(
         "_row_r": pl.Series(cand.right),
     }
     shared_hit = np.zeros(len(cand.left), dtype=bool)
+    household = np.zeros(len(cand.left), dtype=bool)
     reasons = []
     for c, lv in enumerate(levels):
         cols[f"{lv.name}_level"] = _enum(lv.level_names, lv.levels)
@@ -382,10 +419,13 @@ def pairs_frame(
         if SHARED in lv.level_names and lv.shared_count is not None:
             hit = lv.levels == lv.level(SHARED)
             shared_hit |= hit
+            # a value held by many customers (a switchboard, a team inbox) is one finding of its
+            # own (MatchResult.shared_values), not a "related" suggestion per pair of its holders
+            household |= hit & (lv.shared_count < config.shared_min_customers)
             cols[f"_n_{lv.name}"] = pl.Series(lv.shared_count.astype(np.int64))
             text = pl.format(f"shares a {lv.name} value held by {{}} customers", pl.col(f"_n_{lv.name}"))
             reasons.append(pl.when(pl.col(f"_n_{lv.name}") > 0).then(text))
-    related = shared_hit & (prob < config.review_threshold)
+    related = household & (prob < config.review_threshold)
     out = pl.DataFrame(cols).with_columns(
         pl.Series("related_only", related),
         pl.Series("_shared_hit", shared_hit),

@@ -139,7 +139,9 @@ def test_phone_formats_give_the_same_e164() -> None:
 def test_invalid_phones_are_flagged_not_dropped() -> None:
     values = ["07700 900123", "12345", "n/a", "abc", None, "", "+999 123"]
     out = normalize_identities(frame("phone", values))
-    assert out["phone_e164"].to_list() == ["+447700900123", "+4412345", None, None, None, None, None]
+    # 07700 900123 is a reserved (drama) range but has the shape of a GB mobile; 12345 has none:
+    # no fabricated +4412345
+    assert out["phone_e164"].to_list() == ["+447700900123", None, None, None, None, None, None]
     assert out["phone_valid"].to_list() == [False, False, False, False, None, None, False]
     assert out["phone"].to_list() == values  # the raw value stays
 
@@ -556,3 +558,26 @@ def test_distinct_value_path_matches_row_by_row() -> None:
         assert row["first_name_key"] == ((name_key(first) or None) if first else None)
         assert row["city_norm"] == (plain(row["city"]) if row["city"] else None)
         assert row["country_norm"] == (country_code(row["country"]) if row["country"] else None)
+
+
+def test_foreign_national_phones_get_no_fabricated_e164() -> None:
+    # default region GB: 0612345678 is no GB number, and must not become +44612345678
+    e164, valid = normalize_phone_values(["0612345678", "06 12 34 56 78"], "GB")
+    assert e164 == [None, None] and valid == [False, False]
+
+
+def test_a_national_phone_is_read_in_the_identitys_own_region() -> None:
+    raw = pl.DataFrame(
+        {
+            "channel": ["sms", "chat", "chat", "email"],
+            "external_id": ["a", "b", "c", "d"],
+            "phone": ["06 12 34 56 78", "+33 6 12 34 56 78", "0612345678", "07911 123456"],
+            "country": ["France", None, None, "France"],
+            "email": [None, None, "marie@orange.fr", None],
+        }
+    )
+    out = normalize_identities(raw)
+    # by the country, by the email's country domain, already international; a GB mobile of an
+    # identity filed in France is still read in the default region
+    assert out["phone_e164"].to_list() == ["+33612345678", "+33612345678", "+33612345678", "+447911123456"]
+    assert out["phone_valid"].to_list() == [True, True, True, True]

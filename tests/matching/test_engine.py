@@ -165,3 +165,42 @@ def test_cluster_scores_stay_within_bounds_on_unordered_ids() -> None:
     )
     assert tiny["bcubed_precision"] == pytest.approx((0.5 + 0.5 + 1) / 3)
     assert tiny["bcubed_recall"] == pytest.approx((1 + 0.5 + 0.5) / 3)
+
+
+def test_a_foreign_national_phone_matches_its_international_form() -> None:
+    # the normalized frame as ingest leaves it for an identity with no country: no E.164 for
+    # 06 12 34 56 78 (never a fabricated +44612345678), the raw number kept
+    rows = [
+        {"phone": "06 12 34 56 78", "phone_e164": None, "first_name_norm": "marie", "channel": "sms"},
+        {"phone": "+33 6 12 34 56 78", "phone_e164": "+33612345678", "first_name_norm": "marie"},
+    ]
+    frame = make_identities(rows + filler(60)).with_columns(
+        pl.Series("phone", [r.get("phone") for r in rows] + [None] * 60, dtype=pl.String)
+    )
+    res = run_match(frame, MatchConfig())
+    pair = res.pairs.filter((pl.col("identity_id_l") == 1) & (pl.col("identity_id_r") == 2))
+    assert pair.height == 1
+    assert pair.get_column("phone_level").cast(pl.String).item() == "national"
+    assert pair.get_column("phone_weight").item() > 0
+
+
+def test_a_value_held_by_many_customers_is_one_finding_not_a_suggestion_per_pair() -> None:
+    # 40 customers write from one shop inbox and switchboard; pairs of them share a full name too
+    surnames = ["quill", "marsh", "brook", "flint", "stone", "moss", "hale", "fenn", "reed", "ash"]
+    rows = [
+        {
+            "first_name_norm": ["ada", "bea", "cal", "dov"][i % 4],
+            "last_name_norm": surnames[(i // 4) % 10],
+            "email_norm": "info@shop.example",
+            "phone_e164": "+442079460000",
+        }
+        for i in range(40)
+    ]
+    res = run_match(make_identities(rows + filler(40)), MatchConfig())
+    shop = res.pairs.filter((pl.col("identity_id_l") <= 40) & (pl.col("identity_id_r") <= 40))
+    assert shop.height > 0
+    assert (shop.get_column("email_level").cast(pl.String) == "shared").all()
+    assert not res.suggestions.get_column("related_only").any()
+    found = {(r["field"], r["customers"]) for r in res.shared_values.iter_rows(named=True)}
+    assert found == {("email", 40), ("phone", 40)}
+    assert any("held by 40 customers" in note for note in res.notes)
