@@ -252,7 +252,13 @@ PRESETS: dict[str, Preset] = {
             "twilio-messages",
             "Twilio Messaging logs, SMS and WhatsApp (BulkExport JSON Lines or the Message resource as CSV)",
             "messages",
-            {"sid": "message_id", "body": "body", "date_sent": "created_at"},
+            {
+                "sid": "message_id",
+                "body": "body",
+                "date_sent": "created_at",
+                # read by the derivation under these names, whatever the export's case ("From", "Date Created")
+                **{name: name for name in ("from", "to", "direction", "date_created")},
+            },
             derive=_twilio,
             notes="`whatsapp:+44...` numbers go to the whatsapp channel, others to sms; outbound messages are agent "
             "replies named by the sending number",

@@ -184,3 +184,24 @@ def test_unknown_preset_is_a_clear_error(tmp_path: Path, ingest_settings: Ingest
         IngestSettings(preset="zendsk")
     configured = IngestSettings(preset="zendesk-users", data_docs_dir=tmp_path)
     assert read_file(FIXTURES / "zendesk_users.csv", configured).detected["preset"] == "zendesk-users"
+
+
+def test_twilio_rest_api_rows_as_csv_with_rfc_2822_dates() -> None:
+    frame = pl.DataFrame(
+        {
+            "Sid": ["SM1", "SM2"],
+            "From": ["+15005550006", "whatsapp:+14155238886"],
+            "To": ["+14155552671", "whatsapp:+15005550006"],
+            "Body": ["Hi", "Hello back"],
+            "Direction": ["inbound", "outbound-api"],
+            "Date Sent": ["Thu, 30 Jul 2015 20:12:31 +0000", None],
+            "Date Created": ["Thu, 30 Jul 2015 20:12:30 +0000", "Fri, 31 Jul 2015 09:00:00 +0100"],
+        }
+    )
+    renamed, _ = apply_preset(frame, preset_named("twilio-messages"))
+    assert renamed.select(
+        "channel", "external_id", "thread_id", "author_kind", "agent_name", "created_at"
+    ).rows() == [
+        ("sms", "+15005550006", "+15005550006", "customer", None, "2015-07-30T20:12:31Z"),
+        ("whatsapp", "+15005550006", "+15005550006", "agent", "+14155238886", "2015-07-31T08:00:00Z"),
+    ]
