@@ -128,8 +128,17 @@ def server_environment(port: int) -> dict[str, str]:
         PREFECT_SERVER_API_PORT=str(port),
         PREFECT_UI_API_URL=f"http://127.0.0.1:{port}/api",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        IDRES_SERVER_ONLY_VARIABLES="PREFECT_SERVER_API_HOST,PREFECT_SERVER_API_PORT,PREFECT_UI_API_URL",
     )
     return env
+
+
+def _command_environment() -> dict[str, str]:
+    """The supervisor's environment without what only the server needs (the runner's commands use it)."""
+    server_only = set(os.environ.get("IDRES_SERVER_ONLY_VARIABLES", "").split(","))
+    return {
+        k: v for k, v in os.environ.items() if k not in server_only and k != "IDRES_SERVER_ONLY_VARIABLES"
+    }
 
 
 def stop(home: Path, state: ServerState, wait_s: float = 15.0) -> None:
@@ -256,19 +265,57 @@ def _try_lock(path: Path) -> IO[str] | None:
     return handle
 
 
+class _CommandRunner:
+    """The warm command runner (idres/runner.py) beside the server, restarted when it exits."""
+
+    RESTART_GAP_S = 60.0  # a runner that keeps failing is not restarted in a loop
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.keep_up()
+
+    def keep_up(self) -> None:
+        """Start the runner if it is not running (at most once per RESTART_GAP_S)."""
+        if self.process is not None and self.process.poll() is None:
+            return
+        if self.process is not None and time.monotonic() - self.started < self.RESTART_GAP_S:
+            return
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "idres.runner", "--socket", str(self.socket_path)],
+            stdin=subprocess.DEVNULL,
+            env=_command_environment(),
+        )
+
+    def stop(self) -> None:
+        """Stop the runner (commands it is running finish in their own processes)."""
+        self.socket_path.unlink(missing_ok=True)  # no new command goes to it
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
 def supervise(home: Path, port: int, idle_s: float, poll_s: float = 2.0) -> int:
     """Run `prefect server start` on `port` until it exits, is stopped, or `idle_s` pass unused."""
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     server = subprocess.Popen([*command, "--port", str(port), "--analytics-off"], stdin=subprocess.DEVNULL)
+    folder = state_dir(home)
+    runner = _CommandRunner(folder / "runner.sock")
 
     def on_term(signum: int, frame: object) -> None:
+        runner.stop()
         server.terminate()
 
     signal.signal(signal.SIGTERM, on_term)
-    folder = state_dir(home)
     try:
         while server.poll() is None:
             time.sleep(poll_s)
+            runner.keep_up()
             if _idle_for(home) < idle_s:
                 continue
             lock = _try_lock(folder / "lock")
@@ -281,6 +328,7 @@ def supervise(home: Path, port: int, idle_s: float, poll_s: float = 2.0) -> int:
                 try:
                     if _idle_for(home) >= idle_s:
                         print(f"idle for {idle_s:.0f} s: stopping", flush=True)
+                        runner.stop()
                         server.terminate()
                         server.wait(timeout=30)
                         _clear_state(home, os.getpid())
@@ -289,6 +337,7 @@ def supervise(home: Path, port: int, idle_s: float, poll_s: float = 2.0) -> int:
             finally:
                 lock.close()
     finally:
+        runner.stop()
         if server.poll() is None:
             server.terminate()
             try:

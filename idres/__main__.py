@@ -1,5 +1,5 @@
-"""`python -m idres`."""
+"""`python -m idres`: through the warm command runner when one is up (see idres/launcher.py)."""
 
-from idres.cli import main
+from idres.launcher import main
 
 main()

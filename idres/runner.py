@@ -1,0 +1,234 @@
+"""The warm command runner: every idres module imported once; each command runs in a forked child.
+
+Started by the warm-server supervisor (flows/warm_server.py) beside the Prefect server, stopped with
+it. `idres/launcher.py` connects to its Unix socket and sends its terminal (file descriptors 0-2),
+arguments, environment and working directory; the runner forks, the child takes those over, runs
+the Typer app and sends back its exit code. Children are independent processes, so concurrent
+commands behave as if each had been started on its own (DuckDB's one-writer lock included).
+
+Fork is safe here because the runner only imports: no thread, event loop, connection or polars
+thread pool exists in it when it forks (checked at start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+PACKAGES = (
+    "anonymize",
+    "compliance",
+    "exports",
+    "flows",
+    "idres",
+    "ingest",
+    "matching",
+    "review",
+    "store",
+    "web",
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def code_signature() -> float:
+    """The newest modification time of the project's Python files (a newer one makes the runner stale)."""
+    newest = 0.0
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            try:
+                newest = max(newest, path.stat().st_mtime)
+            except OSError:
+                continue
+    return newest
+
+
+# what commands import on their way (found with `python -X importtime` and sys.modules after a run)
+PRELOAD = (
+    "idres.cli",
+    "flows.ingest",
+    "flows.match",
+    "flows.apply_merges",
+    "flows.export",
+    "flows.anonymize",
+    "compliance.runner",
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "prefect.artifacts",
+    "prefect.concurrency.v1.sync",
+    "prefect.concurrency.sync",
+    "prefect.input",
+    "prefect.runtime",
+    "prefect.server.schemas.core",
+    "prefect.client.cloud",
+    "cryptography.hazmat.primitives.ciphers.aead",
+    "email_validator",
+    "graphviz",
+    "great_expectations.render.renderer.site_builder",
+)
+
+
+def preload() -> None:
+    """Import what commands need (the seconds the launcher saves), without starting anything."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:  # an optional part missing: the commands import it themselves
+            print(f"not preloaded: {name}: {error}", flush=True)
+    _warm_up_validation()
+    # first uses that fill caches (pydantic schemas, Typer's command tree), paid once, not per command
+    import typer
+    from prefect.settings import get_current_settings
+
+    from idres.cli import app
+
+    get_current_settings()
+    typer.main.get_command(app)
+    threads = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
+    if threads:
+        raise RuntimeError(f"a thread runs after the imports ({threads}): forking would be unsafe")
+
+
+def _warm_up_validation() -> None:
+    """Validate a one-row batch with Data Docs in a scratch folder: GX imports the rest of itself."""
+    import polars as pl
+    import tqdm
+
+    from ingest import validate as validation
+
+    tqdm.tqdm.monitor_interval = 0  # no tqdm monitor thread (GX's progress bars): the runner forks
+
+    frame = pl.DataFrame({"row_number": [1], "channel": ["email"], "external_id": ["x"]})
+    rules = [validation._not_null("channel")]
+    with tempfile.TemporaryDirectory() as scratch:
+        validation.start_deferred_data_docs()
+        try:
+            validation.validate(frame, "identities", rules, batch_name="warm-up", data_docs_dir=Path(scratch))
+        finally:
+            validation.build_deferred_data_docs()
+        validation._SETUPS.clear()  # the scratch folder is gone
+
+
+def _prefect_variables(environ: object) -> dict[str, str]:
+    return {k: v for k, v in dict(environ).items() if k.startswith("PREFECT_")}  # type: ignore[call-overload]
+
+
+def _receive(connection: socket.socket) -> tuple[dict[str, object], list[int]]:
+    header, fds, _flags, _address = socket.recv_fds(connection, 8, 3)
+    (length,) = struct.unpack("!Q", header)
+    body = bytearray()
+    while len(body) < length:
+        chunk = connection.recv(min(1 << 20, length - len(body)))
+        if not chunk:
+            raise ConnectionError("the launcher went away")
+        body += chunk
+    return dict(json.loads(body)), fds
+
+
+def _send(connection: socket.socket, message: dict[str, object]) -> None:
+    connection.sendall(json.dumps(message).encode() + b"\n")
+
+
+def _run_child(connection: socket.socket, request: dict[str, object], fds: list[int]) -> int:
+    """In the forked child: become the launcher's command and run it; returns the exit code."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    prefect_before = _prefect_variables(os.environ)
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in dict(request["env"]).items()})  # type: ignore[call-overload]
+    os.chdir(str(request["cwd"]))
+    os.setpgid(0, 0)  # its own process group: stopping the runner's group never stops a command
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if _prefect_variables(os.environ) != prefect_before:
+        # Prefect read its settings and logging set-up from the runner's environment at import time:
+        # read them again from the command's (about a second; not needed when they are the same)
+        import prefect.context
+        from prefect.logging.configuration import setup_logging
+
+        prefect.context.refresh_global_settings_context()
+        setup_logging(incremental=False)
+    from idres import output
+
+    output.console.__init__()  # type: ignore[misc]  # colours and width of the command's terminal
+    output.err_console.__init__(stderr=True)  # type: ignore[misc]
+    from idres.cli import app
+
+    sys.argv = ["idres", *[str(arg) for arg in list(request["argv"])]]  # type: ignore[call-overload]
+    try:
+        app(args=sys.argv[1:], prog_name="idres")
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def serve(path: Path) -> None:
+    """Accept launcher connections on `path` until terminated; one forked child per command."""
+    preload()
+    signature = code_signature()
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    os.chmod(path, 0o600)  # only this user's commands
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    print(f"runner ready on {path}", flush=True)
+    while True:
+        connection, _ = listener.accept()
+        try:
+            request, fds = _receive(connection)
+        except (OSError, ValueError, ConnectionError):
+            connection.close()
+            continue
+        if code_signature() != signature:  # the code changed since the imports: not this runner's job
+            _send(connection, {"stale": True})
+            connection.close()
+            for fd in fds:
+                os.close(fd)
+            print("the project's code changed: stopping (the next warm start imports it anew)", flush=True)
+            path.unlink(missing_ok=True)
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child = os.fork()
+        if child == 0:
+            listener.close()
+            code = 1
+            try:
+                _send(connection, {"pid": os.getpid()})
+                code = _run_child(connection, request, fds)
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    _send(connection, {"exit": code})
+                finally:
+                    os._exit(code)
+        connection.close()
+        for fd in fds:
+            os.close(fd)
+
+
+def main() -> None:
+    """`python -m idres.runner --socket PATH`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--socket", type=Path, required=True)
+    serve(parser.parse_args().socket)
+
+
+if __name__ == "__main__":
+    main()

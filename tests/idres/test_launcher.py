@@ -1,0 +1,58 @@
+"""The `idres` launcher and the warm command runner it hands commands to."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from idres.launcher import run_via_runner, runner_socket, wants_runner
+from idres.runner import ROOT
+
+
+def test_long_running_commands_and_a_disabled_warm_server_run_here() -> None:
+    assert wants_runner(["status"], {}) and wants_runner(["--store", "x.duckdb", "ingest", "a.csv"], {})
+    assert not wants_runner(["web"], {}) and not wants_runner(["--store", "web", "serve"], {})
+    assert not wants_runner(["status"], {"IDRES_PREFECT__WARM_SERVER": "false"})
+    assert runner_socket({"PREFECT_HOME": "/tmp/ph"}) == Path("/tmp/ph/idres-warm-server/runner.sock")
+
+
+def test_without_a_runner_the_command_runs_here(tmp_path: Path) -> None:
+    assert run_via_runner(["status"], tmp_path / "nothing.sock") is None
+    (tmp_path / "stale.sock").touch()  # a socket file nobody listens on
+    assert run_via_runner(["status"], tmp_path / "stale.sock") is None
+
+
+@pytest.mark.slow
+def test_the_runner_runs_commands_and_stops_when_the_code_changes(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    socket_path = tmp_path / "runner.sock"
+    log = (tmp_path / "runner.log").open("w")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "idres.runner", "--socket", str(socket_path)], stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not socket_path.exists() and runner.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert socket_path.exists(), (tmp_path / "runner.log").read_text()
+        store = tmp_path / "s.duckdb"
+        capfd.readouterr()
+        assert run_via_runner(["status", "--store", str(store), "--format", "json"], socket_path) == 0
+        assert json.loads(capfd.readouterr().out)["store"] == str(store)  # printed by the runner's child
+        assert run_via_runner(["customer", "show", "9", "--store", str(store)], socket_path) == 1
+        assert "no customer 9" in capfd.readouterr().err
+        os.utime(ROOT / "idres" / "__init__.py")  # the code changed after the runner imported it
+        assert run_via_runner(["status", "--store", str(store)], socket_path) is None
+        runner.wait(timeout=30)
+        assert not socket_path.exists()
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        log.close()
