@@ -62,7 +62,12 @@ def run(args: list[str], env: dict[str, str], timeout_s: float = 900) -> dict[st
         return {"args": args, "seconds": timeout_s, "code": None, "failed": True, "error": "timeout"}
     seconds = time.perf_counter() - began
     failed = done.returncode != 0 or "Traceback" in done.stderr
-    result: dict[str, Any] = {"args": args, "seconds": round(seconds, 2), "code": done.returncode, "failed": failed}
+    result: dict[str, Any] = {
+        "args": args,
+        "seconds": round(seconds, 2),
+        "code": done.returncode,
+        "failed": failed,
+    }
     if failed:
         result["error"] = done.stderr.strip().splitlines()[-3:]
     return result
@@ -144,7 +149,11 @@ def main() -> None:
         rows = identities_files(args.match_identities, 1, scratch / "match-input")
         loaded = run(["ingest", str(scratch / "match-input"), "--store", str(match_store), "-q"], env)
         matched = run(["match", "--store", str(match_store), "-q"], env)
-        figures["match_store"] = {"identities": rows, "ingest_s": loaded["seconds"], "failed": loaded["failed"]}
+        figures["match_store"] = {
+            "identities": rows,
+            "ingest_s": loaded["seconds"],
+            "failed": loaded["failed"],
+        }
         figures["warm_match_10k_s"] = matched["seconds"]
         figures["match_failed"] = matched["failed"]
 
@@ -174,8 +183,14 @@ def main() -> None:
             consecutive = [run(rotation[i % len(rotation)](i), env) for i in range(args.consecutive)]
             began = time.perf_counter()
             commands = [
-                [*IDRES, "ingest", str(one_row(scratch / f"p{i}.csv", 5000 + i))]
-                + ["--store", str(scratch / f"parallel{i}.duckdb"), "-q"]
+                [
+                    *IDRES,
+                    "ingest",
+                    str(one_row(scratch / f"p{i}.csv", 5000 + i)),
+                    "--store",
+                    str(scratch / f"parallel{i}.duckdb"),
+                    "-q",
+                ]
                 for i in range(args.concurrent)
             ]
             processes = [
