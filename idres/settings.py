@@ -416,5 +416,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**clean)
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path}: malformed TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise SettingsError(f"{path}: not UTF-8 text (byte {error.start}): save it as UTF-8") from None
     except ValidationError as error:
         raise SettingsError(explain_validation_error(error, path)) from None

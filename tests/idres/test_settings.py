@@ -193,3 +193,11 @@ def test_link_type_is_a_match_setting_now(tmp_path: Path, monkeypatch: pytest.Mo
     _config(tmp_path, monkeypatch, '[match]\nlink_type = "link-only"\n')
     with pytest.raises(SettingsError, match="link_only"):
         load_settings()
+
+
+def test_non_utf8_config_file_is_a_short_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "idres.toml"
+    path.write_bytes(b'[ingest]\ndefault_region = "\xe9"\n')
+    monkeypatch.setenv("IDRES_CONFIG", str(path))
+    with pytest.raises(SettingsError, match="not UTF-8 text"):
+        load_settings()
