@@ -209,6 +209,16 @@ class MatchSettings(BaseModel):
     source_column: str = Field(default="channel", min_length=1)
     # one compared column built from several, e.g. {address = ["street_number", "address_1"]}
     composite_columns: dict[str, list[str]] = Field(default_factory=dict)
+    # model tuning, as documented on matching.config.MatchConfig (a test keeps fields and defaults equal)
+    possible_floor: float | None = Field(default=0.3, gt=0.0, lt=1.0)
+    shared_min_holders: int = Field(default=3, ge=3)
+    shared_min_customers: int = Field(default=8, ge=2)
+    u_sample_pairs: int = Field(default=300_000, ge=1000)
+    em_max_pairs: int = Field(default=1_000_000, ge=1000)
+    em_max_iterations: int = Field(default=100, ge=1)
+    em_tolerance: float = Field(default=1e-4, gt=0.0)
+    refit_on_incremental: bool = False
+    seed: int = 42
 
     @model_validator(mode="after")
     def _auto_above_review(self) -> MatchSettings:

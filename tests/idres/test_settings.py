@@ -201,3 +201,29 @@ def test_non_utf8_config_file_is_a_short_message(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("IDRES_CONFIG", str(path))
     with pytest.raises(SettingsError, match="not UTF-8 text"):
         load_settings()
+
+
+def test_every_match_config_field_is_a_match_setting_with_the_same_default() -> None:
+    # [match] forbids unknown keys, so a MatchConfig field missing here could not be configured
+    from idres.settings import MatchSettings
+    from matching import MatchConfig
+
+    engine = {
+        name: f
+        for name, f in MatchConfig.model_fields.items()
+        if name not in ("comparisons", "blocking_rules")
+    }
+    settings = MatchSettings.model_fields
+    assert set(engine) <= set(settings), f"add {sorted(set(engine) - set(settings))} to MatchSettings"
+    for name, field in engine.items():
+        assert settings[name].get_default(call_default_factory=True) == field.get_default(
+            call_default_factory=True
+        ), name
+
+
+def test_tuning_keys_reach_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matching import MatchConfig
+
+    _config(tmp_path, monkeypatch, "[match]\npossible_floor = 0.4\nem_max_pairs = 5000\nseed = 7\n")
+    config = MatchConfig.from_settings(load_settings().match)
+    assert (config.possible_floor, config.em_max_pairs, config.seed) == (0.4, 5000, 7)
