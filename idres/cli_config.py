@@ -89,6 +89,7 @@ def check_store(settings: Settings) -> dict[str, Any]:
     """The configured columns against what the store's identities hold: errors, warnings, available columns."""
     from matching.attributes import column_fill, extra_columns, fill_problems, prepare_attributes
     from matching.config import ConfigError, MatchConfig
+    from matching.phones import with_national_digits
     from store import StoreError, open_store
     from store import attributes as store_attributes
     from store import suggestions as store_suggestions
@@ -113,7 +114,8 @@ def check_store(settings: Settings) -> dict[str, Any]:
         out["warnings"].append("the store holds no identities yet: columns not checked")
         return out
     try:
-        config.check_columns(prepare_attributes(identities, config).columns)
+        # the columns the engine checks: the store's, the prepared extras and the derived phone digits
+        config.check_columns(with_national_digits(prepare_attributes(identities, config)).columns)
     except ConfigError as error:
         out["errors"].append(str(error))
         return out
