@@ -16,6 +16,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -94,29 +95,47 @@ def preload() -> None:
 
     get_current_settings()
     typer.main.get_command(app)
-    threads = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
+    threads = _unsafe_threads()
     if threads:
         raise RuntimeError(f"a thread runs after the imports ({threads}): forking would be unsafe")
 
 
 def _warm_up_validation() -> None:
-    """Validate a one-row batch with Data Docs in a scratch folder: GX imports the rest of itself."""
-    import polars as pl
+    """Validate a one-row pandas batch with Data Docs in a scratch folder: GX imports the rest of itself.
+
+    No polars computation here: it would start polars' thread pool, which a forked child cannot use
+    (it hangs). Building polars expressions computes nothing.
+    """
+    import pandas as pd
     import tqdm
 
     from ingest import validate as validation
 
     tqdm.tqdm.monitor_interval = 0  # no tqdm monitor thread (GX's progress bars): the runner forks
-
-    frame = pl.DataFrame({"row_number": [1], "channel": ["email"], "external_id": ["x"]})
     rules = [validation._not_null("channel")]
     with tempfile.TemporaryDirectory() as scratch:
         validation.start_deferred_data_docs()
         try:
-            validation.validate(frame, "identities", rules, batch_name="warm-up", data_docs_dir=Path(scratch))
+            setup = validation._setup("identities", rules, Path(scratch))
+            gx = validation._gx()
+            run_id = gx.RunIdentifier(run_name="warm-up")
+            validation._validate_batch(setup, {"dataframe": pd.DataFrame({"channel": ["email"]})}, run_id)
         finally:
             validation.build_deferred_data_docs()
         validation._SETUPS.clear()  # the scratch folder is gone
+
+
+def _unsafe_threads() -> list[str]:
+    """Threads a forked child would miss: Python threads, and polars' or tokio's worker pools."""
+    names = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+        except OSError:
+            continue
+        if re.fullmatch(r"polars-\d+|tokio-rt-worker", comm):
+            names.append(comm)
+    return names
 
 
 def _prefect_variables(environ: object) -> dict[str, str]:

@@ -48,6 +48,30 @@ def test_the_runner_runs_commands_and_stops_when_the_code_changes(
         assert json.loads(capfd.readouterr().out)["store"] == str(store)  # printed by the runner's child
         assert run_via_runner(["customer", "show", "9", "--store", str(store)], socket_path) == 1
         assert "no customer 9" in capfd.readouterr().err
+        # polars work in the child (the runner must not have started polars' thread pool: it would hang)
+        client = (
+            "import sys; from pathlib import Path; from idres.launcher import run_via_runner; "
+            "sys.exit(run_via_runner(sys.argv[2:], Path(sys.argv[1])))"
+        )
+        sample = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                client,
+                str(socket_path),
+                "sample",
+                "--identities",
+                "30",
+                "--out",
+                str(tmp_path / "sample"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert sample.returncode == 0, sample.stderr
+        assert (tmp_path / "sample" / "truth" / "truth.csv").is_file()
         os.utime(ROOT / "idres" / "__init__.py")  # the code changed after the runner imported it
         assert run_via_runner(["status", "--store", str(store)], socket_path) is None
         runner.wait(timeout=30)
