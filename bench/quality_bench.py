@@ -221,7 +221,9 @@ def bench_splink(
         "match_probability",
     )
     clusters = pl.read_parquet(out_dir / "clusters.parquet").select(
-        pl.col("unique_id").cast(pl.Int64).alias("identity_id"), pl.col("cluster_id").cast(pl.String)
+        pl.col("unique_id").cast(pl.Int64).alias("identity_id"),
+        # Splink's cluster id is a representative's id, prefixed by its source on a link job: number them
+        pl.col("cluster_id").cast(pl.String).rank("dense").cast(pl.Int64).alias("cluster"),
     )
     out["scores"] = scorecard(pairs, clusters, truth_ids(truth), SPLINK_THRESHOLD)
     clusterings["splink"] = clusters
