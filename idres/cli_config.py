@@ -40,7 +40,10 @@ class ShowFormat(StrEnum):
 
 def _sources(settings: Settings, store: Path | None) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     effective = effective_settings(settings)
-    sources = value_sources(effective, config_file(), environment_values(), {"store"} if store else None)
+    from idres.cli_common import GLOBAL
+
+    given = store or GLOBAL.store  # `--store` after or before the command
+    sources = value_sources(effective, config_file(), environment_values(), {"store"} if given else None)
     # a comparison or rule is the user's when [match] names it, else a built-in default
     for section in ("comparisons", "blocking_rules"):
         named = {str(item.get("name")) for item in getattr(settings.match, section)}
@@ -178,6 +181,6 @@ def config_show(
         sys.stdout.write(json.dumps(_masked(effective), indent=2, ensure_ascii=False) + "\n")
         return
     marks = {p: s for p, s in where.items() if s != DEFAULT} if sources else None
-    if marks is not None and store:
+    if marks is not None and where.get(("store",)) == COMMAND_LINE:
         marks[("store",)] = COMMAND_LINE
     sys.stdout.write(to_toml(effective, marks))

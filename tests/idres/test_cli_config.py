@@ -187,3 +187,16 @@ def test_show_json_is_the_effective_configuration(tmp_path: Path, monkeypatch: p
     data = json.loads(result.stdout)
     assert data["match"]["link_type"] == "link_and_dedupe"
     assert {c["name"] for c in data["match"]["comparisons"]} >= {"first_name", "email", "birth_date"}
+
+
+def test_a_global_store_option_is_reported_as_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IDRES_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app, ["--store", str(tmp_path / "g.duckdb"), "config", "check", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    store = _rows(result.stdout)["store"]
+    assert store["value"] == str(tmp_path / "g.duckdb") and store["source"] == "command line"
