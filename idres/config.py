@@ -99,6 +99,17 @@ def env_name(path: Sequence[str | int]) -> str:
     return "IDRES_" + "__".join(str(p).upper() for p in path)
 
 
+def _env_source(loc: Sequence[str | int]) -> str:
+    """The IDRES_ variable that set `loc`: itself, or a section given as JSON (IDRES_MATCH='{...}')."""
+    from idres.settings import environment_values  # settings.py is the one reader of the environment
+
+    names = set(environment_values())
+    for i in range(len(loc), 0, -1):
+        if env_name(loc[:i]) in names:
+            return env_name(loc[:i])
+    return env_name(loc)
+
+
 def _in_file(data: Any, path: Sequence[str | int]) -> bool:
     for part in path:
         if isinstance(data, dict) and str(part) in data:
@@ -130,7 +141,7 @@ def explain_validation_error(error: ValidationError, file: Path | None) -> str:
         loc = [p for p in item["loc"] if p != "__root__"]
         where = f"{file}" if file is not None and _in_file(data, loc) else None
         if where is None:
-            where = f"environment variable {env_name(loc)}" if loc else "settings"
+            where = f"environment variable {_env_source(loc)}" if loc else "settings"
         if item["type"] == "extra_forbidden":
             lines.append(f"{where}: {unknown_key_message(Settings, loc[:-1], str(loc[-1]))}")
             continue

@@ -227,3 +227,13 @@ def test_tuning_keys_reach_the_engine(tmp_path: Path, monkeypatch: pytest.Monkey
     _config(tmp_path, monkeypatch, "[match]\npossible_floor = 0.4\nem_max_pairs = 5000\nseed = 7\n")
     config = MatchConfig.from_settings(load_settings().match)
     assert (config.possible_floor, config.em_max_pairs, config.seed) == (0.4, 5000, 7)
+
+
+def test_a_section_given_as_json_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IDRES_CONFIG", raising=False)
+    monkeypatch.chdir(Path("/"))
+    monkeypatch.setenv("IDRES_MATCH", '{"review_treshold": 0.5}')
+    with pytest.raises(
+        SettingsError, match=r"environment variable IDRES_MATCH: unknown key 'review_treshold'"
+    ):
+        load_settings()
