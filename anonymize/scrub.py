@@ -235,3 +235,42 @@ def scrub_json_column(
             lambda text: scrub_json(text, values, erase_strings), return_dtype=pl.String
         )
     )
+
+
+_PHONE_LIKE = re.compile(r"\+?[\d ().-]+")
+
+
+def scrub_spellings(text: str | None, literals: Iterable[str], patterns: Iterable[str]) -> str | None:
+    """Text of someone else with one person's spellings (literal, case-insensitive) and phone patterns replaced.
+
+    Unlike `scrub_text` it leaves other addresses and numbers alone: the text is not the person's.
+    """
+    if text is None:
+        return None
+    result = text
+    for literal in sorted(set(literals), key=lambda v: (-len(v), v)):
+        marker = (
+            EMAIL_ERASED if "@" in literal else PHONE_ERASED if _PHONE_LIKE.fullmatch(literal) else ERASED
+        )
+        result = re.sub(re.escape(literal), marker, result, flags=re.IGNORECASE)
+    for pattern in patterns:
+        # the pattern takes one character either side (RE2 has no look-around): put them back
+        result = re.sub(pattern, lambda m: _edges(m.group(0)), result, flags=re.IGNORECASE)
+    return result
+
+
+def _edges(matched: str) -> str:
+    first = matched[0] if matched and not matched[0].isdigit() and matched[0] not in "+(0" else ""
+    last = matched[-1] if matched and not matched[-1].isdigit() else ""
+    return f"{first}{PHONE_ERASED}{last}"
+
+
+def scrub_spellings_column(
+    frame: pl.DataFrame, column: str, literals: list[str], patterns: list[str]
+) -> pl.DataFrame:
+    """A free-text column of other people's rows with one person's spellings replaced."""
+    return frame.with_columns(
+        pl.col(column).map_elements(
+            lambda text: scrub_spellings(text, literals, patterns), return_dtype=pl.String
+        )
+    )

@@ -2,34 +2,50 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from anonymize import scrub
-from exports.crypto import DecryptionError, decrypt, is_encrypted
+from compliance.filescan import OwnedFiles, files_holding, forget_file_texts
+from compliance.spellings import Spellings, name_candidates, person_spellings
 from idres.settings import ComplianceSettings
 from store import compliance as sql
 from store.db import Store
 from store.schema import personal_data
 
+__all__ = ["erase_person", "forget_file_texts", "person_record", "verify_erasure"]
+
+# free-text columns of other people's rows that may mention the person: scrubbed of its spellings
+OTHER_TEXTS = (("comments", "comment_id", "body"), ("messages", "message_id", "body"))
+
+
+def person_record(
+    store: Store, ids: list[int], default_region: str = "GB"
+) -> tuple[dict[str, pl.DataFrame], scrub.PersonValues, Spellings]:
+    """The person's rows, its values and every spelling of them (read before anything is erased)."""
+    tables = sql.person_tables(store, ids)
+    values = scrub.person_values(tables["customers"], tables["identities"])
+    identities, customers = tables["identities"].to_dicts(), tables["customers"].to_dicts()
+    shared = sql.names_shared(store, ids, sorted(name_candidates(identities, customers)))
+    spellings = person_spellings(identities, customers, values, shared, default_region)
+    return tables, values, spellings
+
 
 def erase_person(
-    store: Store, settings: ComplianceSettings, key: bytes, request_id: int, ids: list[int], now: datetime
-) -> tuple[scrub.PersonValues, dict[str, int]]:
+    store: Store, settings: ComplianceSettings, key: bytes, request_id: int, ids: list[int], now: datetime,
+    record: tuple[dict[str, pl.DataFrame], scrub.PersonValues, Spellings] | None = None,
+) -> tuple[scrub.PersonValues, dict[str, int]]:  # fmt: skip
     """Replace every personal value of the person (caller holds the transaction); returns what was erased.
 
     The values are returned (in memory only) so that the verification can search for them afterwards.
+    Other people's comments and messages that mention one of the person's spellings are scrubbed too.
     """
     personal = personal_data()
-    tables = sql.person_tables(store, ids)
-    values = scrub.person_values(tables["customers"], tables["identities"])
-    searchable = values.searchable()
+    tables, values, spellings = record or person_record(store, ids)
+    searchable = spellings.literals or values.searchable()
     counts: dict[str, int] = {}
 
     customers = scrub.anonymize_customers(tables["customers"], personal["customers"], now)
@@ -104,7 +120,20 @@ def erase_person(
     )
     counts["audit_entries"] = sql.write_rows(store, "audit_log", "audit_id", audit, ["details"])
     counts["quarantine_rows_deleted"] = sql.delete_quarantine_with(store, searchable)
+    counts["others_texts_scrubbed"] = _scrub_other_texts(store, tables, spellings)
     return values, counts
+
+
+def _scrub_other_texts(store: Store, tables: dict[str, pl.DataFrame], spellings: Spellings) -> int:
+    forms = sql.search_forms(spellings.literals)
+    scrubbed = 0
+    for table, key, column in OTHER_TEXTS:
+        own = tables[table].get_column(key).to_list() if table in tables else []
+        rows = sql.texts_mentioning(store, table, key, column, forms, spellings.phone_patterns, own)
+        if rows.height:
+            rows = scrub.scrub_spellings_column(rows, column, forms, spellings.phone_patterns)
+            scrubbed += sql.write_rows(store, table, key, rows, [column])
+    return scrubbed
 
 
 def _delete_bundles(requests: pl.DataFrame) -> int:
@@ -122,18 +151,20 @@ def _delete_bundles(requests: pl.DataFrame) -> int:
 
 
 def verify_erasure(
-    store: Store, settings: ComplianceSettings, ids: list[int], values: scrub.PersonValues
-) -> list[str]:
-    """Places where erased data remains: the person's rows, any text column store-wide, the export folder.
+    store: Store, settings: ComplianceSettings, ids: list[int], values: scrub.PersonValues,
+    spellings: Spellings | None = None, files: OwnedFiles | None = None,
+) -> list[str]:  # fmt: skip
+    """Places where erased data remains: the person's rows, any text column store-wide, every owned file.
 
-    Store-wide and file searches look for the identifiers (addresses, numbers, handles, channel ids)
-    of at least `MIN_VALUE_LENGTH` characters; names are checked on the person's own rows only,
-    since other people may share a name.
+    Every spelling is searched for (see compliance/spellings.py): in every text column of the store,
+    phone numbers also as digits with any separators, and in the bytes of every file idres owns
+    (`files`; the export folder alone when not given). Only places are returned, never values.
     """
-    searchable = values.searchable()
+    spellings = spellings or Spellings(literals=[v.lower() for v in values.searchable()])
+    literals = spellings.literals
     places = sql.person_rows_with_personal_data(store, ids, personal_data(), [scrub.ERASED])
-    found = sql.search_values(store, searchable)
-    holders = sql.customers_holding(store, searchable) if found else []
+    found = sql.search_values(store, literals) + sql.search_patterns(store, spellings.phone_patterns)
+    holders = sql.customers_holding(store, values.searchable()) if found else []
     if holders:
         # the usual cause: the same person under another customer, not merged yet (or a shared number)
         places.append(
@@ -141,47 +172,11 @@ def verify_erasure(
             "(the same person not merged yet, or a shared address or number: anonymize or merge them too)"
         )
     places += found
-    places += _files_holding(settings, searchable)
+    owned = files or OwnedFiles(export_dir=settings.export_dir)
+    places += files_holding(
+        owned, sql.search_forms(literals), spellings.phone_patterns, settings.export_passphrase
+    )
     return places
-
-
-@lru_cache(maxsize=256)
-def _file_texts_cached(path: str, size: int, mtime_ns: int, passphrase: str | None) -> tuple[bytes, ...]:
-    # keyed by size and mtime: a run verifying many requests decrypts each bundle once, not once per request
-    return tuple(text.lower() for text in _file_texts(Path(path), passphrase))
-
-
-def forget_file_texts() -> None:
-    """Drop the decrypted export files read by verifications (called at the end of every run)."""
-    _file_texts_cached.cache_clear()
-
-
-def _file_texts(path: Path, passphrase: str | None) -> list[bytes]:
-    data = path.read_bytes()
-    if is_encrypted(data) and passphrase:
-        try:
-            data = decrypt(data, passphrase)
-        except DecryptionError:
-            return [data]  # another passphrase: cannot be searched, and cannot be read by anyone here either
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return [archive.read(name) for name in archive.namelist()]
-    except zipfile.BadZipFile:
-        return [data]
-
-
-def _files_holding(settings: ComplianceSettings, values: list[str]) -> list[str]:
-    directory = settings.export_dir
-    if not values or not directory.is_dir():
-        return []
-    forms = [form.encode("utf-8") for form in sql.search_forms(values)]
-    found: list[str] = []
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        info = path.stat()
-        texts = _file_texts_cached(str(path), info.st_size, info.st_mtime_ns, settings.export_passphrase)
-        if any(form in text for text in texts for form in forms):
-            found.append(f"file {path}")
-    return found
 
 
 def summary_counts(counts: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Carrying out requests: export bundles, irreversible anonymization with verification, retention.
+"""Carrying out requests: export bundles, retention, re-appearance; the anonymization run is erasure_run.py.
 
 Each request is processed in its own transaction, so one bad request does not block the others;
 done requests are never picked up again (re-runs are idempotent). A failed request is recorded
@@ -17,7 +17,6 @@ from typing import Any
 import polars as pl
 
 from anonymize import scrub
-from compliance import leftovers
 from compliance.requests import request_customers
 from exports import bundle
 from idres.settings import ComplianceSettings
@@ -25,10 +24,6 @@ from store import compliance as sql
 from store.db import Store, utcnow
 
 RETENTION_ACTOR = "retention-policy"
-
-
-class VerificationError(RuntimeError):
-    """Erased values were still found after an anonymization; the message lists where (never the values)."""
 
 
 def key_file(settings: ComplianceSettings, store_path: Path) -> Path:
@@ -86,19 +81,20 @@ def export_request(store: Store, settings: ComplianceSettings, actor: str, reque
     try:
         bundle_info = _export_one(store, settings, actor, request)
     except Exception as error:  # recorded on the request; the run goes on with the next one
-        _fail(store, request_id, f"export failed: {error}")
+        fail_request(store, request_id, f"export failed: {error}")
         return {"request_id": request_id, "status": "failed", "reason": str(error)}
     return {"request_id": request_id, "status": "done", "bundle": bundle_info}
 
 
-def _fail(store: Store, request_id: int, reason: str) -> None:
+def fail_request(store: Store, request_id: int, reason: str) -> None:
+    """Record a request as failed with its reason (own transaction)."""
     with store.transaction():
         sql.update_request(
             store, request_id, status="failed", status_reason=reason[:2000], finished_at=utcnow()
         )
 
 
-def _people(store: Store, request: dict[str, Any]) -> list[int]:
+def request_people(store: Store, request: dict[str, Any]) -> list[int]:
     """The live customers of the request's confirmed set (one person, possibly several customers)."""
     survivors = request_customers(store, request)
     if not survivors:
@@ -138,7 +134,7 @@ def _export_one(
     written: list[Path] = []
     try:
         with store.transaction():
-            survivors = _people(store, request)
+            survivors = request_people(store, request)
             customer_id = survivors[0]
             tables, record = export_record(store, survivors, settings)
             meta = {
@@ -182,63 +178,14 @@ def _export_one(
     }
 
 
-# -- anonymization -------------------------------------------------------------------------------
-def run_anonymizations(store: Store, compliance_settings: ComplianceSettings, actor: str) -> dict[str, Any]:
-    """Queue retention requests, then anonymize and verify every pending or waiting erasure request."""
-    from compliance.erasure import forget_file_texts
-
-    summary = prepare_anonymizations(store, compliance_settings, actor)
-    try:
-        for request_id in summary.pop("request_ids"):
-            add_anonymize_outcome(summary, anonymize_request(store, compliance_settings, actor, request_id))
-    finally:
-        forget_file_texts()  # decrypted bundles must not outlive the run in a long-lived process
-    return summary
-
-
-def prepare_anonymizations(
-    store: Store, compliance_settings: ComplianceSettings, actor: str
+# -- anonymization (the run itself lives in compliance/erasure_run.py) ----------------------------
+def run_anonymizations(
+    store: Store, compliance_settings: ComplianceSettings, actor: str, **options: Any
 ) -> dict[str, Any]:
-    """Recognise re-appearances and queue retention requests; the summary lists the open `request_ids`."""
-    key = anonymization_key(compliance_settings, store.path)
-    return {
-        "reappeared": recognise_reappearances(store, key, actor),
-        "retention_queued": queue_retention(store, compliance_settings),
-        "done": [],
-        "waiting": [],
-        "failed": [],
-        "counts": {},
-        "request_ids": open_request_ids(store, "anonymize"),
-    }
+    """`compliance.erasure_run.run_anonymizations` (kept here for callers of the runner)."""
+    from compliance.erasure_run import run_anonymizations as run
 
-
-def add_anonymize_outcome(summary: dict[str, Any], outcome: dict[str, Any]) -> None:
-    """Count one request's outcome into an anonymization run summary."""
-    request_id = outcome["request_id"]
-    if outcome["status"] == "waiting":
-        summary["waiting"].append({"request_id": request_id, "reason": outcome["reason"]})
-    elif outcome["status"] == "failed":
-        summary["failed"].append({"request_id": request_id, "reason": outcome["reason"]})
-    elif outcome["status"] == "done":
-        summary["done"].append(request_id)
-        summary["counts"][request_id] = outcome["counts"]
-
-
-def anonymize_request(
-    store: Store, settings: ComplianceSettings, actor: str, request_id: int
-) -> dict[str, Any]:
-    """Carry out one erasure request (own transaction, then the verification); failures are recorded."""
-    request = sql.get_request(store, request_id)
-    if request is None or request["status"] not in sql.OPEN_STATUSES:
-        return {"request_id": request_id, "status": "skipped"}
-    key = anonymization_key(settings, store.path)
-    try:
-        outcome = _anonymize_one(store, settings, key, actor, request)
-    except Exception as error:  # recorded on the request; the run goes on with the next one
-        if not isinstance(error, VerificationError):
-            _fail(store, request_id, f"anonymization failed: {error}")
-        return {"request_id": request_id, "status": "failed", "reason": str(error)}
-    return {"request_id": request_id, **outcome}
+    return run(store, compliance_settings, actor, **options)
 
 
 def queue_retention(store: Store, settings: ComplianceSettings) -> list[int]:
@@ -266,7 +213,8 @@ def queue_retention(store: Store, settings: ComplianceSettings) -> list[int]:
     return queued
 
 
-def _already_anonymized(store: Store, request: dict[str, Any]) -> bool:
+def already_anonymized(store: Store, request: dict[str, Any]) -> bool:
+    """Whether every customer of the request is anonymized already."""
     ids = request.get("customer_ids") or ([request["customer_id"]] if request["customer_id"] else [])
     if not ids:
         return False
@@ -307,57 +255,6 @@ def recognise_reappearances(store: Store, key: bytes, actor: str) -> int:
                 {"identity_id": row["identity_id"], "customer_id": row["customer_id"], "channel": row["channel"]},
             )  # fmt: skip
     return len(found)
-
-
-def _anonymize_one(
-    store: Store, settings: ComplianceSettings, key: bytes, actor: str, request: dict[str, Any]
-) -> dict[str, Any]:
-    from compliance.erasure import erase_person, verify_erasure
-
-    request_id = request["request_id"]
-    with store.transaction():
-        if _already_anonymized(store, request):
-            named = request.get("customer_ids") or [request["customer_id"]]
-            reason = f"customer {', '.join(map(str, named))} was already anonymized"
-            sql.update_request(store, request_id, status="done", status_reason=reason, lookup_value=None,
-                               finished_at=utcnow())  # fmt: skip
-            return {"status": "done", "counts": {}}
-        survivors = _people(store, request)
-        customer_id = survivors[0]
-        ids = sql.people_ids(store, survivors)
-        locked = [s for s in (sql.customer_status(store, i) for i in ids) if s and s["locked"]]
-        if locked:
-            first = locked[0]
-            reason = (
-                f"customer {first['customer_id']} is locked (reason: {first['lock_reason'] or 'none given'}): "
-                "unlock it to proceed"
-            )
-            sql.update_request(store, request_id, status="waiting", status_reason=reason)
-            return {"status": "waiting", "reason": reason}
-        started = utcnow()
-        values, counts = erase_person(store, settings, key, request_id, ids, started)
-        counts["suggestions_superseded"] = supersede_open_suggestions(store, ids, request_id, started)
-        sql.update_request(
-            store, request_id, status="done", status_reason=None, customer_id=customer_id,
-            customer_ids=survivors, lookup_value=None, started_at=started, finished_at=utcnow(), counts=counts,
-        )  # fmt: skip
-        store.audit(
-            actor, "anonymized", "customer", customer_id,
-            {"request_id": request_id, "customer_ids": ids, "person_customers": survivors, "counts": counts,
-             "at": started.isoformat()},
-        )  # fmt: skip
-    places = verify_erasure(store, settings, ids, values)
-    if places:
-        # the person's own rows were erased (and committed); what is left is elsewhere: say where,
-        # whose it is and what to do, and keep the request open as `incomplete` rather than `failed`
-        reason = leftovers.explain(store, ids, places)
-        with store.transaction():
-            sql.update_request(store, request_id, status="incomplete", status_reason=reason[:4000],
-                               finished_at=utcnow())  # fmt: skip
-            store.audit(actor, "anonymization_verification_failed", "compliance_request", request_id,
-                        {"request_id": request_id, "places": places[:200]})  # fmt: skip
-        raise VerificationError(f"request {request_id}: {reason}")
-    return {"status": "done", "counts": counts}
 
 
 def supersede_open_suggestions(store: Store, ids: Sequence[int], request_id: int, now: datetime) -> int:

@@ -9,10 +9,18 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from compliance.erasure import forget_file_texts
-from compliance.runner import add_anonymize_outcome, anonymize_request, prepare_anonymizations
+from compliance.erasure_run import (
+    add_anonymize_outcome,
+    anonymize_request,
+    finish_anonymizations,
+    owned_files,
+    prepare_anonymizations,
+)
+from compliance.filescan import forget_file_texts
+from compliance.interrupt import stop_on_interrupt
 from flows.common import explained, markdown_table, publish_requests, retry_when_busy, run_settings
-from idres.settings import ComplianceSettings
+from idres.settings import ComplianceSettings, IngestSettings
+from store import compliance as store_compliance
 from store import open_store
 
 ACTOR = "anonymize-flow"
@@ -29,11 +37,26 @@ def prepare_task(
 
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
 def anonymize_task(
-    store_path: str, busy_timeout_s: float, compliance: ComplianceSettings, actor: str, request_id: int
-) -> dict[str, Any]:
-    """Anonymize and verify one request; the store is opened for it alone, so the web page can work in between."""
+    store_path: str, busy_timeout_s: float, compliance: ComplianceSettings, ingest: IngestSettings, actor: str,
+    request_id: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Erase one request's person; the store is opened for it alone, so the web page can work in between."""
+    files = owned_files(Path(store_path), compliance, ingest)
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
-        return anonymize_request(store, compliance, actor, request_id)
+        return anonymize_request(store, compliance, actor, request_id, files)
+
+
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5, retry_condition_fn=retry_when_busy)
+def finish_task(
+    store_path: str, busy_timeout_s: float, compliance: ComplianceSettings, ingest: IngestSettings, actor: str,
+    summary: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """One rewrite of the store and outbox, then the verification of every erased request."""
+    files = owned_files(Path(store_path), compliance, ingest)
+    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
+        finish_anonymizations(store, compliance, actor, files, summary)
+        summary["erasing"] = [int(r["request_id"]) for r in store_compliance.erasing_requests(store)]
+    return summary
 
 
 def _publish(summary: dict[str, Any]) -> None:
@@ -66,17 +89,28 @@ def anonymize_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, An
     logger = get_run_logger()
     settings = run_settings(store)
     path, timeout = str(settings.store), settings.store_busy_timeout_s
+    compliance, ingest = settings.compliance, settings.ingest
     try:
-        with explained("carrying out erasure requests", settings.store):
-            summary = prepare_task(path, timeout, settings.compliance, actor)
+        with explained("carrying out erasure requests", settings.store), stop_on_interrupt() as stop:
+            summary = prepare_task(path, timeout, compliance, actor)
             for request_id in summary.pop("request_ids"):
+                if stop.requested:  # Ctrl-C: no further request is started; the erased ones are finished
+                    summary["not_started"].append(request_id)
+                    continue
                 add_anonymize_outcome(
-                    summary, anonymize_task(path, timeout, settings.compliance, actor, request_id)
+                    summary, anonymize_task(path, timeout, compliance, ingest, actor, request_id)
                 )
+            summary = finish_task(path, timeout, compliance, ingest, actor, summary)
+            summary["interrupted"] = stop.requested
     finally:
         forget_file_texts()  # decrypted bundles must not outlive the run in `idres serve`
     for request_id in summary["done"]:
         logger.info("request %s: anonymized and verified", request_id)
+    if summary["interrupted"]:
+        logger.warning(
+            "interrupted: request(s) %s not started (they stay pending for the next run)",
+            ", ".join(map(str, summary["not_started"])) or "none",
+        )
     for waiting in summary["waiting"]:
         logger.warning("request %s waits: %s", waiting["request_id"], waiting["reason"])
     for failed in summary["failed"]:

@@ -324,6 +324,10 @@ def ingest_flow(
                     )
                 report.archived_to = str(archived)
             progress().advance(path.name)
+    if from_landing:  # kept copies of ingested files are not kept past their retention period
+        from compliance.landing import purge_expired
+
+        purge_expired(settings.ingest.landing_dir, settings.compliance.landing_copies_retention_days)
     if any(report.rows_new for report in reports):
         reappeared = recognise_task(str(settings.store), settings.store_busy_timeout_s, settings.compliance)
         if reappeared:

@@ -272,6 +272,9 @@ class ComplianceSettings(BaseModel):
     # default: `anonymization.key` next to the store file, created (mode 0600) on first use
     anonymization_key_file: Path | None = None
     retention_days: int | None = Field(default=None, ge=1)
+    # kept copies of ingested files (landing processed/ and failed/) older than this are deleted by every
+    # anonymize run and landing ingest; None keeps them (erasures still remove their people's rows)
+    landing_copies_retention_days: int | None = Field(default=30, ge=0)
 
 
 class ScheduleSettings(BaseModel):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from store import utcnow
+from store.db import private_dir
 
 READY_SUFFIX = ".ready"
 TEMPORARY_SUFFIXES = (".part", ".partial", ".tmp", ".filepart", ".crdownload", ".swp", READY_SUFFIX)
@@ -81,13 +82,14 @@ def changed_since(path: Path, before: Snapshot) -> bool:
 def archive(path: Path, landing_dir: Path, ok: bool) -> Path:
     """Move a file into processed/ or failed/ (dated, never overwriting), and drop its marker."""
     target_dir = landing_dir / ("processed" if ok else "failed") / utcnow().strftime("%Y-%m-%d")
-    target_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(target_dir)  # kept copies hold personal data: 0700 folders, 0600 files
     target = target_dir / path.name
     counter = 1
     while target.exists():
         target = target_dir / f"{path.stem}.{counter}{path.suffix}"
         counter += 1
     shutil.move(str(path), target)
+    target.chmod(0o600)
     marker = marker_of(path)
     if marker.exists():
         os.unlink(marker)

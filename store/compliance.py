@@ -541,3 +541,66 @@ def supersede_suggestions_of(store: Store, customer_ids: Sequence[int], reason: 
             [reason, now],
         )
     return count
+
+
+# -- erasure spellings and state ----------------------------------------------------------------
+def erasing_requests(store: Store) -> list[dict[str, Any]]:
+    """Anonymization requests whose data is erased but whose verification has not passed yet, oldest first."""
+    return store.rows(
+        "SELECT * FROM compliance_requests WHERE kind = 'anonymize' AND status = 'erasing' ORDER BY request_id"
+    )
+
+
+def names_shared(store: Store, customer_ids: Sequence[int], names: Sequence[str]) -> set[str]:
+    """Which of the full-name forms other live customers hold too (as written, case-folded or as name key)."""
+    if not names:
+        return set()
+    ids = _in(customer_ids)
+    frame = pl.DataFrame({"name": sorted(set(names))})
+    with store.registered("person_names", frame):
+        rows = store.rows(
+            f"""WITH held AS (
+                SELECT lower(first_name || ' ' || last_name) AS n, first_name_norm || ' ' || last_name_norm AS m,
+                       first_name_key || last_name_key AS k, display_name_norm AS d, lower(display_name) AS r
+                FROM identities WHERE NOT anonymized AND customer_id NOT IN ({ids})
+                UNION ALL
+                SELECT lower(first_name || ' ' || last_name), NULL, NULL, lower(display_name), NULL
+                FROM customers WHERE status = 'active' AND customer_id NOT IN ({ids}))
+            SELECT DISTINCT p.name FROM person_names p JOIN held h ON p.name IN (h.n, h.m, h.k, h.d, h.r)"""
+        )
+    return {row["name"] for row in rows}
+
+
+def _pattern_any(column: str, count: int) -> str:
+    return (
+        " OR ".join(f"regexp_matches(lower(CAST({column} AS VARCHAR)), ?)" for _ in range(count)) or "FALSE"
+    )
+
+
+def search_patterns(store: Store, patterns: Sequence[str], limit_per_column: int = 20) -> list[str]:
+    """Where a phone pattern (digits with any separators) still matches: 'table.column (key=...)' places."""
+    if not patterns:
+        return []
+    places: list[str] = []
+    for table, column, key in text_columns(store):
+        rows = store.rows(
+            f"SELECT CAST({key} AS VARCHAR) AS k FROM {table} WHERE {_pattern_any(column, len(patterns))} LIMIT ?",
+            [*patterns, limit_per_column],
+        )
+        places += [f"{table}.{column} ({key}={row['k']})" for row in rows]
+    return places
+
+
+def texts_mentioning(
+    store: Store, table: str, key: str, column: str, forms: Sequence[str], patterns: Sequence[str],
+    exclude_ids: Sequence[int] = (),
+) -> pl.DataFrame:  # fmt: skip
+    """Rows (key, column) of a free-text column holding one of the forms or matching a phone pattern."""
+    if not forms and not patterns:
+        return pl.DataFrame({key: [], column: []}, schema={key: pl.Int64, column: pl.String})
+    condition = f"({_like_any(column, len(forms))}) OR ({_pattern_any(column, len(patterns))})"
+    excluded = f" AND {key} NOT IN ({_in(exclude_ids)})" if exclude_ids else ""
+    return store.frame(
+        f"SELECT {key}, {column} FROM {table} WHERE ({condition}){excluded} ORDER BY {key}",
+        [*forms, *patterns],
+    )

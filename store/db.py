@@ -7,7 +7,9 @@ waits (up to the busy timeout) for another process to let go instead of failing 
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -124,6 +126,11 @@ class Store:
         return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
 
     # -- transactions -------------------------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a `transaction()` block is open on this connection."""
+        return self._in_transaction
+
     @contextmanager
     def transaction(self) -> Iterator[Store]:
         """All or nothing: commit at the end of the block, roll back on any exception (Ctrl-C too).
@@ -219,18 +226,65 @@ class Store:
         self.connection.close()
 
 
+def private_dir(path: Path) -> Path:
+    """Create a folder for personal data (mode 0700, parents too); an existing one is left as it is."""
+    missing = [parent for parent in (path, *path.parents) if not parent.exists()]
+    for folder in reversed(missing):
+        with suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in the folder durable."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def opening_lock(path: Path, exclusive: bool = False) -> Iterator[None]:
+    """The lock taken (shared) while a process opens the store, and (exclusive) while a rewrite swaps it.
+
+    A rewrite closes its connection and renames a new file over the store; without this lock another
+    process could open the old file in between and write into a file that is about to disappear.
+    """
+    lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        if exclusive:
+            raise
+        yield  # a read-only folder: nobody can rewrite the store there either
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
 def connect(path: Path, read_only: bool = False, busy_timeout_s: float = 30.0) -> Store:
-    """Open the store file, waiting up to `busy_timeout_s` while another process holds its lock."""
+    """Open the store file, waiting up to `busy_timeout_s` while another process holds its lock.
+
+    A new store file is made private (0600, in a 0700 folder when idres creates the folder).
+    """
     path = Path(path)
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     elif not path.exists():
         raise StoreError(f"no store at {path}: run `idres ingest` first (or pass --store)")
     deadline = time.monotonic() + busy_timeout_s
     delay = 0.02
     while True:
         try:
-            connection = duckdb.connect(str(path), read_only=read_only)
+            with opening_lock(path):
+                created = not path.exists()
+                connection = duckdb.connect(str(path), read_only=read_only)
+                if created:
+                    os.chmod(path, 0o600)
             return Store(connection, path, read_only)
         except duckdb.Error as error:
             if not _is_lock_error(error):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import uuid
@@ -55,6 +56,10 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        if (
+            not path.exists()
+        ):  # queued actions hold personal data: private from the start (SQLite's side files follow)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
@@ -72,6 +77,7 @@ class Outbox:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         db.row_factory = sqlite3.Row
+        db.execute("PRAGMA secure_delete = ON")  # finished actions leave no readable free pages
         return db
 
     def add(self, username: str, action: str, arguments: dict[str, Any]) -> str:

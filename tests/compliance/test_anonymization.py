@@ -101,17 +101,19 @@ def test_earlier_bundles_of_the_person_are_deleted(people: Store, tmp_path: Path
 
 
 def test_a_planted_leftover_fails_the_request_loudly(people: Store, tmp_path: Path) -> None:
-    with people.transaction():  # someone copied Alice's address into a note on another customer
+    with people.transaction():  # someone copied Alice's number, national format, into a merge note of others
         people.execute(
-            "INSERT INTO comments VALUES (9, 3, NULL, 'sam', ?, ?)", [f"ask {ALICE_EMAIL}", utcnow()]
+            """INSERT INTO merges (merge_id, survivor_id, absorbed_id, kind, requested_by, applied_by, applied_at,
+                before_image, comment) VALUES (9, 3, 4, 'manual', 'sam', 'sam', ?, '{}', ?)""",
+            [utcnow(), "same person? rang 07700 900001"],
         )
     request = request_anonymization(people, "dpo", customer_id=1)
     summary = run_anonymizations(people, compliance_settings(tmp_path), "anonymize-flow")
     assert [f["request_id"] for f in summary["failed"]] == [request["request_id"]]
     failed = get_request(people, request["request_id"]) or {}
-    # Alice's own rows are erased: the request is incomplete (not failed) and says whose comment it is
+    # Alice's own rows are erased: the request is incomplete (not failed) and says where the value is
     assert failed["status"] == "incomplete"
-    assert "comment 9 (body) (customer 3's data: if customer 3 is the same person" in failed["status_reason"]
+    assert "merges.comment row 9" in failed["status_reason"]
     assert people.scalar("SELECT status FROM customers WHERE customer_id = 1") == "anonymized"
     assert ALICE_EMAIL not in failed["status_reason"]  # places, never the value
 
@@ -198,7 +200,8 @@ def test_a_locked_customer_waits_until_unlocked(people: Store, tmp_path: Path) -
     assert summary["done"] == [] and summary["waiting"][0]["request_id"] == request["request_id"]
     waiting = get_request(people, request["request_id"]) or {}
     assert waiting["status"] == "waiting"
-    assert waiting["status_reason"] == "customer 1 is locked (reason: fraud check): unlock it to proceed"
+    assert waiting["status_reason"] == "customer 1 is locked (by unknown): unlock it to proceed"
+    assert "fraud" not in str(summary)  # the lock reason is free text about the person: not in logs/artifacts
     assert ALICE_EMAIL in _dump(people)
     with people.transaction():
         people.execute("UPDATE customers SET locked = FALSE, lock_reason = NULL WHERE customer_id = 1")

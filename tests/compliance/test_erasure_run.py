@@ -1,0 +1,171 @@
+"""The anonymization run end to end on disk: every copy reached, the bytes verified, a request `done`
+only after its verification, stops (Ctrl-C, crash) at every step finished by the next run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from compliance import erasure_run
+from compliance.requests import get_request, list_requests, request_anonymization
+from compliance.runner import run_anonymizations
+from idres.settings import Settings
+from store import Store
+from tests.compliance.builders import ALICE_EMAIL, people_store
+from tests.compliance.erasure_files import (
+    ALICE_SPELLINGS,
+    BRIAN_EMAIL,
+    erasure_settings,
+    leftovers,
+    owned_files_under,
+    plant_copies,
+)
+
+STEPS = (
+    "prepared", "erase:before-commit", "erase:committed", "outbox:scrubbed", "landing:scrubbed",
+    "outbox:compacted", "rewrite:copied", "rewrite:swapped", "rewritten", "verified", "done",
+)  # fmt: skip
+
+
+@pytest.fixture
+def people(tmp_path: Path, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    with people_store(tmp_path, settings, tmp_path_factory) as store:
+        yield store
+
+
+@pytest.fixture
+def hook() -> Iterator[None]:
+    yield
+    erasure_run.STEP_HOOK = None
+
+
+def _run(people: Store, tmp_path: Path) -> dict:
+    compliance, ingest = erasure_settings(tmp_path)
+    return run_anonymizations(people, compliance, "anonymize-flow", ingest=ingest)
+
+
+def _statuses(people: Store) -> dict[int, str]:
+    return {r["request_id"]: r["status"] for r in list_requests(people, kind="anonymize")}
+
+
+def test_every_copy_is_reached_and_the_bytes_of_every_file_are_clean(people: Store, tmp_path: Path) -> None:
+    copies = plant_copies(people, erasure_settings(tmp_path)[1])
+    request = request_anonymization(people, "dpo", email=ALICE_EMAIL, reason="erasure request")
+    summary = _run(people, tmp_path)
+    assert summary["done"] == [request["request_id"]] and summary["failed"] == [], summary
+    assert summary["rewrite"]["bytes_after"] > 0
+    assert leftovers(owned_files_under(tmp_path), ALICE_SPELLINGS) == []
+    # the rest stays: Brian in the landing copies and the store, the other queued action (scrubbed)
+    assert BRIAN_EMAIL in copies["csv"].read_text() and '"two\nlines"' not in copies["csv"].read_text()
+    assert BRIAN_EMAIL in copies["jsonl"].read_text()
+    assert pl.read_parquet(copies["parquet"])["external_id"].to_list() == [BRIAN_EMAIL]
+    assert people.scalar("SELECT count(*) FROM identities WHERE email_norm = ?", [BRIAN_EMAIL]) == 1
+    assert people.scalar("SELECT body FROM comments WHERE comment_id = 7") == "Alice is on [phone erased]"
+    with sqlite3.connect(copies["outbox"]) as db:
+        queued = [json.loads(row[0]) for row in db.execute("SELECT arguments FROM outbox")]
+        dropped = db.execute("SELECT arguments, status, message FROM outbox_results").fetchall()
+    assert queued == [{"customer_id": 3, "text": "Brian says Alice rang from [phone erased]"}]
+    assert dropped == [
+        ("{}", "failed", "dropped: the customer was anonymized before the action could be applied")
+    ]
+    assert (get_request(people, request["request_id"]) or {})["status"] == "done"
+
+
+def test_files_with_personal_data_are_private(people: Store, tmp_path: Path) -> None:
+    plant_copies(people, erasure_settings(tmp_path)[1])
+    request_anonymization(people, "dpo", customer_id=1)
+    _run(people, tmp_path)
+    assert stat.S_IMODE(people.path.stat().st_mode) == 0o600
+    outbox = people.path.with_name(people.path.name + ".outbox.sqlite")
+    assert stat.S_IMODE(outbox.stat().st_mode) == 0o600
+    for rewritten in (tmp_path / "landing" / "processed" / "2024-03-01").iterdir():
+        assert stat.S_IMODE(rewritten.stat().st_mode) == 0o600, rewritten
+
+
+def test_a_national_format_number_planted_where_erasure_does_not_reach_fails_the_verification(
+    people: Store, tmp_path: Path
+) -> None:
+    stray = tmp_path / "gx_docs" / "notes.txt"  # a file in a folder idres owns, written by hand
+    stray.parent.mkdir(parents=True)
+    stray.write_text("Alice: (07700) 900-001")
+    request = request_anonymization(people, "dpo", customer_id=1)
+    summary = _run(people, tmp_path)
+    assert [f["request_id"] for f in summary["failed"]] == [request["request_id"]]
+    failed = get_request(people, request["request_id"]) or {}
+    assert failed["status"] == "incomplete" and f"file {stray}" in failed["status_reason"]
+    assert "07700" not in failed["status_reason"]
+
+
+def test_a_run_that_stops_after_erasing_leaves_erasing_and_the_next_run_verifies(
+    people: Store, tmp_path: Path, hook: None
+) -> None:
+    def crash(step: str, request_id: int | None) -> None:
+        if step == "rewrite:copied":
+            raise KeyboardInterrupt  # what a second Ctrl-C does
+
+    request = request_anonymization(people, "dpo", customer_id=1)
+    erasure_run.STEP_HOOK = crash
+    with pytest.raises(KeyboardInterrupt):
+        _run(people, tmp_path)
+    assert _statuses(people) == {request["request_id"]: "erasing"}
+    erasure_run.STEP_HOOK = None
+    summary = _run(people, tmp_path)
+    assert summary["done"] == [request["request_id"]] and _statuses(people) == {request["request_id"]: "done"}
+    assert leftovers(owned_files_under(tmp_path), ALICE_SPELLINGS) == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_ctrl_c_at_any_step_stops_between_requests_and_says_what_is_done(
+    people: Store, tmp_path: Path, hook: None, step: str
+) -> None:
+    plant_copies(people, erasure_settings(tmp_path)[1])
+    alice = request_anonymization(people, "dpo", customer_id=1)["request_id"]
+    chloe = request_anonymization(people, "dpo", customer_id=4)["request_id"]
+    sent: list[str] = []
+
+    def interrupt(at: str, request_id: int | None) -> None:
+        if at == step and not sent:
+            sent.append(at)
+            signal.raise_signal(signal.SIGINT)
+
+    erasure_run.STEP_HOOK = interrupt
+    summary = _run(people, tmp_path)
+    assert sent == [step] and summary["interrupted"] and summary["failed"] == []
+    statuses = _statuses(people)
+    assert set(statuses.values()) <= {"done", "pending"}, statuses  # never failed, never left erasing
+    assert sorted(summary["done"]) == sorted(i for i, s in statuses.items() if s == "done")
+    assert summary["not_started"] == sorted(i for i, s in statuses.items() if s == "pending")
+    if step in ("prepared", "erase:before-commit"):
+        assert statuses[chloe] == "pending"  # the request at hand is finished, the next one not started
+    erasure_run.STEP_HOOK = None
+    _run(people, tmp_path)
+    assert _statuses(people) == {alice: "done", chloe: "done"}
+    assert leftovers(owned_files_under(tmp_path), ALICE_SPELLINGS) == []
+
+
+@pytest.mark.parametrize("step", ["erase:before-commit", "landing:scrubbed", "rewrite:copied", "verified"])
+def test_a_hard_stop_at_any_step_is_finished_and_verified_by_the_next_run(
+    people: Store, tmp_path: Path, hook: None, step: str
+) -> None:
+    plant_copies(people, erasure_settings(tmp_path)[1])
+    alice = request_anonymization(people, "dpo", customer_id=1)["request_id"]
+
+    def stop(at: str, request_id: int | None) -> None:
+        if at == step:
+            raise KeyboardInterrupt
+
+    erasure_run.STEP_HOOK = stop
+    with pytest.raises(KeyboardInterrupt):
+        _run(people, tmp_path)
+    assert _statuses(people)[alice] in {"pending", "erasing", "done"}
+    erasure_run.STEP_HOOK = None
+    summary = _run(people, tmp_path)
+    assert summary["failed"] == [] and _statuses(people) == {alice: "done"}
+    assert leftovers(owned_files_under(tmp_path), ALICE_SPELLINGS) == []
