@@ -19,7 +19,11 @@ from store.schema import personal_data
 __all__ = ["erase_person", "forget_file_texts", "person_record", "verify_erasure"]
 
 # free-text columns of other people's rows that may mention the person: scrubbed of its spellings
-OTHER_TEXTS = (("comments", "comment_id", "body"), ("messages", "message_id", "body"))
+OTHER_TEXTS = (
+    ("comments", "comment_id", "body"),
+    ("messages", "message_id", "body"),
+    ("customers", "customer_id", "lock_reason"),
+)
 
 
 def person_record(
@@ -163,7 +167,7 @@ def verify_erasure(
     spellings = spellings or Spellings(literals=[v.lower() for v in values.searchable()])
     literals = spellings.literals
     places = sql.person_rows_with_personal_data(store, ids, personal_data(), [scrub.ERASED])
-    found = sql.search_values(store, literals) + sql.search_patterns(store, spellings.phone_patterns)
+    found = sql.search_everywhere(store, sql.search_forms(literals), spellings.phone_patterns)
     holders = sql.customers_holding(store, values.searchable()) if found else []
     if holders:
         # the usual cause: the same person under another customer, not merged yet (or a shared number)

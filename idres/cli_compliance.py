@@ -162,8 +162,30 @@ def _run_flow(kind: str, store: Path | None, fmt: OutputFormat) -> None:
         from flows.export import export_flow as run
     else:
         from flows.anonymize import anonymize_flow as run
-    summary = run_flow(f"{kind} run failed", settings, lambda: run(store=str(settings.store)))
+    try:
+        summary = run_flow(f"{kind} run failed", settings, lambda: run(store=str(settings.store)))
+    except KeyboardInterrupt:
+        if kind == "anonymize":
+            _say_where_erasure_stopped(settings.store)
+        raise typer.Exit(130) from None
     emit(summary, fmt, lambda s: _render_run(kind, s))
+
+
+def _say_where_erasure_stopped(store_path: Path) -> None:
+    """After a second Ctrl-C: which erasure requests are done, still erasing (the next run verifies) or pending."""
+    from compliance.requests import list_requests
+    from store import open_store
+
+    with open_store(store_path, read_only=True) as session:
+        rows = list_requests(session, kind="anonymize")
+    by_status: dict[str, list[int]] = {}
+    for row in rows:
+        by_status.setdefault(row["status"], []).append(int(row["request_id"]))
+    for status, meaning in (("done", "done and verified"), ("erasing", "erased, to be verified by the next run"),
+                            ("pending", "not started")):  # fmt: skip
+        ids = sorted(by_status.get(status, []))
+        if ids:
+            console.print(f"interrupted: request(s) {', '.join(map(str, ids))} {meaning}", highlight=False)
 
 
 def _render_run(kind: str, summary: dict[str, Any]) -> None:
@@ -183,6 +205,11 @@ def _render_run(kind: str, summary: dict[str, Any]) -> None:
     )
     for waiting in summary["waiting"]:
         console.print(f"request {waiting['request_id']} waits: {waiting['reason']}", highlight=False)
+    if summary.get("interrupted"):
+        done = ", ".join(map(str, summary["done"])) or "none"
+        later = ", ".join(map(str, summary.get("not_started", []))) or "none"
+        console.print(f"interrupted (Ctrl-C): done and verified: {done}; not started (still pending): {later}",
+                      highlight=False)  # fmt: skip
 
 
 @export_app.command("run")

@@ -336,19 +336,62 @@ def text_columns(store: Store) -> list[tuple[str, str, str]]:
     return [(row["table_name"], row["column_name"], row["first_column"]) for row in rows]
 
 
-def search_values(store: Store, values: Sequence[str], limit_per_column: int = 20) -> list[str]:
-    """Where any of the values still occurs: 'table.column (key=...)' places, never the value itself."""
-    forms = search_forms(values)
-    if not forms:
+_RE2_SPECIAL = set("\\.^$|?*+()[]{}")
+
+
+def alternation(literals: Sequence[str], patterns: Sequence[str] = ()) -> str:
+    """One RE2 (and Python) regex matching any of the lower-case literals or the patterns."""
+    escaped = [
+        "".join("\\" + ch if ch in _RE2_SPECIAL else ch for ch in literal) for literal in literals if literal
+    ]
+    parts = escaped + [f"(?:{pattern})" for pattern in patterns]
+    return "|".join(parts)
+
+
+def _table_columns(store: Store) -> dict[str, tuple[str, list[str]]]:
+    tables: dict[str, tuple[str, list[str]]] = {}
+    for table, column, key in text_columns(store):
+        tables.setdefault(table, (key, []))[1].append(column)
+    return tables
+
+
+def search_everywhere(
+    store: Store, literals: Sequence[str], patterns: Sequence[str] = (), limit_per_table: int = 20
+) -> list[str]:
+    """Where any literal (lower-case) or pattern still occurs in a text column: 'table.column (key=...)' places.
+
+    One scan per table: its text columns are joined and searched with one regex (RE2 runs it as a
+    DFA), then only the rows found are looked at column by column. The values are query parameters,
+    so a failing statement never shows them.
+    """
+    regex = alternation(literals, patterns)
+    if not regex:
         return []
     places: list[str] = []
-    for table, column, key in text_columns(store):
+    for table, (key, columns) in _table_columns(store).items():
+        joined = ", ".join(f"CAST({c} AS VARCHAR)" for c in columns)
         rows = store.rows(
-            f"SELECT CAST({key} AS VARCHAR) AS k FROM {table} WHERE {_like_any(column, len(forms))} LIMIT ?",
-            [*forms, limit_per_column],
+            f"SELECT CAST({key} AS VARCHAR) AS k FROM {table} "
+            f"WHERE regexp_matches(lower(concat_ws(chr(31), {joined})), ?) LIMIT ?",
+            [regex, limit_per_table],
         )
-        places += [f"{table}.{column} ({key}={row['k']})" for row in rows]
+        if not rows:
+            continue
+        keys = [row["k"] for row in rows]
+        marks = ", ".join("?" for _ in keys)
+        for column in columns:
+            found = store.rows(
+                f"SELECT CAST({key} AS VARCHAR) AS k FROM {table} WHERE CAST({key} AS VARCHAR) IN ({marks}) "
+                f"AND regexp_matches(lower(CAST({column} AS VARCHAR)), ?) ORDER BY 1",
+                [*keys, regex],
+            )
+            places += [f"{table}.{column} ({key}={row['k']})" for row in found]
     return places
+
+
+def search_values(store: Store, values: Sequence[str], limit_per_column: int = 20) -> list[str]:
+    """Where any of the values (any case, also JSON-escaped) still occurs: 'table.column (key=...)' places."""
+    return search_everywhere(store, search_forms(values), (), limit_per_column)
 
 
 def person_rows_with_personal_data(
@@ -571,24 +614,9 @@ def names_shared(store: Store, customer_ids: Sequence[int], names: Sequence[str]
     return {row["name"] for row in rows}
 
 
-def _pattern_any(column: str, count: int) -> str:
-    return (
-        " OR ".join(f"regexp_matches(lower(CAST({column} AS VARCHAR)), ?)" for _ in range(count)) or "FALSE"
-    )
-
-
 def search_patterns(store: Store, patterns: Sequence[str], limit_per_column: int = 20) -> list[str]:
     """Where a phone pattern (digits with any separators) still matches: 'table.column (key=...)' places."""
-    if not patterns:
-        return []
-    places: list[str] = []
-    for table, column, key in text_columns(store):
-        rows = store.rows(
-            f"SELECT CAST({key} AS VARCHAR) AS k FROM {table} WHERE {_pattern_any(column, len(patterns))} LIMIT ?",
-            [*patterns, limit_per_column],
-        )
-        places += [f"{table}.{column} ({key}={row['k']})" for row in rows]
-    return places
+    return search_everywhere(store, (), patterns, limit_per_column)
 
 
 def texts_mentioning(
@@ -596,11 +624,11 @@ def texts_mentioning(
     exclude_ids: Sequence[int] = (),
 ) -> pl.DataFrame:  # fmt: skip
     """Rows (key, column) of a free-text column holding one of the forms or matching a phone pattern."""
-    if not forms and not patterns:
+    regex = alternation(forms, patterns)
+    if not regex:
         return pl.DataFrame({key: [], column: []}, schema={key: pl.Int64, column: pl.String})
-    condition = f"({_like_any(column, len(forms))}) OR ({_pattern_any(column, len(patterns))})"
     excluded = f" AND {key} NOT IN ({_in(exclude_ids)})" if exclude_ids else ""
     return store.frame(
-        f"SELECT {key}, {column} FROM {table} WHERE ({condition}){excluded} ORDER BY {key}",
-        [*forms, *patterns],
+        f"SELECT {key}, {column} FROM {table} WHERE regexp_matches(lower({column}), ?){excluded} ORDER BY {key}",
+        [regex],
     )

@@ -16,7 +16,7 @@ import pytest
 from compliance import erasure_run
 from compliance.requests import get_request, list_requests, request_anonymization
 from compliance.runner import run_anonymizations
-from idres.settings import Settings
+from idres.settings import IngestSettings, Settings
 from store import Store
 from tests.compliance.builders import ALICE_EMAIL, people_store
 from tests.compliance.erasure_files import (
@@ -169,3 +169,24 @@ def test_a_hard_stop_at_any_step_is_finished_and_verified_by_the_next_run(
     summary = _run(people, tmp_path)
     assert summary["failed"] == [] and _statuses(people) == {alice: "done"}
     assert leftovers(owned_files_under(tmp_path), ALICE_SPELLINGS) == []
+
+
+def test_gx_data_docs_and_validation_results_hold_no_value_of_a_quarantined_row(
+    store: Store, tmp_path: Path, ingest_settings: IngestSettings
+) -> None:
+    from ingest.pipeline import ingest_file
+    from tests.helpers import write_csv
+
+    rows = [
+        ["email", "zelda.quist@example.com", "Zelda", "Quist", "zelda.quist@example.com", "07491 614434"],
+        ["email", "", "Yorick", "Brandt", "not-an-address@@", "+447491614435"],  # no external id: quarantined
+    ]
+    path = write_csv(tmp_path / "input-identities.csv",
+                     ["channel", "external_id", "first_name", "last_name", "email", "phone"], rows)  # fmt: skip
+    report = ingest_file(store, path, ingest_settings)
+    assert report.rows_quarantined >= 1 and store.scalar("SELECT count(*) FROM quarantine") >= 1
+    docs = [p for p in ingest_settings.data_docs_dir.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".html" for p in docs)
+    values = ["zelda.quist@example.com", "07491 614434", "+447491614434", "yorick", "brandt", "not-an-address@@",
+              "+447491614435"]  # fmt: skip
+    assert leftovers(docs, values) == []

@@ -62,3 +62,30 @@ def test_anonymize_flow_fails_loudly_when_the_verification_finds_a_leftover(
         anonymize_flow(store=str(people.store))
     with open_store(people.store) as store:
         assert (get_request(store, request["request_id"]) or {})["status"] == "incomplete"
+
+
+@pytest.mark.slow
+def test_anonymize_flow_artifacts_and_logs_carry_no_personal_data(
+    people: Settings, prefect_harness: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from tests.compliance.erasure_files import ALICE_SPELLINGS
+
+    with open_store(people.store) as store:
+        with store.transaction():  # a locked customer whose lock reason names Alice: the request waits
+            store.execute(
+                "UPDATE customers SET locked = TRUE, lock_reason = ?, locked_by = 'sam' WHERE customer_id = 3",
+                [f"Brian asked about {ALICE_EMAIL}"],
+            )
+        request_anonymization(store, "dpo", email=ALICE_EMAIL)
+        request_anonymization(store, "dpo", customer_id=3)
+    caplog.set_level("INFO")
+    summary = anonymize_flow(store=str(people.store))
+    assert len(summary["done"]) == 1 and len(summary["waiting"]) == 1
+    published = " ".join(
+        str(getattr(Artifact.get(key), "data", "")) for key in ("anonymize-summary", "anonymize-requests")
+    ).lower()
+    assert "waiting" in published and "anonymized and verified" in caplog.text
+    for value in ALICE_SPELLINGS:
+        assert value.lower() not in published and value.lower() not in caplog.text.lower(), value
