@@ -33,3 +33,15 @@ def test_pairs_between_the_floor_and_review_are_stored_as_possible() -> None:
         == res.suggestions.filter(pl.col("band") == "review").height
     )
     assert off.filter(~pl.col("related_only")).get_column("probability").min() >= 0.8
+
+
+def test_the_possible_floor_is_configurable_and_below_review() -> None:
+    import pytest
+
+    from idres.settings import MatchSettings
+    from matching import ConfigError
+
+    assert MatchConfig.from_settings(MatchSettings(possible_floor=0.5)).possible_floor == 0.5
+    assert MatchConfig.from_settings(MatchSettings(possible_floor=None)).possible_floor is None
+    with pytest.raises(ConfigError, match="possible_floor"):
+        MatchConfig.from_settings(MatchSettings(possible_floor=0.9))
