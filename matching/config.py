@@ -427,6 +427,8 @@ class MatchConfig(BaseModel):
     def check_columns(self, columns: list[str] | set[str]) -> None:
         """Raise ConfigError naming every configured column the identities frame lacks."""
         have = set(columns)
+        if "phone_e164" in have:  # the engine derives the national digits from it (matching/phones.py)
+            have.add("phone_national")
         problems = []
         for comp in self.active_comparisons():
             missing = [c for c in comp.all_columns() if c not in have]
