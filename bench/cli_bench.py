@@ -53,6 +53,11 @@ def identities_files(n: int, parts: int, out: Path, seed: int = 11) -> int:
     return int(frame.height)
 
 
+def note(figures: dict[str, Any]) -> None:
+    """The figures so far, on stderr (a long run can be followed, or cut short)."""
+    print(json.dumps(figures, default=str), file=sys.stderr, flush=True)
+
+
 def run(args: list[str], env: dict[str, str], timeout_s: float = 900) -> dict[str, Any]:
     """Run `idres ARGS`; seconds, exit code, and whether it failed (non-zero or a traceback)."""
     began = time.perf_counter()
@@ -136,6 +141,7 @@ def main() -> None:
         figures["cold_first_ingest_s"] = cold["seconds"]
         figures["cold_failed"] = cold["failed"]
         figures["runner_ready_after_cold_s"] = wait_for_runner(home)
+        note(figures)
 
         ingests = [
             run(["ingest", str(one_row(scratch / f"one{i}.csv", i + 1)), "--store", str(store), "-q"], env)
@@ -144,6 +150,7 @@ def main() -> None:
         statuses = [run(["status", "--store", str(store), "-q"], env) for _ in range(args.repeat)]
         figures["warm_ingest_one_row_s"] = median_of(ingests)
         figures["warm_status_s"] = median_of(statuses)
+        note(figures)
 
         match_store = scratch / "match.duckdb"
         rows = identities_files(args.match_identities, 1, scratch / "match-input")
@@ -156,6 +163,7 @@ def main() -> None:
         }
         figures["warm_match_10k_s"] = matched["seconds"]
         figures["match_failed"] = matched["failed"]
+        note(figures)
 
         landing = scratch / "landing"
         rows = identities_files(args.landing_identities, args.landing_files, landing, seed=13)
@@ -170,6 +178,7 @@ def main() -> None:
             "rows_per_s": round(rows / landed["seconds"]),
             "failed": landed["failed"],
         }
+        note(figures)
 
         rotation = [
             lambda i: ["ingest", str(one_row(scratch / f"c{i}.csv", 1000 + i)), "--store", str(store), "-q"],
