@@ -360,7 +360,7 @@ class PrefectSettings(BaseModel):
     # the warm server stops after this long without a command using it
     idle_minutes: float = Field(default=30.0, gt=0)
     # how long a command waits for a Prefect server (warm or temporary) to start
-    startup_timeout_s: float = Field(default=120.0, ge=5)
+    startup_timeout_s: float = Field(default=300.0, ge=5)
 
 
 def config_file() -> Path | None:
