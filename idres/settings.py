@@ -199,9 +199,6 @@ class MatchSettings(BaseModel):
 
     review_threshold: float = Field(default=0.80, gt=0.0, lt=1.0)
     auto_approve_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
-    # suggestions from this probability up to review_threshold are kept in band "possible" (off the
-    # default queue); none: not kept
-    possible_floor: float | None = Field(default=0.3, gt=0.0, lt=1.0)
     # extra comparisons and blocking rules configured by a data engineer, see matching/config.py
     comparisons: list[dict[str, Any]] = Field(default_factory=list)
     blocking_rules: list[dict[str, Any]] = Field(default_factory=list)

@@ -104,9 +104,12 @@ def cluster_scores(clusters: pl.DataFrame, truth: pl.DataFrame) -> dict[str, flo
         pl.col(clusters.columns[0]).cast(pl.Int64).alias("identity_id"),
         pl.col(clusters.columns[1]).alias("cluster"),
     )
-    # an identity in no cluster is a singleton: a label of its own, past every real one
-    both = t.join(c, on="identity_id", how="left").with_columns(
-        pl.col("cluster").fill_null(pl.col("cluster").max().fill_null(0) + 1 + pl.int_range(pl.len()))
+    # an identity in no cluster is a singleton: a label of its own, unlike every real one (labels
+    # compared as text, so numeric and string cluster ids both work)
+    both = t.join(
+        c.with_columns(pl.col("cluster").cast(pl.String)), on="identity_id", how="left"
+    ).with_columns(
+        pl.col("cluster").fill_null(pl.lit("\x00singleton-") + pl.int_range(pl.len()).cast(pl.String))
     )
     # ni and nj as window sums over the same frame: a join would not keep the rows in nij's order
     cells = (

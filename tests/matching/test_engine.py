@@ -204,3 +204,15 @@ def test_a_value_held_by_many_customers_is_one_finding_not_a_suggestion_per_pair
     found = {(r["field"], r["customers"]) for r in res.shared_values.iter_rows(named=True)}
     assert found == {("email", 40), ("phone", 40)}
     assert any("held by 40 customers" in note for note in res.notes)
+
+
+def test_cluster_scores_count_identities_in_no_cluster_as_singletons() -> None:
+    truth = pl.DataFrame({"identity_id": [1, 2, 3, -1], "entity": ["a", "a", "b", "a"]})
+    for clusters in (
+        pl.DataFrame({"identity_id": [1, 2, 3], "cluster": [1, 1, 2]}),
+        pl.DataFrame({"identity_id": [1, 2, 3], "cluster": ["x", "x", "y"]}),
+    ):
+        scores = cluster_scores(clusters, truth)
+        # entity a has 3 records (one never ingested: id -1): 1 of its 3 pairs is found
+        assert abs(scores["pair_recall"] - 1 / 3) < 1e-9
+        assert scores["pair_precision"] == 1.0
