@@ -190,3 +190,24 @@ def test_gx_data_docs_and_validation_results_hold_no_value_of_a_quarantined_row(
     values = ["zelda.quist@example.com", "07491 614434", "+447491614434", "yorick", "brandt", "not-an-address@@",
               "+447491614435"]  # fmt: skip
     assert leftovers(docs, values) == []
+
+
+def test_kept_landing_copies_are_private_and_not_kept_past_their_retention(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from compliance.landing import kept_copies, purge_expired
+    from ingest.landing import archive
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "old.csv").write_text("channel,external_id\nemail,a@example.com\n")
+    (landing / "new.csv").write_text("channel,external_id\nemail,b@example.com\n")
+    old, new = archive(landing / "old.csv", landing, True), archive(landing / "new.csv", landing, False)
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600 and stat.S_IMODE(old.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(new.parent.parent.stat().st_mode) == 0o700
+    month_ago = time.time() - 31 * 86400
+    os.utime(old, (month_ago, month_ago))
+    assert purge_expired(landing, None) == [] and old.exists()  # None keeps them
+    assert purge_expired(landing, 30) == [old]
+    assert kept_copies(landing) == [new]
