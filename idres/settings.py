@@ -210,6 +210,7 @@ class MatchSettings(BaseModel):
     # one compared column built from several, e.g. {address = ["street_number", "address_1"]}
     composite_columns: dict[str, list[str]] = Field(default_factory=dict)
     # model tuning, as documented on matching.config.MatchConfig (a test keeps fields and defaults equal)
+    possible_floor: float | None = Field(default=0.3, gt=0.0, lt=1.0)
     shared_min_holders: int = Field(default=3, ge=3)
     shared_min_customers: int = Field(default=8, ge=2)
     u_sample_pairs: int = Field(default=300_000, ge=1000)
