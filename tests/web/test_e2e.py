@@ -173,3 +173,63 @@ def test_agent_and_compliance_work_in_a_browser(browser_page, web_settings: Sett
             store.scalar("SELECT status FROM suggestions WHERE suggestion_id = ?", [int(other or 0)])
             == "pending"
         )
+
+
+def test_merge_now_undo_and_requests_page_in_a_browser(browser_page, web_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with open_store(web_settings.store) as store:
+        top = store.rows(
+            "SELECT suggestion_id, customer_id_l, customer_id_r FROM suggestions WHERE status = 'pending' "
+            "AND NOT related_only ORDER BY probability DESC, suggestion_id LIMIT 1"
+        )[0]
+        email = store.scalar(
+            "SELECT email FROM identities WHERE email_valid AND customer_id NOT IN (?, ?) ORDER BY identity_id LIMIT 1",
+            [top["customer_id_l"], top["customer_id_r"]],
+        )
+    sid, left, right = top["suggestion_id"], top["customer_id_l"], top["customer_id_r"]
+
+    # an agent approves from the possible-duplicates card of the panel, then merges now
+    _log_in(page, "alice")
+    page.goto(f"/customers/{right}/summary")
+    card = page.locator(f"#dup{sid}")
+    assert "Possible duplicates" in page.inner_text("section.duplicates")
+    card.locator("form.approve button").click()
+    page.wait_for_load_state()
+    assert "approved, waiting for merge" in page.locator(f"#dup{sid}").inner_text()
+    page.screenshot(path=str(SHOTS / "panel-duplicates.png"), full_page=True)
+    page.locator(f"#dup{sid} form.merge-now button").click()
+    page.wait_for_load_state()
+    assert "merged now" in _flash(page)
+    assert f"/customers/{left}/" in page.url  # the absorbed customer's panel redirects to the survivor
+    page.click("form[action='/logout'] button")
+
+    # an admin undoes the merge from the survivor's panel
+    _log_in(page, "adam")
+    page.goto(f"/customers/{left}/summary")
+    page.locator("section.merges form.undo button").first.click()
+    page.wait_for_load_state()
+    assert "undone" in _flash(page)
+    with open_store(web_settings.store) as store:
+        assert store.scalar("SELECT status FROM customers WHERE customer_id = ?", [right]) == "active"
+    page.click("form[action='/logout'] button")
+
+    # a compliance officer lands on the requests page, requests an export by e-mail, confirms the set
+    _log_in(page, "carol", lands_on="/requests")
+    page.fill("form.new-request input[name=email]", email.upper())
+    page.fill("form.new-request input[name=reason]", "SAR 2026-15")
+    page.click("form.new-request button")
+    page.wait_for_load_state()
+    assert "/requests/" in page.url and "export request" in _flash(page)
+    if page.locator("form.confirm-set").count():
+        page.click("form.confirm-set button")
+        page.wait_for_load_state()
+        assert "confirmed for customers" in _flash(page)
+    page.screenshot(path=str(SHOTS / "request-detail.png"), full_page=True)
+    page.goto("/requests?status=pending")
+    rows = page.locator("table.requests tbody tr")
+    assert rows.count() == 1 and "SAR 2026-15" in rows.first.inner_text()
+    assert (
+        "GDPR" not in rows.first.inner_text() and rows.first.locator("td").nth(7).inner_text()
+    )  # a due date
+    page.screenshot(path=str(SHOTS / "requests.png"), full_page=True)
