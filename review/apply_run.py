@@ -324,7 +324,8 @@ def _write_merges(store: Store, merges: list[dict[str, Any]], run_id: int, actor
                "applied_by": actor, "apply_run_id": run_id, "applied_at": now, "comment": None}  # fmt: skip
         text = json.dumps(image, default=str)
         records.append({**row, "before_image": text})
-        details = json.dumps(row, default=str)[:-1] + ', "before_image": ' + text + "}"  # the image once
+        # the before-image itself is kept once, in the merges row the entry names (not copied here)
+        details = json.dumps(row, default=str)
         audit.append({"audit_id": first_audit + offset, "occurred_at": now, "actor": actor, "action": "merge",
                       "subject_kind": "customer", "subject_id": str(m["survivor_id"]), "details": details})  # fmt: skip
     schema: dict[str, Any] = {"merge_id": pl.Int64, "survivor_id": pl.Int64, "absorbed_id": pl.Int64, "suggestion_id": pl.Int64,

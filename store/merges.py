@@ -162,8 +162,8 @@ def image_of(row: dict[str, Any]) -> dict[str, Any]:
         kind = type(value)
         if value is None or kind in _PLAIN:
             image[key] = value
-        elif kind is list and all(item is None or type(item) in _PLAIN for item in value):
-            image[key] = list(value)
+        elif kind is list and (not value or type(value[0]) is str):
+            image[key] = list(value)  # the VARCHAR[] columns (emails, phones, agent_edited)
         else:
             image[key] = _json_value(value)
     return image

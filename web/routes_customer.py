@@ -36,26 +36,56 @@ def _threads(
     return list(by_id.values())
 
 
-def _readable(row: dict[str, Any]) -> dict[str, Any]:
-    """An audited action as one short line: its name and its small scalar details (no before-images)."""
-    if row["kind"] != "action" or not row.get("details"):
+def _values(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "nothing"
+    return "nothing" if value in (None, "") else repr(str(value))
+
+
+def _sentence(actor: str, action: str, details: dict[str, Any], customer_id: int) -> str | None:
+    """An audited action on a customer in words, or None for one that is not shown (comments are listed as such)."""
+    if action == "merge":
+        absorbed, survivor = details.get("absorbed_id"), details.get("survivor_id")
+        source = f" (suggestion {details['suggestion_id']})" if details.get("suggestion_id") else ""
+        if survivor == customer_id:
+            return f"{actor} merged customer {absorbed} into this customer{source}"
+        return f"{actor} merged this customer into customer {survivor}{source}"
+    if action == "merge_undo":
+        return (f"{actor} undid merge {details.get('merge_id')}: customer {details.get('absorbed_id')} was split off "
+                f"from customer {details.get('holder_id')}")  # fmt: skip
+    if action == "customer_edit":
+        old, new = details.get("old") or {}, details.get("new") or {}
+        changes = [f"{f.replace('_', ' ')} from {_values(old.get(f))} to {_values(new.get(f))}" for f in new]
+        return f"{actor} changed " + "; ".join(changes) if changes else f"{actor} edited the profile"
+    if action == "customer_lock":
+        return f"{actor} locked this customer (reason: {details.get('reason') or 'none given'})"
+    if action == "customer_unlock":
+        return f"{actor} unlocked this customer"
+    if action == "anonymized":
+        return f"{actor} anonymized this customer (erasure request {details.get('request_id')})"
+    if action == "comment":
+        return None
+    return None
+
+
+def _readable(row: dict[str, Any], customer_id: int = 0) -> dict[str, Any] | None:
+    """An audited action as one sentence in words ("Alice merged customer 33083 into this customer")."""
+    if row["kind"] != "action":
         return row
     try:
-        details = json.loads(row["details"])
+        details = json.loads(row["details"]) if row.get("details") else {}
     except ValueError:
-        return row
-    parts = []
-    for key, value in details.items() if isinstance(details, dict) else []:
-        if key in _HIDDEN_DETAILS or isinstance(value, dict):
-            continue
-        if isinstance(value, list):
-            if len(value) > 8 or any(isinstance(v, dict | list) for v in value):
-                continue
-            value = ", ".join(str(v) for v in value)
-        if value is None or len(str(value)) > 120:
-            continue
-        parts.append(f"{key.replace('_', ' ')}: {value}")
-    return {**row, "text": row["text"].replace("_", " ") + (" (" + "; ".join(parts) + ")" if parts else "")}
+        details = {}
+    if not isinstance(details, dict):
+        details = {}
+    if row["text"] == "comment":
+        return None  # the comment itself is listed; its audit entry would list it twice
+    text = _sentence(str(row["who"]), str(row["text"]), details, customer_id)
+    if text is None:
+        parts = [f"{k.replace('_', ' ')}: {v}" for k, v in details.items()
+                 if k not in _HIDDEN_DETAILS and isinstance(v, str | int | float) and len(str(v)) <= 120]  # fmt: skip
+        text = f"{row['who']}: {row['text'].replace('_', ' ')}" + (f" ({'; '.join(parts)})" if parts else "")
+    return {**row, "text": text}
 
 
 @router.get("/customers/{customer_id}")
@@ -88,7 +118,8 @@ def customer_panel(
         context["duplicates"] = _duplicates(store, customer_id)
         context["merges"] = web_queries.merges_of(store, customer_id) if user.can("undo") else []
         if tab == "summary":
-            context["activity"] = [_readable(row) for row in web_queries.activity(store, customer_id)]
+            readable = (_readable(row, customer_id) for row in web_queries.activity(store, customer_id))
+            context["activity"] = [row for row in readable if row is not None]
         elif tab in ("conversations", "messages"):
             context["threads"] = _threads(
                 web_queries.conversations(store, customer_id),

@@ -141,6 +141,11 @@ def test_possible_duplicates_card_then_merge_now_and_undo_from_the_page(
             "SELECT merge_id, apply_run_id, applied_by FROM merges WHERE suggestion_id = ?", [sid]
         )[0]
     assert merge["applied_by"] == "alice" and merge["apply_run_id"] is not None  # the audited apply path
+    client.post(f"/customers/{left}/comment", data={"csrf_token": csrf, "body": "spoke to them"})
+    summary = client.get(f"/customers/{left}/summary").text
+    assert f"alice merged customer {right} into this customer (suggestion {sid})" in summary  # in words
+    assert summary.count("spoke to them") == 1  # a comment is listed once
+    assert summary.index('class="comment"') < summary.index('<ol class="activity">')  # the box on top
     assert (
         f"/merges/{merge['merge_id']}/undo" not in client.get(f"/customers/{left}/summary").text
     )  # agents may not
