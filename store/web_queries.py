@@ -199,42 +199,66 @@ def conversation_comments(store: Store, customer_id: int) -> list[dict[str, Any]
     )
 
 
-def search_customers(store: Store, query: str, limit: int = 30) -> list[dict[str, Any]]:
-    """Customers with an identity whose name, email, phone or handle matches `query` (or whose id it is)."""
+def search_customers(
+    store: Store, query: str, limit: int = 30, default_region: str = "GB"
+) -> list[dict[str, Any]]:
+    """Customers with an identity matching `query`, each with all of its channels.
+
+    Phones in any format (national too), whole addresses or their beginning (`jane.doe`), names and
+    handles with accents folded and by prefix (`stanislawek` finds `Stanisławek`), `#9623` or a bare
+    number for a customer id.
+    """
+    from ingest.phones import normalize_phone_values
+    from ingest.text import name_key
+
     text = " ".join(query.split()).lower()
     if not text:
         return []
     digits = re.sub(r"\D", "", text)
     conditions: list[str] = []
     params: list[Any] = []
-    if "@" in text and not text.startswith("@"):
-        conditions.append("i.email_norm = ?")
+    if re.fullmatch(r"#\s*\d+", text):
+        conditions.append("i.customer_id = ?")
+        params.append(int(digits[:18]))
+    elif "@" in text and not text.startswith("@"):
+        conditions.append("starts_with(i.email_norm, ?)")
         params.append(text)
     elif digits and len(digits) >= 6 and re.fullmatch(r"[\d\s()+\-.]+", text):
-        conditions.append("i.phone_e164 LIKE ?")
-        params.append(f"%{digits}")
+        e164, valid = normalize_phone_values([text], default_region)
+        if valid[0]:
+            conditions.append("i.phone_e164 = ?")
+            params.append(e164[0])
+        conditions.append("ends_with(i.phone_e164, ?)")
+        params.append(digits.lstrip("0")[-9:])
     else:
         handle = text.lstrip("@")
-        conditions.append("i.screen_name_norm = ?")
+        conditions.append("starts_with(i.screen_name_norm, ?)")
         params.append(handle)
-        conditions.append("i.display_name_norm LIKE ?")
-        params.append(f"%{text}%")
-        words = text.split()
-        if len(words) >= 2:
-            conditions.append("(i.first_name_norm = ? AND i.last_name_norm = ?)")
-            params.extend([words[0], words[-1]])
-        else:
-            conditions.append("i.last_name_norm = ? OR i.first_name_norm = ?")
-            params.extend([text, text])
+        conditions.append("starts_with(i.email_norm, ?)")
+        params.append(handle)
+        keys = [key for key in (name_key(word) for word in re.split(r"[\s.,_]+", handle)) if key]
+        if len(keys) >= 2:
+            conditions.append("(starts_with(i.first_name_key, ?) AND starts_with(i.last_name_key, ?))")
+            params.extend([keys[0], keys[-1]])
+            conditions.append("(starts_with(i.first_name_key, ?) AND starts_with(i.last_name_key, ?))")
+            params.extend([keys[-1], keys[0]])
+        elif keys:
+            conditions.append("(starts_with(i.last_name_key, ?) OR starts_with(i.first_name_key, ?))")
+            params.extend([keys[0], keys[0]])
+        conditions.append("contains(i.display_name_norm, ?)")
+        params.append(text)
     if digits and digits == text:
         conditions.append("i.customer_id = ?")
         params.append(int(digits[:18]))
     return store.rows(
-        f"""SELECT c.customer_id, {_CUSTOMER_NAME} AS name, c.status, c.locked,
-               list(DISTINCT i.channel ORDER BY i.channel) AS channels, c.emails, c.phones
-        FROM identities i JOIN customers c ON c.customer_id = i.customer_id
-        WHERE c.status <> 'merged' AND ({" OR ".join(conditions)})
-        GROUP BY ALL ORDER BY c.customer_id LIMIT ?""",
+        f"""WITH hits AS (
+            SELECT DISTINCT i.customer_id FROM identities i WHERE NOT i.anonymized AND ({" OR ".join(conditions)})
+            ORDER BY 1 LIMIT 500)
+        SELECT c.customer_id, {_CUSTOMER_NAME} AS name, c.status, c.locked,
+               list(DISTINCT a.channel ORDER BY a.channel) AS channels, c.emails, c.phones
+        FROM hits h JOIN customers c ON c.customer_id = h.customer_id
+        JOIN identities a ON a.customer_id = c.customer_id
+        WHERE c.status <> 'merged' GROUP BY ALL ORDER BY c.customer_id LIMIT ?""",
         [*params, limit],
     )
 

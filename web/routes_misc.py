@@ -21,7 +21,9 @@ def search(request: Request, q: str = "", user: User = Depends(current_user)) ->
     results: list[dict[str, Any]] = []
     if q.strip():
         with request.app.state.gate.read() as store:
-            results = web_queries.search_customers(store, q)
+            results = web_queries.search_customers(
+                store, q, default_region=request.app.state.settings.ingest.default_region
+            )
     return render(request, "search.html", user, q=q, results=results)
 
 

@@ -187,3 +187,39 @@ def test_evidence_shows_values_as_ingested_and_probabilities_with_digits(
     with open_store(web_settings.store) as store:
         raw = store.rows("SELECT first_name FROM identities WHERE first_name <> lower(first_name) LIMIT 1")
     assert raw and "100.0%" not in page
+
+
+def test_search_finds_national_phones_folded_accents_prefixes_and_ids_with_all_channels(
+    client: TestClient, web_settings: Settings
+) -> None:
+    from store import web_queries
+
+    login(client, "alice")
+    with open_store(web_settings.store) as store:
+        phone = store.rows(
+            "SELECT customer_id, phone_e164 FROM identities WHERE phone_e164 LIKE '+44%' AND phone_valid LIMIT 1"
+        )[0]
+        accented = store.rows(
+            """SELECT customer_id, last_name, last_name_key FROM identities
+            WHERE lower(last_name) <> last_name_key AND regexp_matches(last_name, '[^\\x00-\\x7F]') LIMIT 1"""
+        )
+        email = store.rows("SELECT customer_id, email_norm FROM identities WHERE email_valid LIMIT 1")[0]
+        several = store.rows(
+            """SELECT customer_id, list(DISTINCT channel ORDER BY channel) AS channels FROM identities
+            GROUP BY 1 HAVING count(DISTINCT channel) > 1 LIMIT 1"""
+        )
+        national = "0" + phone["phone_e164"][3:7] + " " + phone["phone_e164"][7:]
+        found = {r["customer_id"] for r in web_queries.search_customers(store, national)}
+        assert phone["customer_id"] in found
+        prefix = email["email_norm"].split("@")[0]
+        assert email["customer_id"] in {r["customer_id"] for r in web_queries.search_customers(store, prefix)}
+        if accented:  # the generator writes names with diacritics
+            plain = accented[0]["last_name_key"]
+            assert accented[0]["customer_id"] in {
+                r["customer_id"] for r in web_queries.search_customers(store, plain)
+            }
+        if several:
+            [row] = web_queries.search_customers(store, f"#{several[0]['customer_id']}")
+            assert row["channels"] == several[0]["channels"]
+    page = client.get("/search", params={"q": national}).text
+    assert f"/customers/{phone['customer_id']}/summary" in page
