@@ -108,3 +108,43 @@ def users_disable(name: Annotated[str, typer.Argument(help="User name.")], store
         except ValueError as error:
             fail(str(error))
     console.print(f"user {name} disabled", highlight=False)
+
+
+@users_app.command("set")
+def users_set(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str | None, typer.Option("--role", help="New role: agent, compliance or admin.")] = None,
+    enable: Annotated[bool, typer.Option("--enable", help="Re-enable a disabled account.")] = False,
+    reset_password: Annotated[
+        bool, typer.Option("--reset-password", help="Set a new password (asked twice, or --password-stdin).")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Change an account's role, re-enable it or reset its password (audited)."""
+    from web.auth import check_password_rules, hash_password
+
+    if role is None and not enable and not reset_password:
+        fail("say what to change: --role, --enable or --reset-password", code=2)
+    password_hash = None
+    if reset_password:
+        password = _read_password(password_stdin)
+        try:
+            check_password_rules(password)
+        except ValueError as error:
+            fail(str(error), code=2)
+        password_hash = hash_password(password)
+    with store_session(store) as session:
+        try:
+            store_users.update_user(session, name, "cli", role=role, enabled=True if enable else None,
+                                    password_hash=password_hash)  # fmt: skip
+        except ValueError as error:
+            fail(str(error))
+    done = [
+        f"role {role}" if role else "",
+        "enabled" if enable else "",
+        "password reset" if reset_password else "",
+    ]
+    console.print(f"user {name}: {', '.join(d for d in done if d)}", highlight=False)

@@ -73,3 +73,26 @@ def mark_outbox_applied(store: Store, outbox_id: str, username: str, action: str
     store.execute(
         "INSERT INTO web_outbox_applied VALUES (?, ?, ?, ?)", [outbox_id, username, action, utcnow()]
     )
+
+
+def update_user(
+    store: Store, username: str, actor: str, *, role: str | None = None, enabled: bool | None = None,
+    password_hash: str | None = None,
+) -> None:  # fmt: skip
+    """Change an account's role, re-enable or disable it, or reset its password (audited, never the hash)."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    with store.transaction():
+        if not store.scalar("SELECT count(*) FROM users WHERE username = ?", [username]):
+            raise ValueError(f"no user {username!r}")
+        changes: dict[str, Any] = {}
+        if role is not None:
+            store.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])
+            changes["role"] = role
+        if enabled is not None:
+            store.execute("UPDATE users SET disabled = ? WHERE username = ?", [not enabled, username])
+            changes["enabled"] = enabled
+        if password_hash is not None:
+            store.execute("UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username])
+            changes["password"] = "reset"
+        store.audit(actor, "user.update", "user", username, changes)

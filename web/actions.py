@@ -135,6 +135,18 @@ def _audit(store: Store, user: str, args: dict[str, Any]) -> str:
     return f"{args['action']} recorded"
 
 
+def _update_user(store: Store, user: str, args: dict[str, Any]) -> str:
+    enabled = args.get("enabled")
+    store_users.update_user(
+        store, str(args["username"]), user, role=args.get("role") or None,
+        enabled=None if enabled is None else bool(enabled), password_hash=args.get("password_hash") or None,
+    )  # fmt: skip
+    said = [f"role {args['role']}" if args.get("role") else "",
+            "" if enabled is None else ("enabled" if enabled else "disabled"),
+            "password reset" if args.get("password_hash") else ""]  # fmt: skip
+    return f"user {args['username']}: {', '.join(s for s in said if s)}"
+
+
 def _login(store: Store, user: str, args: dict[str, Any]) -> str:
     store_users.record_login(store, user)
     return "logged in"
@@ -203,5 +215,6 @@ def build_actions(settings: Settings) -> dict[str, ActionFn]:
         "request_anonymization": _request("anonymization"),
         "confirm_request": _confirm_request,
         "audit": _audit,
+        "update_user": _update_user,
         "login": _login,
     }

@@ -171,10 +171,11 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
         landing = "/requests" if user is not None and user.role == "compliance" else "/queue"
         return RedirectResponse(landing, status_code=303)
 
-    from web import routes_compliance, routes_customer, routes_misc, routes_review
+    from web import routes_compliance, routes_customer, routes_misc, routes_review, routes_users
 
     app.include_router(routes_review.router)
     app.include_router(routes_customer.router)
     app.include_router(routes_misc.router)  # /requests/{id}/download before /requests/{id}
     app.include_router(routes_compliance.router)
+    app.include_router(routes_users.router)
     return app

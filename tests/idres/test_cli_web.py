@@ -54,3 +54,18 @@ def test_users_add_refuses_bad_roles_names_and_short_passwords(tmp_path: Path) -
     for args, password, message in cases:
         result = runner.invoke(app, [*args, "--password-stdin", "--store", store], input=password)
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_users_set_role_enable_and_reset_password(tmp_path: Path) -> None:
+    store = str(tmp_path / "store.duckdb")
+    runner.invoke(app, ["users", "add", "eve", "--role", "agent", "--password-stdin", "--store", store],
+                  input="first-secret\n")  # fmt: skip
+    assert runner.invoke(app, ["users", "disable", "eve", "--store", store]).exit_code == 0
+    done = runner.invoke(app, ["users", "set", "eve", "--role", "admin", "--enable", "--reset-password",
+                               "--password-stdin", "--store", store], input="second-secret\n")  # fmt: skip
+    assert done.exit_code == 0 and "role admin, enabled, password reset" in done.output
+    with open_store(Path(store)) as session:
+        assert authenticate(session, "eve", "second-secret")["role"] == "admin"  # type: ignore[index]
+        assert authenticate(session, "eve", "first-secret") is None
+    assert runner.invoke(app, ["users", "set", "eve", "--role", "boss", "--store", store]).exit_code == 1
+    assert runner.invoke(app, ["users", "set", "eve", "--store", store]).exit_code == 2

@@ -223,3 +223,30 @@ def test_search_finds_national_phones_folded_accents_prefixes_and_ids_with_all_c
             assert row["channels"] == several[0]["channels"]
     page = client.get("/search", params={"q": national}).text
     assert f"/customers/{phone['customer_id']}/summary" in page
+
+
+def test_admin_changes_roles_re_enables_and_resets_passwords_from_the_page(
+    client: TestClient, web_settings: Settings
+) -> None:
+    from store import users as store_users
+    from web.auth import authenticate
+
+    csrf = login(client, "adam")
+    assert "alice" in client.get("/users").text
+    changed = client.post("/users/alice", data={"csrf_token": csrf, "role": "compliance", "state": "disable"})
+    assert "role compliance" in flash_of(changed.text) and "disabled" in flash_of(changed.text)
+    reset = client.post(
+        "/users/alice", data={"csrf_token": csrf, "state": "enable", "password": "a new secret"}
+    )
+    assert "password reset" in flash_of(reset.text)
+    assert "cannot disable yourself" in flash_of(
+        client.post("/users/adam", data={"csrf_token": csrf, "state": "disable"}).text
+    )
+    with open_store(web_settings.store) as store:
+        account = store_users.get_user(store, "alice")
+        assert account is not None and (account["role"], account["disabled"]) == ("compliance", False)
+        assert authenticate(store, "alice", "a new secret") is not None
+        assert store.scalar("SELECT count(*) FROM audit_log WHERE action = 'user.update'") == 2
+    client.post("/logout", data={"csrf_token": csrf})
+    login(client, "carol")
+    assert client.get("/users").status_code == 403
