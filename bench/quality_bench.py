@@ -10,7 +10,7 @@ and gen2-1m. Per data set, in a temp folder:
     each), ingested into a fresh store with the ingest pipeline (read, normalize, GX validation,
     load) and matched with the match flow's entry point (`MatchConfig.from_settings(settings.match)`,
     the flow's column selection, `run_match`, full run), in a child process configured only
-    through IDRES_CONFIG and IDRES_STORE;
+    through IDRES_CONFIG, IDRES_STORE and its own GX folder;
 (b) Splink (bench/splink_runner.py, own venv bench/.venv-splink) with a generic configuration
     built from the columns present: idres's normalized columns on the contact-centre sets, the
     raw CRM columns on Febrl and RLdata (link_only on Febrl4);
@@ -147,6 +147,9 @@ def bench_idres(folder: Path, truth: pl.DataFrame, clusterings: dict[str, pl.Dat
         **os.environ,
         "IDRES_CONFIG": str(folder / "idres.toml"),
         "IDRES_STORE": str(folder / "store.duckdb"),
+        # each run its own GX folder: two bench runs at once saved one shared suite under each other
+        # ("ExpectationSuite 'idres_identities' has changed since it has last been saved")
+        "IDRES_INGEST__DATA_DOCS_DIR": str(folder / "gx_docs"),
     }
     began = time.perf_counter()
     proc = subprocess.run(
