@@ -94,7 +94,8 @@ def _name_forms(first: Any, last: Any, display: Any) -> set[str]:
         full = f"{first} {last}"
         forms |= {" ".join(full.split()).lower(), " ".join(full.split()).casefold()}
         forms.add(name_key(full))
-    if display:
+    # a display name is a full name only with two words or more; a lone "Mariana" is anyone's first name
+    if display and len(str(display).split()) >= 2:
         forms |= {" ".join(str(display).split()).casefold(), name_key(str(display))}
     return {form for form in forms if len(form) >= MIN_NAME_LENGTH}
 
