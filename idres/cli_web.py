@@ -101,7 +101,7 @@ def users_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.text)
 
 @users_app.command("disable")
 def users_disable(name: Annotated[str, typer.Argument(help="User name.")], store: StoreOption = None) -> None:
-    """Disable an account: it can no longer log in, and its open sessions stop within 30 s."""
+    """Disable an account: it can no longer log in, and its open sessions end at once."""
     with store_session(store) as session:
         try:
             store_users.disable_user(session, name, actor="cli")

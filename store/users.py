@@ -1,7 +1,8 @@
-"""SQL for the web page's accounts (`users`) and the record of applied outbox actions."""
+"""SQL for the web page's accounts (`users`), their sessions and the record of applied outbox actions."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from store.db import Store, utcnow
@@ -47,7 +48,76 @@ def disable_user(store: Store, username: str, actor: str) -> None:
         if not store.scalar("SELECT count(*) FROM users WHERE username = ?", [username]):
             raise ValueError(f"no user {username!r}")
         store.execute("UPDATE users SET disabled = TRUE WHERE username = ?", [username])
-        store.audit(actor, "user.disable", "user", username, {})
+        ended = revoke_user_sessions(store, username, "account disabled")
+        store.audit(actor, "user.disable", "user", username, {"sessions_ended": ended})
+
+
+def set_role(store: Store, username: str, role: str, actor: str) -> None:
+    """Change an account's role; its open sessions end at once (they carried the old role)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    with store.transaction():
+        old = store.scalar("SELECT role FROM users WHERE username = ?", [username])
+        if old is None:
+            raise ValueError(f"no user {username!r}")
+        store.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])
+        ended = revoke_user_sessions(store, username, f"role changed from {old} to {role}")
+        store.audit(
+            actor, "user.set_role", "user", username, {"from": old, "to": role, "sessions_ended": ended}
+        )
+
+
+def change_password(store: Store, username: str, password_hash: str, actor: str) -> None:
+    """Replace an account's password; every open session of it ends at once."""
+    with store.transaction():
+        if not store.scalar("SELECT count(*) FROM users WHERE username = ?", [username]):
+            raise ValueError(f"no user {username!r}")
+        store.execute("UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username])
+        ended = revoke_user_sessions(store, username, "password changed")
+        store.audit(actor, "user.change_password", "user", username, {"sessions_ended": ended})
+
+
+# -- sessions --------------------------------------------------------------------------------------
+def create_session(store: Store, session_id: str, username: str, role: str, lifetime: timedelta) -> None:
+    """Record a new session of an account (the cookie names it by `session_id`)."""
+    now = utcnow()
+    store.execute(
+        "INSERT INTO web_sessions (session_id, username, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        [session_id, username, role, now, now + lifetime],
+    )
+
+
+def active_session(store: Store, session_id: str) -> dict[str, Any] | None:
+    """The session's user and role while it counts: not revoked, not expired, its account enabled, same role."""
+    rows = store.rows(
+        """SELECT s.username, s.role FROM web_sessions s JOIN users u ON u.username = s.username
+        WHERE s.session_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND NOT u.disabled
+          AND u.role = s.role""",
+        [session_id, utcnow()],
+    )
+    return rows[0] if rows else None
+
+
+def revoke_session(store: Store, session_id: str, reason: str) -> None:
+    """End one session (logout)."""
+    store.execute(
+        "UPDATE web_sessions SET revoked_at = ?, revoked_reason = ? WHERE session_id = ? AND revoked_at IS NULL",
+        [utcnow(), reason, session_id],
+    )
+
+
+def revoke_user_sessions(store: Store, username: str, reason: str) -> int:
+    """End every open session of an account; returns how many were open."""
+    open_count = int(
+        store.scalar(
+            "SELECT count(*) FROM web_sessions WHERE username = ? AND revoked_at IS NULL", [username]
+        )
+    )
+    store.execute(
+        "UPDATE web_sessions SET revoked_at = ?, revoked_reason = ? WHERE username = ? AND revoked_at IS NULL",
+        [utcnow(), reason, username],
+    )
+    return open_count
 
 
 def set_password_hash(store: Store, username: str, password_hash: str) -> None:
@@ -95,4 +165,9 @@ def update_user(
         if password_hash is not None:
             store.execute("UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username])
             changes["password"] = "reset"
+        if role is not None or enabled is False or password_hash is not None:
+            # a session carries the role it was opened with: every change of access ends them at once
+            changes["sessions_ended"] = revoke_user_sessions(
+                store, username, f"account changed: {sorted(changes)}"
+            )
         store.audit(actor, "user.update", "user", username, changes)

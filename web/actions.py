@@ -6,6 +6,7 @@ Arguments are plain JSON values, so an action can wait in the outbox and run lat
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from idres.settings import Settings
@@ -147,9 +148,10 @@ def _update_user(store: Store, user: str, args: dict[str, Any]) -> str:
     return f"user {args['username']}: {', '.join(s for s in said if s)}"
 
 
-def _login(store: Store, user: str, args: dict[str, Any]) -> str:
-    store_users.record_login(store, user)
-    return "logged in"
+def _logout(store: Store, user: str, args: dict[str, Any]) -> str:
+    store_users.revoke_session(store, str(args["session_id"]), "logged out")
+    store.audit(user, "web.logout", "user", user, {})
+    return "logged out"
 
 
 def build_actions(settings: Settings) -> dict[str, ActionFn]:
@@ -200,6 +202,12 @@ def build_actions(settings: Settings) -> dict[str, ActionFn]:
             return f"profile of customer {args['customer_id']} unchanged"
         return f"profile of customer {args['customer_id']} saved ({', '.join(changed)})"
 
+    def login(store: Store, user: str, args: dict[str, Any]) -> str:
+        lifetime = timedelta(hours=settings.web.session_hours)
+        store_users.create_session(store, str(args["session_id"]), user, str(args["role"]), lifetime)
+        store_users.record_login(store, user)
+        return "logged in"
+
     return {
         "approve": _approve,
         "reject": _reject,
@@ -216,5 +224,6 @@ def build_actions(settings: Settings) -> dict[str, ActionFn]:
         "confirm_request": _confirm_request,
         "audit": _audit,
         "update_user": _update_user,
-        "login": _login,
+        "login": login,
+        "logout": _logout,
     }

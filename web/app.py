@@ -5,8 +5,10 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from math import ceil
 from pathlib import Path
 
 from fastapi import FastAPI, Form, Request
@@ -22,6 +24,7 @@ from web.auth import LOGIN_COOKIE, SESSION_COOKIE, Sessions, authenticate, csrf_
 from web.deps import Forbidden, LoginRequired, current_user, login_url, redirect, render, safe_next
 from web.gate import StoreGate
 from web.lease import Lease
+from web.throttle import LoginThrottle
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("idres.web")
@@ -60,7 +63,7 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
         secret_key(settings.web.secret_key, settings.store), int(settings.web.session_hours * 3600)
     )
     app.state.templates = _templates()
-    app.state.accounts = {}
+    app.state.throttle = throttle = LoginThrottle()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.middleware("http")
@@ -87,7 +90,18 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
     @app.exception_handler(StoreBusyError)
     async def busy(request: Request, error: StoreBusyError) -> Response:
         # a scheduled flow holds the store for a little longer than a page waits: not an error
-        return render(request, "busy.html", None, retry_url=str(request.url))
+        if request.method == "GET":
+            return render(request, "busy.html", None, retry_url=str(request.url))
+        # an action that could not even be queued: say so plainly, and offer to send it again (POST)
+        form = await request.form()
+        fields = [(k, str(v)) for k, v in form.multi_items() if isinstance(v, str) and "password" not in k]
+        if not any(k == "action_key" for k, _ in fields):  # a re-sent form takes effect once
+            fields.append(("action_key", uuid.uuid4().hex))
+        response = render(
+            request, "busy_action.html", None, status_code=503, action_url=request.url.path, fields=fields
+        )
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:
@@ -130,14 +144,31 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not hmac.compare_digest(expected, login_token):
             return login_form(request, next, "The login form expired: please log in again.", 400)
-        with gate.read() as store:
-            account = authenticate(store, username.strip(), password)
-        if account is None:
-            return login_form(
-                request, next, "Unknown user name or wrong password (or the account is disabled).", 401
+        name, client = username.strip()[:64], request.client.host if request.client else "unknown"
+        wait = throttle.wait_s(name, client)
+        if wait > 0:  # refused before the password is even checked: guessing goes no faster
+            _audit_login(name, "web.login_throttled", {"client": client, "retry_after_s": ceil(wait)})
+            return _throttled(request, next, wait, "")
+        try:
+            with gate.read() as store:
+                account = authenticate(store, name, password)
+            if account is None:
+                failures, wait = throttle.failed(name, client)
+                _audit_login(name, "web.login_failed", {"client": client, "failures": failures})
+                wrong = "Unknown user name or wrong password (or the account is disabled)."
+                if wait > 0:
+                    return _throttled(request, next, wait, wrong + " ")
+                return login_form(request, next, wrong, 401)
+            throttle.succeeded(name)
+            session_id = Sessions.new_id()
+            gate.run(
+                account["username"], "login", {"session_id": session_id, "role": account["role"]}, queue=False
             )
-        gate.run(account["username"], "login", {})
-        app.state.accounts.pop(account["username"], None)
+        except StoreBusyError:
+            return login_form(
+                request, next, "The store is busy with a scheduled run: you are NOT logged in yet. "
+                "Try again in a few seconds.", 503,
+            )  # fmt: skip
         target = safe_next(next)
         if target == "/queue" and account["role"] == "compliance":
             target = "/requests"  # compliance officers work from the requests page
@@ -145,7 +176,7 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
         response.delete_cookie(LOGIN_COOKIE, path="/login")
         response.set_cookie(
             SESSION_COOKIE,
-            app.state.sessions.new(account["username"], account["role"]),
+            app.state.sessions.new(account["username"], account["role"], session_id),
             max_age=int(settings.web.session_hours * 3600),
             httponly=True,
             samesite="lax",
@@ -153,14 +184,30 @@ def create_app(settings: Settings, drain: bool = True) -> FastAPI:
         )
         return response
 
+    def _audit_login(name: str, action: str, details: dict[str, object]) -> None:
+        gate.run(
+            name or "(no name)",
+            "audit",
+            {"action": action, "subject_kind": "user", "subject_id": name, "details": details},
+        )
+
+    def _throttled(request: Request, next_url: str, wait: float, prefix: str) -> Response:
+        seconds = ceil(wait)
+        response = login_form(
+            request, next_url, f"{prefix}Too many failed logins for this account or from this computer: "
+            f"wait {seconds} s before trying again (each further failure doubles the wait; the attempts are "
+            "recorded in the audit log).", 429,
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
     @app.post("/logout")
     def logout(request: Request, csrf_token: str = Form("")) -> Response:
         user = current_user(request)
         if not csrf_ok(user, csrf_token):
             raise Forbidden("the form's security token is missing or stale: reload the page and try again")
-        gate.run(
-            user.name, "audit", {"action": "web.logout", "subject_kind": "user", "subject_id": user.name}
-        )
+        # queued when the store is busy: actions after it (also queued) then find the session ended
+        gate.run(user.name, "logout", {"session_id": user.session})
         response = redirect(request, "/login", "ok", "Logged out.")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

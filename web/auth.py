@@ -40,6 +40,7 @@ class User:
     name: str
     role: str
     csrf: str
+    session: str = ""  # the server-side session (web_sessions.session_id) the cookie names
 
     def can(self, permission: str) -> bool:
         """May this user do `permission`?"""
@@ -91,16 +92,23 @@ def secret_key(configured: str | None, store_path: Path) -> str:
 
 
 class Sessions:
-    """Signed, timed session and flash cookies."""
+    """Signed, timed session and flash cookies; the session itself lives in the store (revocable)."""
 
     def __init__(self, key: str, max_age_s: int) -> None:
         self.max_age_s = max_age_s
         self._sessions = URLSafeTimedSerializer(key, salt="idres-session")
         self._flash = URLSafeTimedSerializer(key, salt="idres-flash")
 
-    def new(self, username: str, role: str) -> str:
-        """A fresh session cookie value (with a new CSRF token)."""
-        return self._sessions.dumps({"u": username, "r": role, "c": secrets.token_urlsafe(24)})
+    @staticmethod
+    def new_id() -> str:
+        """A fresh, unguessable session id."""
+        return secrets.token_urlsafe(32)
+
+    def new(self, username: str, role: str, session_id: str) -> str:
+        """The cookie value of session `session_id` (with a new CSRF token)."""
+        return self._sessions.dumps(
+            {"s": session_id, "u": username, "r": role, "c": secrets.token_urlsafe(24)}
+        )
 
     def load(self, cookie: str | None) -> User | None:
         """The session's user, or None when missing, tampered with or expired."""
@@ -110,9 +118,9 @@ class Sessions:
             data = self._sessions.loads(cookie, max_age=self.max_age_s)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or not {"u", "r", "c"} <= data.keys():
-            return None
-        return User(str(data["u"]), str(data["r"]), str(data["c"]))
+        if not isinstance(data, dict) or not {"s", "u", "r", "c"} <= data.keys():
+            return None  # a cookie from before server-side sessions: log in again
+        return User(str(data["u"]), str(data["r"]), str(data["c"]), str(data["s"]))
 
     def flash(self, kind: str, message: str) -> str:
         """A one-shot message cookie value."""

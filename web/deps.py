@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from store import StoreBusyError
 from store import users as store_users
 from web.auth import FLASH_COOKIE, SESSION_COOKIE, User, csrf_ok
 from web.gate import Outcome
-
-_ACCOUNT_CHECK_S = 30.0  # a disabled account loses its sessions within this long
 
 
 class LoginRequired(Exception):
@@ -30,27 +28,34 @@ class Forbidden(Exception):
         self.reason = reason
 
 
-def _account_enabled(request: Request, user: User) -> bool:
-    cache: dict[str, tuple[float, bool, str]] = request.app.state.accounts
-    cached = cache.get(user.name)
-    if cached and time.monotonic() - cached[0] < _ACCOUNT_CHECK_S:
-        return cached[1] and cached[2] == user.role
+def _session_counts(request: Request, user: User) -> bool:
+    """Is the cookie's server-side session still open (not logged out, account enabled, same role)?"""
     with request.app.state.gate.read() as store:
-        account = store_users.get_user(store, user.name)
-    enabled = account is not None and not account["disabled"]
-    role = account["role"] if account else ""
-    cache[user.name] = (time.monotonic(), enabled, role)
-    return enabled and role == user.role
+        session = store_users.active_session(store, user.session)
+    return session is not None and session["username"] == user.name and session["role"] == user.role
 
 
 def current_user(request: Request) -> User:
-    """The session's user; redirects to the login page when there is none (or it was disabled)."""
+    """The session's user; redirects to the login page when there is none (or it was ended).
+
+    The session is checked in the store on every request, so logout, disabling an account, a role
+    or password change take effect at once. When a flow holds the store, a page shows "busy"; an
+    action (POST) goes on with the signed cookie and the gate checks the session again when it
+    applies the action (now or from the outbox), so nothing runs for a session that has ended.
+    """
     user = request.app.state.sessions.load(request.cookies.get(SESSION_COOKIE))
-    if user is None or not _account_enabled(request, user):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        # after logging in, only a page can be returned to (a form post cannot be replayed by a GET)
-        raise LoginRequired(target if request.method == "GET" else "/queue")
-    return user
+    if user is not None:
+        try:
+            valid = _session_counts(request, user)
+        except StoreBusyError:
+            if request.method != "POST":
+                raise
+            valid = True  # checked by the gate inside the action's transaction
+        if valid:
+            return user
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # after logging in, only a page can be returned to (a form post cannot be replayed by a GET)
+    raise LoginRequired(target if request.method == "GET" else "/queue")
 
 
 def require(user: User, permission: str, csrf_token: str | None) -> None:
@@ -83,8 +88,8 @@ def render(
 def redirect(
     request: Request, url: str, kind: str | None = None, message: str | None = None
 ) -> RedirectResponse:
-    """A 303 redirect after a POST, carrying a one-shot message."""
-    response = RedirectResponse(url, status_code=303)
+    """A 303 redirect after a POST (to a local page only), carrying a one-shot message."""
+    response = RedirectResponse(safe_next(url), status_code=303)
     if message:
         response.set_cookie(
             FLASH_COOKIE,
@@ -102,8 +107,10 @@ def outcome_redirect(request: Request, url: str, outcome: Outcome) -> RedirectRe
 
 
 def safe_next(url: str | None, default: str = "/queue") -> str:
-    """Only local paths are followed after login (no open redirect)."""
-    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+    """Only local paths are followed (no open redirect; browsers drop tabs and newlines, so they count)."""
+    if not url or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return default
+    if url.startswith("/") and not url.startswith("//") and "\\" not in url:
         return url
     return default
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 import threading
 import uuid
@@ -35,6 +36,26 @@ log = logging.getLogger("idres.web")
 
 # an action: (store, username, arguments) -> a message for the user
 ActionFn = Callable[[Store, str, dict[str, Any]], str]
+
+
+_SESSION_ARG = "_session"  # where a queued action keeps the web session it came from
+_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class SessionEnded(ValueError):
+    """The web session an action came from was ended (logout, disabled, role or password change)."""
+
+
+def check_session(store: Store, session: str | None, username: str) -> None:
+    """Refuse an action whose web session no longer counts (None: not from a web session)."""
+    if session is None:
+        return
+    active = store_users.active_session(store, session)
+    if active is None or active["username"] != username:
+        raise SessionEnded(
+            "not applied: your session had ended (logged out, account disabled, or its role or password "
+            "changed); log in again and repeat the action"
+        )
 
 
 def _now() -> str:
@@ -80,12 +101,12 @@ class Outbox:
         db.execute("PRAGMA secure_delete = ON")  # finished actions leave no readable free pages
         return db
 
-    def add(self, username: str, action: str, arguments: dict[str, Any]) -> str:
-        """Queue one action durably; returns its id."""
-        outbox_id = uuid.uuid4().hex
+    def add(self, username: str, action: str, arguments: dict[str, Any], outbox_id: str | None = None) -> str:
+        """Queue one action durably (under `outbox_id` when given: a key seen twice is queued once)."""
+        outbox_id = outbox_id or uuid.uuid4().hex
         with self._connect() as db:
             db.execute(
-                "INSERT INTO outbox VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?, ?)",
                 [outbox_id, username, action, json.dumps(arguments), _now()],
             )
         return outbox_id
@@ -106,6 +127,15 @@ class Outbox:
                 [*params, limit],
             ).fetchall()
         return [dict(row) for row in rows]
+
+    def find(self, outbox_id: str) -> tuple[str, dict[str, Any] | None]:
+        """("pending", row), ("finished", row) or ("unknown", None) for one action id."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM outbox WHERE outbox_id = ?", [outbox_id]).fetchone()
+            if row is not None:
+                return "pending", dict(row)
+            row = db.execute("SELECT * FROM outbox_results WHERE outbox_id = ?", [outbox_id]).fetchone()
+        return ("finished", dict(row)) if row is not None else ("unknown", None)
 
     def finish(self, row: dict[str, Any], status: str, message: str) -> None:
         """Move one action from the queue to the results, in one SQLite transaction."""
@@ -158,24 +188,73 @@ class StoreGate:
         with self.lease.store(self.read_wait_s) as store:
             yield store
 
-    def run(self, username: str, action: str, arguments: dict[str, Any]) -> Outcome:
-        """Apply an action now, or queue it when the store stays busy (or earlier ones still wait)."""
+    def run(
+        self,
+        username: str,
+        action: str,
+        arguments: dict[str, Any],
+        *,
+        session: str | None = None,
+        action_key: str | None = None,
+        queue: bool = True,
+    ) -> Outcome:
+        """Apply an action now, or queue it when the store stays busy (or earlier ones still wait).
+
+        `session` (the web session the action comes from) is checked inside the action's own
+        transaction, now or when the outbox applies it: an action of an ended session never runs.
+        `action_key` makes a re-submitted form (retry, double click) take effect once. With
+        `queue=False` a busy store raises StoreBusyError instead (the caller says it was not done).
+        """
         if action not in self.actions:
             raise KeyError(f"unknown action {action!r}")
-        if self.outbox.pending():  # keep the order of actions: later ones wait behind queued ones
+        key = action_key if action_key and _KEY_PATTERN.fullmatch(action_key) else None
+        if key is not None:
+            seen = self._seen(key)
+            if seen is not None:
+                return seen
+        stored = {**arguments, _SESSION_ARG: session} if session else dict(arguments)
+        if queue and self.outbox.pending():  # keep the order of actions: later ones wait behind queued ones
             self.drain_once()
-        if not self.outbox.pending():
+        # an action that is never queued (a login) has no queued action to keep behind
+        if not queue or not self.outbox.pending():
             try:
                 with self._write_lock, self.lease.store(self.write_wait_s) as store, store.transaction():
-                    return Outcome("done", self.actions[action](store, username, arguments))
+                    check_session(store, session, username)
+                    message = self.actions[action](store, username, arguments)
+                    if key is not None:
+                        store_users.mark_outbox_applied(store, key, username, action)
+                    return Outcome("done", message)
             except StoreBusyError:
-                pass
-        outbox_id = self.outbox.add(username, action, arguments)
+                if not queue:
+                    raise
+        outbox_id = self.outbox.add(username, action, stored, outbox_id=key)
         self._wake.set()
         return Outcome(
             "queued", "The store is busy with a scheduled run: queued, will take effect when the store is free.",
             outbox_id,
         )  # fmt: skip
+
+    def _seen(self, key: str) -> Outcome | None:
+        """What became of an action submitted before under `key` (None when it is new)."""
+        state, row = self.outbox.find(key)
+        if state == "pending":
+            return Outcome(
+                "queued", "This action was queued already: it takes effect once, when the store is free.", key
+            )
+        if row is not None:
+            return Outcome(
+                row["status"], f"This action was handled already ({row['status']}: {row['message']}).", key
+            )
+        try:
+            with self.lease.store(self.read_wait_s) as store:
+                applied = store_users.outbox_applied(store, key)
+        except StoreBusyError:
+            return None  # then it is queued under its key, and the drain skips it if it was applied
+        return (
+            Outcome("done", "This action was applied already (it takes effect once).", key)
+            if applied
+            else None
+        )
 
     def drain_once(self, wait_s: float = 0.2) -> int:
         """Apply queued actions while the store is free; returns how many were finished."""
@@ -197,9 +276,12 @@ class StoreGate:
         action = self.actions.get(row["action"])
         if action is None:
             return "failed", f"unknown action {row['action']!r}"
+        arguments = json.loads(row["arguments"])
+        session = arguments.pop(_SESSION_ARG, None)
         try:
             with store.transaction():
-                message = action(store, row["username"], json.loads(row["arguments"]))
+                check_session(store, session, row["username"])
+                message = action(store, row["username"], arguments)
                 store_users.mark_outbox_applied(store, row["outbox_id"], row["username"], row["action"])
         except StoreBusyError:
             raise

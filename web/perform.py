@@ -18,10 +18,19 @@ def perform(request: Request, user: User, action: str, arguments: dict[str, Any]
     """Apply `action` as `user` and redirect to `back` with what happened."""
     target = safe_next(back)
     try:
-        outcome = request.app.state.gate.run(user.name, action, arguments)
+        outcome = request.app.state.gate.run(
+            user.name, action, arguments, session=user.session or None, action_key=_action_key(request)
+        )
     except ValueError as error:  # ReviewError and bad input: the message says what to do
         return redirect(request, target, "error", str(error))
     except (ImportError, AttributeError) as error:
         log.exception("action %s is not available", action)
         return redirect(request, target, "error", f"This action is not available yet ({error}).")
     return outcome_redirect(request, target, outcome)
+
+
+def _action_key(request: Request) -> str | None:
+    """The form's `action_key` (set by the busy page's "send again" form), so a re-sent action counts once."""
+    form = getattr(request, "_form", None)  # FastAPI parsed (and Starlette cached) the form already
+    value = form.get("action_key") if form is not None else None
+    return value if isinstance(value, str) else None

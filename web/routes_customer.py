@@ -13,7 +13,7 @@ from idres.settings import PROFILE_LIST_FIELDS
 from store import web_queries
 from store.reports import resolve_customer
 from web.auth import User
-from web.deps import current_user, redirect, render, require
+from web.deps import current_user, redirect, render, require, safe_next
 from web.perform import perform
 
 router = APIRouter()
@@ -218,11 +218,15 @@ def comment(
 ) -> Response:
     """A comment on the customer (Summary) or on one of its conversations."""
     require(user, "comment", csrf_token)
-    target = back or f"/customers/{customer_id}/summary"
+    target = safe_next(back, default=f"/customers/{customer_id}/summary")  # never another site
     if not body.strip():
         return redirect(request, target, "error", "A comment cannot be empty.")
     arguments: dict[str, Any] = {"body": body.strip()}
     if conversation_id.strip():
+        if not conversation_id.strip().isdigit() or len(conversation_id.strip()) > 18:
+            raise HTTPException(
+                400, f"conversation_id must be a conversation number, got {conversation_id[:40]!r}"
+            )
         arguments["conversation_id"] = int(conversation_id)
     else:
         arguments["customer_id"] = customer_id

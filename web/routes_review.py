@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from store import web_queries
@@ -16,6 +16,7 @@ from web.perform import perform
 
 router = APIRouter()
 PAGE_SIZE = 10
+MAX_PAGE = 1_000_000  # beyond, the row offset would overflow the store's integers: a 422, not a 500
 # the suggestions an agent skipped (`s`), kept by the browser in a cookie so a reload remembers them
 SKIP_COOKIE = "idres_skipped"
 MAX_SKIPPED = 200
@@ -52,7 +53,11 @@ def _queue_url(band: str | None, channel: str | None, page: int = 1) -> str:
 
 @router.get("/queue")
 def queue(
-    request: Request, band: str = "", channel: str = "", page: int = 1, user: User = Depends(current_user)
+    request: Request,
+    band: str = "",
+    channel: str = "",
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+    user: User = Depends(current_user),
 ) -> Response:
     """Pending suggestions, most probable first, filterable by band and channel."""
     page = max(page, 1)

@@ -69,3 +69,36 @@ def test_users_set_role_enable_and_reset_password(tmp_path: Path) -> None:
         assert authenticate(session, "eve", "first-secret") is None
     assert runner.invoke(app, ["users", "set", "eve", "--role", "boss", "--store", store]).exit_code == 1
     assert runner.invoke(app, ["users", "set", "eve", "--store", store]).exit_code == 2
+
+
+def test_users_set_role_and_reset_password_end_open_sessions(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from store import users as store_users
+
+    store = str(tmp_path / "store.duckdb")
+    runner.invoke(
+        app,
+        ["users", "add", "eve", "--role", "agent", "--password-stdin", "--store", store],
+        input="first-pass\n",
+    )
+    for command, extra, stdin in (
+        ("role", ["--role", "admin"], None),
+        ("password", ["--reset-password", "--password-stdin"], "second-pass\n"),
+    ):
+        with open_store(Path(store)) as session:
+            store_users.create_session(
+                session,
+                f"s-{command}",
+                "eve",
+                store_users.get_user(session, "eve")["role"],
+                timedelta(hours=1),
+            )
+            assert store_users.active_session(session, f"s-{command}") is not None
+        result = runner.invoke(app, ["users", "set", "eve", *extra, "--store", store], input=stdin)
+        assert result.exit_code == 0, result.output
+        with open_store(Path(store)) as session:
+            assert store_users.active_session(session, f"s-{command}") is None
+    with open_store(Path(store)) as session:
+        assert session.scalar("SELECT role FROM users WHERE username = 'eve'") == "admin"
+        assert authenticate(session, "eve", "second-pass") is not None

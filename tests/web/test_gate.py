@@ -65,7 +65,7 @@ def test_busy_store_shows_a_retry_page_and_queues_decisions(
     csrf = login(client, "alice")
     target = _suggestion(web_settings)
     gate = client.app.state.gate
-    with held_store(web_settings.store, 3.0):
+    with held_store(web_settings.store, 6.0):
         page = client.get("/queue")
         assert (
             page.status_code == 200
@@ -179,3 +179,93 @@ def test_page_used_throughout_a_real_ingest_flow(
     assert {target: now[target] for target in decided} == decided
     assert identities > 60_000
     print(f"queued {outcomes.count('queued')} of {len(outcomes)} decisions; {pages} busy pages")
+
+
+def _form_fields(html: str) -> list[tuple[str, str]]:
+    import html as html_module
+    import re
+
+    pairs = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html)
+    return [(name, html_module.unescape(value)) for name, value in pairs]
+
+
+def test_actions_while_the_store_is_busy_take_effect_once_or_say_plainly_they_did_not(
+    client: TestClient, web_settings: Settings
+) -> None:
+    csrf = login(client, "alice")
+    target = _suggestion(web_settings)
+    with open_store(web_settings.store) as store:
+        customer = int(store.scalar("SELECT min(customer_id) FROM customers WHERE status = 'active'"))
+    gate = client.app.state.gate
+    with held_store(web_settings.store, 8.0):
+        # the session check and the action wait, then the action is queued (the gate checks the session later)
+        approved = client.post(f"/suggestions/{target}/approve", data={"csrf_token": csrf})
+        commented = client.post(f"/customers/{customer}/comment", data={"csrf_token": csrf, "body": "rang"})
+        # the profile edit reads the profile first: it can be neither done nor queued, and says so
+        edited = client.post(
+            f"/customers/{customer}/profile",
+            data={"csrf_token": csrf, "city": "Harrogate"},
+            follow_redirects=False,
+        )
+    assert flash_of(approved.text).startswith("queued:") and flash_of(commented.text).startswith("queued:")
+    assert edited.status_code == 503 and "Not done" in edited.text and "Nothing was changed" in edited.text
+    assert 'method="post"' in edited.text and "nothing you did is lost" not in edited.text
+    fields = _form_fields(edited.text)
+    assert ("city", "Harrogate") in fields and any(name == "action_key" for name, _ in fields)
+    assert gate.drain_once() == 2
+    again = [
+        client.post(f"/customers/{customer}/profile", data=dict(fields)) for _ in range(2)
+    ]  # retry twice
+    assert flash_of(again[0].text).startswith("ok:") and not flash_of(again[1].text).startswith("error:")
+    with open_store(web_settings.store) as store:
+        assert store.scalar("SELECT status FROM suggestions WHERE suggestion_id = ?", [target]) == "approved"
+        assert store.scalar("SELECT count(*) FROM comments WHERE customer_id = ?", [customer]) == 1
+        assert store.scalar("SELECT city FROM customers WHERE customer_id = ?", [customer]) == "Harrogate"
+        edits = store.scalar(
+            "SELECT count(*) FROM audit_log WHERE action = 'customer_edit' AND subject_id = ?",
+            [str(customer)],
+        )
+    assert edits == 1
+
+
+def test_a_queued_action_of_a_session_that_ended_is_not_applied(
+    client: TestClient, web_settings: Settings
+) -> None:
+    csrf = login(client, "alice")
+    target = _suggestion(web_settings)
+    gate = client.app.state.gate
+    with held_store(web_settings.store, 6.0):
+        queued = client.post(f"/suggestions/{target}/approve", data={"csrf_token": csrf})
+        assert flash_of(queued.text).startswith("queued:")
+    with open_store(web_settings.store) as store:  # disabled before the outbox got to it
+        store_users.disable_user(store, "alice", actor="test")
+    assert gate.drain_once() == 1
+    assert gate.outbox.results("alice")[0]["status"] == "failed"
+    assert "session had ended" in gate.outbox.results("alice")[0]["message"]
+    with open_store(web_settings.store) as store:
+        assert store.scalar("SELECT status FROM suggestions WHERE suggestion_id = ?", [target]) == "pending"
+
+
+def test_an_action_sent_twice_under_one_key_takes_effect_once(
+    client: TestClient, web_settings: Settings
+) -> None:
+    gate = client.app.state.gate
+    with open_store(web_settings.store) as store:
+        customer = int(store.scalar("SELECT min(customer_id) FROM customers WHERE status = 'active'"))
+    key = "k" * 32
+    arguments = {"body": "same comment", "customer_id": customer}
+    first = gate.run("alice", "comment", arguments, action_key=key)
+    second = gate.run("alice", "comment", arguments, action_key=key)
+    assert first.status == "done" and second.status == "done" and "already" in second.message
+    with held_store(web_settings.store, 3.0):  # queued under its key: a second send is the same queued action
+        other = "q" * 32
+        queued = [
+            gate.run("alice", "comment", {**arguments, "body": "queued"}, action_key=other) for _ in "ab"
+        ]
+    assert [outcome.status for outcome in queued] == ["queued", "queued"] and len(gate.outbox.pending()) == 1
+    assert gate.drain_once() == 1
+    with open_store(web_settings.store) as store:
+        bodies = [
+            r["body"] for r in store.rows("SELECT body FROM comments WHERE customer_id = ?", [customer])
+        ]
+    assert sorted(bodies) == ["queued", "same comment"]
