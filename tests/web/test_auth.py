@@ -46,8 +46,9 @@ def test_password_guessing_is_throttled_audited_and_told(client: TestClient, web
     gate = client.app.state.gate
     while gate.outbox.pending():  # audits queued if the (loaded) machine made the page wait
         gate.drain_once(wait_s=2.0)
-    assert len(_audit(web_settings, "web.login_failed")) >= 3
-    assert _audit(web_settings, "web.login_throttled")
+    results = gate.outbox.results()
+    assert len(_audit(web_settings, "web.login_failed")) >= 3, results
+    assert _audit(web_settings, "web.login_throttled"), (statuses, results)
     other = client.post("/login", data=login_form(client, "carol", PASSWORD))  # another account is not locked
     assert other.history and other.history[0].status_code == 303  # logged in (the queue may show "busy")
 

@@ -197,16 +197,16 @@ def test_actions_while_the_store_is_busy_take_effect_once_or_say_plainly_they_di
     with open_store(web_settings.store) as store:
         customer = int(store.scalar("SELECT min(customer_id) FROM customers WHERE status = 'active'"))
     gate = client.app.state.gate
-    with held_store(web_settings.store, 8.0):
-        # the session check and the action wait, then the action is queued (the gate checks the session later)
-        approved = client.post(f"/suggestions/{target}/approve", data={"csrf_token": csrf})
-        commented = client.post(f"/customers/{customer}/comment", data={"csrf_token": csrf, "body": "rang"})
+    with held_store(web_settings.store, 10.0):
         # the profile edit reads the profile first: it can be neither done nor queued, and says so
         edited = client.post(
             f"/customers/{customer}/profile",
             data={"csrf_token": csrf, "city": "Harrogate"},
             follow_redirects=False,
         )
+        # the session check and the action wait, then the action is queued (the gate checks the session later)
+        approved = client.post(f"/suggestions/{target}/approve", data={"csrf_token": csrf})
+        commented = client.post(f"/customers/{customer}/comment", data={"csrf_token": csrf, "body": "rang"})
     assert flash_of(approved.text).startswith("queued:") and flash_of(commented.text).startswith("queued:")
     assert edited.status_code == 503 and "Not done" in edited.text and "Nothing was changed" in edited.text
     assert 'method="post"' in edited.text and "nothing you did is lost" not in edited.text
