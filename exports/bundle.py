@@ -103,18 +103,50 @@ def zip_files(files: dict[str, bytes], when: datetime) -> bytes:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Create `path` readable and writable by its owner only (0600 from the start, whatever the umask)."""
+    """Create `path` readable and writable by its owner only (0600 from the start, whatever the umask).
+
+    The data goes to a hidden temporary file first and is linked into place whole, so a process
+    killed half way never leaves a short file under the real name (an empty key file, a cut bundle);
+    the link fails with FileExistsError when the name is taken, as O_EXCL would.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    remove_partial_files(path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.fchmod(descriptor, 0o600)  # the umask can only remove bits; this also pins them
-        view = memoryview(data)
-        while view:
-            written = os.write(descriptor, view)
-            view = view[written:]
-        os.fsync(descriptor)
+        try:
+            os.fchmod(descriptor, 0o600)  # the umask can only remove bits; this also pins them
+            view = memoryview(data)
+            while view:
+                written = os.write(descriptor, view)
+                view = view[written:]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.link(temporary, path)
     finally:
-        os.close(descriptor)
+        temporary.unlink(missing_ok=True)
+
+
+def remove_partial_files(directory: Path) -> list[Path]:
+    """Remove what writers killed half way left behind (`.<name>.<pid>.partial` of a process now gone)."""
+    removed = []
+    for leftover in directory.glob(".*.partial"):
+        pid = leftover.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_bundle(

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from idres.settings import IngestSettings, ReviewSettings
+from ingest.guards import canonical_channel_ids, future_timestamps_flagged, scientific_phones_invalid
 from ingest.landing import is_temporary
 from ingest.normalize import normalize_identities, parse_timestamps
 from ingest.read import InputFileError, RawFile, raw_rows_json, read_file
@@ -99,11 +100,14 @@ def normalize_messages(frame: pl.DataFrame) -> pl.DataFrame:
 def prepare(raw: RawFile, settings: IngestSettings) -> Prepared:
     """Normalize and validate a file that was read (no store access)."""
     allowed = sorted(settings.channels)
+    frame = canonical_channel_ids(raw.frame, settings)  # an email or phone id is its normalized value
     if raw.kind == "identities":
-        frame = normalize_identities(raw.frame, default_region=settings.default_region)
+        frame = normalize_identities(frame, default_region=settings.default_region)
+        frame = scientific_phones_invalid(frame)
+        frame = future_timestamps_flagged(frame, ["created_at", "updated_at"], utcnow())
         rules = identity_rules(allowed, settings.max_value_length)
     else:
-        frame = normalize_messages(raw.frame)
+        frame = normalize_messages(frame)
         rules = message_rules(allowed, settings.max_value_length, settings.max_body_length)
     with data_docs_lock(settings.data_docs_dir):
         outcome = validate(

@@ -19,6 +19,7 @@ import polars as pl
 from idres.settings import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS, IngestSettings
 from ingest.dialect import CsvDialect, sniff_csv
 from ingest.flatten import flatten_record, is_nested
+from ingest.guards import JsonValueError, bounded_raw_row, strict_json
 from ingest.presets import apply_preset, preset_named
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -169,11 +170,13 @@ def _read_jsonl(path: Path, detected: dict[str, Any]) -> pl.DataFrame:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = strict_json(line)
             except json.JSONDecodeError as error:
                 raise InputFileError(
                     path, f"line {line_number} is not valid JSON: {error.msg}", row=line_number
                 ) from error
+            except JsonValueError as error:
+                raise InputFileError(path, f"line {line_number}: {error}", row=line_number) from error
             except RecursionError as error:
                 raise InputFileError(
                     path, f"line {line_number} is nested too deeply to be a channel export", row=line_number
@@ -232,7 +235,22 @@ def _read_any(path: Path, fmt: str, detected: dict[str, Any]) -> pl.DataFrame:
         frame = _read_jsonl(path, detected)
     if frame.height == 0:
         raise InputFileError(path, "the file has a header but no rows")
+    _refuse_nul(path, frame)
     return frame
+
+
+def _refuse_nul(path: Path, frame: pl.DataFrame) -> None:
+    """A NUL character anywhere (raw, `\\u0000` in JSON, inside Parquet text) is not text: name its row."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.Utf8]
+    if not text:
+        return
+    hits = frame.select(
+        pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True) for c in text).fill_null(False)
+    )
+    found = hits.to_series().arg_true()
+    if found.len():
+        row = int(found[0]) + 1
+        raise InputFileError(path, f"row {row} holds a NUL character (binary data in a text field)", row=row)
 
 
 def detect_kind(path: Path, columns: list[str]) -> str:
@@ -440,5 +458,5 @@ def raw_rows_json(raw: RawFile, row_numbers: list[int]) -> dict[int, str]:
         data = {inverse.get(key, key): value for key, value in record.items() if value is not None}
         if extra:
             data.update({key: value for key, value in json.loads(extra).items() if value is not None})
-        result[row_number] = json.dumps(data, ensure_ascii=False)
+        result[row_number] = bounded_raw_row(data)  # a 50 MB value keeps a prefix and its hash
     return result

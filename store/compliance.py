@@ -13,7 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from store.db import Store
+from store.db import Store, utcnow
+from store.identities import FUTURE_TOLERANCE
 
 OPEN_STATUSES = ("pending", "waiting")
 # the tables of an export record, in the order they are written
@@ -422,19 +423,22 @@ def person_rows_with_personal_data(
 def inactive_customers(store: Store, before: datetime) -> list[int]:
     """Active, unlocked customers whose newest activity (identity change, message, comment) is before `before`."""
     rows = store.rows(
+        # activity dated in the future (beyond now + FUTURE_TOLERANCE) is not believed: it would keep
+        # retention from ever coming due
         """WITH activity AS (
-            SELECT i.customer_id, greatest(max(i.updated_at), max(i.changed_at), max(i.first_seen_at)) AS at
+            SELECT i.customer_id, greatest(max(i.updated_at) FILTER (WHERE i.updated_at <= $limit),
+                                           max(i.changed_at), max(i.first_seen_at)) AS at
             FROM identities i GROUP BY 1
             UNION ALL
-            SELECT i.customer_id, max(m.created_at) FROM messages m
+            SELECT i.customer_id, max(m.created_at) FILTER (WHERE m.created_at <= $limit) FROM messages m
             JOIN conversations c ON c.conversation_id = m.conversation_id
             JOIN identities i ON i.identity_id = c.identity_id GROUP BY 1
             UNION ALL
             SELECT customer_id, max(created_at) FROM comments WHERE customer_id IS NOT NULL GROUP BY 1)
         SELECT c.customer_id FROM customers c JOIN activity a ON a.customer_id = c.customer_id
         WHERE c.status = 'active' AND NOT c.locked
-        GROUP BY c.customer_id HAVING max(a.at) < ? ORDER BY 1""",
-        [before],
+        GROUP BY c.customer_id HAVING max(a.at) < $before ORDER BY 1""",
+        {"limit": utcnow() + FUTURE_TOLERANCE, "before": before},
     )
     return [int(row["customer_id"]) for row in rows]
 

@@ -6,13 +6,16 @@ Callers hold the transaction (`with store.transaction():`), so a file loads full
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from idres.settings import CANONICAL_IDENTITY_COLUMNS, PROFILE_FIELDS
-from store.db import Store
+from store.db import Store, utcnow
+
+# timestamps later than now plus this cannot be true: ingest flags them, and they never order records
+FUTURE_TOLERANCE = timedelta(days=1)
 
 # The raw identity attributes: every canonical input column but the key and the timestamps.
 RAW_COLUMNS = tuple(
@@ -99,10 +102,12 @@ def _stage_identities(store: Store, frame: pl.DataFrame) -> None:
                    CASE WHEN i.identity_id IS NULL THEN 'new'
                         WHEN i.record_hash = {_hash_expression("s")} THEN 'unchanged'
                         WHEN i.updated_at IS NOT NULL AND s.updated_at IS NOT NULL
-                             AND s.updated_at < i.updated_at THEN 'stale'
+                             AND s.updated_at < i.updated_at AND i.updated_at <= ? THEN 'stale'
                         ELSE 'updated' END AS action
             FROM incoming_identities s
-            LEFT JOIN identities i ON i.channel = s.channel AND i.external_id = s.external_id"""
+            LEFT JOIN identities i ON i.channel = s.channel AND i.external_id = s.external_id""",
+            # a stored time in the future (kept from before ingest refused them) orders nothing
+            [utcnow() + FUTURE_TOLERANCE],
         )
 
 

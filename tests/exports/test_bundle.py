@@ -88,3 +88,30 @@ def test_extract_verifies_and_writes_private_files(tmp_path: Path) -> None:
         extract_bundle(path, tmp_path / "out", "pw")
     with pytest.raises(BundleError, match="neither a zip nor encrypted"):
         open_bundle(b"not a bundle")
+
+
+def test_a_write_cut_short_never_leaves_a_short_file_under_the_real_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a key file created empty by a killed process made every later anonymization fail
+    import os
+
+    from exports.bundle import write_private
+
+    target = tmp_path / "anonymization.key"
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt  # SIGINT between writing the data and putting it in place
+
+    monkeypatch.setattr(os, "link", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_private(target, b"k" * 64)
+    monkeypatch.undo()
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    (tmp_path / ".export-1.zip.999999999.partial").write_bytes(b"half a bundle")  # left by a SIGKILL
+    write_private(target, b"k" * 64)
+    assert target.read_bytes() == b"k" * 64 and sorted(p.name for p in tmp_path.iterdir()) == [
+        "anonymization.key"
+    ]
+    with pytest.raises(FileExistsError):
+        write_private(target, b"other")

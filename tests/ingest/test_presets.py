@@ -77,13 +77,13 @@ def test_freshdesk_contacts(tmp_path: Path, store: Store, ingest_settings: Inges
     identities = _identities(store)
     assert set(identities) == {
         "email:priya.n@example.com",
-        "phone:+49 1512 3456789",  # mobile only: the mobile is the phone
+        "phone:+4915123456789",  # mobile only: the mobile is the phone (the id in E.164)
         "twitter:@chloe_m_example",
         "email:oscar.lindqvist@example.se",
     }
     assert identities["email:priya.n@example.com"]["company"] == "Example Logistics Ltd"
     assert identities["twitter:@chloe_m_example"]["screen_name_norm"] == "chloe_m_example"
-    assert identities["phone:+49 1512 3456789"]["display_name"] == "Tom Becker"
+    assert identities["phone:+4915123456789"]["display_name"] == "Tom Becker"
 
 
 def test_intercom_contacts(tmp_path: Path, store: Store, ingest_settings: IngestSettings) -> None:
@@ -129,7 +129,8 @@ def test_twilio_messages_sms_and_whatsapp(
 def test_whatsapp_cloud_api_webhooks(tmp_path: Path, store: Store, ingest_settings: IngestSettings) -> None:
     report = _ingest(store, ingest_settings, "whatsapp_webhook.jsonl", "whatsapp-webhook")
     assert "nested JSON flattened" in report.detected
-    assert set(_identities(store)) == {"whatsapp:16505551234", "whatsapp:447700900654"}
+    # a WhatsApp id is a phone number: E.164 when valid (07700 900xxx is a reserved drama range: kept as given)
+    assert set(_identities(store)) == {"whatsapp:+16505551234", "whatsapp:447700900654"}
     bodies = [r["body"] for r in store.rows("SELECT body FROM messages ORDER BY created_at")]
     assert bodies == ["Does it come in another color?", None, "Hello, I need to change my delivery address"]
     assert store.scalar("SELECT count(*) FROM conversations") == 2
