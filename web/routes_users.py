@@ -54,5 +54,5 @@ def update_user(
         return redirect(
             request, "/users", "error", "You cannot disable yourself or take away your own admin role."
         )
-    request.app.state.accounts.pop(username, None)  # sessions pick the new role or state up at once
+    # the account's open sessions end in the same transaction (store.users.update_user)
     return perform(request, user, "update_user", {"username": username, **changes}, "/users")
