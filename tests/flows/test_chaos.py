@@ -12,8 +12,8 @@ from idres.settings import IngestSettings, Settings
 from tests.chaos_harness import FLOWS, Chaos, iterate
 from web.app import create_app
 
-# anonymize is left out for now: its re-run after a kill, with the page holding the store, fails with a
-# store error in the physical-erasure rewrite (found by this suite; bench/chaos_bench.py still kills it)
+# anonymize is left out for now: after a SIGKILL with the page in use its re-run can mark a request failed
+# (seed 5, 4 anonymize-only rounds; not yet diagnosed). bench/chaos_bench.py still kills it
 KILLED = [name for name in FLOWS if name != "anonymize"]
 
 
