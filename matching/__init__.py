@@ -59,6 +59,15 @@ different people (typo-, nickname- and swap-tolerant names), or by many customer
 whose probability stays below review only because of it is `related_only` with a reason. Such
 pairs are never auto-approved. A value held only by the pair is never shared.
 
+Learning from agents' decisions (matching/learning.py): `run_match(..., labels=frame)` with
+identity_id_l, identity_id_r, is_match (optional weight, and `levels`: the comparison levels stored
+when the decision was made, JSON {comparison: level}, used only for a pair whose identities are no
+longer in the frame) compares the labelled pairs again with the current configuration and fits
+per-level weight shifts and a prior shift on top of the unsupervised model
+(`ComparisonParams.shift`, `ModelParameters.prior_shift`, `.labels` with the counts); a note says
+so. With no labels the model is the unsupervised one. `informative_first` orders a queue most
+uncertain first, blocking rules in turn.
+
 Quality helpers live in `matching.evaluate` (pairwise P/R/F1, threshold sweep, B-cubed and
 pairwise cluster scores, connected components).
 """

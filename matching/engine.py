@@ -15,6 +15,7 @@ from matching.blocking import Candidates, block
 from matching.comparisons import SHARED, Levels, compare
 from matching.config import ConfigError, MatchConfig
 from matching.frequency import Frame, build_frame
+from matching.learning import LabelFit, learn_from_labels, stored_levels
 from matching.linking import comparable_pairs, cross_source, source_codes
 from matching.model import ModelParameters, estimate_u, fit, match_weights, probability
 from matching.phones import with_national_digits
@@ -170,6 +171,10 @@ class Prepared:
     timings: dict[str, float]
     started: float
     focused: bool
+    # labelled identity pairs (matching/learning.py): frame rows, is_match, weight; and the labels
+    # whose identities are not in the frame, with their stored comparison levels (or none)
+    label_rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    label_stored: pl.DataFrame | None = None
 
 
 def prepare(
@@ -178,8 +183,12 @@ def prepare(
     changed_ids: pl.Series | Iterable[int] | None = None,
     model: ModelParameters | dict[str, Any] | None = None,
     excluded_customer_ids: pl.Series | Iterable[int] | None = None,
+    labels: pl.DataFrame | None = None,
 ) -> Prepared:
     """Check the input, build the frame and block; the frame's statistics are computed here, once.
+
+    `labels` (identity_id_l, identity_id_r, is_match, optional weight and levels): agents'
+    decisions the model learns from (matching/learning.py).
 
     Scoring partitions (`score_partition`) then only does per-pair work, so a worker that
     receives the prepared frame repeats none of the whole-frame encoding.
@@ -221,9 +230,11 @@ def prepare(
     notes: list[str] = []
     # incremental with a stored model: only the rows in candidate pairs need codes and per-row
     # values (their statistics still count every row), which skips most of the frame's encoding
+    label_rows, label_stored = _label_rows(frame, labels)
     focused = changed is not None and model is not None
     if focused:
-        frame.set_focus(np.concatenate([cand.left, cand.right]))
+        extra = [] if label_rows is None else [label_rows[0], label_rows[1]]
+        frame.set_focus(np.concatenate([cand.left, cand.right, *extra]))
     empty = np.zeros(0, dtype=np.int32)
     probe = compare_all(frame, config, empty, empty)  # fills the frame's encodings and statistics
     if model is not None and not model.fits(probe):
@@ -234,7 +245,37 @@ def prepare(
             focused = False
             compare_all(frame, config, empty, empty)
     timings["statistics"] = time.perf_counter() - t
-    return Prepared(frame, config, cand, model, notes, timings, t0, focused)
+    return Prepared(frame, config, cand, model, notes, timings, t0, focused, label_rows, label_stored)
+
+
+def _label_rows(
+    frame: Frame, labels: pl.DataFrame | None
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None, pl.DataFrame | None]:
+    """Labels split into those whose two identities are frame rows (re-compared with this
+    configuration) and the others (kept with their stored levels, when given)."""
+    if labels is None or labels.height == 0:
+        return None, None
+    from matching.learning import latest_labels
+
+    latest = latest_labels(labels)
+    index = pl.DataFrame(
+        {
+            "identity_id": frame.df.get_column("identity_id").cast(pl.Int64),
+            "_row": np.arange(frame.n, dtype=np.int32),
+        }
+    )
+    joined = latest.join(
+        index.rename({"identity_id": "identity_id_l", "_row": "_row_l"}), on="identity_id_l", how="left"
+    ).join(index.rename({"identity_id": "identity_id_r", "_row": "_row_r"}), on="identity_id_r", how="left")
+    inside = joined.filter(pl.col("_row_l").is_not_null() & pl.col("_row_r").is_not_null())
+    outside = joined.filter(pl.col("_row_l").is_null() | pl.col("_row_r").is_null()).drop("_row_l", "_row_r")
+    rows = (
+        inside.get_column("_row_l").to_numpy().astype(np.int32),
+        inside.get_column("_row_r").to_numpy().astype(np.int32),
+        inside.get_column("is_match").to_numpy().astype(bool),
+        inside.get_column("weight").to_numpy().astype(np.float64),
+    )
+    return rows, outside
 
 
 def partition(prepared: Prepared, partitions: int) -> list[np.ndarray]:
@@ -306,13 +347,14 @@ def run_match(
     model: ModelParameters | dict[str, Any] | None = None,
     excluded_customer_ids: pl.Series | Iterable[int] | None = None,
     partitions: int = 1,
+    labels: pl.DataFrame | None = None,
 ) -> MatchResult:
     """Match identities (optionally only pairs touching `changed_ids`); see matching/__init__.py.
 
     `partitions` > 1 scores the candidate pairs in that many hash partitions, as the match flow
     does on a Dask cluster; the result is identical.
     """
-    prepared = prepare(identities, settings, changed_ids, model, excluded_customer_ids)
+    prepared = prepare(identities, settings, changed_ids, model, excluded_customer_ids, labels)
     t = time.perf_counter()
     cand = prepared.cand
     if partitions > 1:
@@ -351,13 +393,22 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
             model.u_sample_pairs,
             model.rule_lambdas,
         )
+    if model.prior_shift or any(c.shift for c in model.comparisons):
+        model = unlearned(model)  # a stored model's label shifts are fitted again from the labels
     fields, total = match_weights(levels, model.comparisons, 0.5)  # 0.5: no prior yet
     if trained:
         link_only = config.link_type == "link_only"
         source = source_codes(frame.df, config) if link_only else None
         model.lambda_ = solve_prior(total, comparable_pairs(frame.customer, source, link_only), model.lambda_)
-    total = total + np.log2(model.prior(frame.n) / (1 - model.prior(frame.n)))
     timings["model"] = time.perf_counter() - t
+    t = time.perf_counter()
+    learned = learn(prepared, model)
+    if learned is not None:
+        model = learned
+        fields, total = match_weights(levels, model.comparisons, 0.5)
+        notes.append(learning_note(model.labels))
+    total = total + model.prior_bits(frame.n)
+    timings["learning"] = time.perf_counter() - t
     t = time.perf_counter()
     pairs = pairs_frame(frame, config, cand, levels, fields, total)
     neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
@@ -380,6 +431,87 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     timings["suggestions"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - prepared.started
     return MatchResult(pairs, suggestions, cand.rule_counts, model, timings, notes, shared_values)
+
+
+def learning_note(summary: dict[str, Any]) -> str:
+    """One line on what the model learned from agents' decisions."""
+    text = (
+        f"learned from {summary['labels']:,} labelled pairs of agents' decisions "
+        f"({summary['matches']:,} match, {summary['non_matches']:,} non-match"
+    )
+    if summary.get("contradicted"):
+        text += f"; {summary['contradicted']:,} contradicted by the rest, down-weighted"
+    if summary.get("not_usable"):
+        text += f"; {summary['not_usable']:,} not usable: identities gone and the configuration changed"
+    return text + ")"
+
+
+def unlearned(model: ModelParameters) -> ModelParameters:
+    """The model without label shifts (the unsupervised part)."""
+    from dataclasses import replace
+
+    plain = [replace(c, shift=[]) for c in model.comparisons]
+    return replace(model, comparisons=plain, prior_shift=0.0, labels={})
+
+
+def learn(prepared: Prepared, model: ModelParameters) -> ModelParameters | None:
+    """The model with label shifts fitted to the run's labelled pairs (None without usable labels)."""
+    from dataclasses import replace
+
+    rows, stored = prepared.label_rows, prepared.label_stored
+    if rows is None:
+        return None
+    base = model
+    level_parts, y_parts, w_parts = [], [], []
+    left, right, is_match, weight = rows
+    if len(left):
+        level_parts.append(compare_all(prepared.frame, prepared.config, left, right))
+        y_parts.append(is_match)
+        w_parts.append(weight)
+    dropped = 0
+    if stored is not None and stored.height:
+        kept, stored_lv, dropped = stored_levels(stored, base.comparisons)
+        if kept.height:
+            level_parts.append(stored_lv)
+            y_parts.append(kept.get_column("is_match").to_numpy().astype(bool))
+            w_parts.append(kept.get_column("weight").to_numpy().astype(np.float64))
+    if not y_parts:
+        return None
+    levels = [_concat_levels([part[c] for part in level_parts]) for c in range(len(base.comparisons))]
+    fit: LabelFit = learn_from_labels(
+        levels, np.concatenate(y_parts), np.concatenate(w_parts), base.comparisons,
+        base.prior_bits(prepared.frame.n),
+    )  # fmt: skip
+    summary = {
+        "labels": fit.labels_used,
+        "matches": fit.matches,
+        "non_matches": fit.non_matches,
+        "contradicted": fit.contradicted,
+        "not_usable": dropped,
+        "agreement_before": fit.agreement_before,
+        "agreement_after": fit.agreement_after,
+        "prior_shift_bits": fit.prior_shift,
+    }
+    return replace(base, comparisons=fit.comparisons, prior_shift=fit.prior_shift, labels=summary)
+
+
+def _concat_levels(parts: list[Levels]) -> Levels:
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    tf = None
+    if any(p.tf is not None for p in parts):
+        tf = np.concatenate([_take(p.tf, len(p.levels)) for p in parts])
+    return Levels(
+        first.name,
+        first.level_names,
+        first.neutral,
+        np.concatenate([p.levels for p in parts]),
+        tf,
+        first.tf_level,
+        None,
+        first.u_exact,
+    )
 
 
 def _enum(names: list[str], codes: np.ndarray) -> pl.Series:

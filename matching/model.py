@@ -36,11 +36,19 @@ class ComparisonParams:
     u: list[float]
     neutral: list[bool]
     tf_level: int | None = None
+    # per level, bits added to log2(m/u) by learning from agents' decisions (matching/learning.py);
+    # empty: no labels (the unsupervised model)
+    shift: list[float] = field(default_factory=list)
+
+    def shifts(self) -> np.ndarray:
+        """The label shift per level (zeros without labels)."""
+        return np.asarray(self.shift, dtype=np.float64) if self.shift else np.zeros(len(self.levels))
 
     def log2_bf(self) -> np.ndarray:
-        """Per-level match weight log2(m/u), 0 on neutral levels."""
+        """Per-level match weight log2(m/u) plus the label shift, 0 on neutral levels."""
         m, u = np.asarray(self.m), np.asarray(self.u)
-        return np.where(self.neutral, 0.0, np.log2(np.maximum(m, 1e-12) / np.maximum(u, 1e-12)))
+        base = np.log2(np.maximum(m, 1e-12) / np.maximum(u, 1e-12)) + self.shifts()
+        return np.where(self.neutral, 0.0, base)
 
 
 @dataclass
@@ -55,6 +63,10 @@ class ModelParameters:
     em_pairs: int = 0
     u_sample_pairs: int = 0
     rule_lambdas: dict[str, float] = field(default_factory=dict)
+    # learning from agents' decisions (matching/learning.py): bits added to the prior's log2 odds,
+    # and what the fit used (labels, matches, non_matches, down_weighted, agreement before/after)
+    prior_shift: float = 0.0
+    labels: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -85,14 +97,27 @@ class ModelParameters:
             return self.lambda_
         return float(min(self.lambda_ * (self.n_identities - 1) / (n_identities - 1), 0.5))
 
+    def prior_bits(self, n_identities: int) -> float:
+        """log2 odds of the prior for a frame of this size, with the label shift."""
+        lam = self.prior(n_identities)
+        return float(np.log2(lam / (1 - lam)) + self.prior_shift)
+
     def weights_table(self) -> pl.DataFrame:
-        """comparison, level, m, u, weight (log2 m/u) for reporting."""
+        """comparison, level, m, u, weight (with the label shift), weight_unsupervised, for reporting."""
         rows = [
-            (c.name, lvl, c.m[i], c.u[i], float(c.log2_bf()[i]))
+            (
+                c.name,
+                lvl,
+                c.m[i],
+                c.u[i],
+                float(c.log2_bf()[i]),
+                float(c.log2_bf()[i] - (0.0 if c.neutral[i] else c.shifts()[i])),
+            )
             for c in self.comparisons
             for i, lvl in enumerate(c.levels)
         ]
-        return pl.DataFrame(rows, schema=["comparison", "level", "m", "u", "weight"], orient="row")
+        schema = ["comparison", "level", "m", "u", "weight", "weight_unsupervised"]
+        return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def estimate_u(random_levels: list[Levels]) -> list[ComparisonParams]:
@@ -191,7 +216,9 @@ def monotone(params: ComparisonParams) -> ComparisonParams:
         m[last] = u[last]
         rest = [i for i in idx if i != last]
         m[rest] += excess * m[rest] / max(m[rest].sum(), 1e-300)
-    return ComparisonParams(params.name, params.levels, m.tolist(), params.u, params.neutral, params.tf_level)
+    return ComparisonParams(
+        params.name, params.levels, m.tolist(), params.u, params.neutral, params.tf_level, params.shift
+    )
 
 
 def _log_u(lv: Levels, u: np.ndarray) -> np.ndarray:
@@ -207,7 +234,7 @@ def log_bayes_factors(levels: list[Levels], params: list[ComparisonParams]) -> n
     out = np.zeros((len(levels), len(levels[0].levels) if levels else 0), dtype=np.float32)
     for c, (lv, p) in enumerate(zip(levels, params, strict=True)):
         m, u = np.asarray(p.m), np.asarray(p.u)
-        logm = np.log(np.maximum(m, 1e-12))[lv.levels]
+        logm = (np.log(np.maximum(m, 1e-12)) + p.shifts() * np.log(2.0))[lv.levels]
         out[c] = np.where(np.asarray(p.neutral)[lv.levels], 0.0, logm - _log_u(lv, u))
     return out
 
