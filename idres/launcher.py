@@ -107,6 +107,6 @@ def main() -> None:
         code = run_via_runner(argv)
         if code is not None:
             sys.exit(code)
-    from idres.cli import main as run_here
+    from idres.cli.app import main as run_here
 
     run_here()

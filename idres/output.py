@@ -36,6 +36,11 @@ def emit(data: Any, fmt: OutputFormat, render_text: Callable[[Any], None]) -> No
         render_text(data)
 
 
+def say(message: str) -> None:
+    """Print one line for people as it is: no markup, no highlighting."""
+    console.print(message, highlight=False, markup=False)
+
+
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     """A Rich table whose cells are shown as plain text (never interpreted as markup)."""
     result = Table(title=title, show_lines=False, header_style="bold")

@@ -54,7 +54,7 @@ def code_signature() -> float:
 
 # what commands import on their way (found with `python -X importtime` and sys.modules after a run)
 PRELOAD = (
-    "idres.cli",
+    "idres.cli.app",
     "flows.ingest",
     "flows.match",
     "flows.apply_merges",
@@ -91,7 +91,7 @@ def preload() -> None:
     import typer
     from prefect.settings import get_current_settings
 
-    from idres.cli import app
+    from idres.cli.app import app
 
     get_current_settings()
     typer.main.get_command(app)
@@ -183,7 +183,7 @@ def _run_child(connection: socket.socket, request: dict[str, object], fds: list[
 
     output.console.__init__()  # type: ignore[misc]  # colours and width of the command's terminal
     output.err_console.__init__(stderr=True)  # type: ignore[misc]
-    from idres.cli import app
+    from idres.cli.app import app
 
     sys.argv = ["idres", *[str(arg) for arg in list(request["argv"])]]  # type: ignore[call-overload]
     try:

@@ -51,7 +51,7 @@ def test_dask_run_equals_local_run(
 def test_match_command_rejects_an_address_that_is_not_a_scheduler(settings: Settings) -> None:
     from typer.testing import CliRunner
 
-    from idres.cli import app  # registers every command, `match` included
+    from idres.cli.app import app  # registers every command, `match` included
 
     result = CliRunner().invoke(
         app, ["match", "--dask-address", "localhost:8786", "--store", str(settings.store)]

@@ -15,7 +15,7 @@ from flows.warm_server import WarmServerError
 from idres.settings import PrefectSettings
 
 PROBE = (
-    "from idres.cli_common import flow_settings; flow_settings(); import prefect; "
+    "from idres.cli.common import flow_settings; flow_settings(); import prefect; "
     "from prefect.settings import get_current_settings; "
     "print(get_current_settings().server.ephemeral.startup_timeout_seconds)"
 )

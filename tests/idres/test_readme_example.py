@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from idres.cli import app
+from idres.cli.app import app
 from idres.settings import PROJECT_ROOT
 from store import open_store
 

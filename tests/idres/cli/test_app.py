@@ -2,7 +2,7 @@
 
 The listing was generated from the Typer app before the CLI became a package, so a moved, renamed,
 lost or re-ordered command or option fails here. After a deliberate change, regenerate it with
-`.venv/bin/python -m tests.idres.cli.test_command_tree --write` and review the diff.
+`.venv/bin/python -m tests.idres.cli.test_app --write` and review the diff.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from idres.cli import app
+from idres.cli.app import app
 
 EXPECTED = Path(__file__).with_name("command_tree.json")
 

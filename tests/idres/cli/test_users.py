@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from idres.cli import app
+from idres.cli.app import app
 from store import open_store
 from web.auth import authenticate
 

@@ -1,4 +1,4 @@
-"""`idres merges apply|undo|log` and `idres customer merge`: merging customers, audited and undoable."""
+"""`idres merges apply|undo|log`: merging customers, audited and undoable."""
 
 from __future__ import annotations
 
@@ -6,21 +6,22 @@ from typing import Annotated, Any
 
 import typer
 
-from idres.cli import app, customer_app
-from idres.cli_common import FormatOption, StoreOption, flow_settings, run_flow, settings_for, store_session
+from idres.cli.common import FormatOption, StoreOption, flow_settings, run_flow, settings_for, store_session
 from idres.output import OutputFormat, console, emit, fail, table
 from review.errors import ReviewError
 
-merges_app = typer.Typer(
+group = typer.Typer(
     help="Merges of customers: apply the approved ones, undo one, list them.", no_args_is_help=True
 )
-app.add_typer(merges_app, name="merges")
+
 
 AgentOption = Annotated[str, typer.Option("--agent", help="Who does this (recorded in the audit log).")]
+
+
 CommentOption = Annotated[str | None, typer.Option("--comment", help="Why (kept with the merge or undo).")]
 
 
-@merges_app.command("apply")
+@group.command("apply")
 def merges_apply(
     agent: Annotated[
         str, typer.Option("--agent", help="Who runs it (recorded in the audit log).")
@@ -60,7 +61,7 @@ def _render_apply(report: dict[str, Any]) -> None:
         )
 
 
-@merges_app.command("undo")
+@group.command("undo")
 def merges_undo(
     merge_id: Annotated[int, typer.Argument(help="The merge to undo (see `idres merges log`).")],
     agent: AgentOption,
@@ -89,7 +90,7 @@ def merges_undo(
     )
 
 
-@merges_app.command("log")
+@group.command("log")
 def merges_log(
     customer: Annotated[
         int | None, typer.Option("--customer", help="Only merges that built or split this customer.")
@@ -125,36 +126,5 @@ def merges_log(
                     for m in data
                 ],
             )
-        ),
-    )
-
-
-@customer_app.command("merge")
-def customer_merge(
-    customer_a: Annotated[int, typer.Argument(help="One customer id.")],
-    customer_b: Annotated[int, typer.Argument(help="The other customer id.")],
-    agent: AgentOption,
-    comment: CommentOption = None,
-    store: StoreOption = None,
-    fmt: FormatOption = OutputFormat.text,
-) -> None:
-    """Merge two customers now (the lower id survives); audited and undoable with `idres merges undo`."""
-    from review.merging import merge_customers
-
-    settings = settings_for(store)
-    with store_session(store) as session:
-        try:
-            merge = merge_customers(session, customer_a, customer_b, agent, settings.review, comment)
-        except ReviewError as error:
-            fail(str(error))
-    emit(
-        merge,
-        fmt,
-        lambda m: console.print(
-            f"merge {m['merge_id']}: customer {m['absorbed_id']} merged into {m['survivor_id']} "
-            f"({m['identities_moved']} identities moved); undo with `idres merges undo {m['merge_id']} "
-            f"--agent NAME`" + (f"\nnote: {m['note']}" if m.get("note") else ""),
-            highlight=False,
-            markup=False,
         ),
     )

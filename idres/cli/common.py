@@ -1,4 +1,4 @@
-"""Options and helpers shared by the `idres` sub-commands."""
+"""Options and helpers shared by the `idres` commands."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import polars as pl
 import typer
 from typer.core import TyperGroup
 
@@ -25,6 +26,7 @@ StoreOption = Annotated[
     ),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for scripts.")]
+OutOption = Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv or .jsonl.")]
 QuietOption = Annotated[
     bool,
     typer.Option(
@@ -179,3 +181,18 @@ def run_flow(
                 )
             err_console.print(f"Prefect did not answer ({type(error).__name__}); trying once more")
     raise AssertionError("unreachable")
+
+
+def write_frame(frame: pl.DataFrame, out: Path) -> None:
+    """Write a frame by the file's extension; CSV gets list columns joined with ';'."""
+    suffix = out.suffix.lower()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        frame.write_parquet(out)
+    elif suffix == ".jsonl":
+        frame.write_ndjson(out)
+    elif suffix == ".csv":
+        lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+        frame.with_columns(pl.col(name).list.join(";") for name in lists).write_csv(out)
+    else:
+        fail(f"unknown output format {out.suffix!r}: use .parquet, .csv or .jsonl", code=2)

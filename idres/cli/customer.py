@@ -1,113 +1,174 @@
-"""`idres suggestions approve/reject` and `idres customer search/lock/unlock/edit/comment`."""
+"""`idres customer show|merge|search|lock|unlock|edit|comment`: one customer (an identity group)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import typer
+from rich.panel import Panel
 
-from idres.cli import customer_app
-from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
-from idres.cli_match import suggestions_app
-from idres.output import OutputFormat, console, emit, fail, table
-from review import customers, decisions
+from idres.cli.common import FormatOption, StoreOption, settings_for, store_session
+from idres.cli.merges import AgentOption as MergeAgentOption
+from idres.cli.merges import CommentOption as MergeCommentOption
+from idres.output import OutputFormat, console, emit, fail, say, table
+from review import customers
 from review.errors import ReviewError
+from store import reports
+from store.identities import PROFILE_COLUMNS
+
+group = typer.Typer(help="Look at and act on one customer (an identity group).", no_args_is_help=True)
+
 
 AgentOption = Annotated[str, typer.Option("--agent", help="Who decides (recorded and audited).")]
-CommentOption = Annotated[str | None, typer.Option("--comment", help="Why (kept with the decision).")]
 
 
-def _say(message: str) -> None:
-    console.print(message, highlight=False, markup=False)
+@group.command("show")
+def customer_show(
+    customer_id: Annotated[int, typer.Argument(help="Customer id (a merged-away id shows its survivor).")],
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """A customer's profile, identities, conversations, recent messages and comments."""
+    with store_session(store) as session:
+        record = reports.customer_record(session, customer_id)
+    if record is None:
+        fail(f"no customer {customer_id}")
+    emit(record, fmt, _render_customer)
 
 
-@suggestions_app.command("approve")
-def suggestions_approve(
-    suggestion_id: Annotated[int | None, typer.Argument(help="The suggestion to approve.")] = None,
-    agent: AgentOption = "",
-    comment: CommentOption = None,
-    min_probability: Annotated[
-        float | None,
-        typer.Option(
-            "--min-probability", help="Bulk: approve every pending suggestion at least this probable."
+def _value_source(sources: dict[str, Any], field: str) -> str:
+    """Where a profile value came from: per field after a merge, the one identity before any."""
+    if sources.get("source") == "identity":
+        return f"  (identity {sources.get('identity_id')})"
+    source = sources.get(field)
+    if not isinstance(source, dict):
+        return ""
+    if source.get("rule") == "agent_edited":
+        return "  (edited by an agent)"
+    return f"  (identity {source.get('identity_id')}, {source.get('channel')}, {source.get('rule')})"
+
+
+def _render_customer(record: dict[str, Any]) -> None:
+    profile = record["profile"]
+    if record["redirected_from"]:
+        console.print(
+            f"customer {record['requested_id']} was merged into {record['customer_id']}; showing the survivor",
+            style="yellow",
+            highlight=False,
+        )
+    flags = []
+    if profile.get("locked"):
+        flags.append(f"LOCKED ({profile.get('lock_reason') or 'no reason given'})")
+    if profile.get("status") != "active":
+        flags.append(str(profile.get("status")).upper())
+    fields = [column for column in PROFILE_COLUMNS if column != "profile_sources"]
+    sources = profile.get("profile_sources") or {}
+    lines = [
+        f"{name}: {profile.get(name)}{_value_source(sources, name)}"
+        for name in fields
+        if profile.get(name) not in (None, [], "")
+    ]
+    console.print(
+        Panel.fit(
+            "\n".join(lines) or "(empty profile)",
+            title=f"customer {record['customer_id']} {' '.join(flags)}".strip(),
         ),
-    ] = None,
-    band: Annotated[str | None, typer.Option(help="Bulk: only this band (review, auto_approve).")] = None,
-    channel: Annotated[
-        str | None, typer.Option(help="Bulk: only pairs where a customer has an identity on this channel.")
-    ] = None,
-    store: StoreOption = None,
-    fmt: FormatOption = OutputFormat.text,
-) -> None:
-    """Approve a suggestion (or many with --min-probability); `idres merges apply` merges approved ones."""
-    if (suggestion_id is None) == (min_probability is None):
-        fail(
-            "give either a suggestion ID or --min-probability (for bulk approval), not both or neither",
-            code=2,
-        )
-    if suggestion_id is not None and (band or channel):
-        fail("--band and --channel filter bulk approval; use them with --min-probability", code=2)
-    with store_session(store) as session:
-        try:
-            if suggestion_id is not None:
-                result: Any = decisions.approve(session, suggestion_id, agent, comment)
-            else:
-                assert min_probability is not None
-                result = decisions.bulk_approve(
-                    session, agent, min_probability, band=band, channel=channel, comment=comment
-                )
-        except ReviewError as error:
-            fail(str(error))
-    emit(result, fmt, _render_decision if suggestion_id is not None else _render_bulk)
-
-
-@suggestions_app.command("reject")
-def suggestions_reject(
-    suggestion_id: Annotated[int, typer.Argument(help="The suggestion to reject.")],
-    agent: AgentOption = "",
-    comment: CommentOption = None,
-    store: StoreOption = None,
-    fmt: FormatOption = OutputFormat.text,
-) -> None:
-    """Reject a suggestion: the two customers are different people, and will never be merged."""
-    with store_session(store) as session:
-        try:
-            result = decisions.reject(session, suggestion_id, agent, comment)
-        except ReviewError as error:
-            fail(str(error))
-    emit(result, fmt, _render_decision)
-
-
-def _render_decision(r: dict[str, Any]) -> None:
-    if r["repointed"]:
-        _say(
-            f"note: {r['repointed']}; the suggestion now joins customers {r['customer_id_l']} and {r['customer_id_r']}"
-        )
-    _say(
-        f"suggestion {r['suggestion_id']} {r['status']} by {r['decided_by']} "
-        f"(customers {r['customer_id_l']} and {r['customer_id_r']}, probability {r['probability']:.3f})"
+        markup=False,
+        highlight=False,
     )
-    if r["status"] == "approved":
-        _say("it is merged by the next apply-merges run (`idres merges apply`)")
-
-
-def _render_bulk(results: list[dict[str, Any]]) -> None:
-    approved = sum(r["outcome"] == "approved" for r in results)
-    _say(f"{approved} approved, {len(results) - approved} skipped")
-    if results:
+    console.print(
+        table(
+            "Identities",
+            ["id", "channel", "external id", "name", "email", "phone"],
+            [
+                [
+                    i["identity_id"],
+                    i["channel"],
+                    i["external_id"],
+                    i["display_name"] or " ".join(filter(None, [i["first_name"], i["last_name"]])),
+                    i["email_norm"],
+                    i["phone_e164"],
+                ]
+                for i in record["identities"]
+            ],
+        )
+    )
+    if record["conversations"]:
         console.print(
             table(
-                "Bulk approval",
-                ["suggestion", "probability", "band", "outcome", "reason"],
+                "Conversations",
+                ["id", "channel", "title", "messages", "agent replies", "last"],
                 [
-                    [r["suggestion_id"], f"{r['probability']:.3f}", r["band"], r["outcome"], r.get("reason")]
-                    for r in results
+                    [
+                        c["conversation_id"],
+                        c["channel"],
+                        c["title"],
+                        c["messages"],
+                        c["agent_replies"],
+                        c["last_message_at"],
+                    ]
+                    for c in record["conversations"]
                 ],
+            )
+        )
+    if record["recent_messages"]:
+        console.print(
+            table(
+                "Recent messages",
+                ["when", "channel", "from", "body"],
+                [
+                    [
+                        m["created_at"],
+                        m["channel"],
+                        m["agent_name"] or m["author_kind"],
+                        (m["body"] or "")[:80],
+                    ]
+                    for m in record["recent_messages"]
+                ],
+            )
+        )
+    if record["comments"]:
+        console.print(
+            table(
+                "Comments",
+                ["when", "agent", "comment"],
+                [[c["created_at"], c["agent"], c["body"]] for c in record["comments"]],
             )
         )
 
 
-@customer_app.command("search")
+@group.command("merge")
+def customer_merge(
+    customer_a: Annotated[int, typer.Argument(help="One customer id.")],
+    customer_b: Annotated[int, typer.Argument(help="The other customer id.")],
+    agent: MergeAgentOption,
+    comment: MergeCommentOption = None,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Merge two customers now (the lower id survives); audited and undoable with `idres merges undo`."""
+    from review.merging import merge_customers
+
+    settings = settings_for(store)
+    with store_session(store) as session:
+        try:
+            merge = merge_customers(session, customer_a, customer_b, agent, settings.review, comment)
+        except ReviewError as error:
+            fail(str(error))
+    emit(
+        merge,
+        fmt,
+        lambda m: console.print(
+            f"merge {m['merge_id']}: customer {m['absorbed_id']} merged into {m['survivor_id']} "
+            f"({m['identities_moved']} identities moved); undo with `idres merges undo {m['merge_id']} "
+            f"--agent NAME`" + (f"\nnote: {m['note']}" if m.get("note") else ""),
+            highlight=False,
+            markup=False,
+        ),
+    )
+
+
+@group.command("search")
 def customer_search(
     query: Annotated[str, typer.Argument(help="A name, email, phone number or @handle (typos are fine).")],
     limit: Annotated[int, typer.Option(help="At most this many identities.")] = 20,
@@ -157,7 +218,7 @@ def customer_search(
     )
 
 
-@customer_app.command("lock")
+@group.command("lock")
 def customer_lock(
     customer_id: Annotated[
         int, typer.Argument(help="The customer to lock (a merged id locks its survivor).")
@@ -176,13 +237,13 @@ def customer_lock(
 
     def render(r: dict[str, Any]) -> None:
         if r["redirected"]:
-            _say(f"note: {r['redirected']}")
-        _say(f"customer {r['customer_id']} locked by {r['locked_by']} (reason: {r['lock_reason']})")
+            say(f"note: {r['redirected']}")
+        say(f"customer {r['customer_id']} locked by {r['locked_by']} (reason: {r['lock_reason']})")
 
     emit(result, fmt, render)
 
 
-@customer_app.command("unlock")
+@group.command("unlock")
 def customer_unlock(
     customer_id: Annotated[int, typer.Argument(help="The customer to unlock.")],
     agent: AgentOption = "",
@@ -198,13 +259,13 @@ def customer_unlock(
 
     def render(r: dict[str, Any]) -> None:
         if r["redirected"]:
-            _say(f"note: {r['redirected']}")
-        _say(f"customer {r['customer_id']} unlocked (was locked for: {r['previous_reason']})")
+            say(f"note: {r['redirected']}")
+        say(f"customer {r['customer_id']} unlocked (was locked for: {r['previous_reason']})")
 
     emit(result, fmt, render)
 
 
-@customer_app.command("edit")
+@group.command("edit")
 def customer_edit(
     customer_id: Annotated[int, typer.Argument(help="The customer to edit.")],
     agent: AgentOption = "",
@@ -250,7 +311,7 @@ def customer_edit(
 
     def render(r: dict[str, Any]) -> None:
         if r["unchanged"]:
-            _say(f"customer {r['customer_id']}: nothing changed (the values were already set)")
+            say(f"customer {r['customer_id']}: nothing changed (the values were already set)")
             return
         console.print(
             table(
@@ -263,7 +324,7 @@ def customer_edit(
     emit(result, fmt, render)
 
 
-@customer_app.command("comment")
+@group.command("comment")
 def customer_comment(
     customer_id: Annotated[int, typer.Argument(help="The customer (a merged id comments on its survivor).")],
     text: Annotated[str, typer.Argument(help="The comment.")],
@@ -282,4 +343,4 @@ def customer_comment(
             )
         except ReviewError as error:
             fail(str(error))
-    emit({"comment_id": comment_id}, fmt, lambda r: _say(f"comment {r['comment_id']} added"))
+    emit({"comment_id": comment_id}, fmt, lambda r: say(f"comment {r['comment_id']} added"))

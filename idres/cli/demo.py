@@ -1,4 +1,4 @@
-"""`idres demo`: the whole pipeline on generated sample data, in one process (one Prefect start)."""
+"""`idres sample` (generated channel exports) and `idres demo` (the whole pipeline on them, in one process)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from idres.cli import app
-from idres.cli_common import StoreOption, flow_settings, is_quiet
+from idres.cli.common import StoreOption, flow_settings, is_quiet
 from idres.output import console, fail, table
 from idres.progress import cli_progress
 from idres.settings import DATA_DIR, Settings
 from store import open_store
 
 DEMO_AGENT = "demo-agent"
+
+
 DEMO_OFFICER = "demo-compliance"
+
+
 # a handful of approvals is enough to show merges without pretending the demo reviewed the queue
 DEMO_APPROVALS = 3
 
@@ -161,7 +164,18 @@ def _compliance(settings: Settings, export_customer: int | None) -> list[str]:
     return lines
 
 
-@app.command()
+def sample(
+    identities: Annotated[int, typer.Option(help="How many identities to generate.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/samples/demo"),
+) -> None:
+    """Generate realistic channel exports with the ground truth kept apart (truth.csv)."""
+    from data.generator import generate, write_sample
+
+    files = write_sample(generate(identities, seed=seed), out)
+    console.print(f"wrote {len(files)} files to {out}", highlight=False)
+
+
 def demo(
     identities: Annotated[int, typer.Option(help="Sample size (identities).")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 7,

@@ -9,25 +9,21 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from idres.cli import app
+from idres.cli.app import app
 from idres.settings import Settings, load_settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig
 from store import open_store
 from tests.helpers import write_csv
+from tests.idres.conftest import WriteConfig
 
 runner = CliRunner()
 HEADER = ["channel", "external_id", "first_name", "last_name", "email", "soc_sec_id", "vip_no"]
 
 
-def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
-    path = tmp_path / "idres.toml"
-    path.write_text(text, encoding="utf-8")
-    monkeypatch.setenv("IDRES_CONFIG", str(path))
-    return path
-
-
-def _store(tmp_path: Path, settings: Settings) -> Path:
+@pytest.fixture
+def ingested(tmp_path: Path, settings: Settings) -> Path:
+    """A store of 12 identities with soc_sec_id for all and vip_no for one; returns its path."""
     rows = [
         [
             "email",
@@ -49,10 +45,10 @@ def _rows(output: str) -> dict[str, dict[str, str]]:
     return {row["key"]: row for row in json.loads(output)["settings"]}
 
 
-def test_check_prints_every_value_with_its_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _config(
-        tmp_path,
-        monkeypatch,
+def test_check_prints_every_value_with_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config: WriteConfig
+) -> None:
+    write_config(
         '[match]\nreview_threshold = 0.7\n[[match.comparisons]]\nname = "city"\nenabled = false\n',
     )
     monkeypatch.setenv("IDRES_INGEST__DEFAULT_REGION", "AU")
@@ -78,8 +74,8 @@ def test_check_prints_every_value_with_its_source(tmp_path: Path, monkeypatch: p
     assert "match.review_threshold" in text.output and "environment" in text.output
 
 
-def test_check_never_prints_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _config(tmp_path, monkeypatch, '[compliance]\nexport_passphrase = "hunter2-very-secret"\n')
+def test_check_never_prints_secrets(tmp_path: Path, write_config: WriteConfig) -> None:
+    write_config('[compliance]\nexport_passphrase = "hunter2-very-secret"\n')
     for args in (
         ["config", "check", "--format", "json"],
         ["config", "show"],
@@ -90,16 +86,11 @@ def test_check_never_prints_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert "hunter2" not in result.output and "not shown" in result.output
 
 
-def test_check_finds_a_misspelt_column_against_the_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings
-) -> None:
-    store = _store(tmp_path, settings)
-    _config(
-        tmp_path,
-        monkeypatch,
+def test_check_finds_a_misspelt_column_against_the_store(write_config: WriteConfig, ingested: Path) -> None:
+    write_config(
         '[match]\n[[match.comparisons]]\nname = "ssn"\nkind = "exact"\ncolumn = "soc_secid"\n',
     )
-    result = runner.invoke(app, ["config", "check", "--store", str(store), "--format", "json"])
+    result = runner.invoke(app, ["config", "check", "--store", str(ingested), "--format", "json"])
     assert result.exit_code == 2
     errors = json.loads(result.stdout)["store"]["errors"]
     assert "comparison 'ssn' reads column 'soc_secid', which no identity holds (0 of 12)" in errors[0]
@@ -107,29 +98,19 @@ def test_check_finds_a_misspelt_column_against_the_store(
     assert "soc_sec_id (100%)" in errors[-1] and "first_name_key (100%)" in errors[-1]
 
 
-def test_check_finds_a_misspelt_blocking_column(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings
-) -> None:
-    store = _store(tmp_path, settings)
-    _config(
-        tmp_path, monkeypatch, '[match]\n[[match.blocking_rules]]\nname = "dob"\non = ["birth_date_nrom"]\n'
-    )
-    result = runner.invoke(app, ["config", "check", "--store", str(store)])
+def test_check_finds_a_misspelt_blocking_column(write_config: WriteConfig, ingested: Path) -> None:
+    write_config('[match]\n[[match.blocking_rules]]\nname = "dob"\non = ["birth_date_nrom"]\n')
+    result = runner.invoke(app, ["config", "check", "--store", str(ingested)])
     assert result.exit_code == 2
     assert "blocking rule 'dob' reads column 'birth_date_nrom'" in result.output
     assert "did you mean 'birth_date_norm'?" in result.output
 
 
-def test_check_warns_about_a_sparse_extra_attribute(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings
-) -> None:
-    store = _store(tmp_path, settings)
-    _config(
-        tmp_path,
-        monkeypatch,
+def test_check_warns_about_a_sparse_extra_attribute(write_config: WriteConfig, ingested: Path) -> None:
+    write_config(
         '[match]\n[[match.comparisons]]\nname = "vip"\nkind = "exact"\ncolumn = "vip_no"\n',
     )
-    result = runner.invoke(app, ["config", "check", "--store", str(store), "--format", "json"])
+    result = runner.invoke(app, ["config", "check", "--store", str(ingested), "--format", "json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["store"]["identities"] == 12
@@ -138,19 +119,17 @@ def test_check_warns_about_a_sparse_extra_attribute(
     ]
 
 
-def test_check_exits_2_on_unknown_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _config(tmp_path, monkeypatch, "[match]\nreview_treshold = 0.5\n")
+def test_check_exits_2_on_unknown_keys(tmp_path: Path, write_config: WriteConfig) -> None:
+    path = write_config("[match]\nreview_treshold = 0.5\n")
     result = runner.invoke(app, ["config", "check", "--store", str(tmp_path / "s.duckdb")])
     assert result.exit_code == 2
     assert str(path) in result.output and "did you mean 'review_threshold'" in result.output
 
 
 def test_show_toml_reads_back_to_the_same_configuration(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config: WriteConfig
 ) -> None:
-    _config(
-        tmp_path,
-        monkeypatch,
+    write_config(
         """[match]
 review_threshold = 0.7
 link_type = "link_only"
@@ -181,8 +160,8 @@ disabled = ["anonymize"]
     assert after.model_dump(exclude={"match"}) == before.model_dump(exclude={"match"})
 
 
-def test_show_json_is_the_effective_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _config(tmp_path, monkeypatch, '[match]\nlink_type = "link_and_dedupe"\n')
+def test_show_json_is_the_effective_configuration(write_config: WriteConfig) -> None:
+    write_config('[match]\nlink_type = "link_and_dedupe"\n')
     result = runner.invoke(app, ["config", "show", "--format", "json"])
     data = json.loads(result.stdout)
     assert data["match"]["link_type"] == "link_and_dedupe"

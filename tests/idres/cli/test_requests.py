@@ -6,15 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-import idres.cli_compliance  # noqa: F401  (registers the commands on `app`)
 from compliance.requests import request_export
 from compliance.runner import run_exports
-from idres.cli import app
 from idres.settings import Settings
 from store import open_store
 from tests.compliance.builders import ALICE_EMAIL, compliance_settings, people_store
+from tests.idres.cli.invoke import invoke
 
 
 @pytest.fixture
@@ -24,35 +22,29 @@ def people(tmp_path: Path, settings: Settings, tmp_path_factory: pytest.TempPath
     return settings.store
 
 
-def _invoke(args: list[str], code: int = 0) -> str:
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == code, result.output
-    return result.stdout if code == 0 else result.output  # Prefect may log to stderr
-
-
 def test_request_by_email_and_list_as_json(people: Path) -> None:
-    out = _invoke(["anonymize", "request", "--email", ALICE_EMAIL.upper(), "--requested-by", "dpo",
+    out = invoke(["anonymize", "request", "--email", ALICE_EMAIL.upper(), "--requested-by", "dpo",
                    "--reason", "letter 12", "--store", str(people)])  # fmt: skip
     assert "request 1 queued: anonymize of customer(s) 1" in out
-    _invoke(["export", "request", "--customer", "3", "--requested-by", "dpo", "--store", str(people)])
-    listed = json.loads(_invoke(["requests", "list", "--store", str(people), "--format", "json"]))
+    invoke(["export", "request", "--customer", "3", "--requested-by", "dpo", "--store", str(people)])
+    listed = json.loads(invoke(["requests", "list", "--store", str(people), "--format", "json"]))
     assert [(r["request_id"], r["kind"], r["status"]) for r in listed] == [(2, "export", "pending"),
                                                                             (1, "anonymize", "pending")]  # fmt: skip
     only = json.loads(
-        _invoke(["requests", "list", "--kind", "export", "--store", str(people), "--format", "json"])
+        invoke(["requests", "list", "--kind", "export", "--store", str(people), "--format", "json"])
     )
     assert [r["request_id"] for r in only] == [2]
-    assert "dpo" in _invoke(["requests", "list", "--store", str(people)])
+    assert "dpo" in invoke(["requests", "list", "--store", str(people)])
 
 
 def test_request_for_an_unknown_person_exits_non_zero_and_is_listed(people: Path) -> None:
-    out = _invoke(["export", "request", "--phone", "+447700999999", "--requested-by", "dpo", "--store",
+    out = invoke(["export", "request", "--phone", "+447700999999", "--requested-by", "dpo", "--store",
                    str(people)], code=1)  # fmt: skip
     assert "not_found" in out and "nobody with that phone number" in out
-    listed = json.loads(_invoke(["requests", "list", "--status", "not_found", "--store", str(people), "--format",
+    listed = json.loads(invoke(["requests", "list", "--status", "not_found", "--store", str(people), "--format",
                                  "json"]))  # fmt: skip
     assert len(listed) == 1
-    _invoke(["requests", "list", "--status", "lost", "--store", str(people)], code=1)
+    invoke(["requests", "list", "--status", "lost", "--store", str(people)], code=1)
 
 
 def test_decrypt_checks_and_unpacks_a_bundle(
@@ -61,13 +53,13 @@ def test_decrypt_checks_and_unpacks_a_bundle(
     with open_store(people) as store:
         request_export(store, "dpo", customer_id=1)
         [bundle] = run_exports(store, compliance_settings(tmp_path, export_passphrase="pw 1"), "t")["bundles"]
-    out = _invoke(
+    out = invoke(
         ["export", "decrypt", bundle["path"], "--out", str(tmp_path / "opened"), "--passphrase", "pw 1"]
     )
     assert "files checked" in out
     record = json.loads((tmp_path / "opened" / "record.json").read_text())
     assert record["customer_ids"] == [1, 2]
-    wrong = _invoke(
+    wrong = invoke(
         ["export", "decrypt", bundle["path"], "--out", str(tmp_path / "x"), "--passphrase", "no"], 1
     )
     assert "wrong passphrase" in wrong
@@ -78,33 +70,33 @@ def test_export_run_and_anonymize_run(people: Path, tmp_path: Path, monkeypatch:
                                       prefect_harness: None) -> None:  # fmt: skip
     monkeypatch.setenv("IDRES_COMPLIANCE__EXPORT_DIR", str(tmp_path / "exports"))
     monkeypatch.setenv("IDRES_COMPLIANCE__ANONYMIZATION_KEY_FILE", str(tmp_path / "key"))
-    _invoke(["export", "request", "--customer", "1", "--requested-by", "dpo", "--store", str(people)])
-    out = _invoke(["export", "run", "--store", str(people)])
+    invoke(["export", "request", "--customer", "1", "--requested-by", "dpo", "--store", str(people)])
+    out = invoke(["export", "run", "--store", str(people)])
     assert "1 bundle(s) produced" in out and str(tmp_path / "exports") in out
-    _invoke(["anonymize", "request", "--customer", "1", "--requested-by", "dpo", "--store", str(people)])
-    out = _invoke(["anonymize", "run", "--store", str(people), "--format", "json"])
+    invoke(["anonymize", "request", "--customer", "1", "--requested-by", "dpo", "--store", str(people)])
+    out = invoke(["anonymize", "run", "--store", str(people), "--format", "json"])
     assert json.loads(out)["done"] == [2]
 
 
 def test_a_person_in_several_customers_is_shown_with_why_and_confirmed(people: Path) -> None:
     with open_store(people) as store:  # Brian's identity also carries Alice's address
         store.execute("UPDATE identities SET email_norm = ? WHERE customer_id = 3", [ALICE_EMAIL])
-    out = _invoke(
+    out = invoke(
         ["anonymize", "request", "--email", ALICE_EMAIL, "--requested-by", "dpo", "--store", str(people)]
     )
     assert "2 customers may be this person" in out and "holds the e-mail address" in out
     assert "idres requests confirm 1" in out
-    shown = json.loads(_invoke(["requests", "show", "1", "--store", str(people), "--format", "json"]))
+    shown = json.loads(invoke(["requests", "show", "1", "--store", str(people), "--format", "json"]))
     assert [c["customer_id"] for c in shown["candidates"]] == [1, 3] and shown[
         "status"
     ] == "needs_confirmation"
-    _invoke(["requests", "confirm", "1", "--customers", "9", "--confirmed-by", "dpo", "--store", str(people)],
+    invoke(["requests", "confirm", "1", "--customers", "9", "--confirmed-by", "dpo", "--store", str(people)],
             code=1)  # fmt: skip
-    out = _invoke(["requests", "confirm", "1", "--customers", "1,3", "--confirmed-by", "dpo", "--store",
+    out = invoke(["requests", "confirm", "1", "--customers", "1,3", "--confirmed-by", "dpo", "--store",
                    str(people)])  # fmt: skip
     assert "confirmed for customers 1, 3: pending" in out
-    direct = json.loads(_invoke(["export", "request", "--email", ALICE_EMAIL, "--requested-by", "dpo", "--yes",
+    direct = json.loads(invoke(["export", "request", "--email", ALICE_EMAIL, "--requested-by", "dpo", "--yes",
                                  "--store", str(people), "--format", "json"]))  # fmt: skip
     assert direct["status"] == "pending" and direct["customer_ids"] == [1, 3]
-    listed = _invoke(["requests", "list", "--search", "#3", "--store", str(people)])
+    listed = invoke(["requests", "list", "--search", "#3", "--store", str(people)])
     assert "1, 3" in listed

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from idres.cli import app
+from idres.cli.app import app
 from tests.helpers import write_csv
 
 runner = CliRunner()
@@ -60,12 +60,3 @@ def test_ingest_of_a_bad_file_exits_non_zero(tmp_path: Path, prefect_harness: No
     result = runner.invoke(app, ["ingest", str(bad), "--store", str(tmp_path / "s.duckdb")])
     assert result.exit_code == 1
     assert "empty" in result.output
-
-
-def test_unknown_customer_and_bad_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = tmp_path / "s.duckdb"
-    result = runner.invoke(app, ["customer", "show", "42", "--store", str(store)])
-    assert result.exit_code == 1 and "no customer 42" in result.output
-    monkeypatch.setenv("IDRES_INGEST__DEFAULT_REGION", "Britain")
-    result = runner.invoke(app, ["status", "--store", str(store)])
-    assert result.exit_code == 2 and "default_region" in result.output

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from idres.cli import app
+from idres.cli.app import app
 from idres.settings import Settings
 from ingest.pipeline import ingest_file
 from store import open_store
 from tests.helpers import write_csv
+from tests.idres.conftest import WriteConfig
 
 runner = CliRunner()
 HEADER = ["channel", "external_id", "first_name", "email", "birth_date"]
@@ -60,16 +61,10 @@ def test_quarantine_list_says_how_many_of_how_many(loaded: Settings) -> None:
     assert "3 of 3 quarantined row(s)" in everything.stdout
 
 
-def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
-    path = tmp_path / "idres.toml"
-    path.write_text(text, encoding="utf-8")
-    monkeypatch.setenv("IDRES_CONFIG", str(path))
-
-
 def test_retry_after_a_configuration_fix_loads_the_rows_and_is_audited(
-    tmp_path: Path, loaded: Settings, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, loaded: Settings, monkeypatch: pytest.MonkeyPatch, write_config: WriteConfig
 ) -> None:
-    _config(tmp_path, monkeypatch, "[ingest.channels.pager]\n")  # the missing channel, added
+    write_config("[ingest.channels.pager]\n")  # the missing channel, added
     monkeypatch.setenv("IDRES_INGEST__LANDING_DIR", str(tmp_path / "landing"))
     store = str(loaded.store)
     result = runner.invoke(app, ["quarantine", "retry", "--batch", "1", "--agent", "dana", "--store", store])

@@ -1,31 +1,37 @@
-"""`idres export request|run|decrypt`, `idres anonymize request|run` and `idres requests list`."""
+"""`idres requests list|show|confirm`, and what `idres export` and `idres anonymize` share."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from idres.cli import app
-from idres.cli_common import FormatOption, StoreOption, flow_settings, run_flow, settings_for, store_session
+from idres.cli.common import FormatOption, StoreOption, flow_settings, run_flow, settings_for, store_session
 from idres.output import OutputFormat, console, emit, fail, table
 
-export_app = typer.Typer(help="Data-access / portability requests and their bundles.", no_args_is_help=True)
-anonymize_app = typer.Typer(help="Erasure requests: irreversible anonymization.", no_args_is_help=True)
-requests_app = typer.Typer(help="Export and anonymization requests.", no_args_is_help=True)
-app.add_typer(export_app, name="export")
-app.add_typer(anonymize_app, name="anonymize")
-app.add_typer(requests_app, name="requests")
+group = typer.Typer(help="Export and anonymization requests.", no_args_is_help=True)
+
 
 CustomerOption = Annotated[int | None, typer.Option("--customer", help="The customer id.")]
+
+
 EmailOption = Annotated[str | None, typer.Option("--email", help="An e-mail address of the person.")]
+
+
 PhoneOption = Annotated[str | None, typer.Option("--phone", help="A phone number of the person.")]
+
+
 RequestedByOption = Annotated[
     str, typer.Option("--requested-by", help="Who asked (the compliance officer or agent).")
 ]
+
+
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (e.g. the letter's reference).")]
+
+
 REQUEST_COLUMNS = [
     "id",
     "kind",
@@ -45,6 +51,8 @@ CustomersOption = Annotated[
         "--customers", help="The customers the request covers, e.g. 12,57,80 (from the candidates)."
     ),
 ]
+
+
 YesOption = Annotated[bool, typer.Option("--yes", help="Cover every candidate customer without asking.")]
 
 
@@ -67,7 +75,7 @@ def _print_candidates(request: dict[str, Any], candidates: list[dict[str, Any]])
         for c in candidates]))  # fmt: skip
 
 
-def _queue(
+def queue_request(
     kind: str,
     store: Path | None,
     fmt: OutputFormat,
@@ -79,7 +87,6 @@ def _queue(
     customers: str | None = None,
     yes: bool = False,
 ) -> None:
-    import sys
 
     from compliance.requests import candidates_of, confirm_request, request_anonymization, request_export
     from review.errors import ReviewError
@@ -118,45 +125,8 @@ def _queue(
         highlight=False))  # fmt: skip
 
 
-@export_app.command("request")
-def export_request(
-    requested_by: RequestedByOption,
-    customer: CustomerOption = None,
-    email: EmailOption = None,
-    phone: PhoneOption = None,
-    reason: ReasonOption = None,
-    customers: CustomersOption = None,
-    yes: YesOption = False,
-    store: StoreOption = None,
-    fmt: FormatOption = OutputFormat.text,
-) -> None:
-    """Queue an export of everything stored about a person (name them by exactly one of id, e-mail, phone).
-
-    Every customer that may be the person is shown with why; you confirm which the request covers.
-    """
-    _queue("export", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
-
-
-@anonymize_app.command("request")
-def anonymize_request(
-    requested_by: RequestedByOption,
-    customer: CustomerOption = None,
-    email: EmailOption = None,
-    phone: PhoneOption = None,
-    reason: ReasonOption = None,
-    customers: CustomersOption = None,
-    yes: YesOption = False,
-    store: StoreOption = None,
-    fmt: FormatOption = OutputFormat.text,
-) -> None:
-    """Queue an irreversible anonymization of a person (name them by exactly one of id, e-mail, phone).
-
-    Every customer that may be the person is shown with why; you confirm which the request covers.
-    """
-    _queue("anonymize", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
-
-
-def _run_flow(kind: str, store: Path | None, fmt: OutputFormat) -> None:
+def run_request_flow(kind: str, store: Path | None, fmt: OutputFormat) -> None:
+    """Run the `export` or `anonymize` flow (`kind`) now; Ctrl-C says how far an erasure got."""
     settings = flow_settings(store)
     if kind == "export":
         from flows.export import export_flow as run
@@ -212,48 +182,7 @@ def _render_run(kind: str, summary: dict[str, Any]) -> None:
                       highlight=False)  # fmt: skip
 
 
-@export_app.command("run")
-def export_run(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
-    """Produce bundles for pending export requests now (the `export` flow)."""
-    _run_flow("export", store, fmt)
-
-
-@anonymize_app.command("run")
-def anonymize_run(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
-    """Anonymize and verify pending erasure requests now, with the retention policy (the `anonymize` flow)."""
-    _run_flow("anonymize", store, fmt)
-
-
-@export_app.command("decrypt")
-def export_decrypt(
-    bundle_file: Annotated[Path, typer.Argument(help="The bundle (.zip or .zip.enc).", exists=True, dir_okay=False)],
-    out: Annotated[Path, typer.Option("--out", help="An empty or new folder for the files.")],
-    passphrase: Annotated[
-        str | None,
-        typer.Option(
-            "--passphrase", envvar="IDRES_BUNDLE_PASSPHRASE",
-            help="The bundle passphrase (default: the configured export passphrase, else asked for).",
-        ),
-    ] = None,
-) -> None:  # fmt: skip
-    """Check a bundle's checksums and unpack it (decrypting it first when it is encrypted)."""
-    from exports import BundleError, extract_bundle, is_encrypted
-
-    if passphrase is None and is_encrypted(bundle_file.read_bytes()[:16]):
-        passphrase = settings_for(None).compliance.export_passphrase or typer.prompt(
-            "passphrase", hide_input=True
-        )
-    try:
-        manifest = extract_bundle(bundle_file, out, passphrase)
-    except BundleError as error:
-        fail(str(error))
-    console.print(
-        f"request {manifest.get('request_id')}: {len(manifest['files']) + 1} files checked and written to {out}",
-        highlight=False,
-    )
-
-
-@requests_app.command("list")
+@group.command("list")
 def requests_list(
     kind: Annotated[str | None, typer.Option("--kind", help="export or anonymize.")] = None,
     status: Annotated[
@@ -289,7 +218,7 @@ def requests_list(
         for r in data])))  # fmt: skip
 
 
-@requests_app.command("show")
+@group.command("show")
 def requests_show(
     request_id: Annotated[int, typer.Argument(help="The request id.")],
     store: StoreOption = None,
@@ -316,7 +245,7 @@ def requests_show(
     emit({**found, "candidates": candidates}, fmt, render)
 
 
-@requests_app.command("confirm")
+@group.command("confirm")
 def requests_confirm(
     request_id: Annotated[int, typer.Argument(help="The request id.")],
     customers: Annotated[str, typer.Option("--customers", help="The customers it covers, e.g. 12,57,80.")],

@@ -16,8 +16,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from idres import cli_common
-from idres.cli import app
+from idres.cli import common
+from idres.cli.app import app
 from idres.settings import Settings
 from tests.helpers import write_csv
 
@@ -131,27 +131,25 @@ def test_prefect_trouble_is_retried_once(monkeypatch: pytest.MonkeyPatch, capsys
             raise httpx.ConnectError("connection refused")
         return "done"
 
-    assert cli_common.run_flow("ingest failed", Settings(), flaky) == "done"
+    assert common.run_flow("ingest failed", Settings(), flaky) == "done"
     assert len(calls) == 2
 
 
 def test_prefect_trouble_that_persists_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("flows.runtime.prefect_api", _no_prefect)
     messages: list[str] = []
-    monkeypatch.setattr(
-        cli_common, "fail", lambda message, code=1: messages.append(message) or sys.exit(code)
-    )
+    monkeypatch.setattr(common, "fail", lambda message, code=1: messages.append(message) or sys.exit(code))
 
     def broken() -> None:
         raise RuntimeError("flow crashed") from httpx.ReadTimeout("timed out")
 
     with pytest.raises(SystemExit):
-        cli_common.run_flow("match failed", Settings(), broken)
+        common.run_flow("match failed", Settings(), broken)
     assert "Prefect did not answer" in messages[0] and "PREFECT_API_URL" in messages[0]
 
     def own_error() -> None:
         raise ValueError("bad input while loading x.csv")
 
     with pytest.raises(SystemExit):
-        cli_common.run_flow("ingest failed", Settings(), own_error)
+        common.run_flow("ingest failed", Settings(), own_error)
     assert messages[1] == "ingest failed: bad input while loading x.csv"  # not retried, not re-worded

@@ -1,4 +1,4 @@
-"""`idres quarantine export` and `idres quarantine retry`: fixed rows back in with one command, audited."""
+"""`idres quarantine list|export|retry`: rows that failed validation, and fixed rows back in, audited."""
 
 from __future__ import annotations
 
@@ -7,14 +7,57 @@ from typing import Annotated, Any
 
 import typer
 
-from idres.cli import quarantine_app
-from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.cli.common import FormatOption, StoreOption, settings_for, store_session
 from idres.output import OutputFormat, console, emit, fail, table
+from store import reports
+
+group = typer.Typer(help="Rows that failed validation, kept with file, row and reason.", no_args_is_help=True)
+
 
 AgentOption = Annotated[str, typer.Option("--agent", help="Who does this (audited).")]
 
 
-@quarantine_app.command("export")
+@group.command("list")
+def quarantine_list(
+    batch: Annotated[int | None, typer.Option(help="Only rows of this ingest batch.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Quarantined rows with file, row number, failed expectation and the raw row."""
+    with store_session(store) as session:
+        rows = reports.quarantine_rows(session, batch, limit)
+        total = reports.quarantine_count(session, batch)
+    emit(
+        rows,
+        fmt,
+        lambda data: _render_quarantine(data, total),
+    )
+
+
+def _render_quarantine(data: list[dict[str, Any]], total: int) -> None:
+    console.print(
+        table(
+            "Quarantine",
+            ["id", "batch", "file", "row", "reason", "raw row"],
+            [
+                [
+                    q["quarantine_id"],
+                    q["batch_id"],
+                    q["file_path"],
+                    q["row_number"],
+                    q["reason"],
+                    (q["raw_row"] or "")[:120],  # the whole row is in --format json
+                ]
+                for q in data
+            ],
+        )
+    )
+    more = " (newest first; --limit N for more, --batch N for one file)" if len(data) < total else ""
+    console.print(f"{len(data)} of {total} quarantined row(s){more}", highlight=False)
+
+
+@group.command("export")
 def quarantine_export(
     out: Annotated[Path, typer.Option(help="Folder for the JSON Lines files (one per batch).")],
     agent: AgentOption,
@@ -46,7 +89,7 @@ def quarantine_export(
     )
 
 
-@quarantine_app.command("retry")
+@group.command("retry")
 def quarantine_retry(
     agent: AgentOption,
     batch: Annotated[int | None, typer.Option(help="Only rows of this ingest batch.")] = None,

@@ -1,4 +1,4 @@
-"""`idres match`, `idres suggestions ...`, `idres customers export` and `idres evaluate`."""
+"""`idres match` (the `match` flow) and `idres evaluate` (scores against a ground truth)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,7 @@ import polars as pl
 import typer
 from rich.markup import escape
 
-# defined before importing idres.cli: importing this module first runs idres.cli, whose
-# registrations import idres.cli_review, which needs suggestions_app from here
-suggestions_app = typer.Typer(help="Merge suggestions produced by `idres match`.", no_args_is_help=True)
-customers_app = typer.Typer(help="All customers at once (exports).", no_args_is_help=True)
-
-from idres.cli import app  # noqa: E402
-from idres.cli_common import (  # noqa: E402
+from idres.cli.common import (
     FormatOption,
     StoreOption,
     flow_settings,
@@ -26,16 +20,10 @@ from idres.cli_common import (  # noqa: E402
     settings_for,
     store_session,
 )
-from idres.output import OutputFormat, console, emit, err_console, fail, table  # noqa: E402
-from store import suggestions as store_suggestions  # noqa: E402
-
-app.add_typer(suggestions_app, name="suggestions")
-app.add_typer(customers_app, name="customers")
-
-OutOption = Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv or .jsonl.")]
+from idres.output import OutputFormat, console, emit, err_console, fail, table
+from store import suggestions as store_suggestions
 
 
-@app.command()
 def match(
     full: Annotated[
         bool,
@@ -91,141 +79,6 @@ def _render_match(s: dict[str, Any]) -> None:
         console.print(table("Suggestions per band", ["band", "count"], list(s["band_counts"].items())))
     for note in s.get("notes", []):
         console.print(f"note: {note}", highlight=False, markup=False)
-
-
-@suggestions_app.command("list")
-def suggestions_list(
-    status: Annotated[
-        str | None, typer.Option(help="pending, approved, rejected, applied, superseded.")
-    ] = None,
-    band: Annotated[
-        str | None,
-        typer.Option(
-            help="review, auto_approve, related or possible (below review: listed only when asked for)."
-        ),
-    ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many suggestions.")] = 50,
-    store: StoreOption = None,
-    fmt: FormatOption = OutputFormat.text,
-) -> None:
-    """Suggestions, most probable first."""
-    with store_session(store) as session:
-        rows = store_suggestions.list_suggestions(session, status=status, band=band, limit=limit)
-    emit(
-        rows,
-        fmt,
-        lambda data: console.print(
-            table(
-                "Suggestions",
-                ["id", "customers", "probability", "band", "status", "reason"],
-                [
-                    [
-                        r["suggestion_id"],
-                        f"{r['customer_id_l']} + {r['customer_id_r']}",
-                        f"{r['probability']:.3f}",
-                        r["band"],
-                        r["status"],
-                        r["reason"],
-                    ]
-                    for r in data
-                ],
-            )
-        ),
-    )
-
-
-@suggestions_app.command("show")
-def suggestions_show(
-    suggestion_id: Annotated[int, typer.Argument(help="Suggestion id.")],
-    store: StoreOption = None,
-    fmt: FormatOption = OutputFormat.text,
-) -> None:
-    """One suggestion: scores, evidence per field and both customers' identities."""
-    with store_session(store) as session:
-        record = store_suggestions.get_suggestion(session, suggestion_id)
-    if record is None:
-        fail(f"no suggestion {suggestion_id}")
-    emit(record, fmt, _render_suggestion)
-
-
-def _render_suggestion(r: dict[str, Any]) -> None:
-    console.print(
-        f"suggestion {r['suggestion_id']}: customers {r['customer_id_l']} + {r['customer_id_r']}, "
-        f"probability {r['probability']:.3f} (weight {r['match_weight']:.2f}), band {r['band']}, "
-        f"status {r['status']}",
-        highlight=False,
-        markup=False,
-    )
-    for label in ("reason", "status_reason"):
-        if r.get(label):
-            console.print(f"{label}: {r[label]}", highlight=False, markup=False)
-    console.print(
-        table(
-            "Evidence",
-            ["field", "value_l", "value_r", "level", "weight"],
-            [
-                [
-                    e.get("field"),
-                    e.get("value_l"),
-                    e.get("value_r"),
-                    e.get("level"),
-                    f"{e.get('weight', 0):.2f}",
-                ]
-                for e in r["evidence"]
-            ],
-        )
-    )
-    for side in ("l", "r"):
-        console.print(
-            table(
-                f"Customer {r[f'customer_id_{side}']}",
-                ["id", "channel", "external id", "name", "email", "phone"],
-                [
-                    [
-                        i["identity_id"],
-                        i["channel"],
-                        i["external_id"],
-                        i["display_name"] or " ".join(filter(None, [i["first_name"], i["last_name"]])),
-                        i["email"],
-                        i["phone"],
-                    ]
-                    for i in r[f"identities_{side}"]
-                ],
-            )
-        )
-
-
-def write_frame(frame: pl.DataFrame, out: Path) -> None:
-    """Write a frame by the file's extension; CSV gets list columns joined with ';'."""
-    suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".parquet":
-        frame.write_parquet(out)
-    elif suffix == ".jsonl":
-        frame.write_ndjson(out)
-    elif suffix == ".csv":
-        lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
-        frame.with_columns(pl.col(name).list.join(";") for name in lists).write_csv(out)
-    else:
-        fail(f"unknown output format {out.suffix!r}: use .parquet, .csv or .jsonl", code=2)
-
-
-@suggestions_app.command("export")
-def suggestions_export(out: OutOption, store: StoreOption = None) -> None:
-    """Every suggestion with both customers' identities (channel:external_id)."""
-    with store_session(store) as session:
-        frame = store_suggestions.suggestions_for_export(session)
-    write_frame(frame, out)
-    console.print(f"wrote {frame.height} suggestions to {out}", highlight=False)
-
-
-@customers_app.command("export")
-def customers_export(out: OutOption, store: StoreOption = None) -> None:
-    """Every customer with its identities (channel:external_id)."""
-    with store_session(store) as session:
-        frame = store_suggestions.customers_for_export(session)
-    write_frame(frame, out)
-    console.print(f"wrote {frame.height} customers to {out}", highlight=False)
 
 
 def read_truth(path: Path) -> pl.DataFrame:
@@ -301,7 +154,6 @@ def evaluate_store(
     }
 
 
-@app.command()
 def evaluate(
     truth: Annotated[Path, typer.Option("--truth", help="CSV/Parquet with channel, external_id, entity_id.")],
     store: StoreOption = None,

@@ -10,8 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from idres.cli import app
-from idres.cli_common import FormatOption, StoreOption, match_config_for, settings_for
+from idres.cli.common import FormatOption, StoreOption, match_config_for, settings_for
 from idres.config import (
     COMMAND_LINE,
     DEFAULT,
@@ -24,11 +23,10 @@ from idres.config import (
 from idres.output import OutputFormat, console, emit, err_console, table
 from idres.settings import Settings, config_file, environment_values
 
-config_app = typer.Typer(
+group = typer.Typer(
     help="The effective configuration (defaults, idres.toml, IDRES_* variables) and its check.",
     no_args_is_help=True,
 )
-app.add_typer(config_app, name="config")
 
 
 class ShowFormat(StrEnum):
@@ -40,7 +38,7 @@ class ShowFormat(StrEnum):
 
 def _sources(settings: Settings, store: Path | None) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     effective = effective_settings(settings)
-    from idres.cli_common import GLOBAL
+    from idres.cli.common import GLOBAL
 
     given = store or GLOBAL.store  # `--store` after or before the command
     sources = value_sources(effective, config_file(), environment_values(), {"store"} if given else None)
@@ -128,7 +126,7 @@ def check_store(settings: Settings) -> dict[str, Any]:
     return out
 
 
-@config_app.command("check")
+@group.command("check")
 def config_check(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
     """Validate idres.toml and IDRES_* variables and the store's columns; print every value and its source."""
     settings = settings_for(store)  # a malformed file or unknown key exits 2 here
@@ -163,7 +161,7 @@ def _render_check(report: dict[str, Any]) -> None:
     console.print("configuration OK" if report["ok"] else "configuration has errors", highlight=False)
 
 
-@config_app.command("show")
+@group.command("show")
 def config_show(
     store: StoreOption = None,
     fmt: Annotated[ShowFormat, typer.Option("--format", help="toml (reads back as idres.toml) or json.")] = (

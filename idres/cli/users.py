@@ -1,4 +1,4 @@
-"""`idres web` (the review page) and `idres users` (its accounts)."""
+"""`idres users add|list|disable|set`: accounts of the web page."""
 
 from __future__ import annotations
 
@@ -7,36 +7,11 @@ from typing import Annotated
 
 import typer
 
-from idres.cli import app
-from idres.cli_common import FormatOption, StoreOption, settings_for, store_session
+from idres.cli.common import FormatOption, StoreOption, store_session
 from idres.output import OutputFormat, console, emit, fail, table
 from store import users as store_users
 
-users_app = typer.Typer(help="Accounts of the web page (agent, compliance, admin).", no_args_is_help=True)
-app.add_typer(users_app, name="users")
-
-
-@app.command()
-def web(
-    store: StoreOption = None,
-    host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
-) -> None:
-    """Serve the review queue and customer information panel in a browser."""
-    import uvicorn
-
-    from web.app import create_app
-
-    settings = settings_for(store)
-    try:
-        application = create_app(settings)
-    except Exception as error:  # e.g. the store is busy for longer than the wait, or unreadable
-        fail(f"could not start the web page: {error}")
-    console.print(
-        f"idres web on http://{host or settings.web.host}:{port or settings.web.port} (store {settings.store})",
-        highlight=False,
-    )
-    uvicorn.run(application, host=host or settings.web.host, port=port or settings.web.port, log_level="info")
+group = typer.Typer(help="Accounts of the web page (agent, compliance, admin).", no_args_is_help=True)
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -49,7 +24,7 @@ def _read_password(password_stdin: bool) -> str:
     return password
 
 
-@users_app.command("add")
+@group.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ -).")],
     role: Annotated[str, typer.Option("--role", help="agent, compliance or admin.")],
@@ -78,7 +53,7 @@ def users_add(
     console.print(f"user {name} added with role {role}", highlight=False)
 
 
-@users_app.command("list")
+@group.command("list")
 def users_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
     """List accounts (never their password hashes)."""
     with store_session(store) as session:
@@ -99,7 +74,7 @@ def users_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.text)
     )
 
 
-@users_app.command("disable")
+@group.command("disable")
 def users_disable(name: Annotated[str, typer.Argument(help="User name.")], store: StoreOption = None) -> None:
     """Disable an account: it can no longer log in, and its open sessions end at once."""
     with store_session(store) as session:
@@ -110,7 +85,7 @@ def users_disable(name: Annotated[str, typer.Argument(help="User name.")], store
     console.print(f"user {name} disabled", highlight=False)
 
 
-@users_app.command("set")
+@group.command("set")
 def users_set(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str | None, typer.Option("--role", help="New role: agent, compliance or admin.")] = None,
