@@ -23,6 +23,7 @@ group = typer.Typer(help="Erasure requests: irreversible anonymization.", no_arg
 
 @group.command("request")
 def anonymize_request(
+    ctx: typer.Context,
     requested_by: RequestedByOption,
     customer: CustomerOption = None,
     email: EmailOption = None,
@@ -37,10 +38,12 @@ def anonymize_request(
 
     Every customer that may be the person is shown with why; you confirm which the request covers.
     """
-    queue_request("anonymize", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
+    queue_request(ctx, "anonymize", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
 
 
 @group.command("run")
-def anonymize_run(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
+def anonymize_run(
+    ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = OutputFormat.text
+) -> None:
     """Anonymize and verify pending erasure requests now, with the retention policy (the `anonymize` flow)."""
-    run_request_flow("anonymize", store, fmt)
+    run_request_flow(ctx, "anonymize", store, fmt)

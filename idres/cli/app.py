@@ -28,7 +28,7 @@ from idres.cli import (
     users,
     web,
 )
-from idres.cli.common import IdresGroup, QuietOption, StoreOption, set_global_options
+from idres.cli.common import IdresGroup, QuietOption, StoreOption, start_invocation
 
 app = typer.Typer(
     name="idres",
@@ -41,9 +41,9 @@ app = typer.Typer(
 
 
 @app.callback()
-def _global_options(store: StoreOption = None, quiet: QuietOption = False) -> None:
+def _global_options(ctx: typer.Context, store: StoreOption = None, quiet: QuietOption = False) -> None:
     """Options for every command: `idres --store PATH -q COMMAND` (a command's own --store wins)."""
-    set_global_options(store, quiet)
+    start_invocation(ctx, store, quiet)
 
 
 for command in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -38,31 +38,56 @@ QuietOption = Annotated[
 
 
 @dataclass
-class GlobalOptions:
-    """Options given before the command (`idres --store PATH -q COMMAND`), for the command to use."""
+class CliContext:
+    """What the `idres` group callback hands every command (`ctx.obj`): the global options, the settings.
 
-    store: Path | None = None
-    quiet: bool = False
+    The settings are resolved once per invocation, on first use (a command that reads none, like
+    `idres sample`, does not fail on a bad idres.toml it never uses); a command's own `--store` goes on top.
+    """
+
+    store: Path | None = None  # `idres --store PATH COMMAND`
+    quiet: bool = False  # `-q/--quiet`, before or after the command
+    _settings: Settings | None = field(default=None, repr=False)
+
+    def settings(self, store: Path | None = None) -> Settings:
+        """The settings from env and config file, with `--store` on top; bad configuration exits 2."""
+        if self._settings is None:
+            try:
+                self._settings = load_settings(store=self.store)
+            except SettingsError as error:
+                fail(str(error), code=2)
+        if store is not None and store != self._settings.store:
+            return self._settings.model_copy(update={"store": store})
+        return self._settings
+
+    def store_given(self, store: Path | None) -> bool:
+        """True when the store was named on the command line (before or after the command)."""
+        return (store or self.store) is not None
 
 
-GLOBAL = GlobalOptions()
+def start_invocation(ctx: typer.Context, store: Path | None, quiet: bool) -> None:
+    """Give the invocation its context (called by the group callback once per command line)."""
+    ctx.obj = CliContext(store=store, quiet=quiet)
+    set_quiet(quiet)  # console state lives as long as the process: reset for each invocation
 
 
-def set_global_options(store: Path | None, quiet: bool) -> None:
-    """Record the options given before the command (called once per invocation, so it also resets)."""
-    GLOBAL.store = store
-    GLOBAL.quiet = quiet
-    set_quiet(quiet)
+def cli_context(ctx: typer.Context) -> CliContext:
+    """The invocation's context, made by the group callback (a bare one for commands invoked on their own)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliContext):
+        root.obj = CliContext()
+    obj: CliContext = root.obj
+    return obj
 
 
-def is_quiet() -> bool:
+def is_quiet(ctx: typer.Context) -> bool:
     """True when `-q/--quiet` was given, before or after the command."""
-    return GLOBAL.quiet
+    return cli_context(ctx).quiet
 
 
 def _quiet_given(ctx: Any, param: Any, value: bool) -> bool:
     if value:
-        GLOBAL.quiet = True
+        cli_context(ctx).quiet = True
         set_quiet(True)
     return value
 
@@ -78,7 +103,7 @@ def _quiet_parameter() -> Any:
     command = typer.main.get_command(probe)
     (parameter,) = [p for p in command.params if p.name == "quiet"]
     parameter = copy.copy(parameter)
-    parameter.expose_value = False  # commands read it with is_quiet()
+    parameter.expose_value = False  # commands read it with is_quiet(ctx)
     parameter.callback = _quiet_given
     return parameter
 
@@ -102,12 +127,9 @@ class IdresGroup(TyperGroup):
                 command.params.append(quiet)
 
 
-def settings_for(store: Path | None = None) -> Settings:
-    """Settings from env and config, with `--store` on top; bad configuration exits with its reason."""
-    try:
-        return load_settings(store=store or GLOBAL.store)
-    except SettingsError as error:
-        fail(str(error), code=2)
+def settings_for(ctx: typer.Context, store: Path | None = None) -> Settings:
+    """The invocation's settings, with the command's `--store` on top; bad configuration exits 2."""
+    return cli_context(ctx).settings(store)
 
 
 def match_config_for(settings: Settings) -> Any:
@@ -121,22 +143,22 @@ def match_config_for(settings: Settings) -> Any:
         fail(f"{config_file() or 'settings'}: [match]: {error}", code=2)
 
 
-def flow_settings(store: Path | None = None) -> Settings:
+def flow_settings(ctx: typer.Context, store: Path | None = None) -> Settings:
     """Settings for a command that runs flows, with idres' Prefect settings put in the environment.
 
     Call it before importing a flow module: Prefect reads its settings when it is first imported.
     """
     from flows.runtime import prepare_prefect
 
-    settings = settings_for(store)
+    settings = settings_for(ctx, store)
     prepare_prefect(settings.prefect)
     return settings
 
 
 @contextmanager
-def store_session(store: Path | None, read_only: bool = False) -> Iterator[Store]:
+def store_session(ctx: typer.Context, store: Path | None, read_only: bool = False) -> Iterator[Store]:
     """Open the configured store for one command; store errors exit with their message."""
-    settings = settings_for(store)
+    settings = settings_for(ctx, store)
     try:
         with open_store(
             settings.store, read_only=read_only, busy_timeout_s=settings.store_busy_timeout_s
@@ -151,6 +173,7 @@ def run_flow(
     settings: Settings,
     call: Callable[[], T],
     passthrough: tuple[type[BaseException], ...] = (),
+    quiet: bool = False,
 ) -> T:
     """Run `call` (a flow) on a warm Prefect API; Prefect trouble is retried once, then explained.
 
@@ -161,7 +184,7 @@ def run_flow(
 
     for attempt in (1, 2):
         try:
-            with prefect_api(settings.prefect, quiet=is_quiet()):
+            with prefect_api(settings.prefect, quiet=quiet):
                 return call()
         except typer.Exit:
             raise

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from idres.cli.common import FormatOption, StoreOption, match_config_for, settings_for
+from idres.cli.common import FormatOption, StoreOption, cli_context, match_config_for, settings_for
 from idres.config import (
     COMMAND_LINE,
     DEFAULT,
@@ -36,11 +36,11 @@ class ShowFormat(StrEnum):
     json = "json"
 
 
-def _sources(settings: Settings, store: Path | None) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+def _sources(
+    ctx: typer.Context, settings: Settings, store: Path | None
+) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     effective = effective_settings(settings)
-    from idres.cli.common import GLOBAL
-
-    given = store or GLOBAL.store  # `--store` after or before the command
+    given = cli_context(ctx).store_given(store)  # `--store` after or before the command
     sources = value_sources(effective, config_file(), environment_values(), {"store"} if given else None)
     # a comparison or rule is the user's when [match] names it, else a built-in default
     for section in ("comparisons", "blocking_rules"):
@@ -127,11 +127,13 @@ def check_store(settings: Settings) -> dict[str, Any]:
 
 
 @group.command("check")
-def config_check(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
+def config_check(
+    ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = OutputFormat.text
+) -> None:
     """Validate idres.toml and IDRES_* variables and the store's columns; print every value and its source."""
-    settings = settings_for(store)  # a malformed file or unknown key exits 2 here
+    settings = settings_for(ctx, store)  # a malformed file or unknown key exits 2 here
     match_config_for(settings)  # so does a bad [match]
-    effective, sources = _sources(settings, store)
+    effective, sources = _sources(ctx, settings, store)
     file = config_file()
     checked = check_store(settings)
     report: dict[str, Any] = {
@@ -163,6 +165,7 @@ def _render_check(report: dict[str, Any]) -> None:
 
 @group.command("show")
 def config_show(
+    ctx: typer.Context,
     store: StoreOption = None,
     fmt: Annotated[ShowFormat, typer.Option("--format", help="toml (reads back as idres.toml) or json.")] = (
         ShowFormat.toml
@@ -172,9 +175,9 @@ def config_show(
     ] = (False),
 ) -> None:
     """Print the effective configuration (defaults merged with idres.toml and IDRES_* variables)."""
-    settings = settings_for(store)
+    settings = settings_for(ctx, store)
     match_config_for(settings)
-    effective, where = _sources(settings, store)
+    effective, where = _sources(ctx, settings, store)
     if fmt == ShowFormat.json:
         sys.stdout.write(json.dumps(_masked(effective), indent=2, ensure_ascii=False) + "\n")
         return

@@ -18,18 +18,18 @@ from store.identities import PROFILE_COLUMNS
 
 group = typer.Typer(help="Look at and act on one customer (an identity group).", no_args_is_help=True)
 
-
 AgentOption = Annotated[str, typer.Option("--agent", help="Who decides (recorded and audited).")]
 
 
 @group.command("show")
 def customer_show(
+    ctx: typer.Context,
     customer_id: Annotated[int, typer.Argument(help="Customer id (a merged-away id shows its survivor).")],
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """A customer's profile, identities, conversations, recent messages and comments."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         record = reports.customer_record(session, customer_id)
     if record is None:
         fail(f"no customer {customer_id}")
@@ -139,6 +139,7 @@ def _render_customer(record: dict[str, Any]) -> None:
 
 @group.command("merge")
 def customer_merge(
+    ctx: typer.Context,
     customer_a: Annotated[int, typer.Argument(help="One customer id.")],
     customer_b: Annotated[int, typer.Argument(help="The other customer id.")],
     agent: MergeAgentOption,
@@ -149,8 +150,8 @@ def customer_merge(
     """Merge two customers now (the lower id survives); audited and undoable with `idres merges undo`."""
     from review.merging import merge_customers
 
-    settings = settings_for(store)
-    with store_session(store) as session:
+    settings = settings_for(ctx, store)
+    with store_session(ctx, store) as session:
         try:
             merge = merge_customers(session, customer_a, customer_b, agent, settings.review, comment)
         except ReviewError as error:
@@ -170,14 +171,15 @@ def customer_merge(
 
 @group.command("search")
 def customer_search(
+    ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="A name, email, phone number or @handle (typos are fine).")],
     limit: Annotated[int, typer.Option(help="At most this many identities.")] = 20,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Find identities of active customers by name, email, phone or handle, best match first."""
-    region = settings_for(store).ingest.default_region
-    with store_session(store, read_only=True) as session:
+    region = settings_for(ctx, store).ingest.default_region
+    with store_session(ctx, store, read_only=True) as session:
         try:
             rows = customers.search_identities(session, query, limit, default_region=region)
         except ReviewError as error:
@@ -220,6 +222,7 @@ def customer_search(
 
 @group.command("lock")
 def customer_lock(
+    ctx: typer.Context,
     customer_id: Annotated[
         int, typer.Argument(help="The customer to lock (a merged id locks its survivor).")
     ],
@@ -229,7 +232,7 @@ def customer_lock(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Lock a customer: it is not suggested, merged, edited or split until unlocked."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             result = customers.lock(session, customer_id, agent, reason)
         except ReviewError as error:
@@ -245,13 +248,14 @@ def customer_lock(
 
 @group.command("unlock")
 def customer_unlock(
+    ctx: typer.Context,
     customer_id: Annotated[int, typer.Argument(help="The customer to unlock.")],
     agent: AgentOption = "",
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Unlock a customer."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             result = customers.unlock(session, customer_id, agent)
         except ReviewError as error:
@@ -267,6 +271,7 @@ def customer_unlock(
 
 @group.command("edit")
 def customer_edit(
+    ctx: typer.Context,
     customer_id: Annotated[int, typer.Argument(help="The customer to edit.")],
     agent: AgentOption = "",
     first_name: Annotated[str | None, typer.Option(help="First name ('' clears it).")] = None,
@@ -302,8 +307,8 @@ def customer_edit(
         "emails": email, "phones": phone, "remove_emails": remove_email, "remove_phones": remove_phone,
     }  # fmt: skip
     changes = {key: value for key, value in fields.items() if value is not None}
-    region = settings_for(store).ingest.default_region
-    with store_session(store) as session:
+    region = settings_for(ctx, store).ingest.default_region
+    with store_session(ctx, store) as session:
         try:
             result = customers.edit_profile(session, customer_id, agent, changes, default_region=region)
         except ReviewError as error:
@@ -326,6 +331,7 @@ def customer_edit(
 
 @group.command("comment")
 def customer_comment(
+    ctx: typer.Context,
     customer_id: Annotated[int, typer.Argument(help="The customer (a merged id comments on its survivor).")],
     text: Annotated[str, typer.Argument(help="The comment.")],
     agent: AgentOption = "",
@@ -336,7 +342,7 @@ def customer_comment(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Add a comment to a customer's activity log (or one of its conversations); `customer show` lists them."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             comment_id = customers.add_comment(
                 session, agent, text, customer_id=customer_id, conversation_id=conversation

@@ -12,9 +12,9 @@ group = typer.Typer(help="All customers at once (exports).", no_args_is_help=Tru
 
 
 @group.command("export")
-def customers_export(out: OutOption, store: StoreOption = None) -> None:
+def customers_export(ctx: typer.Context, out: OutOption, store: StoreOption = None) -> None:
     """Every customer with its identities (channel:external_id)."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         frame = store_suggestions.customers_for_export(session)
     write_frame(frame, out)
     console.print(f"wrote {frame.height} customers to {out}", highlight=False)

@@ -177,12 +177,13 @@ def sample(
 
 
 def demo(
+    ctx: typer.Context,
     identities: Annotated[int, typer.Option(help="Sample size (identities).")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 7,
     store: StoreOption = None,
 ) -> None:
     """Generate sample data and run every flow on it: ingest, match, review + apply merges, export, anonymize."""
-    settings = flow_settings(store)
+    settings = flow_settings(ctx, store)
     from data.generator import generate, write_sample
     from flows.runtime import PrefectUnavailable, prefect_api
 
@@ -191,7 +192,7 @@ def demo(
         write_sample(generate(identities, seed=seed), sample_dir)
         _say(f"generated {identities} identities with messages in {sample_dir}")
     try:
-        with prefect_api(settings.prefect, quiet=is_quiet()):  # one warm server for every flow
+        with prefect_api(settings.prefect, quiet=is_quiet(ctx)):  # one warm server for every flow
             _ingest(settings, sample_dir)
             _match(settings)
             survivor = _review(settings)

@@ -26,6 +26,7 @@ group = typer.Typer(help="Data-access / portability requests and their bundles."
 
 @group.command("request")
 def export_request(
+    ctx: typer.Context,
     requested_by: RequestedByOption,
     customer: CustomerOption = None,
     email: EmailOption = None,
@@ -40,17 +41,18 @@ def export_request(
 
     Every customer that may be the person is shown with why; you confirm which the request covers.
     """
-    queue_request("export", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
+    queue_request(ctx, "export", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
 
 
 @group.command("run")
-def export_run(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
+def export_run(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
     """Produce bundles for pending export requests now (the `export` flow)."""
-    run_request_flow("export", store, fmt)
+    run_request_flow(ctx, "export", store, fmt)
 
 
 @group.command("decrypt")
 def export_decrypt(
+    ctx: typer.Context,
     bundle_file: Annotated[Path, typer.Argument(help="The bundle (.zip or .zip.enc).", exists=True, dir_okay=False)],
     out: Annotated[Path, typer.Option("--out", help="An empty or new folder for the files.")],
     passphrase: Annotated[
@@ -65,7 +67,7 @@ def export_decrypt(
     from exports import BundleError, extract_bundle, is_encrypted
 
     if passphrase is None and is_encrypted(bundle_file.read_bytes()[:16]):
-        passphrase = settings_for(None).compliance.export_passphrase or typer.prompt(
+        passphrase = settings_for(ctx).compliance.export_passphrase or typer.prompt(
             "passphrase", hide_input=True
         )
     try:

@@ -13,6 +13,7 @@ from idres.output import OutputFormat, console, emit, err_console, fail, table
 
 
 def ingest(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files or folders; the landing folder when omitted.")
     ] = None,
@@ -30,7 +31,7 @@ def ingest(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Read, normalize, validate and load channel exports (CSV, JSON Lines, Parquet) with the `ingest` flow."""
-    settings = flow_settings(store)
+    settings = flow_settings(ctx, store)
     if preset is not None:
         from ingest.presets import PRESETS
 
@@ -40,7 +41,7 @@ def ingest(
     from idres.progress import cli_progress
 
     began = time.perf_counter()
-    with cli_progress("ingest", enabled=not is_quiet() and fmt == OutputFormat.text):
+    with cli_progress("ingest", enabled=not is_quiet(ctx) and fmt == OutputFormat.text):
         results = run_flow(
             "ingest failed",
             settings,
@@ -51,6 +52,7 @@ def ingest(
                 channel=channel,
                 preset=preset,
             ),
+            quiet=is_quiet(ctx),
         )
     emit(results, fmt, _render_ingest)
     if fmt == OutputFormat.text and results:

@@ -25,6 +25,7 @@ from store import suggestions as store_suggestions
 
 
 def match(
+    ctx: typer.Context,
     full: Annotated[
         bool,
         typer.Option("--full", help="Rescore every identity and refit the model (default: changed only)."),
@@ -41,7 +42,7 @@ def match(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Match identities into merge suggestions with the `match` flow."""
-    settings = flow_settings(store)
+    settings = flow_settings(ctx, store)
     from flows.match import MatchConfigurationError, match_flow_on
     from idres.progress import cli_progress
     from idres.settings import config_file
@@ -51,12 +52,13 @@ def match(
     if address is not None and not address.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         fail(f"--dask-address {address!r} is not a scheduler address: give tcp://HOST:PORT")
     try:
-        with cli_progress("match", enabled=not is_quiet() and fmt == OutputFormat.text):
+        with cli_progress("match", enabled=not is_quiet(ctx) and fmt == OutputFormat.text):
             summary = run_flow(
                 "match failed",
                 settings,
                 lambda: match_flow_on(address)(store=str(settings.store), full=full),
                 passthrough=(MatchConfigurationError,),
+                quiet=is_quiet(ctx),
             )
     except MatchConfigurationError as error:
         fail(f"{config_file() or 'settings'}: {error}", code=2)
@@ -155,14 +157,15 @@ def evaluate_store(
 
 
 def evaluate(
+    ctx: typer.Context,
     truth: Annotated[Path, typer.Option("--truth", help="CSV/Parquet with channel, external_id, entity_id.")],
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.json,
 ) -> None:
     """Precision, recall and F1 of the store's suggestions and customers against a ground truth."""
-    settings = settings_for(store)
+    settings = settings_for(ctx, store)
     truth_frame = read_truth(truth)
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         keys = store_suggestions.identity_keys(session)
         suggestions = store_suggestions.suggestions_for_export(session)
     result = evaluate_store(keys, suggestions, truth_frame, settings.match.review_threshold)

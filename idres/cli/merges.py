@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 import typer
 
-from idres.cli.common import FormatOption, StoreOption, flow_settings, run_flow, settings_for, store_session
+from idres.cli.common import (
+    FormatOption,
+    StoreOption,
+    flow_settings,
+    is_quiet,
+    run_flow,
+    settings_for,
+    store_session,
+)
 from idres.output import OutputFormat, console, emit, fail, table
 from review.errors import ReviewError
 
@@ -14,15 +22,13 @@ group = typer.Typer(
     help="Merges of customers: apply the approved ones, undo one, list them.", no_args_is_help=True
 )
 
-
 AgentOption = Annotated[str, typer.Option("--agent", help="Who does this (recorded in the audit log).")]
-
-
 CommentOption = Annotated[str | None, typer.Option("--comment", help="Why (kept with the merge or undo).")]
 
 
 @group.command("apply")
 def merges_apply(
+    ctx: typer.Context,
     agent: Annotated[
         str, typer.Option("--agent", help="Who runs it (recorded in the audit log).")
     ] = "apply-merges",
@@ -30,13 +36,14 @@ def merges_apply(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Apply every approved suggestion with the `apply-merges` flow (one transaction)."""
-    settings = flow_settings(store)
+    settings = flow_settings(ctx, store)
     from flows.apply_merges import apply_merges_flow
 
     report = run_flow(
         "apply-merges failed (nothing was changed)",
         settings,
         lambda: apply_merges_flow(store=str(settings.store), actor=agent),
+        quiet=is_quiet(ctx),
     )
     emit(report, fmt, _render_apply)
 
@@ -63,6 +70,7 @@ def _render_apply(report: dict[str, Any]) -> None:
 
 @group.command("undo")
 def merges_undo(
+    ctx: typer.Context,
     merge_id: Annotated[int, typer.Argument(help="The merge to undo (see `idres merges log`).")],
     agent: AgentOption,
     comment: CommentOption = None,
@@ -72,8 +80,8 @@ def merges_undo(
     """Split a merged customer back as it was; the two customers become a cannot-link."""
     from review.merging import undo_merge
 
-    settings = settings_for(store)
-    with store_session(store) as session:
+    settings = settings_for(ctx, store)
+    with store_session(ctx, store) as session:
         try:
             report = undo_merge(session, merge_id, agent, comment, settings.review)
         except ReviewError as error:
@@ -92,6 +100,7 @@ def merges_undo(
 
 @group.command("log")
 def merges_log(
+    ctx: typer.Context,
     customer: Annotated[
         int | None, typer.Option("--customer", help="Only merges that built or split this customer.")
     ] = None,
@@ -102,7 +111,7 @@ def merges_log(
     """Merges, newest first: who merged what, how, and whether it was undone."""
     from review.merging import merge_log
 
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         rows = merge_log(session, customer, limit)
     emit(
         rows,

@@ -16,19 +16,19 @@ group = typer.Typer(
 )
 
 
-def _prefect_home() -> Path:
-    flow_settings()  # before Prefect is imported
+def _prefect_home(ctx: typer.Context) -> Path:
+    flow_settings(ctx)  # before Prefect is imported
     from prefect.settings import get_current_settings
 
     return Path(get_current_settings().home)
 
 
 @group.command("status")
-def prefect_server_status(fmt: FormatOption = OutputFormat.text) -> None:
+def prefect_server_status(ctx: typer.Context, fmt: FormatOption = OutputFormat.text) -> None:
     """Whether the warm Prefect server of this Prefect home runs: its UI, API, pid and idle stop."""
     from flows.warm_server import healthy, read_state, state_dir
 
-    home = _prefect_home()
+    home = _prefect_home(ctx)
     state = read_state(home)
     folder = state_dir(home)
     data: dict[str, Any] = {"prefect_home": str(home), "running": False, "log": str(folder / "server.log")}
@@ -45,9 +45,9 @@ def prefect_server_status(fmt: FormatOption = OutputFormat.text) -> None:
 
 
 @group.command("stop")
-def prefect_server_stop() -> None:
+def prefect_server_stop(ctx: typer.Context) -> None:
     """Stop the warm Prefect server and command runner now (the next flow command starts them again)."""
     from flows.warm_server import stop_warm_server
 
-    stopped = stop_warm_server(_prefect_home())
+    stopped = stop_warm_server(_prefect_home(ctx))
     console.print("stopped" if stopped else "no warm Prefect server was running", highlight=False)

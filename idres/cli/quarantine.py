@@ -13,19 +13,19 @@ from store import reports
 
 group = typer.Typer(help="Rows that failed validation, kept with file, row and reason.", no_args_is_help=True)
 
-
 AgentOption = Annotated[str, typer.Option("--agent", help="Who does this (audited).")]
 
 
 @group.command("list")
 def quarantine_list(
+    ctx: typer.Context,
     batch: Annotated[int | None, typer.Option(help="Only rows of this ingest batch.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Quarantined rows with file, row number, failed expectation and the raw row."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         rows = reports.quarantine_rows(session, batch, limit)
         total = reports.quarantine_count(session, batch)
     emit(
@@ -59,6 +59,7 @@ def _render_quarantine(data: list[dict[str, Any]], total: int) -> None:
 
 @group.command("export")
 def quarantine_export(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Folder for the JSON Lines files (one per batch).")],
     agent: AgentOption,
     batch: Annotated[int | None, typer.Option(help="Only rows of this ingest batch.")] = None,
@@ -68,7 +69,7 @@ def quarantine_export(
     """Write quarantined rows with their own column names, to fix and then `quarantine retry --from FILE`."""
     from ingest.retry import QuarantineError, export_quarantine
 
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             files = export_quarantine(session, out, agent, batch)
         except QuarantineError as error:
@@ -91,6 +92,7 @@ def quarantine_export(
 
 @group.command("retry")
 def quarantine_retry(
+    ctx: typer.Context,
     agent: AgentOption,
     batch: Annotated[int | None, typer.Option(help="Only rows of this ingest batch.")] = None,
     ids: Annotated[
@@ -108,8 +110,8 @@ def quarantine_retry(
 
     if edited is None and batch is None and not ids:
         fail("say which rows: --batch N, --id ID (repeatable), or --from FILE (an edited export)")
-    settings = settings_for(store)
-    with store_session(store) as session:
+    settings = settings_for(ctx, store)
+    with store_session(ctx, store) as session:
         try:
             results = retry_quarantine(
                 session,

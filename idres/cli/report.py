@@ -12,6 +12,7 @@ from idres.output import OutputFormat, console, emit, fail
 
 
 def report(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
@@ -22,8 +23,8 @@ def report(
 
     if out.suffix.lower() not in (".html", ".htm"):
         fail(f"the report is HTML: give --out a .html file name, not {out.name!r}", code=2)
-    settings_for(store)
-    with store_session(store, read_only=True) as session:
+    settings_for(ctx, store)
+    with store_session(ctx, store, read_only=True) as session:
         data = collect(session)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(data, utcnow()), encoding="utf-8")

@@ -9,29 +9,26 @@ from typing import Annotated, Any
 
 import typer
 
-from idres.cli.common import FormatOption, StoreOption, flow_settings, run_flow, settings_for, store_session
+from idres.cli.common import (
+    FormatOption,
+    StoreOption,
+    flow_settings,
+    is_quiet,
+    run_flow,
+    settings_for,
+    store_session,
+)
 from idres.output import OutputFormat, console, emit, fail, table
 
 group = typer.Typer(help="Export and anonymization requests.", no_args_is_help=True)
 
-
 CustomerOption = Annotated[int | None, typer.Option("--customer", help="The customer id.")]
-
-
 EmailOption = Annotated[str | None, typer.Option("--email", help="An e-mail address of the person.")]
-
-
 PhoneOption = Annotated[str | None, typer.Option("--phone", help="A phone number of the person.")]
-
-
 RequestedByOption = Annotated[
     str, typer.Option("--requested-by", help="Who asked (the compliance officer or agent).")
 ]
-
-
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (e.g. the letter's reference).")]
-
-
 REQUEST_COLUMNS = [
     "id",
     "kind",
@@ -43,16 +40,12 @@ REQUEST_COLUMNS = [
     "due",
     "detail",
 ]
-
-
 CustomersOption = Annotated[
     str | None,
     typer.Option(
         "--customers", help="The customers the request covers, e.g. 12,57,80 (from the candidates)."
     ),
 ]
-
-
 YesOption = Annotated[bool, typer.Option("--yes", help="Cover every candidate customer without asking.")]
 
 
@@ -76,6 +69,7 @@ def _print_candidates(request: dict[str, Any], candidates: list[dict[str, Any]])
 
 
 def queue_request(
+    ctx: typer.Context,
     kind: str,
     store: Path | None,
     fmt: OutputFormat,
@@ -91,9 +85,9 @@ def queue_request(
     from compliance.requests import candidates_of, confirm_request, request_anonymization, request_export
     from review.errors import ReviewError
 
-    settings = settings_for(store)
+    settings = settings_for(ctx, store)
     queue: Callable[..., dict[str, Any]] = request_export if kind == "export" else request_anonymization
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             request = queue(
                 session, requested_by, customer_id=customer, email=email, phone=phone, reason=reason,
@@ -125,15 +119,17 @@ def queue_request(
         highlight=False))  # fmt: skip
 
 
-def run_request_flow(kind: str, store: Path | None, fmt: OutputFormat) -> None:
+def run_request_flow(ctx: typer.Context, kind: str, store: Path | None, fmt: OutputFormat) -> None:
     """Run the `export` or `anonymize` flow (`kind`) now; Ctrl-C says how far an erasure got."""
-    settings = flow_settings(store)
+    settings = flow_settings(ctx, store)
     if kind == "export":
         from flows.export import export_flow as run
     else:
         from flows.anonymize import anonymize_flow as run
     try:
-        summary = run_flow(f"{kind} run failed", settings, lambda: run(store=str(settings.store)))
+        summary = run_flow(
+            f"{kind} run failed", settings, lambda: run(store=str(settings.store)), quiet=is_quiet(ctx)
+        )
     except KeyboardInterrupt:
         if kind == "anonymize":
             _say_where_erasure_stopped(settings.store)
@@ -184,6 +180,7 @@ def _render_run(kind: str, summary: dict[str, Any]) -> None:
 
 @group.command("list")
 def requests_list(
+    ctx: typer.Context,
     kind: Annotated[str | None, typer.Option("--kind", help="export or anonymize.")] = None,
     status: Annotated[
         str | None,
@@ -205,7 +202,7 @@ def requests_list(
     from compliance.requests import list_requests
     from review.errors import ReviewError
 
-    with store_session(store, read_only=True) as session:
+    with store_session(ctx, store, read_only=True) as session:
         try:
             rows = list_requests(session, kind=kind, status=status, search=search, overdue=overdue)
         except ReviewError as error:
@@ -220,6 +217,7 @@ def requests_list(
 
 @group.command("show")
 def requests_show(
+    ctx: typer.Context,
     request_id: Annotated[int, typer.Argument(help="The request id.")],
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
@@ -227,7 +225,7 @@ def requests_show(
     """One request with its candidate customers and why each may be the person."""
     from compliance.requests import candidates_of, get_request
 
-    with store_session(store, read_only=True) as session:
+    with store_session(ctx, store, read_only=True) as session:
         found = get_request(session, request_id)
         if found is None:
             fail(f"no request {request_id}")
@@ -247,6 +245,7 @@ def requests_show(
 
 @group.command("confirm")
 def requests_confirm(
+    ctx: typer.Context,
     request_id: Annotated[int, typer.Argument(help="The request id.")],
     customers: Annotated[str, typer.Option("--customers", help="The customers it covers, e.g. 12,57,80.")],
     confirmed_by: Annotated[str, typer.Option("--confirmed-by", help="Who confirms (the officer).")],
@@ -257,7 +256,7 @@ def requests_confirm(
     from compliance.requests import confirm_request
     from review.errors import ReviewError
 
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             request = confirm_request(session, request_id, _ids(customers) or [], confirmed_by)
         except ReviewError as error:

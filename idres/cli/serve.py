@@ -15,6 +15,7 @@ from idres.settings import Settings
 
 
 def serve(
+    ctx: typer.Context,
     store: StoreOption = None,
     once: Annotated[
         str | None,
@@ -39,11 +40,11 @@ def serve(
     With PREFECT_API_URL set, the deployments are registered with that server; otherwise a local
     Prefect server (UI on --port) runs beside them for as long as this command runs.
     """
-    settings = flow_settings(store)
+    settings = flow_settings(ctx, store)
     from flows.deployments import build_deployments
 
     if once is not None:
-        _run_once(once, settings, fmt)
+        _run_once(ctx, once, settings, fmt)
         return
     plan = build_deployments(settings)
     for key, reason in plan.skipped.items():
@@ -93,7 +94,7 @@ def _serve(deployments: list[Any], limit: int, port: int, log_file: Path) -> Non
         fail(str(error))
 
 
-def _run_once(name: str, settings: Settings, fmt: OutputFormat) -> None:
+def _run_once(ctx: typer.Context, name: str, settings: Settings, fmt: OutputFormat) -> None:
     from flows.deployments import SCHEDULED, scheduled_flow
 
     try:
@@ -102,7 +103,9 @@ def _run_once(name: str, settings: Settings, fmt: OutputFormat) -> None:
         fail(str(error), code=2)
     results: dict[str, Any] = {}
     store = str(settings.store)
-    with cli_progress("idres serve --once", enabled=not is_quiet() and fmt == OutputFormat.text) as progress:
+    with cli_progress(
+        "idres serve --once", enabled=not is_quiet(ctx) and fmt == OutputFormat.text
+    ) as progress:
         for spec in specs:
             try:
                 flow = spec.load()
@@ -110,7 +113,7 @@ def _run_once(name: str, settings: Settings, fmt: OutputFormat) -> None:
                 fail(f"flow {spec.flow_name} is not available ({spec.module}.{spec.function}): {error}")
             progress.phase(spec.flow_name)
             results[spec.flow_name] = run_flow(
-                f"{spec.flow_name} failed", settings, partial(flow, store=store)
+                f"{spec.flow_name} failed", settings, partial(flow, store=store), quiet=is_quiet(ctx)
             )
     emit(results, fmt, lambda data: console.print_json(data=data, default=str))
     if fmt == OutputFormat.text:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.panel import Panel
 
 from idres.cli.common import FormatOption, StoreOption, store_session
@@ -12,9 +13,9 @@ from idres.output import OutputFormat, console, emit, table
 from store import reports
 
 
-def status(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
+def status(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
     """Counts per table and channel, the last ingest batches, and the quarantine."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         data = reports.status(session)
     emit(data, fmt, _render_status)
 

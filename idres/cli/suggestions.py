@@ -20,6 +20,7 @@ CommentOption = Annotated[str | None, typer.Option("--comment", help="Why (kept 
 
 @group.command("list")
 def suggestions_list(
+    ctx: typer.Context,
     status: Annotated[
         str | None, typer.Option(help="pending, approved, rejected, applied, superseded.")
     ] = None,
@@ -34,7 +35,7 @@ def suggestions_list(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Suggestions, most probable first."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         rows = store_suggestions.list_suggestions(session, status=status, band=band, limit=limit)
     emit(
         rows,
@@ -61,12 +62,13 @@ def suggestions_list(
 
 @group.command("show")
 def suggestions_show(
+    ctx: typer.Context,
     suggestion_id: Annotated[int, typer.Argument(help="Suggestion id.")],
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """One suggestion: scores, evidence per field and both customers' identities."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         record = store_suggestions.get_suggestion(session, suggestion_id)
     if record is None:
         fail(f"no suggestion {suggestion_id}")
@@ -121,9 +123,9 @@ def _render_suggestion(r: dict[str, Any]) -> None:
 
 
 @group.command("export")
-def suggestions_export(out: OutOption, store: StoreOption = None) -> None:
+def suggestions_export(ctx: typer.Context, out: OutOption, store: StoreOption = None) -> None:
     """Every suggestion with both customers' identities (channel:external_id)."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         frame = store_suggestions.suggestions_for_export(session)
     write_frame(frame, out)
     console.print(f"wrote {frame.height} suggestions to {out}", highlight=False)
@@ -131,6 +133,7 @@ def suggestions_export(out: OutOption, store: StoreOption = None) -> None:
 
 @group.command("approve")
 def suggestions_approve(
+    ctx: typer.Context,
     suggestion_id: Annotated[int | None, typer.Argument(help="The suggestion to approve.")] = None,
     agent: AgentOption = "",
     comment: CommentOption = None,
@@ -155,7 +158,7 @@ def suggestions_approve(
         )
     if suggestion_id is not None and (band or channel):
         fail("--band and --channel filter bulk approval; use them with --min-probability", code=2)
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             if suggestion_id is not None:
                 result: Any = decisions.approve(session, suggestion_id, agent, comment)
@@ -171,6 +174,7 @@ def suggestions_approve(
 
 @group.command("reject")
 def suggestions_reject(
+    ctx: typer.Context,
     suggestion_id: Annotated[int, typer.Argument(help="The suggestion to reject.")],
     agent: AgentOption = "",
     comment: CommentOption = None,
@@ -178,7 +182,7 @@ def suggestions_reject(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Reject a suggestion: the two customers are different people, and will never be merged."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             result = decisions.reject(session, suggestion_id, agent, comment)
         except ReviewError as error:

@@ -26,6 +26,7 @@ def _read_password(password_stdin: bool) -> str:
 
 @group.command("add")
 def users_add(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ -).")],
     role: Annotated[str, typer.Option("--role", help="agent, compliance or admin.")],
     password_stdin: Annotated[
@@ -45,7 +46,7 @@ def users_add(
         check_password_rules(password)
     except ValueError as error:
         fail(str(error), code=2)
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             store_users.add_user(session, name, role, hash_password(password), created_by="cli")
         except ValueError as error:
@@ -54,9 +55,9 @@ def users_add(
 
 
 @group.command("list")
-def users_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
+def users_list(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
     """List accounts (never their password hashes)."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         rows = store_users.list_users(session)
     emit(
         rows,
@@ -75,9 +76,11 @@ def users_list(store: StoreOption = None, fmt: FormatOption = OutputFormat.text)
 
 
 @group.command("disable")
-def users_disable(name: Annotated[str, typer.Argument(help="User name.")], store: StoreOption = None) -> None:
+def users_disable(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="User name.")], store: StoreOption = None
+) -> None:
     """Disable an account: it can no longer log in, and its open sessions end at once."""
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             store_users.disable_user(session, name, actor="cli")
         except ValueError as error:
@@ -87,6 +90,7 @@ def users_disable(name: Annotated[str, typer.Argument(help="User name.")], store
 
 @group.command("set")
 def users_set(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str | None, typer.Option("--role", help="New role: agent, compliance or admin.")] = None,
     enable: Annotated[bool, typer.Option("--enable", help="Re-enable a disabled account.")] = False,
@@ -111,7 +115,7 @@ def users_set(
         except ValueError as error:
             fail(str(error), code=2)
         password_hash = hash_password(password)
-    with store_session(store) as session:
+    with store_session(ctx, store) as session:
         try:
             store_users.update_user(session, name, "cli", role=role, enabled=True if enable else None,
                                     password_hash=password_hash)  # fmt: skip

@@ -11,6 +11,7 @@ from idres.output import console, fail
 
 
 def web(
+    ctx: typer.Context,
     store: StoreOption = None,
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
@@ -20,7 +21,7 @@ def web(
 
     from web.app import create_app
 
-    settings = settings_for(store)
+    settings = settings_for(ctx, store)
     try:
         application = create_app(settings)
     except Exception as error:  # e.g. the store is busy for longer than the wait, or unreadable

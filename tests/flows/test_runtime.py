@@ -15,7 +15,8 @@ from flows.warm_server import WarmServerError
 from idres.settings import PrefectSettings
 
 PROBE = (
-    "from idres.cli.common import flow_settings; flow_settings(); import prefect; "
+    "import typer, typer.core; from idres.cli.common import flow_settings; "
+    "flow_settings(typer.Context(typer.core.TyperCommand('probe'))); import prefect; "
     "from prefect.settings import get_current_settings; "
     "print(get_current_settings().server.ephemeral.startup_timeout_seconds)"
 )

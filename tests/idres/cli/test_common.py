@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from idres.cli import common
 from idres.cli.app import app
-from idres.settings import Settings
+from idres.settings import Settings, load_settings
 from tests.helpers import write_csv
 
 runner = CliRunner()
@@ -153,3 +153,32 @@ def test_prefect_trouble_that_persists_says_what_to_do(monkeypatch: pytest.Monke
     with pytest.raises(SystemExit):
         common.run_flow("ingest failed", Settings(), own_error)
     assert messages[1] == "ingest failed: bad input while loading x.csv"  # not retried, not re-worded
+
+
+def test_settings_are_read_once_per_invocation(review_queue: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[dict[str, Any]] = []
+
+    def counting(**overrides: Any) -> Settings:
+        reads.append(overrides)
+        return load_settings(**overrides)
+
+    monkeypatch.setattr(common, "load_settings", counting)
+    # `customer edit` needs the settings twice (the default region, then the store to open)
+    result = runner.invoke(
+        app, ["--store", str(review_queue), "customer", "edit", "1", "--agent", "bob", "--city", "York"]
+    )
+    assert result.exit_code == 0, result.output
+    assert reads == [{"store": review_queue}]
+    result = runner.invoke(app, ["customer", "show", "1", "--store", str(review_queue), "--format", "json"])
+    assert json.loads(result.stdout)["profile"]["city"] == "York"  # the command's own --store on top
+    assert reads[1:] == [{"store": None}]  # and the next invocation reads them anew
+
+
+def test_a_command_that_reads_no_settings_ignores_a_bad_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDRES_INGEST__DEFAULT_REGION", "Britain")
+    result = runner.invoke(app, ["sample", "--identities", "20", "--out", str(tmp_path / "sample")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["status", "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 2 and "default_region" in result.output
