@@ -247,7 +247,9 @@ def main() -> None:
         "--cost-identities", type=int, default=0, help="also measure learning's cost at this size"
     )
     args = parser.parse_args()
-    report: dict[str, Any] = {"seed": args.seed, "curve": curve(args)}
+    report: dict[str, Any] = {"seed": args.seed}
+    if args.identities:  # 0: only the cost
+        report["curve"] = curve(args)
     if args.cost_identities:
         report["cost"] = cost(args.cost_identities, args.seed)
     print(json.dumps(report, indent=2))

@@ -40,6 +40,7 @@ from matching.engine import (
 from matching.frequency import Frame
 from matching.phones import NATIONAL
 from store import attributes as store_attributes
+from store import labels as store_labels
 from store import open_store, utcnow
 from store import suggestions as store_suggestions
 
@@ -58,6 +59,8 @@ class MatchInput:
     changed: pl.Series
     excluded: pl.Series
     model: dict[str, Any] | None
+    # agents' decisions as labelled identity pairs (store/labels.py), in decision order
+    labels: pl.DataFrame | None = None
 
 
 def extra_columns(config: MatchConfig) -> list[str]:
@@ -106,11 +109,30 @@ def load_task(
     """Read eligible identities, the changed ids, excluded customers and the latest model."""
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
         identities, changed, excluded = store_suggestions.load_match_input(store, extras, columns)
-        return MatchInput(identities, changed, excluded, store_suggestions.latest_model(store))
+        return MatchInput(
+            identities,
+            changed,
+            excluded,
+            store_suggestions.latest_model(store),
+            store_labels.training_labels(store),
+        )
+
+
+def labels_for_run(labels: pl.DataFrame | None, config_id: str | None) -> pl.DataFrame | None:
+    """The labels a run learns from: stored comparison levels kept only where the configuration is
+    the one they were scored with (every other label is compared again by the engine)."""
+    if labels is None or labels.height == 0:
+        return None
+    same = pl.col("config_id").is_not_null() & (pl.col("config_id") == pl.lit(config_id))
+    return labels.with_columns(pl.when(same).then(pl.col("levels")).otherwise(None).alias("levels")).drop(
+        "config_id"
+    )
 
 
 @task(cache_policy=NO_CACHE)
-def prepare_task(data: MatchInput, config: MatchConfig, full: bool) -> Prepared:
+def prepare_task(
+    data: MatchInput, config: MatchConfig, full: bool, labels: pl.DataFrame | None = None
+) -> Prepared:
     """Frame statistics and blocking: the candidate pairs to score."""
     return prepare(
         data.identities,
@@ -118,6 +140,7 @@ def prepare_task(data: MatchInput, config: MatchConfig, full: bool) -> Prepared:
         changed_ids=None if full else data.changed,
         model=None if full else data.model,
         excluded_customer_ids=data.excluded,
+        labels=labels,
     )
 
 
@@ -261,10 +284,11 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     for warning in warnings:
         logger.warning(warning)
     result: MatchResult | None = None
+    record = run_record(settings, config_file(), environment_values())
     if full or data.changed.len():
         progress().phase("blocking")
         try:
-            prepared = prepare_task(data, config, full)
+            prepared = prepare_task(data, config, full, labels_for_run(data.labels, record.get("config_id")))
         except ConfigError as error:
             raise MatchConfigurationError(f"bad matching configuration: {error}") from error
         progress().phase("comparing pairs")
@@ -287,11 +311,19 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
             started,
             scored,
             total,
-            run_record(settings, config_file(), environment_values()),
+            record,
         )
     summary["mode"] = mode
     summary["timings"] = dict(result.timings) if result is not None else {}
     summary["notes"] = list(result.notes) if result is not None else []
+    summary["labels"] = dict(result.model.labels) if result is not None else {}
+    if result is not None and not full and result.model.labels:
+        before = (data.model or {}).get("labels") or {}
+        if before.get("labels") != result.model.labels.get("labels"):
+            summary["notes"].append(
+                "new decisions changed the learned weights; this incremental run re-scored only the "
+                "changed identities' pairs: `idres match --full` re-scores every pair with them"
+            )
     summary["warnings"] = warnings
     logger.info(
         "match run %s (%s): %s pairs, %s new, %s updated, %s reopened suggestions",

@@ -12,6 +12,7 @@ from typing import Any
 from review.errors import ReviewError
 from review.staleness import StaleCheck, check_suggestion
 from store import decisions as sql
+from store import labels as label_sql
 from store.db import Store, utcnow
 
 MAX_COMMENT = 2000
@@ -136,6 +137,9 @@ def _decide(
             status = "approved" if approve else "rejected"
             repointed = check.reason if check.action == "repointed" else None
             sql.set_decision(store, suggestion_id, status, agent, comment, now, repointed)
+            # the decision is a training label (matching/learning.py), in the same transaction
+            kind = label_sql.APPROVE if approve else label_sql.REJECT
+            label_sql.record_for_suggestions(store, [suggestion_id], kind, agent, now)
             if not approve:
                 # the pair the match run compared; after a re-pointing also the survivors the agent saw
                 original = (int(row["customer_id_l"]), int(row["customer_id_r"]))
@@ -264,6 +268,9 @@ def bulk_approve(
                             "customer_id_r": decided["customer_id_r"], "reason": decided["repointed"]})  # fmt: skip
         now = utcnow()
         sql.approve_many(store, fast, agent, comment, now)
+        label_sql.record_for_suggestions(
+            store, [int(r["suggestion_id"]) for r in fast], label_sql.APPROVE, agent, now
+        )
         results += [{"suggestion_id": row["suggestion_id"], "probability": row["probability"], "band": row["band"],
                      "outcome": "approved", "customer_id_l": row["customer_id_l"],
                      "customer_id_r": row["customer_id_r"], "reason": None} for row in fast]  # fmt: skip

@@ -21,6 +21,7 @@ from idres.settings import PROFILE_FIELDS, ReviewSettings
 from review.errors import ReviewError
 from review.staleness import check_suggestion
 from review.survivorship import build_profiles
+from store import labels as label_sql
 from store import merges as sql
 from store.db import Store, utcnow
 from store.reports import resolve_customer
@@ -174,6 +175,8 @@ def merge_customers(
         if conflict:
             raise ReviewError(f"cannot merge {customer_a} and {customer_b}: {conflict}")
         existing = sql.open_suggestion_between(store, check.customer_l, check.customer_r)
+        identities_l = sql.identity_ids(store, check.customer_l)
+        identities_r = sql.identity_ids(store, check.customer_r)
         merge = _absorb(
             store,
             check.customer_l,
@@ -191,6 +194,16 @@ def merge_customers(
             sql.set_suggestion_status(
                 store, existing["suggestion_id"], "applied", reason, now, decided_by=agent
             )
+        # a training label (matching/learning.py): the suggestion's pair, else the customers' pairs
+        if existing:
+            label_sql.record_for_suggestions(
+                store, [existing["suggestion_id"]], label_sql.MANUAL_MERGE, agent, now, merge["merge_id"]
+            )
+        else:
+            label_sql.record_for_customers(
+                store, identities_l, identities_r, check.customer_l, check.customer_r,
+                label_sql.MANUAL_MERGE, agent, now, merge["merge_id"],
+            )  # fmt: skip
     if check.action == "repointed":
         merge["note"] = check.reason
     return merge
@@ -303,6 +316,7 @@ def undo_merge(
             store, survivor_id, absorbed_id, agent, now, merge["suggestion_id"],
             comment or f"merge {merge_id} undone",
         )  # fmt: skip
+        _label_undo(store, merge, identity_ids, holder_id, agent, now)
         _step("undo_recorded")
         report = {
             "merge_id": merge_id,
@@ -316,6 +330,28 @@ def undo_merge(
         }
         store.audit(agent, "merge_undo", "customer", absorbed_id, report)
     return report
+
+
+def _label_undo(
+    store: Store, merge: dict[str, Any], absorbed_ids: list[int], holder_id: int, agent: str, now: datetime
+) -> None:
+    """An undo is a non-match label on the pairs the merge was labelled with (matching/learning.py)."""
+    merge_id = int(merge["merge_id"])
+    if merge["suggestion_id"] is not None:
+        label_sql.record_for_suggestions(
+            store, [int(merge["suggestion_id"])], label_sql.UNDO, agent, now, merge_id
+        )
+        return
+    pairs = label_sql.labels_of_merge(store, merge_id)
+    if pairs.height:  # the same identity pairs, so the undo's label replaces the merge's
+        left = pairs.get_column("identity_id_l").to_list()
+        right = pairs.get_column("identity_id_r").to_list()
+        label_sql.record_pairs(store, left, right, label_sql.UNDO, agent, now, merge_id)
+        return
+    label_sql.record_for_customers(
+        store, sql.identity_ids(store, holder_id), absorbed_ids, holder_id, int(merge["absorbed_id"]),
+        label_sql.UNDO, agent, now, merge_id,
+    )  # fmt: skip
 
 
 def merge_log(store: Store, customer_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:

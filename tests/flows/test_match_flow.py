@@ -130,3 +130,46 @@ def test_a_misspelt_column_stops_the_run_listing_available_columns(
     assert "did you mean 'birth_date_norm'?" in str(error.value) and "available columns" in str(error.value)
     with open_store(settings.store) as store:
         assert store.scalar("SELECT count(*) FROM suggestions") == 0
+
+
+@pytest.mark.slow
+def test_match_flow_learns_from_decisions_and_says_so(
+    tmp_path: Path, settings: Settings, prefect_harness: None
+) -> None:
+    from review.decisions import reject
+
+    with open_store(settings.store) as store:
+        assert ingest_file(store, write_csv(tmp_path / "ids.csv", HEADER, _rows()), settings.ingest).ok
+    first = match_flow(store=str(settings.store), full=True)
+    assert first["labels"] == {} and not any("learned from" in n for n in first["notes"])
+    with open_store(settings.store) as store:
+        sid = store.scalar("SELECT min(suggestion_id) FROM suggestions")
+        reject(store, sid, "alice")
+    again = match_flow(store=str(settings.store), full=True)
+    assert again["labels"]["labels"] == 1 and again["labels"]["non_matches"] == 1
+    assert any("learned from 1 labelled pairs" in n for n in again["notes"])
+    with open_store(settings.store) as store:
+        model = json.loads(store.scalar("SELECT model FROM match_runs ORDER BY run_id DESC LIMIT 1"))
+    assert model["labels"]["labels"] == 1
+
+
+def test_stored_levels_count_only_under_the_configuration_they_were_scored_with() -> None:
+    import polars as pl
+
+    from flows.match import labels_for_run
+
+    labels = pl.DataFrame(
+        {
+            "identity_id_l": [1, 3, 5],
+            "identity_id_r": [2, 4, 6],
+            "is_match": [True, False, True],
+            "weight": [1.0, 1.0, 1.0],
+            "levels": ['{"email": "exact"}', '{"email": "exact"}', None],
+            "config_id": ["cfg-a", "cfg-b", None],
+        }
+    )
+    out = labels_for_run(labels, "cfg-a")
+    assert out is not None and "config_id" not in out.columns
+    assert out.get_column("levels").to_list() == ['{"email": "exact"}', None, None]
+    assert out.height == 3  # none thrown away: the engine compares the others again
+    assert labels_for_run(labels.head(0), "cfg-a") is None
