@@ -8,6 +8,7 @@ import typer
 
 from idres.cli.common import StoreOption, settings_for
 from idres.output import console, fail
+from store import StoreError
 
 
 def web(
@@ -24,7 +25,9 @@ def web(
     settings = settings_for(ctx, store)
     try:
         application = create_app(settings)
-    except Exception as error:  # e.g. the store is busy for longer than the wait, or unreadable
+    except (
+        StoreError
+    ) as error:  # the store is busy for longer than the wait, or unreadable; a bug shows its traceback
         fail(f"could not start the web page: {error}")
     console.print(
         f"idres web on http://{host or settings.web.host}:{port or settings.web.port} (store {settings.store})",
