@@ -11,14 +11,56 @@ import pytest
 # Test processes must not phone home (no network here) nor share the developer's Prefect database.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-# No background Prefect server outliving the tests: flows run on the session harness (or Prefect's
-# temporary server); tests/flows/test_warm_server.py starts warm servers itself, in tmp_path.
-os.environ.setdefault("IDRES_PREFECT__WARM_SERVER", "false")
 # Rich wraps tables to the terminal; a fixed wide console keeps CLI output assertions stable.
 os.environ["COLUMNS"] = "200"
 
-from idres.settings import IngestSettings, Settings
-from store import Store, open_store
+# The suite's own switches, read by tests and not by idres (`make test` sets IDRES_E2E_REQUIRED).
+SUITE_CONTROLS = frozenset({"IDRES_E2E_REQUIRED"})
+# The settings every test starts from, whatever the developer has exported: no background Prefect
+# server outliving the tests (flows run on the session harness or Prefect's temporary server;
+# tests/flows/test_warm_server.py starts warm servers itself, in tmp_path).
+SUITE_SETTINGS = {"IDRES_PREFECT__WARM_SERVER": "false"}
+
+
+def _developer_settings() -> list[str]:
+    """The `IDRES_*` variables in the environment that are neither suite switches nor suite settings."""
+    return [
+        name
+        for name in os.environ
+        if name.upper().startswith("IDRES_")
+        and name.upper() not in SUITE_CONTROLS
+        and name not in SUITE_SETTINGS
+    ]
+
+
+# Before anything of idres is imported: some modules resolve settings when they are imported.
+for _name in _developer_settings():
+    del os.environ[_name]
+os.environ.update(SUITE_SETTINGS)
+
+import idres.settings as settings_module  # noqa: E402
+from idres.settings import IngestSettings, Settings  # noqa: E402
+from store import Store, open_store  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_from_developer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Each test starts without the developer's `IDRES_*` variables and without any `idres.toml`.
+
+    The configuration file is looked up in the working directory and the project root: the test runs
+    in an empty folder of its own, which stands in for the project root too. A test wanting a file or
+    a variable sets it itself (monkeypatch).
+    """
+    for name in _developer_settings():
+        monkeypatch.delenv(name)
+    for name, value in SUITE_SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    workdir = tmp_path_factory.mktemp("cwd", numbered=True)  # apart from tmp_path, which tests list
+    monkeypatch.chdir(workdir)
+    monkeypatch.setattr(settings_module, "PROJECT_ROOT", workdir)
+    return workdir
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,9 +24,17 @@ from store.db import connect
 class Lease:
     """A briefly held, shared store connection with a cursor per request."""
 
-    def __init__(self, path: Path, idle_s: float = 0.5, max_s: float = 8.0, gap_s: float = 0.6) -> None:
+    def __init__(
+        self,
+        path: Path,
+        idle_s: float = 0.5,
+        max_s: float = 8.0,
+        gap_s: float = 0.6,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = Path(path)
         self.idle_s, self.max_s, self.gap_s = idle_s, max_s, gap_s
+        self._clock = clock  # the time the holding rules are measured in (a test steps its own)
         self._cond = threading.Condition()
         self._store: Store | None = None
         self._opened_at = 0.0
@@ -39,7 +47,7 @@ class Lease:
     @contextmanager
     def store(self, wait_s: float) -> Iterator[Store]:
         """A cursor on the shared connection; StoreBusyError when the file stays busy for `wait_s`."""
-        shared = self._acquire(time.monotonic() + wait_s)
+        shared = self._acquire(self._clock() + wait_s)
         cursor = Store(shared.connection.cursor(), self.path, read_only=False)
         try:
             yield cursor
@@ -47,7 +55,7 @@ class Lease:
             cursor.close()
             with self._cond:
                 self._users -= 1
-                self._last_used = time.monotonic()
+                self._last_used = self._clock()
                 self._cond.notify_all()
 
     def _expired(self, now: float) -> bool:
@@ -56,7 +64,7 @@ class Lease:
     def _acquire(self, deadline: float) -> Store:
         while True:
             with self._cond:
-                now = time.monotonic()
+                now = self._clock()
                 if self._store is not None and not self._expired(now):
                     self._users += 1
                     return self._store
@@ -68,7 +76,7 @@ class Lease:
                 # expired (closing once its users finish), in the gap, or another request is opening it
                 self._cond.wait(timeout=min(0.05, deadline - now))
         try:
-            opened = connect(self.path, busy_timeout_s=max(0.0, deadline - time.monotonic()))
+            opened = connect(self.path, busy_timeout_s=max(0.0, deadline - self._clock()))
         except BaseException:
             with self._cond:
                 self._opening = False
@@ -76,7 +84,7 @@ class Lease:
             raise
         with self._cond:
             self._store, self._opening = opened, False
-            self._opened_at = self._last_used = time.monotonic()
+            self._opened_at = self._last_used = self._clock()
             self._users += 1
             self._cond.notify_all()
             self._start_reaper()
@@ -94,7 +102,7 @@ class Lease:
                 if self._store is None:
                     self._reaper = None
                     return
-                now = time.monotonic()
+                now = self._clock()
                 idle = self._users == 0 and now - self._last_used >= self.idle_s
                 if self._users == 0 and (idle or self._expired(now)):
                     self._store.close()
@@ -108,7 +116,7 @@ class Lease:
     def close(self) -> None:
         """Close the connection now (app shutdown), waiting for requests still using it."""
         with self._cond:
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 10  # shutdown waits in real time, whatever the clock
             while self._users and time.monotonic() < deadline:
                 self._cond.wait(timeout=0.05)
             if self._store is not None:

@@ -8,17 +8,14 @@ import pytest
 
 from flows.ingest import ingest_flow
 from store import open_store
+from tests.flows.artifacts import read_latest_artifacts
 from tests.helpers import settled, write_csv
 
 
 @pytest.mark.slow
 def test_landing_folder_is_ingested_and_archived(
-    tmp_path: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, landing: Path, prefect_harness: None
 ) -> None:
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    monkeypatch.setenv("IDRES_INGEST__LANDING_DIR", str(landing))
-    monkeypatch.setenv("IDRES_INGEST__DATA_DOCS_DIR", str(tmp_path / "docs"))
     write_csv(landing / "identities_email.csv", ["external_id", "first_name"], [["ann@example.com", "Ann"]])
     write_csv(
         landing / "messages_email.csv",
@@ -39,17 +36,10 @@ def test_landing_folder_is_ingested_and_archived(
         assert session.scalar("SELECT count(*) FROM messages") == 1
         assert session.scalar("SELECT channel FROM identities") == "email"
     # the run published its tables under stable keys (the latest version of each key is this run's)
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
-
     keys = ["ingest-summary", "ingest-files", "ingest-channels"]
-    with get_client(sync_client=True) as client:
-        latest = client.read_latest_artifacts(
-            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=keys))
-        )
-    by_key = {artifact.key: artifact for artifact in latest}
+    by_key = read_latest_artifacts(keys)
     assert set(by_key) == set(keys)
-    assert '"channel": "email"' in str(by_key["ingest-channels"].data)
+    assert '"channel": "email"' in by_key["ingest-channels"]
 
 
 def test_channel_counts_split_read_loaded_and_quarantined(tmp_path: Path) -> None:

@@ -15,15 +15,6 @@ from tests.helpers import settled, write_csv
 HEADER = ["external_id", "first_name"]
 
 
-@pytest.fixture
-def landing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "landing"
-    folder.mkdir()
-    monkeypatch.setenv("IDRES_INGEST__LANDING_DIR", str(folder))
-    monkeypatch.setenv("IDRES_INGEST__DATA_DOCS_DIR", str(tmp_path / "docs"))
-    return folder
-
-
 def _identities(store: Path) -> int:
     with open_store(store) as session:
         return int(session.scalar("SELECT count(*) FROM identities"))

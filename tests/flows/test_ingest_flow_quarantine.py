@@ -8,17 +8,14 @@ import pytest
 
 from flows.ingest import ingest_flow
 from store import open_store
+from tests.flows.artifacts import read_latest_artifacts
 from tests.helpers import settled, write_csv
 
 
 @pytest.mark.slow
 def test_quarantine_paths_follow_the_archived_files_and_failures_say_why(
-    tmp_path: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, landing: Path, prefect_harness: None
 ) -> None:
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    monkeypatch.setenv("IDRES_INGEST__LANDING_DIR", str(landing))
-    monkeypatch.setenv("IDRES_INGEST__DATA_DOCS_DIR", str(tmp_path / "docs"))
     header = ["channel", "external_id", "first_name", "email"]
     rows = [
         ["email", "ann@example.com", "Ann", ""],
@@ -47,15 +44,7 @@ def test_quarantine_paths_follow_the_archived_files_and_failures_say_why(
     assert "the file is empty" in failed.with_name("identities_c.csv.reason.txt").read_text()
 
     # the run's artifacts show the warnings per field beside the quarantine reasons
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
-
-    keys = ["ingest-summary", "ingest-files", "ingest-warnings"]
-    with get_client(sync_client=True) as client:
-        latest = client.read_latest_artifacts(
-            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=keys))
-        )
-    by_key = {artifact.key: str(artifact.data) for artifact in latest}
+    by_key = read_latest_artifacts(["ingest-summary", "ingest-files", "ingest-warnings"])
     assert '"reason_or_field": "email"' in by_key["ingest-warnings"]
     assert '"outcome": "loaded with a bad optional value"' in by_key["ingest-warnings"]
     assert "channel is not a configured channel" in by_key["ingest-warnings"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -367,29 +367,39 @@ class Injected(RuntimeError):
     pass
 
 
+def _fail_at(step: str, seen: dict[str, int]) -> Callable[[str], None]:
+    def fail_at(name: str) -> None:
+        seen[name] = seen.get(name, 0) + 1
+        if name == step:
+            raise Injected(name)
+
+    return fail_at
+
+
+def test_a_run_goes_through_every_step_once_however_many_merges(
+    world: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approve(world, 2, 5)
+    approve(world, 1, 2)
+    seen: dict[str, int] = {}
+    monkeypatch.setattr(merging, "_step", lambda name: seen.__setitem__(name, seen.get(name, 0) + 1))
+    assert merging.apply_approved(world, "apply-merges", REVIEW)["merges_applied"] == 2
+    assert seen == dict.fromkeys(STEPS, 1)  # set-based: a step per run, not per merge
+
+
 @pytest.mark.parametrize("step", STEPS)
-@pytest.mark.parametrize("hit", [1, 2])
 def test_a_failure_at_any_step_of_apply_leaves_the_store_unchanged(
-    world: Store, monkeypatch: pytest.MonkeyPatch, step: str, hit: int
+    world: Store, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     approve(world, 2, 5)
     approve(world, 1, 2)
     add_suggestion(world, 5, 6)  # pending: re-pointed by the merge
     before = snapshot(world, ALL_TABLES)
     seen: dict[str, int] = {}
-
-    def fail_at(name: str) -> None:
-        seen[name] = seen.get(name, 0) + 1
-        if name == step and seen[name] == hit:
-            raise Injected(name)
-
-    monkeypatch.setattr(merging, "_step", fail_at)
-    if hit == 2:  # the run is set-based: every step happens once per run, not once per merge
-        merging.apply_approved(world, "apply-merges", REVIEW)
-        assert seen.get(step) == 1
-        return
+    monkeypatch.setattr(merging, "_step", _fail_at(step, seen))
     with pytest.raises(Injected):
         merging.apply_approved(world, "apply-merges", REVIEW)
+    assert seen[step] == 1
     assert snapshot(world, ALL_TABLES) == before
     monkeypatch.setattr(merging, "_step", lambda name: None)
     assert merging.apply_approved(world, "apply-merges", REVIEW)["merges_applied"] == 2
@@ -399,6 +409,25 @@ def test_a_failure_at_any_step_of_apply_leaves_the_store_unchanged(
     assert {t: again[t] for t in (*SNAPSHOT_TABLES, "suggestions", "merges")} == {
         t: done[t] for t in (*SNAPSHOT_TABLES, "suggestions", "merges")
     }
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_failure_in_a_later_run_keeps_what_the_earlier_run_applied(
+    world: Store, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    approve(world, 2, 5)
+    assert merging.apply_approved(world, "apply-merges", REVIEW)["merges_applied"] == 1
+    approve(world, 1, 2)
+    before = snapshot(world, ALL_TABLES)
+    seen: dict[str, int] = {}
+    monkeypatch.setattr(merging, "_step", _fail_at(step, seen))
+    with pytest.raises(Injected):
+        merging.apply_approved(world, "apply-merges", REVIEW)
+    assert seen[step] == 1
+    assert snapshot(world, ALL_TABLES) == before  # the first run's merge stays, the second left nothing
+    monkeypatch.setattr(merging, "_step", lambda name: None)
+    assert merging.apply_approved(world, "apply-merges", REVIEW)["merges_applied"] == 1
+    assert world.scalar("SELECT count(*) FROM merges WHERE undone_at IS NULL") == 2
 
 
 @pytest.mark.parametrize("step", ["undo_identities_moved", "undo_comments_moved", "undo_customers_restored",
