@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from compliance.spellings import Spellings, name_candidates, person_spellings
 from idres.settings import ComplianceSettings
 from store import compliance as sql
 from store.db import Store
+from store.rewrite import bytes_readable
 from store.schema import personal_data
 
 __all__ = ["erase_person", "forget_file_texts", "person_record", "verify_erasure"]
@@ -177,9 +179,12 @@ def verify_erasure(
         )
     places += found
     owned = files or OwnedFiles(export_dir=settings.export_dir)
-    places += files_holding(
-        owned, sql.search_forms(literals), spellings.phone_patterns, settings.export_passphrase
-    )
+    # the store's own bytes are read with its connection closed: reading them with it open would drop
+    # DuckDB's lock, and the web page would write the store beside this process (lost writes)
+    with bytes_readable(store) if owned.store is not None else nullcontext():
+        places += files_holding(
+            owned, sql.search_forms(literals), spellings.phone_patterns, settings.export_passphrase
+        )
     return places
 
 

@@ -22,9 +22,6 @@ from store.outbox_file import outbox_files
 from store.rewrite import stray_copies
 
 CHUNK = 64 << 20
-# phone patterns (digits with any separators) are run over files up to this size; the store file gets
-# the literal forms only (its text columns are searched with the patterns in SQL, see verify_erasure)
-PATTERN_LIMIT = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -135,12 +132,12 @@ def files_holding(
     forms = [form.encode("utf-8") for form in literals if form]
     patterns = [(re.compile(p.encode("ascii")), pattern_digits(p).encode("ascii")) for p in phone_patterns]
     found: list[str] = []
-    store_files = set(files.store_files())
     for path in files.paths():
         try:
-            small = path.stat().st_size <= PATTERN_LIMIT and path not in store_files
+            # phone patterns run over every file, the store's raw bytes too (a number spelt `07491-614-434`
+            # in a freed block is no literal form): `_phone_in` runs the regex only where the digits are
             for text in _texts(path, files, passphrase):
-                if any(form in text for form in forms) or (small and _phone_in(text, patterns)):
+                if any(form in text for form in forms) or _phone_in(text, patterns):
                     found.append(f"file {path}")
                     break
         except FileNotFoundError:

@@ -14,6 +14,11 @@ live rows, so the store is rewritten after every run that erased anyone:
 
 A crash before the rename leaves the old store untouched (and a stray copy, removed by the next
 rewrite); after it, the new one. Either way nothing is half written.
+
+Reading the store file's bytes (the erasure verification does) must not happen while this process has
+it open: closing any descriptor of a file drops every fcntl lock the process holds on it, DuckDB's
+writer lock among them, and another process (the web page) would then open and write the store
+beside this one, and one side's writes are lost. `bytes_readable` closes the connection meanwhile.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +53,20 @@ class RewriteReport:
 def stray_copies(path: Path) -> list[Path]:
     """Copies left by a rewrite that was killed before its rename (they hold the erased state only)."""
     return sorted(path.parent.glob(f".{path.name}{COPY_PREFIX}*"))
+
+
+@contextmanager
+def bytes_readable(store: Store) -> Iterator[None]:
+    """Close the store's connection for the block (under the exclusive opening lock: nobody opens it
+    meanwhile), so that its file can be read as bytes without dropping DuckDB's lock; then reopen it."""
+    if store.in_transaction:
+        raise StoreError("the store file cannot be read as bytes inside a transaction")
+    with opening_lock(store.path, exclusive=True):
+        store.connection.close()
+        try:
+            yield
+        finally:
+            store.connection = duckdb.connect(str(store.path), read_only=store.read_only)
 
 
 def _fsync_file(path: Path) -> None:

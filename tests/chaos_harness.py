@@ -133,6 +133,7 @@ class Chaos:
         self.durations: dict[str, float] = {}
         self.page_outcomes: dict[str, str] = {}
         self.seed = seed
+        self.runs = 0  # flow processes started (numbers their logs)
         self.landing.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,
@@ -206,45 +207,48 @@ class Chaos:
                 )
 
     # -- flows ------------------------------------------------------------------------------------
-    def start_flow(self, name: str) -> subprocess.Popen[str]:
-        """Start one flow in a child process (its own Prefect client, the store from the environment)."""
+    def start_flow(self, name: str, log: Path) -> subprocess.Popen[str]:
+        """Start one flow in a child process (its own Prefect client, the store from the environment);
+        its output (Prefect's log lines) goes to `log`, kept for diagnosing a failed iteration."""
         code = textwrap.dedent(
             f"""
             {FLOWS[name]}
             run(store={str(self.store)!r})
             """
         )
-        return subprocess.Popen(
-            [sys.executable, "-c", code],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w") as output:
+            return subprocess.Popen(
+                [sys.executable, "-c", code], cwd=ROOT, env=self.env, stdout=output, stderr=output, text=True
+            )
+
+    def _log(self, name: str, what: str) -> Path:
+        self.runs += 1
+        return self.folder / "logs" / f"{self.runs:03d}-{name}-{what}.log"
 
     def run_flow(self, name: str, timeout_s: float = 600) -> tuple[int, float, str]:
-        """Run a flow to its end; returns its exit code, seconds and the tail of its error output."""
+        """Run a flow to its end; returns its exit code, seconds and the tail of its output."""
         began = time.monotonic()
-        child = self.start_flow(name)
-        _, errors = child.communicate(timeout=timeout_s)
+        log = self._log(name, "run")
+        child = self.start_flow(name, log)
+        child.wait(timeout=timeout_s)
         seconds = time.monotonic() - began
         self.durations[name] = max(self.durations.get(name, 0.0), seconds)
-        return child.returncode, seconds, (errors or "")[-1500:]
+        return child.returncode, seconds, f"{log}: ...{log.read_text(errors='replace')[-1500:]}"
 
     def kill_flow(self, name: str, how: signal.Signals) -> tuple[float, int | None]:
         """Start a flow and send it `how` after a random part of its usual run time."""
         delay = self.random.uniform(0.15, 0.95) * self.durations.get(name, 8.0)
-        child = self.start_flow(name)
+        child = self.start_flow(name, self._log(name, f"killed-{how.name}"))
         try:
             child.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             child.send_signal(how)
         try:
-            child.communicate(timeout=120)
+            child.wait(timeout=120)
         except subprocess.TimeoutExpired:  # SIGINT may be ignored while Prefect shuts down
             child.kill()
-            child.communicate()
+            child.wait()
         return delay, child.returncode
 
     # -- checks -----------------------------------------------------------------------------------

@@ -211,3 +211,46 @@ def test_kept_landing_copies_are_private_and_not_kept_past_their_retention(tmp_p
     assert purge_expired(landing, None) == [] and old.exists()  # None keeps them
     assert purge_expired(landing, 30) == [old]
     assert kept_copies(landing) == [new]
+
+
+def test_a_number_spelt_with_dashes_left_in_the_store_files_bytes_fails_the_verification(
+    people: Store, tmp_path: Path, hook: None
+) -> None:
+    # the store file was searched for the literal forms only: `07700-900-001` in a freed block passed
+    def leave_a_freed_block(step: str, request_id: int | None) -> None:
+        if step == "rewritten":  # after the rewrite: a note written, checkpointed, then overwritten
+            with people.transaction():
+                people.execute(
+                    "INSERT INTO comments VALUES (8, 3, NULL, 'sam', 'Alice: 07700-900-001', now())"
+                )
+            people.execute("CHECKPOINT")
+            with people.transaction():
+                people.execute("UPDATE comments SET body = 'called back' WHERE comment_id = 8")
+            people.execute("CHECKPOINT")
+
+    request = request_anonymization(people, "dpo", customer_id=1)
+    erasure_run.STEP_HOOK = leave_a_freed_block
+    _run(people, tmp_path)
+    failed = get_request(people, request["request_id"]) or {}
+    assert failed["status"] == "incomplete", failed
+    assert failed["status_reason"].count("file ") == 1 and f"file {people.path}" in failed["status_reason"]
+
+
+def test_the_verification_reads_the_store_files_bytes_without_letting_another_process_in(
+    people: Store, tmp_path: Path, hook: None
+) -> None:
+    # reading the store's bytes with its connection open dropped DuckDB's lock (closing any descriptor of a
+    # file drops the process's fcntl locks): the page opened the store beside the flow, and the flow's
+    # verification results were lost (found by the chaos suite with anonymize)
+    from tests.store.test_rewrite import _another_process_opens
+
+    seen: list[bool] = []
+
+    def probe(step: str, request_id: int | None) -> None:
+        if step == "verified":  # the store's bytes were just read; the run still has the store open
+            seen.append(_another_process_opens(people.path))
+
+    request = request_anonymization(people, "dpo", customer_id=1)
+    erasure_run.STEP_HOOK = probe
+    summary = _run(people, tmp_path)
+    assert summary["done"] == [request["request_id"]] and seen == [False]

@@ -95,3 +95,27 @@ def test_steps_are_reported_in_order(store: Store) -> None:
     rewrite_store(store, on_step=steps.append)
     assert steps == ["rewrite:copied", "rewrite:swapped"]
     assert os.access(store.path, os.R_OK)
+
+
+def _another_process_opens(path: Path) -> bool:
+    """Whether another process can open the store for writing now (DuckDB's lock says no while it is open)."""
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", str(path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return child.returncode == 0
+
+
+def test_reading_the_files_bytes_keeps_other_processes_out(store: Store) -> None:
+    from store.rewrite import bytes_readable
+
+    _overwritten(store)
+    assert not _another_process_opens(store.path)
+    with bytes_readable(store):
+        assert SECRET.encode() in store.path.read_bytes()
+    # read with the connection open, closing the file dropped DuckDB's lock: the page could open it
+    assert not _another_process_opens(store.path)
+    assert store.scalar("SELECT body FROM comments") == "nothing to see"  # reconnected
