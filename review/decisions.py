@@ -289,3 +289,31 @@ def bulk_approve(
             },
         )
     return results
+
+
+def reject_pair(
+    store: Store,
+    customer_l: int,
+    customer_r: int,
+    identity_l: int,
+    identity_r: int,
+    agent: str,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Record that two customers with no suggestion between them are different people: a cannot-link,
+    a non-match label on the two identities, audited (as a rejection is)."""
+    agent = clean_agent(agent)
+    comment = clean_comment(comment)
+    now = utcnow()
+    with store.transaction():
+        sql.add_cannot_link(store, customer_l, customer_r, None, agent, comment, now)
+        label_sql.record_pairs(
+            store, [identity_l], [identity_r], label_sql.REJECT, agent, now, None, (customer_l, customer_r)
+        )
+        details = {
+            "customers": [customer_l, customer_r],
+            "identities": [identity_l, identity_r],
+            "comment": comment,
+        }
+        store.audit(agent, "pair_reject", "customer", min(customer_l, customer_r), details)
+    return {"customers": [customer_l, customer_r], "decided_by": agent, "decided_at": now}

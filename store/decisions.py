@@ -94,7 +94,10 @@ def cannot_link_between(store: Store, customer_l: int, customer_r: int) -> dict[
 
 
 def pending_filtered(
-    band: str | None = None, channel: str | None = None, min_probability: float | None = None
+    band: str | None = None,
+    channel: str | None = None,
+    min_probability: float | None = None,
+    include_possible: bool = False,
 ) -> tuple[str, list[Any]]:
     """SQL (and its parameters) selecting pending suggestions of a band, at a probability, on a channel.
 
@@ -109,7 +112,7 @@ def pending_filtered(
     if band:
         where.append("s.band = ?")
         params.append(band)
-    else:  # the possible band (below review) is listed only when asked for by name
+    elif not include_possible:  # the possible band (below review) is listed only when asked for by name
         where.append("s.band <> 'possible'")
     if not channel:
         return f"SELECT s.* FROM suggestions s WHERE {' AND '.join(where)}", params
@@ -209,3 +212,16 @@ def approve_many(
                 CAST(details AS JSON) FROM bulk_audit""",
             [now, agent],
         )
+
+
+def identity_by_key(store: Store, channel: str, external_id: str) -> tuple[int, int] | None:
+    """(identity_id, customer_id) of channel:external_id (as stored, else case-insensitively), or None."""
+    rows = store.rows(
+        """SELECT identity_id, customer_id FROM identities WHERE channel = ? AND external_id = ?
+        UNION ALL
+        SELECT identity_id, customer_id FROM identities
+        WHERE channel = ? AND lower(trim(external_id)) = lower(trim(?))
+        LIMIT 1""",
+        [channel, external_id, channel, external_id],
+    )
+    return (int(rows[0]["identity_id"]), int(rows[0]["customer_id"])) if rows else None

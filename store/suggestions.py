@@ -283,10 +283,32 @@ def _id(config: dict[str, Any] | None) -> str | None:
     return None if config is None else config.get("config_id")
 
 
+# Queue orders. "informative" (matching.learning.informative_first, the same order in SQL): the
+# most uncertain pair (|match weight| smallest: probability nearest 0.5) of each blocking rule in
+# turn, so the first decisions teach the model the most and cover every rule; it includes the
+# possible band, where the uncertain pairs are. The default stays most probable first.
+ORDERS = ("probable", "informative")
+PROBABLE_ORDER = "probability DESC, suggestion_id"
+INFORMATIVE_ORDER = (
+    "row_number() OVER (PARTITION BY coalesce(rule, '') ORDER BY abs(match_weight), suggestion_id), "
+    "abs(match_weight), suggestion_id"
+)
+
+
+def order_clause(order: str = "probable") -> str:
+    """The ORDER BY expression of a queue order (probable or informative)."""
+    return INFORMATIVE_ORDER if order == "informative" else PROBABLE_ORDER
+
+
 def list_suggestions(
-    store: Store, status: str | None = None, band: str | None = None, limit: int = 100
+    store: Store,
+    status: str | None = None,
+    band: str | None = None,
+    limit: int = 100,
+    order: str = "probable",
 ) -> list[dict[str, Any]]:
-    """Suggestions, most probable first, optionally of one status and/or band (possible: only by name)."""
+    """Suggestions, most probable (or most informative) first, optionally of one status and/or band
+    (possible: only by name, or in the informative order)."""
     where, params = [], []
     if status:
         where.append("status = ?")
@@ -294,13 +316,13 @@ def list_suggestions(
     if band:
         where.append("band = ?")
         params.append(band)
-    else:
+    elif order != "informative":
         where.append("band <> 'possible'")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     return store.rows(
         f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, status,
             related_only, reason, rule, updated_run_id, updated_at, status_reason
-        FROM suggestions {clause} ORDER BY probability DESC, suggestion_id LIMIT ?""",
+        FROM suggestions {clause} ORDER BY {order_clause(order)} LIMIT ?""",
         [*params, int(limit)],
     )
 

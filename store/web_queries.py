@@ -11,6 +11,7 @@ from typing import Any
 
 from store.db import Store
 from store.decisions import pending_filtered
+from store.suggestions import order_clause
 
 QUEUE_BANDS = ("auto_approve", "review", "related", "possible")
 _CUSTOMER_NAME = "coalesce(nullif(trim(concat_ws(' ', c.first_name, c.last_name)), ''), c.display_name)"
@@ -23,23 +24,28 @@ def queue_page(
     limit: int = 20,
     offset: int = 0,
     skipped: list[int] | None = None,
+    order: str = "probable",
 ) -> tuple[list[dict[str, Any]], int]:
-    """Pending suggestions, most probable first (those the agent skipped last), with parsed evidence;
-    and how many match the filter.
+    """Pending suggestions, most probable first, or most informative first with order="informative"
+    (store.suggestions.ORDERS; those the agent skipped last), with parsed evidence; and how many
+    match the filter.
 
     A pair is on a channel when either customer has an identity there (as bulk approve reads it).
     """
     later = f"suggestion_id IN ({_ids(skipped)}), " if skipped else ""
     # the possible band (below review) is off the default queue: listed when asked for by name
-    band_clause = "AND s.band = ?" if band else "AND s.band <> 'possible'"
+    # (the informative order includes it: the uncertain pairs are there)
+    informative = order == "informative"
+    band_clause = "AND s.band = ?" if band else ("" if informative else "AND s.band <> 'possible'")
     params: list[Any] = [band] if band else []
+    ordering = order_clause(order)
     if not channel:
         # the plain queue: the count alone is cheap, a window count over every pending pair is not
         rows = store.rows(
             f"""SELECT suggestion_id, customer_id_l, customer_id_r, identity_id_l, identity_id_r, probability,
                    match_weight, band, rule, reason, related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason
             FROM suggestions s WHERE s.status = 'pending' {band_clause}
-            ORDER BY {later}probability DESC, suggestion_id LIMIT ? OFFSET ?""",
+            ORDER BY {later}{ordering} LIMIT ? OFFSET ?""",
             [*params, int(limit), int(offset)],
         )
         total = int(
@@ -50,12 +56,12 @@ def queue_page(
         for row in rows:
             row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else []
         return rows, total
-    source, params = pending_filtered(band, channel)
+    source, params = pending_filtered(band, channel, include_possible=informative)
     rows = store.rows(
         f"""SELECT suggestion_id, customer_id_l, customer_id_r, identity_id_l, identity_id_r, probability,
                match_weight, band, rule, reason, related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason,
                count(*) OVER () AS total
-        FROM ({source}) ORDER BY {later}probability DESC, suggestion_id LIMIT ? OFFSET ?""",
+        FROM ({source}) ORDER BY {later}{ordering} LIMIT ? OFFSET ?""",
         [*params, int(limit), int(offset)],
     )
     total = int(rows[0]["total"]) if rows else int(store.scalar(f"SELECT count(*) FROM ({source})", params))

@@ -44,10 +44,9 @@ def _chart(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _queue_url(band: str | None, channel: str | None, page: int = 1) -> str:
-    query = {
-        k: v for k, v in {"band": band, "channel": channel, "page": page if page > 1 else None}.items() if v
-    }
+def _queue_url(band: str | None, channel: str | None, page: int = 1, order: str | None = None) -> str:
+    wanted = {"band": band, "channel": channel, "order": order, "page": page if page > 1 else None}
+    query = {k: v for k, v in wanted.items() if v}
     return "/queue" + (f"?{urlencode(query)}" if query else "")
 
 
@@ -56,19 +55,21 @@ def queue(
     request: Request,
     band: str = "",
     channel: str = "",
+    order: str = "",
     page: int = Query(1, ge=1, le=MAX_PAGE),
     user: User = Depends(current_user),
 ) -> Response:
-    """Pending suggestions, most probable first, filterable by band and channel."""
+    """Pending suggestions, most probable first (or most informative first), filterable by band and channel."""
     page = max(page, 1)
     band_filter = band if band in web_queries.QUEUE_BANDS else None
+    order_filter = "informative" if order == "informative" else None
     skipped = skipped_ids(request.cookies.get(SKIP_COOKIE))
     with request.app.state.gate.read() as store:
         known_channels = web_queries.channels(store)
         channel_filter = channel if channel in known_channels else None
         items, total = web_queries.queue_page(
             store, band_filter, channel_filter, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-            skipped=skipped,
+            skipped=skipped, order=order_filter or "probable",
         )  # fmt: skip
         people = web_queries.customers_overview(
             store, [i["customer_id_l"] for i in items] + [i["customer_id_r"] for i in items]
@@ -96,9 +97,14 @@ def queue(
         channel=channel_filter or "",
         bands=web_queries.QUEUE_BANDS,
         channels=known_channels,
-        here=_queue_url(band_filter, channel_filter, page),
-        prev_url=_queue_url(band_filter, channel_filter, page - 1) if page > 1 else None,
-        next_url=_queue_url(band_filter, channel_filter, page + 1) if page * PAGE_SIZE < total else None,
+        order=order_filter or "",
+        here=_queue_url(band_filter, channel_filter, page, order_filter),
+        prev_url=_queue_url(band_filter, channel_filter, page - 1, order_filter) if page > 1 else None,
+        next_url=(
+            _queue_url(band_filter, channel_filter, page + 1, order_filter)
+            if page * PAGE_SIZE < total
+            else None
+        ),
     )
 
 

@@ -1,12 +1,20 @@
-"""`idres suggestions list|show|export|approve|reject`: merge suggestions and the decisions on them."""
+"""`idres suggestions list|show|export|approve|reject|decide`: merge suggestions and the decisions on them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from idres.cli.common import FormatOption, OutOption, StoreOption, store_session, write_frame
+from idres.cli.common import (
+    FormatOption,
+    OutOption,
+    StoreOption,
+    settings_for,
+    store_session,
+    write_frame,
+)
 from idres.output import OutputFormat, console, emit, fail, say, table
 from review import decisions
 from review.errors import ReviewError
@@ -31,12 +39,21 @@ def suggestions_list(
         ),
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many suggestions.")] = 50,
+    order: Annotated[
+        str,
+        typer.Option(
+            help="probable (most probable first) or informative (most uncertain first, blocking rules "
+            "in turn, the possible band included: the decisions the model learns most from)."
+        ),
+    ] = "probable",
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
-    """Suggestions, most probable first."""
+    """Suggestions, most probable first (or most informative first with --order informative)."""
+    if order not in store_suggestions.ORDERS:
+        fail(f"--order must be one of {', '.join(store_suggestions.ORDERS)}, got {order!r}", code=2)
     with store_session(ctx, store) as session:
-        rows = store_suggestions.list_suggestions(session, status=status, band=band, limit=limit)
+        rows = store_suggestions.list_suggestions(session, status=status, band=band, limit=limit, order=order)
     emit(
         rows,
         fmt,
@@ -214,6 +231,64 @@ def _render_bulk(results: list[dict[str, Any]]) -> None:
                 [
                     [r["suggestion_id"], f"{r['probability']:.3f}", r["band"], r["outcome"], r.get("reason")]
                     for r in results
+                ],
+            )
+        )
+
+
+@group.command("decide")
+def suggestions_decide(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file",
+            help="CSV or JSON Lines: suggestion_id, or channel_l, external_id_l, channel_r, "
+            "external_id_r; decision (approve or reject); agent; comment.",
+        ),
+    ],
+    agent: Annotated[
+        str, typer.Option("--agent", help="Who decides, for rows that name no agent (audited).")
+    ] = "",
+    merge_unsuggested: Annotated[
+        bool,
+        typer.Option(
+            "--merge-unsuggested",
+            help="Approving two identities with no suggestion between them merges them by hand.",
+        ),
+    ] = False,
+    store: StoreOption = None,
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Decisions in bulk from a file, each through the same audited path as one decision; lists what
+    could not be applied and why (exit 1 if any)."""
+    from review.bulk_decisions import decide_file
+
+    settings = settings_for(ctx, store)
+    with store_session(ctx, store) as session:
+        try:
+            report = decide_file(session, file, agent, settings.review, merge_unsuggested)
+        except ReviewError as error:
+            fail(str(error))
+    emit(report, fmt, _render_file)
+    if report["not applied"]:
+        raise typer.Exit(1)
+
+
+def _render_file(r: dict[str, Any]) -> None:
+    say(
+        f"{r['file']}: {r['rows']} rows, {r['applied']} applied, {r['unchanged']} unchanged, "
+        f"{r['not applied']} not applied"
+    )
+    failed = [x for x in r["results"] if x["outcome"] != "applied"]
+    if failed:
+        console.print(
+            table(
+                "Not applied or unchanged",
+                ["line", "decision", "suggestion", "outcome", "reason"],
+                [
+                    [x["line"], x.get("decision"), x.get("suggestion_id"), x["outcome"], x.get("reason")]
+                    for x in failed
                 ],
             )
         )

@@ -353,3 +353,19 @@ def test_a_profile_save_with_bad_fields_keeps_every_edit_and_shows_each_error_be
     view = client.get(f"/customers/{customer}/profile").text
     assert "profile-view" in view and "identity" in view  # a view with each value's source, and Edit
     assert f"/customers/{customer}/profile?edit=1" in view
+
+
+def test_queue_in_the_informative_order(client: TestClient, web_settings: Settings) -> None:
+
+    from matching.learning import informative_first
+
+    login(client, "alice")
+    page = client.get("/queue?order=informative").text
+    shown = [int(i) for i in re.findall(r'data-id="(\d+)"', page)]
+    with open_store(web_settings.store) as store:
+        pending = store.frame(
+            "SELECT suggestion_id, rule, match_weight FROM suggestions WHERE status = 'pending' ORDER BY suggestion_id"
+        )
+    expected = informative_first(pending).get_column("suggestion_id").to_list()[: len(shown)]
+    assert shown and shown == expected
+    assert 'value="informative" selected' in page

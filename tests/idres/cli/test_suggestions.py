@@ -105,3 +105,41 @@ def test_stale_suggestions_are_explained(review_queue: Path) -> None:
 )
 def test_bad_requests_fail_with_the_reason(review_queue: Path, args: list[str], message: str) -> None:
     assert message in " ".join(run_on(review_queue, *args, ok=False).split())
+
+
+def test_decide_from_a_file_reports_what_it_could_not_apply(tmp_path: Path, review_queue: Path) -> None:
+    path = tmp_path / "decisions.csv"
+    path.write_text(
+        "suggestion_id,decision,agent,comment\n2,approve,alice,same person\n3,reject,,\n404,approve,alice,\n",
+        encoding="utf-8",
+    )
+    out = run_on(review_queue, "suggestions", "decide", "--file", str(path), "--agent", "bob", ok=False)
+    assert "3 rows, 2 applied, 0 unchanged, 1 not applied" in out and "no suggestion 404" in out
+    assert (
+        suggestion_status(review_queue, 2) == "approved" and suggestion_status(review_queue, 3) == "rejected"
+    )
+    again = run_on(
+        review_queue,
+        "suggestions",
+        "decide",
+        "--file",
+        str(path),
+        "--agent",
+        "bob",
+        "--format",
+        "json",
+        ok=False,
+    )
+    report = json.loads(again)  # a re-run: the decided rows are unchanged, the bad one still reported
+    assert report["unchanged"] == 2 and report["not applied"] == 1
+
+
+def test_list_in_the_informative_order(review_queue: Path) -> None:
+    from matching.learning import informative_first
+
+    rows = json_on(review_queue, "suggestions", "list", "--order", "informative")
+    assert isinstance(rows, list)
+    ids = [r["suggestion_id"] for r in rows]
+    expected = informative_first(pl.DataFrame(rows)).get_column("suggestion_id").to_list()
+    assert ids == expected and len(ids) == 3
+    run_on(review_queue, "suggestions", "list", "--order", "random", ok=False)
