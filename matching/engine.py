@@ -405,7 +405,12 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     learned = learn(prepared, model)
     if learned is not None:
         model = learned
-        fields, total = match_weights(levels, model.comparisons, 0.5)
+        # the learned weight of a level is its unsupervised weight plus its shift: add the shifts
+        # instead of weighing every pair again (a tenth of the time at 1M identities)
+        for c, (lv, learnt) in enumerate(zip(levels, model.comparisons, strict=True)):
+            if learnt.shift:
+                fields[c] += learnt.shifts().astype(np.float32)[lv.levels]
+        total = fields.sum(axis=0, dtype=np.float64)
         notes.append(learning_note(model.labels))
     total = total + model.prior_bits(frame.n)
     timings["learning"] = time.perf_counter() - t

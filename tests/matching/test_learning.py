@@ -223,6 +223,16 @@ def test_decisions_on_uncertain_pairs_improve_the_clusters(channel_sample) -> No
     assert (table.get_column("weight") != table.get_column("weight_unsupervised")).any()
     again = ModelParameters.from_dict(json.loads(json.dumps(learned.model.to_dict())))
     assert again == learned.model
+    # each pair's field weights are the learned level weights, and they add up to its match weight
+    pairs = learned.pairs
+    names = [c.name for c in learned.model.comparisons]
+    added = pairs.select(pl.sum_horizontal([pl.col(f"{n}_weight") for n in names])).to_series().to_numpy()
+    prior = learned.model.prior_bits(frame.height)
+    assert np.allclose(added + prior, pairs.get_column("match_weight").to_numpy(), atol=1e-3)
+    city = learned.model.by_name()["city"]
+    for level in ("different",):
+        got = pairs.filter(pl.col("city_level") == level).get_column("city_weight")
+        assert got.len() and np.allclose(got.to_numpy(), city.log2_bf()[city.levels.index(level)], atol=1e-4)
 
 
 def test_labels_are_rescored_under_a_changed_configuration(channel_sample) -> None:  # type: ignore[no-untyped-def]
