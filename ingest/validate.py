@@ -382,9 +382,10 @@ def _run_gx(
     try:
         result, docs = _validate_batch(setup, batch_parameters, run_id)
     except Exception as error:
-        if "NotFresh" not in type(error).__name__:
+        # CheckpointNotFreshError, (Checkpoint|ValidationDefinition)RelatedResourcesFreshnessError
+        if "Fresh" not in type(error).__name__:
             raise
-        # another process re-saved the suite or checkpoint since this one cached them: rebuild once
+        # the project files changed under this process's set-up in a way `_project_state` missed: rebuild once
         with _SETUPS_LOCK:
             _SETUPS.clear()
         result, docs = _validate_batch(_setup(kind, rules, data_docs_dir), batch_parameters, run_id)
@@ -399,6 +400,7 @@ class _GxSetup:
     context: Any
     definition: Any
     checkpoint: Any | None
+    project_state: tuple[tuple[str, int, int, int], ...] = ()
 
 
 # one set-up per (docs folder, kind, suite) and process: building it writes and re-reads the GX
@@ -416,12 +418,38 @@ def _suite_signature(rules: list[Rule]) -> str:
     )
 
 
+def _project_state(data_docs_dir: Path | None) -> tuple[tuple[str, int, int, int], ...]:
+    """What the GX project files (config, suites, validation definitions, checkpoints) look like on disk."""
+    if data_docs_dir is None:
+        return ()
+    project = data_docs_dir / "gx"
+    paths = [project / "great_expectations.yml"]
+    for folder in ("expectations", "validation_definitions", "checkpoints"):
+        paths += sorted((project / folder).glob("*.json"))
+    state = []
+    for path in paths:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        state.append((path.name, info.st_ino, info.st_size, info.st_mtime_ns))
+    return tuple(state)
+
+
 def _setup(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _GxSetup:
-    """The GX set-up for validating `kind` with `rules`, built once per process and reused."""
+    """The GX set-up for validating `kind` with `rules`, built once per process and reused.
+
+    Another process validating into the same folder (under `ingest.pipeline.data_docs_lock`) re-saves
+    the suite, validation definition and checkpoint; a set-up cached before that is stale (GX raises
+    `...RelatedResourcesFreshnessError` or cannot find the suite), so it is rebuilt when the project
+    files are not the ones this process wrote. The caller holds the docs lock: nothing changes meanwhile.
+    """
     key = (str(data_docs_dir), kind, _suite_signature(rules))
     with _SETUPS_LOCK:
-        if key not in _SETUPS:
+        cached = _SETUPS.get(key)
+        if cached is None or cached.project_state != _project_state(data_docs_dir):
             _SETUPS[key] = _build_setup(kind, rules, data_docs_dir)
+            _SETUPS[key].project_state = _project_state(data_docs_dir)
         return _SETUPS[key]
 
 

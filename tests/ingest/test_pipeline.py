@@ -368,3 +368,51 @@ def test_validation_holds_the_data_docs_folder_alone(
     pipeline.prepare(read_file(path, ingest_settings), ingest_settings)
 
     assert seen == [True]
+
+
+_VALIDATING_CHILD = """
+import os, sys
+from pathlib import Path
+import polars as pl
+import ingest.pipeline as pipeline
+from idres.settings import IngestSettings
+from ingest.read import read_file
+
+docs, folder, files = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+settings = IngestSettings(data_docs_dir=docs, landing_dir=folder)
+for number in range(files):
+    path = folder / f"identities_{os.getpid()}_{number}.csv"
+    pl.DataFrame({"channel": ["email", "email"], "external_id": [f"a{number}@x.org", "not an address"],
+                  "first_name": ["Ann", "Bo"]}).write_csv(path)
+    raw = read_file(path, settings)
+    if number % 2:  # as a flow of many files validates: the Data Docs built once at the end
+        with pipeline.data_docs_once(settings):
+            outcome = pipeline.prepare(raw, settings).outcome
+    else:
+        outcome = pipeline.prepare(raw, settings).outcome
+    assert outcome.summary["counts_agree"], outcome.summary
+print("validated", files)
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_validating_into_one_data_docs_folder_both_succeed(tmp_path: Path) -> None:
+    # each process cached its GX set-up; the other re-saved the suite under it, and every later
+    # validation failed with ...RelatedResourcesFreshnessError or "ExpectationSuite ... not found"
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    docs, folder = tmp_path / "gx_docs", tmp_path / "landing"
+    folder.mkdir()
+    command = [sys.executable, "-c", _VALIDATING_CHILD, str(docs), str(folder), "2"]
+    children = [
+        subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [(child.wait(timeout=600), *child.communicate()) for child in children]
+    assert [(rc, out.strip()) for rc, out, _ in results] == [(0, "validated 2")] * 2, [
+        err[-2000:] for _, _, err in results
+    ]
+    pages = list((docs / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations").rglob("*.html"))
+    assert len(pages) == 4  # every validation of both has its page
