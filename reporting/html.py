@@ -39,11 +39,21 @@ class ReportData:
     backlog_by_run: pl.DataFrame
     apply_runs: pl.DataFrame = field(default_factory=pl.DataFrame)
     run_configs: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # agents' decisions as labels, in decision order (with `truly_match` when a truth was given)
+    label_history: pl.DataFrame = field(default_factory=pl.DataFrame)
+    labels_by_kind: dict[str, int] = field(default_factory=dict)
 
 
-def collect(store: Store) -> ReportData:
-    """Read what the report needs from an open store."""
+def collect(store: Store, truth: pl.DataFrame | None = None) -> ReportData:
+    """Read what the report needs from an open store (`truth`: channel, external_id, entity_id)."""
+    from reporting.learning import with_truth
+    from store import labels as store_labels
+    from store import suggestions as store_suggestions
+
     run_id, model = history.latest_model(store)
+    labels = store_labels.label_history(store)
+    if truth is not None:
+        labels = with_truth(labels, store_suggestions.identity_keys(store), truth)
     return ReportData(
         store_path=str(store.path),
         counts=history.headline_counts(store),
@@ -55,6 +65,8 @@ def collect(store: Store) -> ReportData:
         backlog_by_run=history.review_backlog_by_run(store),
         apply_runs=history.apply_runs(store),
         run_configs=history.match_run_configs(store),
+        label_history=labels,
+        labels_by_kind=store_labels.counts_by_kind(store),
     )
 
 
@@ -222,6 +234,12 @@ def render(data: ReportData, generated_at: datetime) -> str:
             parts.append(fig.to_html(full_html=False, include_plotlyjs=not plotly_included))
             plotly_included = True
         parts.append("</section>")
+    from reporting.learning import section as learning_section
+
+    learned, plotly_included = learning_section(
+        data.model, weights, data.label_history, data.labels_by_kind, _table, plotly_included
+    )
+    parts.append(learned)
     if not data.backlog_by_run.is_empty():
         parts += ["<section><h2>Review backlog after each match run</h2>", _frame_table(data.backlog_by_run)]
         parts.append("</section>")

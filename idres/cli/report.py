@@ -14,21 +14,35 @@ from idres.output import OutputFormat, console, emit, fail
 def report(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="A truth file (channel, external_id, entity_id): quality against decisions over time.",
+        ),
+    ] = None,
     store: StoreOption = None,
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
-    """Write an offline HTML report: match probabilities, field weights, blocking rules, review backlog."""
+    """Write an offline HTML report: match probabilities, field weights (before and after learning from
+    decisions), blocking rules, review backlog."""
+    from idres.cli.match import read_truth
     from reporting.html import collect, render
     from store import utcnow
 
     if out.suffix.lower() not in (".html", ".htm"):
         fail(f"the report is HTML: give --out a .html file name, not {out.name!r}", code=2)
     settings_for(ctx, store)
+    truth_frame = read_truth(truth) if truth is not None else None
     with store_session(ctx, store, read_only=True) as session:
-        data = collect(session)
+        data = collect(session, truth_frame)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(data, utcnow()), encoding="utf-8")
     summary = {"out": str(out), "bytes": out.stat().st_size, **data.counts}
+    summary["learning"] = {
+        "labels_used": ((data.model or {}).get("labels") or {}).get("labels", 0),
+        "decisions": data.labels_by_kind,
+    }
     if not data.run_configs.is_empty():
         last = data.run_configs.row(-1, named=True)
         summary["latest_match_run"] = {k: last[k] for k in ("run_id", "config_id", "file", "set")}

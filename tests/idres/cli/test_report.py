@@ -39,3 +39,36 @@ def test_report_refuses_a_non_html_name_and_a_missing_store(tmp_path: Path) -> N
         app, ["report", "--out", str(tmp_path / "r.html"), "--store", str(tmp_path / "no.duckdb")]
     )
     assert result.exit_code == 1 and "no store at" in result.output
+
+
+def test_report_with_a_truth_file_and_the_learning_summary(
+    tmp_path: Path, settings: Settings, store: Store
+) -> None:
+    from review.decisions import approve
+
+    matched_store(tmp_path, settings, store)
+    sid = store.scalar("SELECT min(suggestion_id) FROM suggestions WHERE status = 'pending'")
+    approve(store, sid, "ann")
+    store.close()
+    truth = tmp_path / "truth.csv"
+    truth.write_text("channel,external_id,entity_id\nemail,nobody@x,P1\n", encoding="utf-8")
+    out = tmp_path / "report.html"
+    args = [
+        "report",
+        "--out",
+        str(out),
+        "--truth",
+        str(truth),
+        "--store",
+        str(settings.store),
+        "--format",
+        "json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["learning"] == {"labels_used": 0, "decisions": {"approve": 1}}
+    assert "Learning from decisions" in out.read_text(encoding="utf-8")
+    missing = runner.invoke(app, ["report", "--out", str(out), "--truth", str(tmp_path / "none.csv"),
+                                  "--store", str(settings.store)])  # fmt: skip
+    assert missing.exit_code == 2 and "no truth file" in missing.output
