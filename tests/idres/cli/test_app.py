@@ -87,3 +87,27 @@ def listing(tree: list[dict[str, Any]]) -> str:
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     EXPECTED.write_text(listing(current_tree()), encoding="utf-8")
+
+
+def test_command_modules_never_import_the_app() -> None:
+    # app.py registers them explicitly; a module importing it back would bring the import-order trap back
+    import ast
+
+    package = Path(__file__).resolve().parents[3] / "idres" / "cli"
+    for module in sorted(package.glob("*.py")):
+        if module.name == "app.py":
+            continue
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        imported = {
+            node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        names = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "idres.cli"
+            for alias in node.names
+        }
+        assert "idres.cli.app" not in imported and "app" not in names, f"{module.name} imports idres.cli.app"
