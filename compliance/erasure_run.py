@@ -36,7 +36,7 @@ from compliance.runner import (
 from compliance.spellings import Spellings
 from idres.settings import ComplianceSettings, IngestSettings
 from store import compliance as sql
-from store import outbox_file
+from store import outbox_file, redirects
 from store.db import Store, utcnow
 from store.rewrite import rewrite_store
 
@@ -158,7 +158,7 @@ def _erase_one(
             return {"status": "done", "counts": {}}
         survivors = request_people(store, request)
         customer_id = survivors[0]
-        ids = sql.people_ids(store, survivors)
+        ids = redirects.person(store, survivors)
         locked = [s for s in (sql.customer_status(store, i) for i in ids) if s and s["locked"]]
         if locked:
             # the lock reason is free text about the person: it goes nowhere near logs or artifacts
@@ -252,7 +252,7 @@ def _verify_one(
         named = request.get("customer_ids") or (
             [request["customer_id"]] if request.get("customer_id") else []
         )
-        ids = sql.people_ids(store, [int(i) for i in named])
+        ids = redirects.person(store, [int(i) for i in named])
         values, spellings, note = (
             PersonValues(),
             Spellings(),

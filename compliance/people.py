@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store import compliance as sql
+from store import redirects
 from store.db import Store
 
 MAX_CANDIDATES = 50  # a person has a handful of customers; a runaway chain of links is cut here
@@ -32,20 +33,6 @@ class Lookup:
         return [{"customer_id": c, "why": why} for c, why in sorted(self.candidates.items())]
 
 
-def live_customers(customer_ids: list[int], store: Store) -> list[int]:
-    """Follow merge redirects to surviving customers; anonymized and unknown ids drop out."""
-    survivors: set[int] = set()
-    for customer_id in customer_ids:
-        current = sql.customer_status(store, customer_id)
-        for _ in range(1000):  # redirect chains are short; the bound only guards against a cycle
-            if current is None or current["status"] != "merged" or current["merged_into"] is None:
-                break
-            current = sql.customer_status(store, int(current["merged_into"]))
-        if current is not None and current["status"] == "active":
-            survivors.add(int(current["customer_id"]))
-    return sorted(survivors)
-
-
 def add_linked(store: Store, lookup: Lookup, review_threshold: float) -> None:
     """Add the customers linked to the candidates by pending suggestions at or above the threshold."""
     frontier = list(lookup.candidates)
@@ -56,7 +43,7 @@ def add_linked(store: Store, lookup: Lookup, review_threshold: float) -> None:
             left, right = int(link["customer_id_l"]), int(link["customer_id_r"])
             for new, known in ((left, right), (right, left)):
                 if known in lookup.candidates and new not in lookup.candidates:
-                    if not live_customers([new], store):
+                    if not redirects.live(store, [new]):
                         continue
                     lookup.candidates[new] = [
                         f"linked to customer {known} by pending suggestion {link['suggestion_id']} "

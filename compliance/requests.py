@@ -19,9 +19,10 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from compliance.people import Lookup, add_linked, describe, live_customers
+from compliance.people import Lookup, add_linked, describe
 from review.errors import ReviewError
 from store import compliance as sql
+from store import redirects
 from store.db import Store, utcnow
 
 KINDS = ("export", "anonymize")
@@ -31,7 +32,7 @@ STATUSES = (
 )  # fmt: skip
 DEFAULT_REVIEW_THRESHOLD = 0.80
 
-__all__ = ["live_customers", "request_customers"]
+__all__ = ["request_customers"]
 
 
 def normalize_email(email: str) -> str:
@@ -72,7 +73,7 @@ def find_candidates(
     if len(given) != 1:
         raise ReviewError("name the person by exactly one of: customer id, e-mail address, phone number")
     if customer_id is not None:
-        seeds = live_customers([int(customer_id)], store)
+        seeds = redirects.live(store, [int(customer_id)])
         lookup = Lookup("customer", str(customer_id), f"customer {customer_id}", seeds)
         for seed in seeds:
             why = (
@@ -81,7 +82,7 @@ def find_candidates(
             lookup.candidates[seed] = [why]
     elif email:
         value = normalize_email(email)
-        seeds = live_customers(sql.customers_with_email(store, value), store)
+        seeds = redirects.live(store, sql.customers_with_email(store, value))
         lookup = Lookup("email", value, "that e-mail address", seeds)
         lookup.candidates = {seed: ["holds the e-mail address"] for seed in seeds}
     else:
@@ -91,7 +92,7 @@ def find_candidates(
             raise ReviewError(
                 f"{phone!r} is not a phone number (could not read it with region {default_region})"
             )
-        seeds = live_customers(sql.customers_with_phone(store, e164), store)
+        seeds = redirects.live(store, sql.customers_with_phone(store, e164))
         lookup = Lookup("phone", e164, "that phone number", seeds)
         lookup.candidates = {seed: ["holds the phone number"] for seed in seeds}
     add_linked(store, lookup, review_threshold)
@@ -243,7 +244,7 @@ def confirm_request(
             raise ReviewError(
                 f"customer(s) {', '.join(map(str, unknown))} are not candidates of request {request_id}"
             )
-        gone = sorted(set(chosen) - set(live_customers(chosen, store)))
+        gone = sorted(set(chosen) - set(redirects.live(store, chosen)))
         if gone:
             raise ReviewError(
                 f"customer(s) {', '.join(map(str, gone))} were merged or anonymized since: ask again"
@@ -262,7 +263,7 @@ def confirm_request(
 def request_customers(store: Store, request: dict[str, Any]) -> list[int]:
     """The live customers a request covers now (its confirmed set, through merges since)."""
     ids = request.get("customer_ids") or ([request["customer_id"]] if request.get("customer_id") else [])
-    return live_customers([int(i) for i in ids], store)
+    return redirects.live(store, [int(i) for i in ids])
 
 
 def list_requests(

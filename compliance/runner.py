@@ -21,6 +21,7 @@ from compliance.requests import request_customers
 from exports import bundle
 from idres.settings import ComplianceSettings
 from store import compliance as sql
+from store import redirects
 from store.db import Store, utcnow
 
 RETENTION_ACTOR = "retention-policy"
@@ -108,7 +109,7 @@ def export_record(
 ) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
     """A person's tables (all customers of its set) and the record around them (lock state, sources...)."""
     survivors = [customer_id] if isinstance(customer_id, int) else list(customer_id)
-    ids = sql.people_ids(store, survivors)
+    ids = redirects.person(store, survivors)
     tables = sql.person_tables(store, ids)
     status = sql.customer_status(store, survivors[0]) or {}
     record = {
@@ -271,7 +272,7 @@ def pick_demo_customer(store: Store, exclude: Sequence[int] = ()) -> int | None:
     Customers with open suggestions are left out (erasing them would disturb the review queue).
     """
     for customer_id in sql.busiest_customers(store, exclude):
-        ids = sql.person_ids(store, customer_id)
+        ids = redirects.person(store, [customer_id])
         tables = sql.person_tables(store, ids)
         values = scrub.person_values(tables["customers"], tables["identities"]).searchable()
         if set(sql.customers_holding(store, values)) <= set(ids) and not sql.mentions_outside(

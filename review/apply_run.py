@@ -23,6 +23,7 @@ from idres.settings import PROFILE_FIELDS, ReviewSettings
 from review.survivorship import build_profiles
 from store import bulk_merges as bulk
 from store import merges as sql
+from store import redirects
 from store.db import Store, utcnow
 
 
@@ -83,7 +84,7 @@ def _cannot_link_index(
 
 def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan:
     """Decide each runnable suggestion in order (the one-by-one semantics), without writing anything."""
-    plan = _Plan(run_id, bulk.merged_pointers(store))
+    plan = _Plan(run_id, redirects.pointers(store))
     involved = {c for s in runnable for c in (int(s["customer_id_l"]), int(s["customer_id_r"]))}
     roots = {plan.stored_root(c) for c in involved}
     states = {c: row for c, row in bulk.customer_rows(store, sorted(roots)).items()}

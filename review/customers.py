@@ -17,8 +17,8 @@ from ingest.text import fold, name_key
 from review.decisions import clean_agent
 from review.errors import ReviewError
 from store import customers as sql
+from store import redirects
 from store.db import Store, utcnow
-from store.reports import resolve_customer
 
 MAX_COMMENT = 5000
 MAX_FIELD = 200
@@ -30,7 +30,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def _resolved(store: Store, customer_id: int) -> tuple[dict[str, Any], str | None]:
     """The surviving customer row and a note when `customer_id` was merged into it."""
-    survivor, _chain = resolve_customer(store, customer_id)
+    survivor = redirects.resolve_one(store, customer_id).survivor
     if survivor is None:
         raise ReviewError(f"no customer {customer_id}")
     customer = sql.get_customer(store, survivor)

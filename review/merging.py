@@ -23,8 +23,8 @@ from review.staleness import check_suggestion
 from review.survivorship import build_profiles
 from store import labels as label_sql
 from store import merges as sql
+from store import redirects
 from store.db import Store, utcnow
-from store.reports import resolve_customer
 
 _PROFILE_FIELDS = PROFILE_FIELDS
 
@@ -138,7 +138,8 @@ def _cannot_link_reason(
     links = sql.cannot_links(store) if links is None else links
     if not links:
         return None
-    pair = sql.cannot_link_between(links, sql.members(store, customer_l), sql.members(store, customer_r))
+    sides = redirects.members(store, [customer_l, customer_r])
+    pair = sql.cannot_link_between(links, sides[customer_l], sides[customer_r])
     link = sql.cannot_link(store, *pair) if pair else None
     if link is None:
         return None
@@ -268,7 +269,7 @@ def undo_merge(
             )
         survivor_id, absorbed_id = int(merge["survivor_id"]), int(merge["absorbed_id"])
         image = merge["before_image"]
-        holder_id, _chain = resolve_customer(store, survivor_id)
+        holder_id = redirects.resolve_one(store, survivor_id).survivor
         holder = sql.customer_row(store, holder_id) if holder_id is not None else None
         absorbed = sql.customer_row(store, absorbed_id)
         if holder is None or absorbed is None:
@@ -358,6 +359,9 @@ def merge_log(store: Store, customer_id: int | None = None, limit: int = 100) ->
     """Merges newest first; with a customer id, those that built or split its current customer."""
     if customer_id is None:
         return sql.list_merges(store, None, limit)
-    root, chain = resolve_customer(store, customer_id)
-    ids = {customer_id, *chain} | (sql.members(store, root) if root is not None else set())
+    redirect = redirects.resolve_one(store, customer_id)
+    root = redirect.survivor
+    ids = {customer_id, *redirect.chain} | (
+        redirects.members(store, [root])[root] if root is not None else set()
+    )
     return sql.list_merges(store, ids, limit)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from store import redirects
 from store.db import Store
-from store.reports import resolve_customer
 
 Action = Literal["valid", "repointed", "superseded", "blocked"]
 
@@ -43,10 +43,8 @@ def _ordered(a: int | None, b: int | None) -> tuple[int | None, int | None]:
 def check_suggestion(store: Store, suggestion: dict[str, Any]) -> StaleCheck:
     """Resolve both customers of `suggestion` through merges and say: valid, repointed, superseded or blocked."""
     original = (int(suggestion["customer_id_l"]), int(suggestion["customer_id_r"]))
-    survivors: list[int | None] = []
-    for customer_id in original:
-        survivor, _chain = resolve_customer(store, customer_id)
-        survivors.append(survivor)
+    found = redirects.survivors(store, original)
+    survivors = [found[customer_id] for customer_id in original]
     left, right = _ordered(survivors[0], survivors[1])
     for customer_id, survivor in zip(original, survivors, strict=True):
         if survivor is None:

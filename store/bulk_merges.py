@@ -34,14 +34,6 @@ def runnable(store: Store) -> list[dict[str, Any]]:
     )
 
 
-def merged_pointers(store: Store) -> dict[int, int]:
-    """Every merged customer -> the customer it was merged into (the union-find's parent pointers)."""
-    frame = store.frame("SELECT customer_id, merged_into FROM customers WHERE status = 'merged'")
-    if frame.height == 0:
-        return {}
-    return dict(zip(frame["customer_id"].to_list(), frame["merged_into"].to_list(), strict=True))
-
-
 def customer_rows(store: Store, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Full customers rows of these ids, keyed by id."""
     if not ids:

@@ -1,6 +1,6 @@
 """SQL for compliance: requests, a person's whole record, the anonymization writes, the erasure search.
 
-A "person" is a customer and every customer merged into it (directly or through a chain). Callers
+A "person" is a customer and every customer merged into it (`store.redirects.person`). Callers
 (compliance/runner.py) hold the transaction, one per request.
 """
 
@@ -138,20 +138,6 @@ def customers_with_phone(store: Store, phone_e164: str) -> list[int]:
         UNION SELECT customer_id FROM customers WHERE list_contains(phones, ?) AND status = 'active'
         ORDER BY 1""",
         [phone_e164, phone_e164],
-    )
-    return [int(row["customer_id"]) for row in rows]
-
-
-def person_ids(store: Store, customer_id: int) -> list[int]:
-    """The customer and every customer merged into it, directly or through a chain."""
-    rows = store.rows(
-        """WITH RECURSIVE m(customer_id) AS (
-            SELECT CAST(? AS BIGINT)
-            UNION
-            SELECT c.customer_id FROM customers c JOIN m ON c.merged_into = m.customer_id
-            WHERE c.status = 'merged')
-        SELECT customer_id FROM m ORDER BY 1""",
-        [customer_id],
     )
     return [int(row["customer_id"]) for row in rows]
 
@@ -549,14 +535,6 @@ def candidate_overview(store: Store, customer_ids: Sequence[int]) -> list[dict[s
         FROM customers c LEFT JOIN identities i ON i.customer_id = c.customer_id
         WHERE c.customer_id IN ({ids}) GROUP BY ALL ORDER BY c.customer_id"""
     )
-
-
-def people_ids(store: Store, customer_ids: Sequence[int]) -> list[int]:
-    """Every customer of a confirmed set and every customer merged into any of them."""
-    found: set[int] = set()
-    for customer_id in customer_ids:
-        found.update(person_ids(store, int(customer_id)))
-    return sorted(found)
 
 
 def owner_of(store: Store, table: str, row_id: str) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from store import redirects
 from store.db import Store
 
 # The statuses an agent may still decide; `held` is set by apply-merges when it holds a pair back.
@@ -78,17 +79,15 @@ def add_cannot_link(
 
 
 def cannot_link_between(store: Store, customer_l: int, customer_r: int) -> dict[str, Any] | None:
-    """A cannot-link between any customer merged into `customer_l` (or itself) and any of `customer_r`."""
+    """The oldest cannot-link between any customer merged into `customer_l` (or itself) and any of `customer_r`."""
+    sides = redirects.members(store, [customer_l, customer_r])
+    left = ", ".join(str(i) for i in sorted(sides[int(customer_l)]))
+    right = ", ".join(str(i) for i in sorted(sides[int(customer_r)]))
     rows = store.rows(
-        """WITH RECURSIVE members(side, customer_id) AS (
-            SELECT 'l', CAST(? AS BIGINT) UNION ALL SELECT 'r', CAST(? AS BIGINT)
-            UNION
-            SELECT m.side, c.customer_id FROM customers c JOIN members m ON c.merged_into = m.customer_id
-            WHERE c.status = 'merged')
-        SELECT k.* FROM cannot_links k
-        JOIN members a ON a.customer_id = k.customer_id_a JOIN members b ON b.customer_id = k.customer_id_b
-        WHERE a.side <> b.side ORDER BY k.created_at LIMIT 1""",
-        [customer_l, customer_r],
+        f"""SELECT * FROM cannot_links
+        WHERE (customer_id_a IN ({left}) AND customer_id_b IN ({right}))
+           OR (customer_id_a IN ({right}) AND customer_id_b IN ({left}))
+        ORDER BY created_at LIMIT 1"""
     )
     return rows[0] if rows else None
 
@@ -155,21 +154,17 @@ def bulk_candidates_with_states(
 def root_cannot_links(store: Store) -> dict[tuple[int, int], dict[str, Any]]:
     """Cannot-links lifted to the surviving customers of both ends: (low root, high root) -> the oldest link."""
     rows = store.rows(
-        """WITH RECURSIVE up(customer_id, root, depth) AS (
-            SELECT customer_id, customer_id, 0 FROM customers
-            WHERE customer_id IN (SELECT customer_id_a FROM cannot_links UNION SELECT customer_id_b FROM cannot_links)
-            UNION ALL
-            SELECT up.customer_id, c.merged_into, up.depth + 1 FROM up JOIN customers c ON c.customer_id = up.root
-            WHERE c.status = 'merged' AND c.merged_into IS NOT NULL AND up.depth < 1000),
-        roots AS (SELECT customer_id, arg_max(root, depth) AS root FROM up GROUP BY customer_id)
-        SELECT least(a.root, b.root) AS low, greatest(a.root, b.root) AS high, k.customer_id_a, k.customer_id_b,
-               k.suggestion_id, k.created_by, k.created_at
-        FROM cannot_links k JOIN roots a ON a.customer_id = k.customer_id_a JOIN roots b ON b.customer_id = k.customer_id_b
-        ORDER BY k.created_at"""
+        """SELECT customer_id_a, customer_id_b, suggestion_id, created_by, created_at FROM cannot_links
+        ORDER BY created_at"""
     )
+    ends = redirects.resolve(store, [int(r[c]) for r in rows for c in ("customer_id_a", "customer_id_b")])
+    # the end of each chain, also when it points at a missing customer; a link to no customer drops out
+    roots = {c: r.chain[-1] for c, r in ends.items() if len(r.chain) > 1 or r.survivor is not None}
     links: dict[tuple[int, int], dict[str, Any]] = {}
     for row in rows:
-        links.setdefault((int(row["low"]), int(row["high"])), row)
+        a, b = roots.get(int(row["customer_id_a"])), roots.get(int(row["customer_id_b"]))
+        if a is not None and b is not None:
+            links.setdefault((min(a, b), max(a, b)), {"low": min(a, b), "high": max(a, b), **row})
     return links
 
 

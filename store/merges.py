@@ -32,20 +32,6 @@ def customer_row(store: Store, customer_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def members(store: Store, customer_id: int) -> set[int]:
-    """The customer and every customer merged into it, directly or through a chain of merges."""
-    rows = store.rows(
-        """WITH RECURSIVE m(customer_id) AS (
-            SELECT CAST(? AS BIGINT)
-            UNION
-            SELECT c.customer_id FROM customers c JOIN m ON c.merged_into = m.customer_id
-            WHERE c.status = 'merged')
-        SELECT customer_id FROM m""",
-        [customer_id],
-    )
-    return {int(row["customer_id"]) for row in rows}
-
-
 def identity_ids(store: Store, customer_id: int) -> list[int]:
     """Ids of the identities a customer holds now."""
     rows = store.rows(

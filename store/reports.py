@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from store.db import Store
+from store.redirects import resolve_one
 
 TABLES = ("customers", "identities", "conversations", "messages", "comments", "ingest_batches", "quarantine")
 
@@ -59,24 +60,10 @@ def warnings_by_field(store: Store) -> list[dict[str, Any]]:
     return [{"kind": kind, "field": field, "rows": count} for (kind, field), count in ordered]
 
 
-def resolve_customer(store: Store, customer_id: int) -> tuple[int | None, list[int]]:
-    """Follow merge redirects: the surviving customer id and the chain of ids walked through."""
-    chain = [customer_id]
-    current = customer_id
-    for _ in range(1000):  # a redirect chain is short; the bound only guards against a corrupt cycle
-        row = store.rows("SELECT status, merged_into FROM customers WHERE customer_id = ?", [current])
-        if not row:
-            return None, chain
-        if row[0]["status"] != "merged" or row[0]["merged_into"] is None:
-            return current, chain
-        current = int(row[0]["merged_into"])
-        chain.append(current)
-    raise RuntimeError(f"customer redirect cycle starting at {customer_id}")
-
-
 def customer_record(store: Store, customer_id: int, recent_messages: int = 20) -> dict[str, Any] | None:
     """A customer's profile, identities, conversations, recent messages and comments."""
-    survivor, chain = resolve_customer(store, customer_id)
+    redirect = resolve_one(store, customer_id)
+    survivor = redirect.survivor
     if survivor is None:
         return None
     profile = store.rows("SELECT * FROM customers WHERE customer_id = ?", [survivor])[0]
@@ -116,7 +103,7 @@ def customer_record(store: Store, customer_id: int, recent_messages: int = 20) -
     return {
         "requested_id": customer_id,
         "customer_id": survivor,
-        "redirected_from": chain[:-1] if len(chain) > 1 else [],
+        "redirected_from": redirect.redirected_from,
         "profile": profile,
         "identities": identities,
         "conversations": conversations,

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from idres.settings import PROFILE_LIST_FIELDS
-from store import web_queries
-from store.reports import resolve_customer
+from store import redirects, web_queries
 from web.auth import User
 from web.deps import current_user, redirect, render, require, safe_next
 from web.perform import perform
@@ -108,7 +107,7 @@ def customer_panel(
         raise HTTPException(404, f"no section {tab!r}")
     context: dict[str, Any] = {}
     with request.app.state.gate.read() as store:
-        survivor, _chain = resolve_customer(store, customer_id)
+        survivor = redirects.resolve_one(store, customer_id).survivor
         if survivor is None:
             raise HTTPException(404, f"no customer {customer_id}")
         if survivor != customer_id:

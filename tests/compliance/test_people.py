@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from compliance.people import live_customers
 from compliance.requests import (
     candidates_of,
     confirm_request,
@@ -21,7 +20,7 @@ from compliance.runner import run_anonymizations, run_exports
 from exports import open_bundle
 from idres.settings import Settings
 from ingest.pipeline import ingest_file
-from store import Store, open_store, utcnow
+from store import Store, open_store, redirects, utcnow
 from tests.compliance.builders import MESSAGE_HEADER, PEOPLE_HEADER, compliance_settings
 from tests.helpers import write_csv
 
@@ -126,7 +125,7 @@ def test_five_customers_of_one_person_are_erased_as_one_and_verified(dana: Store
     )
     assert "hello from brian" in text
     assert dana.scalar("SELECT count(*) FROM suggestions WHERE status = 'pending'") == 0
-    assert live_customers([1, 2, 3, 4, 5, 6], dana) == [6]
+    assert redirects.live(dana, [1, 2, 3, 4, 5, 6]) == [6]
 
 
 def test_an_export_returns_the_whole_person(dana: Store, tmp_path: Path) -> None:

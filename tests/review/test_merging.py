@@ -13,8 +13,8 @@ from idres.settings import IngestSettings, ReviewSettings, Settings
 from ingest.pipeline import ingest_file
 from review import merging
 from review.errors import ReviewError
-from store import Store, open_store, utcnow
-from store.reports import customer_record, resolve_customer
+from store import Store, open_store, redirects, utcnow
+from store.reports import customer_record
 from tests.helpers import write_csv
 from tests.review.builders import HEADER, add_suggestion, suggestion
 
@@ -143,7 +143,7 @@ def test_approved_merges_chain_transitively_into_the_oldest_customer(world: Stor
     assert report["merges_applied"] == 2 and report["held_back"] == 0 and report["superseded"] == 0
     assert report["already_joined"] == [s15]
     for customer in (1, 2, 5):
-        assert resolve_customer(world, customer)[0] == 1
+        assert redirects.resolve_one(world, customer).survivor == 1
     assert world.scalar("SELECT count(*) FROM identities WHERE customer_id = 1") == 3
     assert world.rows(
         "SELECT customer_id, status, merged_into FROM customers WHERE customer_id IN (2, 5) ORDER BY 1"
@@ -192,7 +192,7 @@ def test_a_cannot_link_holds_back_a_chain_that_would_join_different_people(world
     assert held["status"] == "held" and "customers 1 and 5" in held["status_reason"]
     assert "kim" in held["status_reason"]
     assert suggestion(world, s12)["status"] == "applied"
-    assert resolve_customer(world, 5)[0] == 5
+    assert redirects.resolve_one(world, 5).survivor == 5
     # held stays held on later runs (flagged for an agent), without rewriting the row
     updated_at = held["updated_at"]
     assert merging.apply_approved(world, "apply-merges", REVIEW)["held_back"] == 1
@@ -214,7 +214,7 @@ def test_stale_suggestions_are_repointed_or_superseded_never_applied_blindly(wor
     assert report["merges_applied"] == 1 and report["superseded"] == 2
     assert suggestion(world, s46)["status"] == "applied"
     assert "customer 4 was merged into 3" in suggestion(world, s46)["status_reason"]
-    assert resolve_customer(world, 6)[0] == 3
+    assert redirects.resolve_one(world, 6).survivor == 3
     assert (
         suggestion(world, s34)["status"] == "superseded"
         and "already merged" in suggestion(world, s34)["status_reason"]
@@ -223,7 +223,7 @@ def test_stale_suggestions_are_repointed_or_superseded_never_applied_blindly(wor
         suggestion(world, s15)["status"] == "superseded"
         and "anonymized" in suggestion(world, s15)["status_reason"]
     )
-    assert resolve_customer(world, 1)[0] == 1
+    assert redirects.resolve_one(world, 1).survivor == 1
 
 
 def test_pending_suggestions_follow_the_survivor(world: Store) -> None:
@@ -326,7 +326,7 @@ def test_undo_of_the_outer_merge_of_a_chain_keeps_the_inner_one(world: Store) ->
     assert owner_of(world, "email", "chloe@ortiz.net") == 1
     merging.undo_merge(world, outer["merge_id"], "kim")
     assert snapshot(world) == between
-    assert resolve_customer(world, 5)[0] == 2
+    assert redirects.resolve_one(world, 5).survivor == 2
 
 
 def test_undo_of_the_inner_merge_after_the_outer_one(world: Store) -> None:

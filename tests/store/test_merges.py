@@ -1,4 +1,4 @@
-"""store/merges.py: members through chains, moving rows back, exact row restores, cannot-links, the queue."""
+"""store/merges.py: merges build the chains redirects follow, moving rows back, exact row restores, cannot-links, the queue."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from idres.settings import Settings
 from matching import MatchConfig, run_match
 from review import merging
-from store import Store, open_store, utcnow
+from store import Store, open_store, redirects, utcnow
 from store import merges as sql
 from store import suggestions as sg
 from tests.review.builders import add_suggestion, suggestion
@@ -29,9 +29,7 @@ def world(world_template: Path, settings: Settings) -> Iterator[Store]:  # noqa:
 def test_members_follow_chains_of_merges(world: Store) -> None:
     merging.merge_customers(world, 2, 5, "ann", REVIEW)
     merging.merge_customers(world, 1, 2, "ann", REVIEW)
-    assert sql.members(world, 1) == {1, 2, 5}
-    assert sql.members(world, 2) == {2, 5}
-    assert sql.members(world, 3) == {3}
+    assert redirects.members(world, [1, 2, 3]) == {1: {1, 2, 5}, 2: {2, 5}, 3: {3}}
 
 
 def test_take_back_moves_only_rows_the_holder_still_has(world: Store) -> None:
