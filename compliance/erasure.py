@@ -13,6 +13,7 @@ from anonymize import scrub
 from compliance.filescan import OwnedFiles, files_holding, forget_file_texts
 from compliance.spellings import Spellings, name_candidates, person_spellings
 from idres.settings import ComplianceSettings
+from store import cannot_links
 from store import compliance as sql
 from store.db import Store
 from store.rewrite import bytes_readable
@@ -92,8 +93,8 @@ def erase_person(
     counts["suggestions"] = sql.write_rows(
         store, "suggestions", "suggestion_id", suggestions, ["evidence", "decision_comment", "status_reason"]
     )
-    links = scrub.scrub_text_column(sql.cannot_links_of(store, ids), "reason", values)
-    counts["cannot_links"] = sql.update_cannot_link_reasons(store, links)
+    links = scrub.scrub_text_column(cannot_links.of_customers(store, ids), "reason", values)
+    counts["cannot_links"] = cannot_links.rewrite_reasons(store, links)
 
     requests = sql.requests_of(store, ids, searchable)
     counts["export_bundles_deleted"] = _delete_bundles(requests)

@@ -22,8 +22,8 @@ import polars as pl
 from idres.settings import PROFILE_FIELDS, ReviewSettings
 from review.survivorship import build_profiles
 from store import bulk_merges as bulk
+from store import cannot_links, redirects
 from store import merges as sql
-from store import redirects
 from store.db import Store, utcnow
 
 
@@ -72,9 +72,7 @@ def _cannot_link_index(
     """Cannot-links lifted to the customers' stored roots (root -> roots it must not join) and their rows."""
     by_root: dict[int, set[int]] = defaultdict(set)
     rows: dict[tuple[int, int], dict[str, Any]] = {}
-    for link in store.rows(
-        "SELECT customer_id_a, customer_id_b, suggestion_id, created_by FROM cannot_links"
-    ):
+    for link in cannot_links.everything(store):
         a, b = plan.stored_root(int(link["customer_id_a"])), plan.stored_root(int(link["customer_id_b"]))
         by_root[a].add(b)
         by_root[b].add(a)

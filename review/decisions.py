@@ -11,6 +11,7 @@ from typing import Any
 
 from review.errors import ReviewError
 from review.staleness import StaleCheck, check_suggestion
+from store import cannot_links
 from store import decisions as sql
 from store import labels as label_sql
 from store.db import Store, utcnow
@@ -125,7 +126,7 @@ def _decide(
             refusal = error
         if refusal is None:
             left, right = int(current["customer_id_l"]), int(current["customer_id_r"])
-            link = sql.cannot_link_between(store, left, right) if approve else None
+            link = cannot_links.between(store, left, right) if approve else None
             if link is not None:
                 raise ReviewError(
                     f"cannot approve suggestion {suggestion_id}: customers {link['customer_id_a']} and "
@@ -144,7 +145,7 @@ def _decide(
                 # the pair the match run compared; after a re-pointing also the survivors the agent saw
                 original = (int(row["customer_id_l"]), int(row["customer_id_r"]))
                 for pair in dict.fromkeys([original, (left, right)]):
-                    sql.add_cannot_link(store, *pair, suggestion_id, agent, comment, now)
+                    cannot_links.record(store, *pair, suggestion_id, agent, comment, now)
             details = {
                 "customers": [left, right],
                 "probability": row["probability"],
@@ -193,7 +194,7 @@ def _split_bulk(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Sort bulk candidates: approvable as they are (fast), needing the one-by-one path (slow), or
     skipped now (recorded in `results` with why: related only, a locked customer, a cannot-link)."""
-    links = sql.root_cannot_links(store)
+    links = cannot_links.by_survivors(store)
     fast, slow = [], []
     for row in candidates:
         base = {"suggestion_id": row["suggestion_id"], "probability": row["probability"], "band": row["band"]}

@@ -21,9 +21,9 @@ from idres.settings import PROFILE_FIELDS, ReviewSettings
 from review.errors import ReviewError
 from review.staleness import check_suggestion
 from review.survivorship import build_profiles
+from store import cannot_links, redirects
 from store import labels as label_sql
 from store import merges as sql
-from store import redirects
 from store.db import Store, utcnow
 
 _PROFILE_FIELDS = PROFILE_FIELDS
@@ -131,16 +131,9 @@ def _absorb(
     }
 
 
-def _cannot_link_reason(
-    store: Store, customer_l: int, customer_r: int, links: dict[int, set[int]] | None = None
-) -> str | None:
+def _cannot_link_reason(store: Store, customer_l: int, customer_r: int) -> str | None:
     """Why two customers must not be joined (a cannot-link between their members), else None."""
-    links = sql.cannot_links(store) if links is None else links
-    if not links:
-        return None
-    sides = redirects.members(store, [customer_l, customer_r])
-    pair = sql.cannot_link_between(links, sides[customer_l], sides[customer_r])
-    link = sql.cannot_link(store, *pair) if pair else None
+    link = cannot_links.between(store, customer_l, customer_r)
     if link is None:
         return None
     source = f" (suggestion {link['suggestion_id']})" if link["suggestion_id"] is not None else ""
@@ -313,7 +306,7 @@ def undo_merge(
             sql.set_suggestion_status(
                 store, merge["suggestion_id"], "rejected", reason, now, decided_by=agent
             )
-        sql.add_cannot_link(
+        cannot_links.record_if_absent(
             store, survivor_id, absorbed_id, agent, now, merge["suggestion_id"],
             comment or f"merge {merge_id} undone",
         )  # fmt: skip

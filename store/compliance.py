@@ -232,27 +232,6 @@ def suggestions_of(store: Store, customer_ids: Sequence[int]) -> pl.DataFrame:
     )
 
 
-def cannot_links_of(store: Store, customer_ids: Sequence[int]) -> pl.DataFrame:
-    """Cannot-links involving the person (their reason is free text)."""
-    ids = _in(customer_ids)
-    return store.frame(
-        f"""SELECT customer_id_a, customer_id_b, reason FROM cannot_links
-        WHERE customer_id_a IN ({ids}) OR customer_id_b IN ({ids})"""
-    )
-
-
-def update_cannot_link_reasons(store: Store, frame: pl.DataFrame) -> int:
-    """Overwrite the reason of cannot-links (keyed by the customer pair)."""
-    if frame.height == 0:
-        return 0
-    with store.registered("scrubbed_links", frame):
-        store.execute(
-            """UPDATE cannot_links SET reason = f.reason FROM scrubbed_links f
-            WHERE cannot_links.customer_id_a = f.customer_id_a AND cannot_links.customer_id_b = f.customer_id_b"""
-        )
-    return frame.height
-
-
 def requests_of(store: Store, customer_ids: Sequence[int], values: Sequence[str] = ()) -> pl.DataFrame:
     """Compliance requests about the person, or looked up by one of its values (e.g. an ambiguous one)."""
     forms = [value.lower() for value in values]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from store import redirects
 from store.db import Store
 
 # The statuses an agent may still decide; `held` is set by apply-merges when it holds a pair back.
@@ -61,35 +60,6 @@ def repoint(
         WHERE suggestion_id = ?""",
         [customer_l, customer_r, reason, now, suggestion_id],
     )
-
-
-def add_cannot_link(
-    store: Store, customer_a: int, customer_b: int, suggestion_id: int | None, agent: str, reason: str | None,
-    now: datetime,
-) -> None:  # fmt: skip
-    """Record that two customers are different people (kept once per pair; a later reason replaces it)."""
-    low, high = min(customer_a, customer_b), max(customer_a, customer_b)
-    store.execute(
-        """INSERT INTO cannot_links (customer_id_a, customer_id_b, suggestion_id, created_by, created_at, reason)
-        VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (customer_id_a, customer_id_b) DO UPDATE SET suggestion_id = excluded.suggestion_id,
-            created_by = excluded.created_by, created_at = excluded.created_at, reason = excluded.reason""",
-        [low, high, suggestion_id, agent, now, reason],
-    )
-
-
-def cannot_link_between(store: Store, customer_l: int, customer_r: int) -> dict[str, Any] | None:
-    """The oldest cannot-link between any customer merged into `customer_l` (or itself) and any of `customer_r`."""
-    sides = redirects.members(store, [customer_l, customer_r])
-    left = ", ".join(str(i) for i in sorted(sides[int(customer_l)]))
-    right = ", ".join(str(i) for i in sorted(sides[int(customer_r)]))
-    rows = store.rows(
-        f"""SELECT * FROM cannot_links
-        WHERE (customer_id_a IN ({left}) AND customer_id_b IN ({right}))
-           OR (customer_id_a IN ({right}) AND customer_id_b IN ({left}))
-        ORDER BY created_at LIMIT 1"""
-    )
-    return rows[0] if rows else None
 
 
 def pending_filtered(
@@ -149,23 +119,6 @@ def bulk_candidates_with_states(
         ORDER BY s.probability DESC, s.suggestion_id""",
         params,
     )
-
-
-def root_cannot_links(store: Store) -> dict[tuple[int, int], dict[str, Any]]:
-    """Cannot-links lifted to the surviving customers of both ends: (low root, high root) -> the oldest link."""
-    rows = store.rows(
-        """SELECT customer_id_a, customer_id_b, suggestion_id, created_by, created_at FROM cannot_links
-        ORDER BY created_at"""
-    )
-    ends = redirects.resolve(store, [int(r[c]) for r in rows for c in ("customer_id_a", "customer_id_b")])
-    # the end of each chain, also when it points at a missing customer; a link to no customer drops out
-    roots = {c: r.chain[-1] for c, r in ends.items() if len(r.chain) > 1 or r.survivor is not None}
-    links: dict[tuple[int, int], dict[str, Any]] = {}
-    for row in rows:
-        a, b = roots.get(int(row["customer_id_a"])), roots.get(int(row["customer_id_b"]))
-        if a is not None and b is not None:
-            links.setdefault((min(a, b), max(a, b)), {"low": min(a, b), "high": max(a, b), **row})
-    return links
 
 
 def approve_many(

@@ -316,51 +316,6 @@ def repoint_pending(
     return counts
 
 
-# -- cannot-links -------------------------------------------------------------------------------
-def cannot_links(store: Store) -> dict[int, set[int]]:
-    """Every cannot-link, both ways: customer id -> the customer ids it must never be joined with."""
-    links: dict[int, set[int]] = {}
-    for row in store.rows("SELECT customer_id_a, customer_id_b FROM cannot_links"):
-        a, b = int(row["customer_id_a"]), int(row["customer_id_b"])
-        links.setdefault(a, set()).add(b)
-        links.setdefault(b, set()).add(a)
-    return links
-
-
-def cannot_link_between(
-    links: dict[int, set[int]], side_a: set[int], side_b: set[int]
-) -> tuple[int, int] | None:
-    """The first cannot-link (low, high) with one end in each set of customer ids, from `cannot_links`."""
-    found = sorted((min(a, b), max(a, b)) for a in side_a for b in links.get(a, set()) & side_b)
-    return found[0] if found else None
-
-
-def cannot_link(store: Store, customer_a: int, customer_b: int) -> dict[str, Any] | None:
-    """The recorded cannot-link of a pair (either order), with who made it and why."""
-    low, high = sorted((customer_a, customer_b))
-    rows = store.rows(
-        """SELECT customer_id_a, customer_id_b, suggestion_id, created_by, reason FROM cannot_links
-        WHERE customer_id_a = ? AND customer_id_b = ?""",
-        [low, high],
-    )
-    return rows[0] if rows else None
-
-
-def add_cannot_link(
-    store: Store, customer_a: int, customer_b: int, created_by: str, now: datetime,
-    suggestion_id: int | None = None, reason: str | None = None,
-) -> bool:  # fmt: skip
-    """Record that two customers are different people; False when the pair was already recorded."""
-    low, high = sorted((customer_a, customer_b))
-    if store.scalar("SELECT 1 FROM cannot_links WHERE customer_id_a = ? AND customer_id_b = ?", [low, high]):
-        return False
-    store.execute(
-        "INSERT INTO cannot_links VALUES (?, ?, ?, ?, ?, ?)",
-        [low, high, suggestion_id, created_by, now, reason],
-    )
-    return True
-
-
 # -- runs ---------------------------------------------------------------------------------------
 def insert_run(store: Store, actor: str, started: datetime) -> int:
     """Open an apply run row (inside the run's transaction); returns its id."""

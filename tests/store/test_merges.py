@@ -59,19 +59,6 @@ def test_restore_customer_writes_a_row_back_exactly(world: Store) -> None:
     assert sql.customer_row(world, 1) == row
 
 
-def test_cannot_links_are_found_across_members_both_ways(world: Store) -> None:
-    with world.transaction():
-        assert sql.add_cannot_link(world, 5, 2, "kim", utcnow(), reason="twins")
-        assert not sql.add_cannot_link(world, 2, 5, "kim", utcnow())  # already recorded
-    links = sql.cannot_links(world)
-    assert sql.cannot_link_between(links, {1, 2}, {5, 6}) == (2, 5)
-    assert sql.cannot_link_between(links, {5}, {3, 2}) == (2, 5)
-    assert sql.cannot_link_between(links, {1}, {5}) is None
-    link = sql.cannot_link(world, 5, 2)
-    assert link is not None and (link["created_by"], link["reason"]) == ("kim", "twins")
-    assert sql.cannot_links(world) == {2: {5}, 5: {2}}
-
-
 def test_repoint_pending_keeps_the_queue_right(world: Store) -> None:
     same = add_suggestion(world, 1, 2)
     moved = add_suggestion(world, 2, 3)
