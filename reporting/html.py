@@ -13,7 +13,8 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from store import Store, history
+from store import Store
+from store.views import report
 
 TITLES = {
     "probabilities": "Match probability distribution",
@@ -50,21 +51,21 @@ def collect(store: Store, truth: pl.DataFrame | None = None) -> ReportData:
     from store import labels as store_labels
     from store import suggestions as store_suggestions
 
-    run_id, model = history.latest_model(store)
+    run_id, model = report.latest_model(store)
     labels = store_labels.label_history(store)
     if truth is not None:
         labels = with_truth(labels, store_suggestions.identity_keys(store), truth)
     return ReportData(
         store_path=str(store.path),
-        counts=history.headline_counts(store),
-        probabilities=history.suggestion_probabilities(store),
+        counts=report.headline_counts(store),
+        probabilities=report.suggestion_probabilities(store),
         model_run_id=run_id,
         model=model,
-        rule_counts=history.rule_counts_by_run(store),
-        backlog_by_day=history.review_backlog_by_day(store),
-        backlog_by_run=history.review_backlog_by_run(store),
-        apply_runs=history.apply_runs(store),
-        run_configs=history.match_run_configs(store),
+        rule_counts=report.rule_counts_by_run(store),
+        backlog_by_day=report.review_backlog_by_day(store),
+        backlog_by_run=report.review_backlog_by_run(store),
+        apply_runs=report.apply_runs(store),
+        run_configs=report.match_run_configs(store),
         label_history=labels,
         labels_by_kind=store_labels.counts_by_kind(store),
     )

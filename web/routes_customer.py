@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from idres.settings import PROFILE_LIST_FIELDS
-from store import redirects, web_queries
+from store import redirects
+from store.views import web_page
 from web.auth import User
 from web.deps import current_user, redirect, render, require, safe_next
 from web.perform import perform
@@ -112,18 +113,18 @@ def customer_panel(
             raise HTTPException(404, f"no customer {customer_id}")
         if survivor != customer_id:
             return RedirectResponse(f"/customers/{survivor}/{tab}", status_code=303)
-        profile = web_queries.customer_profile(store, customer_id)
-        identities = web_queries.customer_identities(store, customer_id)
+        profile = web_page.customer_profile(store, customer_id)
+        identities = web_page.customer_identities(store, customer_id)
         context["duplicates"] = _duplicates(store, customer_id)
-        context["merges"] = web_queries.merges_of(store, customer_id) if user.can("undo") else []
+        context["merges"] = web_page.merges_of(store, customer_id) if user.can("undo") else []
         if tab == "summary":
-            readable = (_readable(row, customer_id) for row in web_queries.activity(store, customer_id))
+            readable = (_readable(row, customer_id) for row in web_page.activity(store, customer_id))
             context["activity"] = [row for row in readable if row is not None]
         elif tab in ("conversations", "messages"):
             context["threads"] = _threads(
-                web_queries.conversations(store, customer_id),
-                web_queries.conversation_messages(store, customer_id, agent_only=tab == "conversations"),
-                web_queries.conversation_comments(store, customer_id),
+                web_page.conversations(store, customer_id),
+                web_page.conversation_messages(store, customer_id, agent_only=tab == "conversations"),
+                web_page.conversation_comments(store, customer_id),
             )
         elif tab == "identities" and q.strip():
             try:
@@ -165,8 +166,8 @@ def _duplicates(store: Any, customer_id: int) -> list[dict[str, Any]]:
     """The open suggestions of this customer, each with its evidence as ingested (the panel's card)."""
     from web.evidence import as_ingested
 
-    rows = web_queries.open_suggestions_of(store, customer_id)
-    raw = web_queries.raw_identity_values(
+    rows = web_page.open_suggestions_of(store, customer_id)
+    raw = web_page.raw_identity_values(
         store, [int(r[k]) for r in rows for k in ("identity_id_l", "identity_id_r") if r.get(k) is not None]
     )
     for row in rows:
@@ -192,7 +193,7 @@ def _search_identities(store: Any, query: str, customer_id: int) -> list[dict[st
                 "display_name": row["name"],
                 "channel": ", ".join(row["channels"] or []),
             }
-            for row in web_queries.search_customers(store, query, limit=20)
+            for row in web_page.search_customers(store, query, limit=20)
         ]
     return [row for row in found if int(row["customer_id"]) != customer_id]
 
@@ -272,7 +273,7 @@ async def edit_profile(request: Request, customer_id: int, user: User = Depends(
 
     def load_current() -> dict[str, Any] | None:
         with gate.read() as store:
-            return web_queries.customer_profile(store, customer_id)
+            return web_page.customer_profile(store, customer_id)
 
     from starlette.concurrency import run_in_threadpool
 
@@ -289,7 +290,7 @@ async def edit_profile(request: Request, customer_id: int, user: User = Depends(
         # the form comes back with what the agent typed and each problem beside its field
         def page() -> Response:
             with gate.read() as store:
-                identities = web_queries.customer_identities(store, customer_id)
+                identities = web_page.customer_identities(store, customer_id)
             return render(
                 request, "customer_profile.html", user, tab="profile", tabs=TABS, customer=current,
                 identities=identities, q="", text_fields=TEXT_FIELDS, editing=True, form_values=form,

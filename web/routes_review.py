@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from store import web_queries
+from store.views import web_page
 from web.auth import User
 from web.deps import current_user, redirect, render, require
 from web.evidence import as_ingested
@@ -61,20 +61,20 @@ def queue(
 ) -> Response:
     """Pending suggestions, most probable first (or most informative first), filterable by band and channel."""
     page = max(page, 1)
-    band_filter = band if band in web_queries.QUEUE_BANDS else None
+    band_filter = band if band in web_page.QUEUE_BANDS else None
     order_filter = "informative" if order == "informative" else None
     skipped = skipped_ids(request.cookies.get(SKIP_COOKIE))
     with request.app.state.gate.read() as store:
-        known_channels = web_queries.channels(store)
+        known_channels = web_page.channels(store)
         channel_filter = channel if channel in known_channels else None
-        items, total = web_queries.queue_page(
+        items, total = web_page.queue_page(
             store, band_filter, channel_filter, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
             skipped=skipped, order=order_filter or "probable",
         )  # fmt: skip
-        people = web_queries.customers_overview(
+        people = web_page.customers_overview(
             store, [i["customer_id_l"] for i in items] + [i["customer_id_r"] for i in items]
         )
-        raw = web_queries.raw_identity_values(
+        raw = web_page.raw_identity_values(
             store,
             [int(i[k]) for i in items for k in ("identity_id_l", "identity_id_r") if i.get(k) is not None],
         )
@@ -95,7 +95,7 @@ def queue(
         pages=max(1, -(-total // PAGE_SIZE)),
         band=band_filter or "",
         channel=channel_filter or "",
-        bands=web_queries.QUEUE_BANDS,
+        bands=web_page.QUEUE_BANDS,
         channels=known_channels,
         order=order_filter or "",
         here=_queue_url(band_filter, channel_filter, page, order_filter),
@@ -165,7 +165,7 @@ def bulk_approve(
     }  # fmt: skip
     if confirmed != "yes":  # first say how many it will approve, and ask again
         with request.app.state.gate.read() as store:
-            count = web_queries.bulk_count(store, threshold, band or None, channel or None)
+            count = web_page.bulk_count(store, threshold, band or None, channel or None)
         return render(request, "bulk_confirm.html", user, count=count, back=back, **arguments)
     return perform(request, user, "bulk_approve", arguments, back)
 

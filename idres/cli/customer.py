@@ -13,8 +13,8 @@ from idres.cli.merges import CommentOption as MergeCommentOption
 from idres.output import OutputFormat, console, emit, fail, say, table
 from review import customers
 from review.errors import ReviewError
-from store import reports
 from store.identities import PROFILE_COLUMNS
+from store.views import record as record_view
 
 group = typer.Typer(help="Look at and act on one customer (an identity group).", no_args_is_help=True)
 
@@ -30,7 +30,7 @@ def customer_show(
 ) -> None:
     """A customer's profile, identities, conversations, recent messages and comments."""
     with store_session(ctx, store) as session:
-        record = reports.customer_record(session, customer_id)
+        record = record_view.customer_record(session, customer_id)
     if record is None:
         fail(f"no customer {customer_id}")
     emit(record, fmt, _render_customer)

@@ -9,7 +9,7 @@ import typer
 
 from idres.cli.common import FormatOption, StoreOption, settings_for, store_session
 from idres.output import OutputFormat, console, emit, fail, table
-from store import reports
+from store.views import status as status_view
 
 group = typer.Typer(help="Rows that failed validation, kept with file, row and reason.", no_args_is_help=True)
 
@@ -26,8 +26,8 @@ def quarantine_list(
 ) -> None:
     """Quarantined rows with file, row number, failed expectation and the raw row."""
     with store_session(ctx, store) as session:
-        rows = reports.quarantine_rows(session, batch, limit)
-        total = reports.quarantine_count(session, batch)
+        rows = status_view.quarantine_rows(session, batch, limit)
+        total = status_view.quarantine_count(session, batch)
     emit(
         rows,
         fmt,

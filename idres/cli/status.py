@@ -10,13 +10,13 @@ from rich.panel import Panel
 
 from idres.cli.common import FormatOption, StoreOption, store_session
 from idres.output import OutputFormat, console, emit, table
-from store import reports
+from store.views import status as status_view
 
 
 def status(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
     """Counts per table and channel, the last ingest batches, and the quarantine."""
     with store_session(ctx, store) as session:
-        data = reports.status(session)
+        data = status_view.status(session)
     emit(data, fmt, _render_status)
 
 

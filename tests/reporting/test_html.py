@@ -7,7 +7,8 @@ from pathlib import Path
 
 from idres.settings import Settings
 from reporting.html import TITLES, collect, render, weights_frame
-from store import Store, history, utcnow
+from store import Store, utcnow
+from store.views import report
 from tests.reporting.builders import matched_store
 
 
@@ -37,11 +38,11 @@ def test_report_of_a_matched_store_has_every_plot(tmp_path: Path, settings: Sett
 def test_backlog_counts_pending_and_decided(tmp_path: Path, settings: Settings, store: Store) -> None:
     matched_store(tmp_path, settings, store)
     total = store.scalar("SELECT count(*) FROM suggestions WHERE NOT related_only")
-    by_day = history.review_backlog_by_day(store)
+    by_day = report.review_backlog_by_day(store)
     assert by_day.height == 1  # everything happened today
     assert by_day["created"][0] == total and by_day["decided"][0] == 1
     assert by_day["pending"][0] == total - 1
-    by_run = history.review_backlog_by_run(store)
+    by_run = report.review_backlog_by_run(store)
     # the rejection came after the run finished: right after the run every suggestion was pending
     assert by_run["pending"].to_list() == [total] and by_run["decided"].to_list() == [0]
 

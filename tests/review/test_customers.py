@@ -13,7 +13,7 @@ from review.decisions import approve
 from review.errors import ReviewError
 from store import Store, open_store
 from store.customers import get_customer
-from store.reports import customer_record
+from store.views.record import customer_record
 from tests.review.builders import add_suggestion, people_store, simulate_merge
 
 

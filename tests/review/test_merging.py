@@ -14,7 +14,7 @@ from ingest.pipeline import ingest_file
 from review import merging
 from review.errors import ReviewError
 from store import Store, open_store, redirects, utcnow
-from store.reports import customer_record
+from store.views.record import customer_record
 from tests.helpers import write_csv
 from tests.review.builders import HEADER, add_suggestion, suggestion
 

@@ -179,8 +179,8 @@ def test_full_run_supersedes_a_pending_pair_it_no_longer_suggests(loaded: Store,
 
 
 def test_possible_band_is_stored_off_the_default_queue(loaded: Store, settings: Settings) -> None:
-    from store import web_queries
     from store.decisions import bulk_candidates
+    from store.views import web_page
 
     _run(loaded, settings, full=True)
     # one stored suggestion moved below review, as a match run with a possible_floor stores it
@@ -193,9 +193,9 @@ def test_possible_band_is_stored_off_the_default_queue(loaded: Store, settings: 
     assert zoe["suggestion_id"] not in listed
     asked = sg.list_suggestions(loaded, status="pending", band="possible")
     assert [r["suggestion_id"] for r in asked] == [zoe["suggestion_id"]]
-    queue, _ = web_queries.queue_page(loaded)
+    queue, _ = web_page.queue_page(loaded)
     assert zoe["suggestion_id"] not in {r["suggestion_id"] for r in queue}
-    queue, total = web_queries.queue_page(loaded, band="possible")
+    queue, total = web_page.queue_page(loaded, band="possible")
     assert total == 1 and queue[0]["suggestion_id"] == zoe["suggestion_id"]
     # bulk approve without a band leaves the possible band alone
     assert zoe["suggestion_id"] not in {r["suggestion_id"] for r in bulk_candidates(loaded, 0.1)}

@@ -192,7 +192,7 @@ def test_evidence_shows_values_as_ingested_and_probabilities_with_digits(
 def test_search_finds_national_phones_folded_accents_prefixes_and_ids_with_all_channels(
     client: TestClient, web_settings: Settings
 ) -> None:
-    from store import web_queries
+    from store.views import web_page
 
     login(client, "alice")
     with open_store(web_settings.store) as store:
@@ -209,17 +209,17 @@ def test_search_finds_national_phones_folded_accents_prefixes_and_ids_with_all_c
             GROUP BY 1 HAVING count(DISTINCT channel) > 1 LIMIT 1"""
         )
         national = "0" + phone["phone_e164"][3:7] + " " + phone["phone_e164"][7:]
-        found = {r["customer_id"] for r in web_queries.search_customers(store, national)}
+        found = {r["customer_id"] for r in web_page.search_customers(store, national)}
         assert phone["customer_id"] in found
         prefix = email["email_norm"].split("@")[0]
-        assert email["customer_id"] in {r["customer_id"] for r in web_queries.search_customers(store, prefix)}
+        assert email["customer_id"] in {r["customer_id"] for r in web_page.search_customers(store, prefix)}
         if accented:  # the generator writes names with diacritics
             plain = accented[0]["last_name_key"]
             assert accented[0]["customer_id"] in {
-                r["customer_id"] for r in web_queries.search_customers(store, plain)
+                r["customer_id"] for r in web_page.search_customers(store, plain)
             }
         if several:
-            [row] = web_queries.search_customers(store, f"#{several[0]['customer_id']}")
+            [row] = web_page.search_customers(store, f"#{several[0]['customer_id']}")
             assert row["channels"] == several[0]["channels"]
     page = client.get("/search", params={"q": national}).text
     assert f"/customers/{phone['customer_id']}/summary" in page
