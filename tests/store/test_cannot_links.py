@@ -39,9 +39,11 @@ def test_a_link_is_found_across_the_customers_merged_into_each_side(world: Store
         cannot_links.record(world, 5, 2, None, "kim", "twins", utcnow())
     merging.merge_customers(world, 1, 2, "ann", REVIEW)  # 2 -> 1
     merging.merge_customers(world, 5, 6, "ann", REVIEW)  # 6 -> 5
-    for left, right in ((1, 5), (5, 1), (1, 6), (2, 5)):
+    for left, right in ((1, 5), (5, 1), (2, 5)):
         link = cannot_links.between(world, left, right)
         assert link is not None and (link["customer_id_a"], link["customer_id_b"]) == (2, 5)
+    # members are those merged into a side: 6 absorbed nothing, so 1 and 6 alone hold no link
+    assert cannot_links.between(world, 1, 6) is None
     assert cannot_links.between(world, 1, 3) is None
     lifted = cannot_links.by_survivors(world)
     assert list(lifted) == [(1, 5)] and lifted[(1, 5)]["created_by"] == "kim"
