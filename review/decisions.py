@@ -307,7 +307,7 @@ def reject_pair(
     comment = clean_comment(comment)
     now = utcnow()
     with store.transaction():
-        sql.add_cannot_link(store, customer_l, customer_r, None, agent, comment, now)
+        cannot_links.record(store, customer_l, customer_r, None, agent, comment, now)
         label_sql.record_pairs(
             store, [identity_l], [identity_r], label_sql.REJECT, agent, now, None, (customer_l, customer_r)
         )
