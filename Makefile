@@ -28,9 +28,13 @@ typecheck: setup
 unit: setup
 	$(UV) run --frozen pytest -m "not slow"
 
+# The fast tests run on TEST_WORKERS processes (pytest-xdist); the slow ones (a Prefect test server
+# per process, subprocess CLIs, the chaos suite) run after them in one process, sharing one server.
+TEST_WORKERS ?= 2
 test: lint typecheck
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # the web e2e browser
-	IDRES_E2E_REQUIRED=1 $(UV) run --frozen pytest
+	IDRES_E2E_REQUIRED=1 $(UV) run --frozen pytest -m "not slow" -n $(TEST_WORKERS)
+	IDRES_E2E_REQUIRED=1 $(UV) run --frozen pytest -m slow
 
 bench: setup
 	$(UV) run --frozen python bench/ingest_bench.py --identities 1000000

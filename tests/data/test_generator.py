@@ -37,7 +37,8 @@ def _phone_key(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def test_same_seed_same_data_other_seed_other_data() -> None:
-    first, again, other = generate(3000, seed=5), generate(3000, seed=5), generate(3000, seed=6)
+    # determinism does not depend on the size: a few hundred identities show it
+    first, again, other = generate(500, seed=5), generate(500, seed=5), generate(500, seed=6)
     assert first.identities.equals(again.identities)
     assert first.messages.equals(again.messages)
     assert first.truth.equals(again.truth)

@@ -20,12 +20,13 @@ def sample():  # type: ignore[no-untyped-def]
     return generate_independent(3000, seed=5)
 
 
-def test_same_seed_same_data_other_seed_other_data(sample) -> None:  # type: ignore[no-untyped-def]
-    again = generate_independent(3000, seed=5)
-    assert again.truth.equals(sample.truth)
-    assert all(again.exports[label].equals(frame) for label, frame in sample.exports.items())
-    other = generate_independent(3000, seed=6)
-    assert not other.truth.equals(sample.truth)
+def test_same_seed_same_data_other_seed_other_data() -> None:
+    first = generate_independent(400, seed=5)  # determinism does not depend on the size
+    again = generate_independent(400, seed=5)
+    assert again.truth.equals(first.truth)
+    assert all(again.exports[label].equals(frame) for label, frame in first.exports.items())
+    other = generate_independent(400, seed=6)
+    assert not other.truth.equals(first.truth)
 
 
 def test_truth_has_one_row_per_identity_and_people_hold_several(sample) -> None:  # type: ignore[no-untyped-def]
