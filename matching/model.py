@@ -13,6 +13,9 @@ of matches lambda_r; m is shared. u stays fixed from random pairs. The E-step us
 term-frequency u of each pair's agreed value, which sharpens m for names and emails.
 The prior for a random pair is the expected number of matching pairs among the blocked pairs
 (sum of lambda_r * pairs_r) over all cross-customer pairs, assuming blocking finds nearly all.
+
+Agents' decisions (matching/learning.py) add a shift per level (`ComparisonParams.shift`) and to
+the prior (`ModelParameters.prior_shift`), fitted after EM; EM itself never sees them.
 """
 
 from __future__ import annotations
