@@ -183,15 +183,25 @@ def _run_child(connection: socket.socket, request: dict[str, object], fds: list[
 
     output.console.__init__()  # type: ignore[misc]  # colours and width of the command's terminal
     output.err_console.__init__(stderr=True)  # type: ignore[misc]
+    return run_app([str(arg) for arg in list(request["argv"])])  # type: ignore[call-overload]
+
+
+def run_app(argv: list[str]) -> int:
+    """Run `idres ARGV` as the forked child does; its exit code (a bug prints its traceback first)."""
     from idres.cli.app import app
 
-    sys.argv = ["idres", *[str(arg) for arg in list(request["argv"])]]  # type: ignore[call-overload]
+    sys.argv = ["idres", *argv]
     try:
-        app(args=sys.argv[1:], prog_name="idres")
+        app(args=argv, prog_name="idres")
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     except KeyboardInterrupt:
         return 130
+    # Not a catch-all: the child ends with os._exit right after this, so nothing above would print
+    # the bug; it gets the traceback it would get in a process of its own, and exit code 1.
+    except Exception as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+        return 1
     return 0
 
 

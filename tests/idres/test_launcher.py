@@ -80,3 +80,21 @@ def test_the_runner_runs_commands_and_stops_when_the_code_changes(
         if runner.poll() is None:
             runner.kill()
         log.close()
+
+
+def test_the_runner_child_shows_a_bug_with_its_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from idres.runner import run_app
+
+    store = tmp_path / "s.duckdb"
+    assert run_app(["customer", "show", "9", "--store", str(store)]) == 1
+    assert "no customer 9" in capsys.readouterr().err  # a user error: its message
+
+    def bug(*args: object) -> None:
+        raise KeyError("schema_version")
+
+    monkeypatch.setattr("store.views.status.status", bug)
+    assert run_app(["status", "--store", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert "KeyError" in err and "schema_version" in err and "Traceback" in err
