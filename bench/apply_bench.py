@@ -110,7 +110,7 @@ def build(path: Path, identities: int, suggestions: int, seed: int) -> dict[str,
 
 def run(path: Path, undo_sample: int, seed: int) -> dict[str, Any]:
     """Bulk approve, apply, then undo a sample of merges; times and checks."""
-    from idres.settings import ReviewSettings
+    from domain.settings import ReviewSettings
     from review import decisions, merging
     from store import open_store
 

@@ -41,7 +41,7 @@ def main() -> int:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    from idres.settings import IngestSettings, Settings
+    from domain.settings import IngestSettings, Settings
     from tests.chaos_harness import Chaos, Iteration, iterate
     from web.app import create_app
 

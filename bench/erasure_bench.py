@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     from compliance.requests import request_anonymization
     from compliance.runner import run_anonymizations
-    from idres.settings import ComplianceSettings, IngestSettings
+    from domain.settings import ComplianceSettings, IngestSettings
     from store import open_store
 
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:

@@ -23,7 +23,7 @@ def run_ingest(path: Path, store: Path, docs: Path) -> dict[str, object]:
     """Ingest one file into a new store and report times (runs in the child process)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     began = time.perf_counter()
-    from idres.settings import IngestSettings
+    from domain.settings import IngestSettings
     from ingest.pipeline import ingest_file
     from ingest.validate import preload_gx
     from store import open_store

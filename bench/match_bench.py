@@ -59,7 +59,7 @@ def prepare(n: int, seed: int):  # type: ignore[no-untyped-def]
     import polars as pl
 
     from data.generator import generate
-    from idres.settings import IngestSettings
+    from domain.settings import IngestSettings
     from ingest.normalize import normalize_identities
     from ingest.read import attributes_from_external_id
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def _ingest(store_path: Path, identities: object, name: str, docs: Path) -> float:
-    from idres.settings import IngestSettings
+    from domain.settings import IngestSettings
     from ingest.pipeline import ingest_file
     from store import open_store
 
@@ -33,8 +33,8 @@ def _ingest(store_path: Path, identities: object, name: str, docs: Path) -> floa
 
 
 def _match(store_path: Path, full: bool) -> dict[str, object]:
+    from domain.settings import MatchSettings
     from flows.match import match_columns
-    from idres.settings import MatchSettings
     from matching import MatchConfig, ModelParameters, run_match
     from store import open_store, utcnow
     from store import suggestions as store_suggestions

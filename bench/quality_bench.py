@@ -87,10 +87,11 @@ def ensure_bench_venv() -> None:
 # ------------------------------------------------------------------------------------------ idres
 def idres_child(folder: Path) -> dict[str, Any]:
     """Ingest the folder's exports into a fresh store and run the match flow's matching, as configured."""
+    from domain.settings import load_settings
     from flows.match import extra_columns, match_columns
-    from idres.settings import load_settings
     from ingest.pipeline import ingest_file, order_inputs
     from matching import MatchConfig, run_match
+    from review.merging import profile_rebuilder
     from store import open_store
     from store import suggestions as store_suggestions
 
@@ -102,7 +103,9 @@ def idres_child(folder: Path) -> dict[str, Any]:
     failed = []
     with open_store(settings.store) as store:
         for path in files:
-            report = ingest_file(store, path, settings.ingest, review=settings.review)
+            report = ingest_file(
+                store, path, settings.ingest, rebuild_profiles=profile_rebuilder(settings.review)
+            )
             loaded += report.rows_loaded
             quarantined += report.rows_quarantined
             for reason, count in report.quarantine_reasons.items():
@@ -241,7 +244,7 @@ def truth_ids(truth: pl.DataFrame) -> pl.DataFrame:
 
 def records(dataset: Any, truth: pl.DataFrame) -> pl.DataFrame:
     """Every labelled record read and normalized as idres reads it (no validation, nothing dropped), with rid."""
-    from idres.settings import IngestSettings
+    from domain.settings import IngestSettings
     from ingest.normalize import normalize_identities
     from ingest.read import read_file
 

@@ -28,7 +28,7 @@ PASSWORD = "bench-password"
 def build(store_path: Path, identities: int, seed: int) -> dict[str, Any]:
     """Generate, ingest and fully match a store; returns the build times."""
     from data.generator import generate
-    from idres.settings import IngestSettings, MatchSettings
+    from domain.settings import IngestSettings, MatchSettings
     from ingest.pipeline import ingest_file
     from matching import MatchConfig, run_match
     from store import open_store, utcnow
@@ -102,7 +102,7 @@ def measure(store_path: Path, samples: int, seed: int) -> dict[str, Any]:
     """Render the queue (pages, filters) and random customers' panels; returns the timings."""
     from fastapi.testclient import TestClient
 
-    from idres.settings import Settings
+    from domain.settings import Settings
     from store import open_store
     from web.app import create_app
 

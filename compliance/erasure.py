@@ -12,7 +12,7 @@ import polars as pl
 from anonymize import scrub
 from compliance.filescan import OwnedFiles, files_holding, forget_file_texts
 from compliance.spellings import Spellings, name_candidates, person_spellings
-from idres.settings import ComplianceSettings
+from domain.settings import ComplianceSettings
 from store import cannot_links
 from store import compliance as sql
 from store.db import Store

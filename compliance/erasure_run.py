@@ -34,7 +34,7 @@ from compliance.runner import (
     supersede_open_suggestions,
 )
 from compliance.spellings import Spellings
-from idres.settings import ComplianceSettings, IngestSettings
+from domain.settings import ComplianceSettings, IngestSettings
 from store import compliance as sql
 from store import outbox_file, redirects
 from store.db import Store, utcnow

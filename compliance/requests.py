@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import calendar
 import json
-import unicodedata
 from datetime import datetime
 from typing import Any
 
 from compliance.people import Lookup, add_linked, describe
+from ingest.normalize import normalize_email
 from review.errors import ReviewError
 from store import compliance as sql
 from store import redirects
@@ -33,11 +33,6 @@ STATUSES = (
 DEFAULT_REVIEW_THRESHOLD = 0.80
 
 __all__ = ["request_customers"]
-
-
-def normalize_email(email: str) -> str:
-    """An address as ingest stores it in `email_norm` (NFKC, trimmed, lower case)."""
-    return unicodedata.normalize("NFKC", email).strip().lower()
 
 
 def normalize_phone(phone: str, default_region: str = "GB") -> str | None:
@@ -81,7 +76,7 @@ def find_candidates(
             )
             lookup.candidates[seed] = [why]
     elif email:
-        value = normalize_email(email)
+        value = normalize_email(email) or ""  # as ingest stores it in `email_norm`
         seeds = redirects.live(store, sql.customers_with_email(store, value))
         lookup = Lookup("email", value, "that e-mail address", seeds)
         lookup.candidates = {seed: ["holds the e-mail address"] for seed in seeds}

@@ -18,8 +18,8 @@ import polars as pl
 
 from anonymize import scrub
 from compliance.requests import request_customers
+from domain.settings import ComplianceSettings
 from exports import bundle
-from idres.settings import ComplianceSettings
 from store import compliance as sql
 from store import redirects
 from store.db import Store, utcnow

@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from domain.errors import BadInput
 from exports.crypto import decrypt, encrypt, is_encrypted
 
 FORMAT = "idres-export"
@@ -26,7 +27,7 @@ RECORD = "record.json"
 MANIFEST = "manifest.json"
 
 
-class BundleError(ValueError):
+class BundleError(BadInput, ValueError):
     """A bundle cannot be read: not a bundle, wrong passphrase, or a checksum does not match."""
 
 

@@ -14,6 +14,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from domain.errors import BadInput
+
 MAGIC = b"IDRESENC"
 VERSION = 1
 _SALT = 16
@@ -22,13 +24,17 @@ _HEADER = len(MAGIC) + 1 + _SALT + _NONCE
 _SCRYPT_N = 2**15
 
 
-class DecryptionError(ValueError):
+class PassphraseError(BadInput, ValueError):
+    """A passphrase that cannot be used (empty)."""
+
+
+class DecryptionError(BadInput, ValueError):
     """The data is not an idres encrypted bundle, or the passphrase is wrong."""
 
 
 def _key(passphrase: str, salt: bytes) -> bytes:
     if not passphrase:
-        raise ValueError("the export passphrase is empty")
+        raise PassphraseError("the export passphrase is empty")
     return Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=8, p=1).derive(passphrase.encode("utf-8"))
 
 

@@ -18,8 +18,8 @@ from compliance.erasure_run import (
 )
 from compliance.filescan import forget_file_texts
 from compliance.interrupt import stop_on_interrupt
+from domain.settings import ComplianceSettings, IngestSettings, Settings
 from flows.common import explained, markdown_table, publish_requests, retry_when_busy, run_settings
-from idres.settings import ComplianceSettings, IngestSettings
 from store import compliance as store_compliance
 from store import open_store
 
@@ -84,10 +84,12 @@ def _publish(summary: dict[str, Any]) -> None:
 
 
 @flow(name="anonymize", log_prints=False)
-def anonymize_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, Any]:
+def anonymize_flow(
+    store: str | None = None, actor: str = ACTOR, settings: Settings | None = None
+) -> dict[str, Any]:
     """Carry out erasure requests (and the retention policy); fails loudly when a verification found leftovers."""
     logger = get_run_logger()
-    settings = run_settings(store)
+    settings = run_settings(settings, store)
     path, timeout = str(settings.store), settings.store_busy_timeout_s
     compliance, ingest = settings.compliance, settings.ingest
     try:

@@ -9,8 +9,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from domain.settings import ReviewSettings, Settings
 from flows.common import explained, markdown_table, retry_when_busy, run_settings
-from idres.settings import ReviewSettings
 from review.merging import apply_approved
 from store import open_store
 
@@ -76,10 +76,12 @@ def _publish(report: dict[str, Any]) -> None:
 
 
 @flow(name="apply-merges", log_prints=False)
-def apply_merges_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, Any]:
+def apply_merges_flow(
+    store: str | None = None, actor: str = ACTOR, settings: Settings | None = None
+) -> dict[str, Any]:
     """Apply every approved suggestion: merges chain, cannot-links and locks hold pairs back, all audited."""
     logger = get_run_logger()
-    settings = run_settings(store)
+    settings = run_settings(settings, store)
     with explained("applying approved merges", settings.store):
         report = apply_task(str(settings.store), settings.store_busy_timeout_s, actor, settings.review)
     logger.info(

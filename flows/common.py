@@ -3,7 +3,8 @@
 Store tasks are declared as
 `@task(cache_policy=NO_CACHE, retries=STORE_RETRIES, retry_delay_seconds=STORE_RETRY_DELAYS_S,
 retry_condition_fn=retry_when_busy)`: only a busy store is retried (another process will let go);
-bad input or a broken store fails at once, with a message saying what to do (`explain_failure`).
+a user error or a broken store fails at once, with a message saying what to do (`explain_failure`);
+anything else is a bug and fails with its own traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from idres.settings import Settings, load_settings
+from domain.errors import Busy, UserError
+from domain.settings import Settings, load_settings
 from store import StoreBusyError, StoreError
 
 STORE_RETRIES = 3
@@ -21,13 +23,25 @@ STORE_RETRIES = 3
 STORE_RETRY_DELAYS_S: list[float] = [5.0, 15.0, 30.0]
 
 
-class StoreBusyFailure(RuntimeError):
+class StoreBusyFailure(Busy, RuntimeError):
     """A flow gave up because another process kept the store busy through every retry."""
 
 
-def run_settings(store: str | None) -> Settings:
-    """Settings for one flow run: env and config file, with the run's store parameter on top."""
-    return load_settings(store=Path(store) if store else None)
+class FlowInputError(UserError, ValueError):
+    """A flow stopped on a user error (bad input, a locked customer, ...): what it was doing and what to do."""
+
+
+def run_settings(settings: Settings | None, store: str | None) -> Settings:
+    """The settings of one flow run: those given, else env and config file read once here; `store` on top.
+
+    A flow called by a command or a test gets its settings passed in; a scheduled run (a deployment
+    started by Prefect) gets none and resolves them here, at its entry.
+    """
+    if settings is None:
+        return load_settings(store=Path(store) if store else None)
+    if store and Path(store) != settings.store:
+        return settings.model_copy(update={"store": Path(store)})
+    return settings
 
 
 def retry_when_busy(task: Any, old_state: Any, new_state: Any) -> bool:
@@ -46,7 +60,8 @@ def explain_failure(
 ) -> BaseException:
     """The exception a flow should fail with: what happened while doing `what`, and what to do next.
 
-    Returns `error` itself when there is nothing to add (callers then re-raise it unchanged).
+    Only a busy store, a broken store and `UserError`s are explained; any other error is a bug in idres
+    and is returned itself (callers re-raise it unchanged, with its traceback).
     """
     if isinstance(error, StoreBusyError):
         return StoreBusyFailure(
@@ -61,11 +76,12 @@ def explain_failure(
             "back); retrying will not help until this is fixed: check disk space and permissions, and "
             "that `idres status` opens the store."
         )
-    if isinstance(error, ValueError | KeyError):
-        return ValueError(
-            f"bad input while {what}: {error}. Nothing was written and retrying cannot help: {hint}."
+    if isinstance(error, UserError):
+        return FlowInputError(
+            f"bad input while {what}: {error}. Nothing was written and retrying cannot help: {hint}.",
+            exit_code=error.exit_code,
         )
-    return error
+    return error  # a bug: it keeps its type and traceback
 
 
 @contextmanager

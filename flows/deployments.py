@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from domain.errors import BadArgument
+from domain.settings import ScheduleSettings, Settings
 from flows.warm_server import server_environment
-from idres.settings import ScheduleSettings, Settings
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -58,6 +59,10 @@ class ScheduledFlow:
         return getattr(importlib.import_module(self.module), self.function)  # type: ignore[no-any-return]
 
 
+class UnknownFlow(BadArgument, ValueError):
+    """A flow name that is not one of the scheduled flows."""
+
+
 SCHEDULED = (
     ScheduledFlow("ingest", "flows.ingest", "ingest_flow", "ingest"),
     ScheduledFlow("match", "flows.match", "match_flow", "match"),
@@ -73,7 +78,7 @@ def scheduled_flow(name: str) -> ScheduledFlow:
     for spec in SCHEDULED:
         if spec.key == wanted:
             return spec
-    raise ValueError(f"unknown flow {name!r}; choose one of {', '.join(s.key for s in SCHEDULED)}")
+    raise UnknownFlow(f"unknown flow {name!r}; choose one of {', '.join(s.key for s in SCHEDULED)}")
 
 
 @dataclass

@@ -10,8 +10,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from compliance.runner import add_export_outcome, export_request, new_export_summary, open_request_ids
+from domain.settings import ComplianceSettings, Settings
 from flows.common import explained, markdown_table, publish_requests, retry_when_busy, run_settings
-from idres.settings import ComplianceSettings
 from store import open_store
 
 ACTOR = "export-flow"
@@ -51,10 +51,12 @@ def _publish(summary: dict[str, Any]) -> None:
 
 
 @flow(name="export", log_prints=False)
-def export_flow(store: str | None = None, actor: str = ACTOR) -> dict[str, Any]:
+def export_flow(
+    store: str | None = None, actor: str = ACTOR, settings: Settings | None = None
+) -> dict[str, Any]:
     """Produce export bundles for pending requests; fails (after recording) when any request failed."""
     logger = get_run_logger()
-    settings = run_settings(store)
+    settings = run_settings(settings, store)
     summary = new_export_summary()
     with explained("producing export bundles", settings.store):
         for request_id in open_requests_task(str(settings.store), settings.store_busy_timeout_s):

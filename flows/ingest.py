@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from domain.settings import ComplianceSettings, IngestSettings, ReviewSettings, Settings
 from flows.common import (
     STORE_RETRIES,
     STORE_RETRY_DELAYS_S,
@@ -21,7 +22,6 @@ from flows.common import (
     run_settings,
 )
 from idres.progress import current as progress
-from idres.settings import ComplianceSettings, IngestSettings, ReviewSettings, Settings
 from ingest.landing import Snapshot, archive, changed_since, landed_files, waiting_reason
 from ingest.pipeline import (
     FileReport,
@@ -35,6 +35,7 @@ from ingest.pipeline import (
     write_failure_reason,
 )
 from ingest.read import InputFileError, RawFile, read_file
+from review.merging import profile_rebuilder
 from store import open_store
 from store.quarantine import relocate_batch_file
 
@@ -65,7 +66,11 @@ def load_task(
     """Load valid rows and quarantine the rest, in one transaction; skip files loaded before."""
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
         report = already_loaded(store, prepared.raw)
-        return report if report is not None else load(store, prepared, review)
+        return (
+            report
+            if report is not None
+            else load(store, prepared, profile_rebuilder(review or ReviewSettings()))
+        )
 
 
 @task(
@@ -295,12 +300,15 @@ def ingest_flow(
     kind: str | None = None,
     channel: str | None = None,
     preset: str | None = None,
+    settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
     """Ingest the given files or folders, or the complete files of the landing folder when none are given."""
     logger = get_run_logger()
-    settings = run_settings(store)
-    if preset:  # --preset wins over `[ingest] preset`
-        settings.ingest = settings.ingest.model_copy(update={"preset": preset})
+    settings = run_settings(settings, store)
+    if preset:  # --preset wins over `[ingest] preset` (a copy: the caller's settings stay as they are)
+        settings = settings.model_copy(
+            update={"ingest": settings.ingest.model_copy(update={"preset": preset})}
+        )
     from_landing = not paths
     reports: list[FileReport] = []
     inputs = (

@@ -22,10 +22,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from domain.errors import ConfigurationError
+from domain.settings import DaskSettings, Settings
 from flows.common import explained, markdown_table, retry_when_busy, run_settings
 from idres.config import run_record
 from idres.progress import current as progress
-from idres.settings import DaskSettings, config_file, environment_values, load_settings
 from matching import ConfigError, MatchConfig, MatchResult
 from matching.comparisons import Levels
 from matching.engine import (
@@ -47,7 +48,7 @@ from store import suggestions as store_suggestions
 _KNOWN = {"identity_id", "customer_id", "channel", "external_id"}
 
 
-class MatchConfigurationError(RuntimeError):
+class MatchConfigurationError(ConfigurationError, RuntimeError):
     """The [match] configuration cannot run on this store (e.g. it reads a column no identity holds)."""
 
 
@@ -253,14 +254,19 @@ def task_runner_for(dask: DaskSettings) -> TaskRunner[Any]:
     return DaskTaskRunner(address=dask.address)  # type: ignore[no-any-return]
 
 
-# Scheduled runs (`idres serve`, a worker of `prefect.yaml`) load this flow by its entrypoint, so the
-# configured runner is chosen when the module is imported: `[dask] address` in idres.toml or
-# IDRES_DASK__ADDRESS sends every scheduled match run's scoring to that cluster.
-@flow(name="match", log_prints=False, task_runner=task_runner_for(load_settings().dask))
-def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
+# Threads by default; `match_flow_on(address)` scores on a Dask cluster. Scheduled runs (`idres serve`,
+# a worker of `prefect.yaml`) load this flow by its entrypoint and resolve their settings at run time:
+# with `[dask] address` (idres.toml or IDRES_DASK__ADDRESS) they hand the run to `match_flow_on`.
+@flow(name="match", log_prints=False)
+def match_flow(
+    store: str | None = None, full: bool = False, settings: Settings | None = None
+) -> dict[str, Any]:
     """Match identities into suggestions: all of them (`full`) or only those changed since the last run."""
     logger = get_run_logger()
-    settings = run_settings(store)
+    settings = run_settings(settings, store)
+    if settings.dask.address and _on_threads():
+        # this run was started without a runner of its own (e.g. by a schedule): score on the cluster
+        return match_flow_on(settings.dask.address)(store=store, full=full, settings=settings)
     try:
         config = MatchConfig.from_settings(settings.match)
     except ConfigError as error:
@@ -284,7 +290,7 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     for warning in warnings:
         logger.warning(warning)
     result: MatchResult | None = None
-    record = run_record(settings, config_file(), environment_values())
+    record = run_record(settings, settings.origin.file, settings.origin.environment)
     if full or data.changed.len():
         progress().phase("blocking")
         try:
@@ -338,11 +344,15 @@ def match_flow(store: str | None = None, full: bool = False) -> dict[str, Any]:
     return summary
 
 
+def _on_threads() -> bool:
+    """Whether this flow run scores on threads in this process (not on a Dask cluster)."""
+    context = FlowRunContext.get()
+    return context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)
+
+
 def match_flow_on(address: str | None) -> Flow[..., dict[str, Any]]:
     """The match flow, scoring its partitions on the Dask scheduler at `address` (None: in this process)."""
     if not address:
         return match_flow
-    from prefect_dask import DaskTaskRunner
-
     # DaskTaskRunner's futures subclass PrefectFuture; the stub's invariant generic rejects it
-    return match_flow.with_options(task_runner=DaskTaskRunner(address=address))  # type: ignore[arg-type]
+    return match_flow.with_options(task_runner=task_runner_for(DaskSettings(address=address)))  # type: ignore[arg-type]

@@ -18,14 +18,15 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from domain.errors import Unavailable
+from domain.settings import PrefectSettings
 from flows.warm_server import WarmServerError, healthy, state_dir, warm_server
-from idres.settings import PrefectSettings
 
 STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 SERVE_FILE = "serve.json"  # `idres serve` records its server here while it runs
 
 
-class PrefectUnavailable(RuntimeError):
+class PrefectUnavailable(Unavailable, RuntimeError):
     """No Prefect API could be had for a command; the message says what to do."""
 
 

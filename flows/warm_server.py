@@ -36,11 +36,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from domain.errors import Unavailable
+
 STATE_DIR = "idres-warm-server"
 START_ATTEMPTS = 3  # another program can take the free port between choosing and binding it
 
 
-class WarmServerError(RuntimeError):
+class WarmServerError(Unavailable, RuntimeError):
     """The warm server could not be started or reached; the message says what to do."""
 
 

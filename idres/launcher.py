@@ -8,7 +8,7 @@ Without a runner (none started yet, IDRES_PREFECT__WARM_SERVER=false, or it is g
 in this process exactly as before. Long-running commands (`web`, `serve`) always run here.
 
 Only the standard library is imported here, and the environment is read directly (not through
-idres.settings): the whole point is to decide before anything heavy is imported.
+domain.settings): the whole point is to decide before anything heavy is imported.
 """
 
 from __future__ import annotations

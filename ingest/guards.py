@@ -24,7 +24,8 @@ from typing import Any
 
 import polars as pl
 
-from idres.settings import IngestSettings
+from domain.errors import BadInput
+from domain.settings import IngestSettings
 from ingest.phones import phone_columns
 from store.identities import FUTURE_TOLERANCE
 
@@ -109,7 +110,7 @@ def bounded_raw_row(data: dict[str, Any]) -> str:
     return json.dumps({"_truncated": text[:RAW_ROW_LIMIT], "_characters": len(text), "_sha256": digest})
 
 
-class JsonValueError(ValueError):
+class JsonValueError(BadInput, ValueError):
     """A JSON line that parses but cannot be taken as it is (a repeated key, NaN or Infinity)."""
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 import phonenumbers
 import polars as pl
 
-from idres.settings import CANONICAL_IDENTITY_COLUMNS
+from domain.columns import CANONICAL_IDENTITY_COLUMNS, NORMALIZED_IDENTITY_COLUMNS, PARSED_TIMESTAMP_COLUMNS
 from ingest.phones import normalize_phone_values, phone_columns
 from ingest.text import collapse_ascii, fold_text, hybrid, key_text, name_key, plain, plain_text
 
@@ -119,12 +119,13 @@ def _col(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.String)
 
 
+def normalize_email(address: str) -> str | None:
+    """An address as `email_norm` holds it before the validity check: NFKC, trimmed, lower case (None if empty)."""
+    return unicodedata.normalize("NFKC", address).strip().lower() or None
+
+
 def _email_norm(e: pl.Expr) -> pl.Expr:
-    return hybrid(
-        e,
-        lambda x: x.str.strip_chars().str.to_lowercase(),
-        lambda s: unicodedata.normalize("NFKC", s).strip().lower() or None,
-    )
+    return hybrid(e, lambda x: x.str.strip_chars().str.to_lowercase(), normalize_email)
 
 
 def _screen_name(e: pl.Expr) -> pl.Expr:
@@ -367,26 +368,4 @@ def _mapped(frame: pl.DataFrame, column: str, build: Callable[[pl.Expr], pl.Expr
     return pl.col(column).replace_strict(distinct, mapped, default=None, return_dtype=mapped.dtype)
 
 
-_OUTPUT = (
-    "email_norm",
-    "email_valid",
-    "email_key",
-    "phone_e164",
-    "phone_valid",
-    "first_name_norm",
-    "last_name_norm",
-    "first_name_key",
-    "last_name_key",
-    "name_from_display",
-    "display_name_norm",
-    "screen_name_norm",
-    "company_norm",
-    "city_norm",
-    "postcode_norm",
-    "country_norm",
-    "birth_date_norm",
-    "created_at_ts",
-    "created_at_bad",
-    "updated_at_ts",
-    "updated_at_bad",
-)
+_OUTPUT = (*NORMALIZED_IDENTITY_COLUMNS, *PARSED_TIMESTAMP_COLUMNS)

@@ -10,7 +10,7 @@ import fcntl
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from idres.settings import IngestSettings, ReviewSettings
+from domain.settings import IngestSettings
 from ingest.guards import canonical_channel_ids, future_timestamps_flagged, scientific_phones_invalid
 from ingest.landing import is_temporary
 from ingest.normalize import normalize_identities, parse_timestamps
@@ -36,6 +36,10 @@ from store.identities import (
 
 # threads of one process queue here first; other processes wait on the flock of the lock file
 _THREAD_LOCK = threading.Lock()
+
+# Rebuilds the profiles of merged customers (ids) inside the load's transaction, at `now`: survivorship
+# lives in review/, above ingest/ (`review.merging.profile_rebuilder(settings.review)` makes one).
+ProfileRebuilder = Callable[[Store, list[int], datetime], None]
 
 
 @dataclass
@@ -189,18 +193,11 @@ def already_loaded(store: Store, raw: RawFile) -> FileReport | None:
     )
 
 
-def _rebuild_merged_profiles(
-    store: Store, customer_ids: list[int], review: ReviewSettings, now: datetime
-) -> None:
-    # A changed identity of a merged customer changes what survivorship picks ("most recent value").
-    from review.merging import rebuild_profile
+def load(store: Store, prepared: Prepared, rebuild_profiles: ProfileRebuilder | None = None) -> FileReport:
+    """Load valid rows and quarantine the rest in one transaction: all of the file or none of it.
 
-    for customer_id in customer_ids:
-        rebuild_profile(store, customer_id, review, now)
-
-
-def load(store: Store, prepared: Prepared, review: ReviewSettings | None = None) -> FileReport:
-    """Load valid rows and quarantine the rest in one transaction: all of the file or none of it."""
+    `rebuild_profiles` is needed when the file changes an identity of a merged customer.
+    """
     raw, outcome = prepared.raw, prepared.outcome
     started = utcnow()
     quarantined = outcome.quarantined
@@ -209,9 +206,10 @@ def load(store: Store, prepared: Prepared, review: ReviewSettings | None = None)
         if raw.kind == "identities":
             counts = load_identities(store, outcome.valid, batch_id, started)
             if counts.customers_to_rebuild:
-                _rebuild_merged_profiles(
-                    store, counts.customers_to_rebuild, review or ReviewSettings(), started
-                )
+                # a changed identity of a merged customer changes what survivorship picks
+                if rebuild_profiles is None:
+                    raise RuntimeError("load() changed identities of merged customers: pass rebuild_profiles")
+                rebuild_profiles(store, counts.customers_to_rebuild, started)
         else:
             counts = load_messages(store, outcome.valid, batch_id, started)
         raw_rows = (
@@ -324,7 +322,7 @@ def ingest_file(
     settings: IngestSettings,
     kind: str | None = None,
     channel: str | None = None,
-    review: ReviewSettings | None = None,
+    rebuild_profiles: ProfileRebuilder | None = None,
     preset: str | None = None,
 ) -> FileReport:
     """Read, normalize, validate and load one file; unreadable files give a `failed` report."""
@@ -337,7 +335,7 @@ def ingest_file(
         )
     report = already_loaded(store, raw)
     if report is None:
-        report = load(store, prepare(raw, settings), review)
+        report = load(store, prepare(raw, settings), rebuild_profiles)
     report.seconds = round(time.perf_counter() - began, 3)
     return report
 

@@ -16,7 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from idres.settings import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS, IngestSettings
+from domain.columns import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS
+from domain.errors import BadInput
+from domain.settings import IngestSettings
 from ingest.dialect import CsvDialect, sniff_csv
 from ingest.flatten import flatten_record, is_nested
 from ingest.guards import JsonValueError, bounded_raw_row, strict_json
@@ -29,7 +31,7 @@ QUARANTINE_ID_COLUMN = "_quarantine_id"
 _MESSAGE_MARKERS = {"thread_id", "body", "author_kind"}
 
 
-class InputFileError(ValueError):
+class InputFileError(BadInput, ValueError):
     """A file that cannot be read as a channel export; the message names file, row and reason."""
 
     def __init__(self, path: Path, reason: str, row: int | None = None) -> None:

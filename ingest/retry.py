@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from idres.settings import IngestSettings, ReviewSettings
-from ingest.pipeline import FileReport, load, prepare
+from domain.errors import BadInput
+from domain.settings import IngestSettings
+from ingest.pipeline import FileReport, ProfileRebuilder, load, prepare
 from ingest.read import QUARANTINE_ID_COLUMN, InputFileError, read_file
 from store import Store, utcnow
 from store.quarantine import delete_quarantined, rows_to_retry
 
 
-class QuarantineError(ValueError):
+class QuarantineError(BadInput, ValueError):
     """A retry or export that cannot start (no such rows, an edited file that names none)."""
 
 
@@ -102,7 +103,7 @@ def retry_quarantine(
     batch_id: int | None = None,
     quarantine_ids: list[int] | None = None,
     edited: Path | None = None,
-    review: ReviewSettings | None = None,
+    rebuild_profiles: ProfileRebuilder | None = None,
 ) -> list[RetryReport]:
     """Retry quarantined rows (stored, or edited in an export file); audited, one transaction per group."""
     changes = _edited_rows(edited) if edited is not None else {}
@@ -138,7 +139,7 @@ def retry_quarantine(
             continue
         prepared = prepare(raw, settings)
         with store.transaction():
-            report = load(store, prepared, review)
+            report = load(store, prepared, rebuild_profiles)
             delete_quarantined(store, result.retried)
             store.audit(
                 actor,

@@ -46,7 +46,7 @@ from urllib.parse import unquote, urlparse
 
 import polars as pl
 
-from idres.settings import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS
+from domain.columns import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS
 
 logger = logging.getLogger(__name__)
 

@@ -17,47 +17,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from domain.columns import IDENTITY_KEY_COLUMNS, NORMALIZED_IDENTITY_COLUMNS, RAW_IDENTITY_COLUMNS
 from matching.config import ConfigError, MatchConfig
 from matching.phones import NATIONAL
 
-# Columns the store provides to the engine (idres.settings.CANONICAL_IDENTITY_COLUMNS and
-# store.identities.NORMALIZED_COLUMNS; a test keeps the lists equal): everything else is extra.
-RAW_STORE_COLUMNS: tuple[str, ...] = (
-    "channel",
-    "external_id",
-    "display_name",
-    "first_name",
-    "last_name",
-    "screen_name",
-    "email",
-    "phone",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
+# Columns the store provides to the engine: everything else is an extra attribute.
+STORE_COLUMNS = frozenset(
+    {"identity_id", "customer_id", *IDENTITY_KEY_COLUMNS, *RAW_IDENTITY_COLUMNS, *NORMALIZED_IDENTITY_COLUMNS}
 )
-NORMALIZED_STORE_COLUMNS: tuple[str, ...] = (
-    "email_norm",
-    "email_key",
-    "email_valid",
-    "phone_e164",
-    "phone_valid",
-    "first_name_norm",
-    "last_name_norm",
-    "first_name_key",
-    "last_name_key",
-    "name_from_display",
-    "display_name_norm",
-    "screen_name_norm",
-    "company_norm",
-    "city_norm",
-    "postcode_norm",
-    "country_norm",
-    "birth_date_norm",
-)
-STORE_COLUMNS = frozenset({"identity_id", "customer_id", *RAW_STORE_COLUMNS, *NORMALIZED_STORE_COLUMNS})
 # an extra attribute held by fewer identities than this is matched, with a loud warning
 SPARSE_FILL_RATE = 0.2
 # formats tried in order for a `date` comparison on text without `date_format`: the ones CRM and

@@ -46,6 +46,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from domain.errors import ConfigurationError
+from domain.settings import MatchTuning
+
 ComparisonKind = Literal[
     "exact",
     "string",
@@ -92,10 +95,9 @@ DEFAULT_THRESHOLDS: dict[str, list[float]] = {
     # token-set similarity of the canonical address (house numbers agreeing), see address.py
     "address": [0.9, 0.7],
 }
-LinkType = Literal["dedupe", "link_only", "link_and_dedupe"]
 
 
-class ConfigError(ValueError):
+class ConfigError(ConfigurationError, ValueError):
     """Invalid matching configuration (bad dict, unknown column, ...), with a readable message."""
 
 
@@ -320,41 +322,15 @@ def default_blocking_rules() -> list[BlockingRuleSpec]:
     ]  # fmt: skip
 
 
-class MatchConfig(BaseModel):
-    """Everything the engine needs; build it with `MatchConfig.from_settings(settings.match)`."""
+class MatchConfig(MatchTuning):
+    """Everything the engine needs; build it with `MatchConfig.from_settings(settings.match)`.
 
-    model_config = {"extra": "forbid"}
+    The tuning fields are `domain.settings.MatchTuning`'s (what `[match]` configures); here the
+    comparisons and blocking rules are parsed, with the defaults merged in.
+    """
 
-    review_threshold: float = Field(default=0.80, gt=0.0, lt=1.0)
-    auto_approve_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
-    # pairs from this probability up to the review threshold are stored in band "possible" (off
-    # the default queue) so agents and `idres evaluate` can look below review; None: not stored
-    possible_floor: float | None = Field(default=0.3, gt=0.0, lt=1.0)
-    max_block_size: int = Field(default=50, ge=2)
     comparisons: list[ComparisonSpec] = Field(default_factory=default_comparisons)
     blocking_rules: list[BlockingRuleSpec] = Field(default_factory=default_blocking_rules)
-    # a value (email/phone/handle) is "shared" when at least this many customers hold it and two
-    # of them are clearly different people (matching/shared.py); two holders are usually the pair
-    shared_min_holders: int = Field(default=3, ge=3)
-    # ... or, whatever the names, by this many distinct customers: one person rarely has more
-    # than ~5 channel identities, so 8 customers on one value is a switchboard or shared inbox
-    shared_min_customers: int = Field(default=8, ge=2)
-    # random pairs sampled to estimate u; 300k gives ~1% relative error on a level with u=0.01
-    u_sample_pairs: int = Field(default=300_000, ge=1000)
-    # EM trains on at most this many blocked pairs (a uniform sample); enough for ~25 m values
-    em_max_pairs: int = Field(default=1_000_000, ge=1000)
-    em_max_iterations: int = Field(default=100, ge=1)
-    em_tolerance: float = Field(default=1e-4, gt=0.0)
-    # incremental runs with a stored model: re-estimate m on the new pairs (few EM rounds) or not
-    refit_on_incremental: bool = False
-    seed: int = 42
-    # dedupe: every pair, whatever its source; link_only: only pairs across sources (a CRM against
-    # the channels, or two CRMs), never two identities of one source; link_and_dedupe: both
-    link_type: LinkType = "dedupe"
-    # the column naming an identity's source: the channel, or an extra attribute such as "source"
-    source_column: str = Field(default="channel", min_length=1)
-    # one compared column built from several: name -> parts, joined by a space (see attributes.py)
-    composite_columns: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("comparisons", "blocking_rules", mode="before")
     @classmethod
@@ -363,8 +339,6 @@ class MatchConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> MatchConfig:
-        if self.auto_approve_threshold is not None and self.auto_approve_threshold < self.review_threshold:
-            raise ValueError("auto_approve_threshold must be at least review_threshold")
         if self.possible_floor is not None and self.possible_floor >= self.review_threshold:
             raise ValueError("possible_floor must be below review_threshold")
         names = [c.name for c in self.comparisons]

@@ -19,7 +19,8 @@ from typing import Any
 
 import polars as pl
 
-from idres.settings import PROFILE_FIELDS, ReviewSettings
+from domain.columns import PROFILE_FIELDS
+from domain.settings import ReviewSettings
 from review.survivorship import build_profiles
 from store import bulk_merges as bulk
 from store import cannot_links, redirects

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from idres.settings import ReviewSettings
+from domain.settings import ReviewSettings
 from review import decisions
 from review.errors import ReviewError
 from store import decisions as sql

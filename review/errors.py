@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from domain.errors import UserError
 
-class ReviewError(ValueError):
+
+class ReviewError(UserError, ValueError):
     """An action an agent asked for cannot be done; the message says why and what to do."""

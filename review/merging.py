@@ -14,10 +14,12 @@ their members) is held back and flagged; so is a pair with a locked customer, un
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from idres.settings import PROFILE_FIELDS, ReviewSettings
+from domain.columns import PROFILE_FIELDS
+from domain.settings import ReviewSettings
 from review.errors import ReviewError
 from review.staleness import check_suggestion
 from review.survivorship import build_profiles
@@ -63,6 +65,16 @@ def rebuild_profile(
     )
     profile, sources = profiles[customer_id]
     sql.write_profile(store, customer_id, profile, sources, edited, now)
+
+
+def profile_rebuilder(review: ReviewSettings) -> Callable[[Store, list[int], datetime], None]:
+    """What ingest calls to rebuild merged customers' profiles after their identities changed."""
+
+    def rebuild(store: Store, customer_ids: list[int], now: datetime) -> None:
+        for customer_id in customer_ids:
+            rebuild_profile(store, customer_id, review, now)
+
+    return rebuild
 
 
 def _absorb(

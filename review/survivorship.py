@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from idres.settings import PROFILE_LIST_FIELDS, PROFILE_SCALAR_FIELDS
+from domain.columns import PROFILE_LIST_FIELDS, PROFILE_SCALAR_FIELDS
 
 SCALAR_FIELDS = PROFILE_SCALAR_FIELDS
 LIST_FIELDS = PROFILE_LIST_FIELDS

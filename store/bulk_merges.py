@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from idres.settings import PROFILE_FIELDS, PROFILE_SCALAR_FIELDS
+from domain.columns import PROFILE_FIELDS, PROFILE_SCALAR_FIELDS
 from store.db import Store
 from store.merges import RUNNABLE
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from idres.settings import PROFILE_FIELDS
+from domain.columns import PROFILE_FIELDS
 from store.db import Store
 
 # The profile columns an agent may set by hand (emails and phones are lists, edited by add/remove).

@@ -20,10 +20,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from domain.errors import Busy, IdresError
 from store.schema import migrations, personal_data, schema_version
 
 
-class StoreError(RuntimeError):
+class StoreError(IdresError, RuntimeError):
     """A store operation failed; `statement` is the SQL that failed (if any)."""
 
     def __init__(self, message: str, statement: str | None = None) -> None:
@@ -32,7 +33,7 @@ class StoreError(RuntimeError):
         super().__init__(detail)
 
 
-class StoreBusyError(StoreError):
+class StoreBusyError(StoreError, Busy):
     """Another process held the store for longer than the busy timeout."""
 
 

@@ -11,42 +11,17 @@ from typing import Any
 
 import polars as pl
 
-from idres.settings import CANONICAL_IDENTITY_COLUMNS, PROFILE_FIELDS
+from domain.columns import NORMALIZED_IDENTITY_COLUMNS, PROFILE_FIELDS, RAW_IDENTITY_COLUMNS
 from store.db import Store, utcnow
 
 # timestamps later than now plus this cannot be true: ingest flags them, and they never order records
 FUTURE_TOLERANCE = timedelta(days=1)
 
-# The raw identity attributes: every canonical input column but the key and the timestamps.
-RAW_COLUMNS = tuple(
-    column
-    for column in CANONICAL_IDENTITY_COLUMNS
-    if column not in ("channel", "external_id", "created_at", "updated_at")
-)
-NORMALIZED_COLUMNS = (
-    "email_norm",
-    "email_key",
-    "email_valid",
-    "phone_e164",
-    "phone_valid",
-    "first_name_norm",
-    "last_name_norm",
-    "first_name_key",
-    "last_name_key",
-    "name_from_display",
-    "display_name_norm",
-    "screen_name_norm",
-    "company_norm",
-    "city_norm",
-    "postcode_norm",
-    "country_norm",
-    "birth_date_norm",
-)
 # The customer profile columns an identity fills in when it starts a customer of its own.
 PROFILE_COLUMNS = (*PROFILE_FIELDS, "profile_sources")
 # The content that makes a record "the same" on re-ingest: raw values and extra attributes.
-_HASHED = ("channel", "external_id", *RAW_COLUMNS, "extra", "created_at", "updated_at")
-_VALUE_COLUMNS = (*RAW_COLUMNS, "extra", "created_at", "updated_at", *NORMALIZED_COLUMNS)
+_HASHED = ("channel", "external_id", *RAW_IDENTITY_COLUMNS, "extra", "created_at", "updated_at")
+_VALUE_COLUMNS = (*RAW_IDENTITY_COLUMNS, "extra", "created_at", "updated_at", *NORMALIZED_IDENTITY_COLUMNS)
 
 
 @dataclass
@@ -85,7 +60,7 @@ def find_loaded_batch(store: Store, sha256: str, kind: str) -> dict[str, Any] | 
 
 def _stage_identities(store: Store, frame: pl.DataFrame) -> None:
     """Create temp table `stage` of incoming rows joined to the identities they update."""
-    columns = ["channel", "external_id", *RAW_COLUMNS, "extra", *NORMALIZED_COLUMNS]
+    columns = ["channel", "external_id", *RAW_IDENTITY_COLUMNS, "extra", *NORMALIZED_IDENTITY_COLUMNS]
     incoming = frame.select(
         *columns,
         pl.col("created_at_ts").alias("created_at"),
@@ -211,12 +186,12 @@ def ensure_identities(store: Store, keys: pl.DataFrame, batch_id: int, now: date
     if missing.height == 0:
         return 0
     bare = missing.with_columns(
-        *[pl.lit(None, dtype=pl.Utf8).alias(column) for column in (*RAW_COLUMNS, "extra")],
+        *[pl.lit(None, dtype=pl.Utf8).alias(column) for column in (*RAW_IDENTITY_COLUMNS, "extra")],
         *[
             pl.lit(None, dtype=pl.Boolean if column.endswith(("_valid", "_display")) else pl.Utf8).alias(
                 column
             )
-            for column in NORMALIZED_COLUMNS
+            for column in NORMALIZED_IDENTITY_COLUMNS
             if column != "birth_date_norm"
         ],
         pl.lit(None, dtype=pl.Date).alias("birth_date_norm"),

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from idres.settings import PROFILE_SCALAR_FIELDS
+from domain.columns import PROFILE_SCALAR_FIELDS
 from store.db import Store
 
 APPLIED = "applied"

@@ -14,8 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from domain.columns import IDENTITY_KEY_COLUMNS, NORMALIZED_IDENTITY_COLUMNS, RAW_IDENTITY_COLUMNS
 from store.db import Store
-from store.identities import NORMALIZED_COLUMNS, RAW_COLUMNS
 
 SUCCEEDED = "succeeded"
 _SUGGESTION_COLUMNS = (
@@ -34,7 +34,7 @@ _ELIGIBLE = """FROM identities i JOIN customers c ON c.customer_id = i.customer_
     WHERE c.status = 'active' AND NOT c.locked AND NOT i.anonymized AND c.anonymized_at IS NULL"""
 
 
-MATCH_COLUMNS = ("channel", "external_id", *RAW_COLUMNS, *NORMALIZED_COLUMNS)
+MATCH_COLUMNS = (*IDENTITY_KEY_COLUMNS, *RAW_IDENTITY_COLUMNS, *NORMALIZED_IDENTITY_COLUMNS)
 
 
 def load_match_input(

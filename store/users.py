@@ -5,18 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from domain.errors import UserError
 from store.db import Store, utcnow
 
 ROLES = ("agent", "compliance", "admin")
 
 
+class AccountError(UserError, ValueError):
+    """A web account that cannot be created or changed as asked (unknown role, name taken, no such user)."""
+
+
 def add_user(store: Store, username: str, role: str, password_hash: str, created_by: str | None) -> None:
     """Create an account (the caller hashes the password); an existing name is an error."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     with store.transaction():
         if store.scalar("SELECT count(*) FROM users WHERE username = ?", [username]):
-            raise ValueError(f"user {username!r} already exists")
+            raise AccountError(f"user {username!r} already exists")
         store.execute(
             "INSERT INTO users (username, role, password_hash, disabled, created_at, created_by) "
             "VALUES (?, ?, ?, FALSE, ?, ?)",
@@ -46,7 +51,7 @@ def disable_user(store: Store, username: str, actor: str) -> None:
     """Disable an account (its sessions stop working); an unknown name is an error."""
     with store.transaction():
         if not store.scalar("SELECT count(*) FROM users WHERE username = ?", [username]):
-            raise ValueError(f"no user {username!r}")
+            raise AccountError(f"no user {username!r}")
         store.execute("UPDATE users SET disabled = TRUE WHERE username = ?", [username])
         ended = revoke_user_sessions(store, username, "account disabled")
         store.audit(actor, "user.disable", "user", username, {"sessions_ended": ended})
@@ -55,11 +60,11 @@ def disable_user(store: Store, username: str, actor: str) -> None:
 def set_role(store: Store, username: str, role: str, actor: str) -> None:
     """Change an account's role; its open sessions end at once (they carried the old role)."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     with store.transaction():
         old = store.scalar("SELECT role FROM users WHERE username = ?", [username])
         if old is None:
-            raise ValueError(f"no user {username!r}")
+            raise AccountError(f"no user {username!r}")
         store.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])
         ended = revoke_user_sessions(store, username, f"role changed from {old} to {role}")
         store.audit(
@@ -71,7 +76,7 @@ def change_password(store: Store, username: str, password_hash: str, actor: str)
     """Replace an account's password; every open session of it ends at once."""
     with store.transaction():
         if not store.scalar("SELECT count(*) FROM users WHERE username = ?", [username]):
-            raise ValueError(f"no user {username!r}")
+            raise AccountError(f"no user {username!r}")
         store.execute("UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username])
         ended = revoke_user_sessions(store, username, "password changed")
         store.audit(actor, "user.change_password", "user", username, {"sessions_ended": ended})
@@ -151,10 +156,10 @@ def update_user(
 ) -> None:  # fmt: skip
     """Change an account's role, re-enable or disable it, or reset its password (audited, never the hash)."""
     if role is not None and role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     with store.transaction():
         if not store.scalar("SELECT count(*) FROM users WHERE username = ?", [username]):
-            raise ValueError(f"no user {username!r}")
+            raise AccountError(f"no user {username!r}")
         changes: dict[str, Any] = {}
         if role is not None:
             store.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])

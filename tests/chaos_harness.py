@@ -154,7 +154,7 @@ class Chaos:
         from data.generator import generate
 
         number = len(self.dropped)
-        from idres.settings import IngestSettings
+        from domain.settings import IngestSettings
         from ingest.pipeline import ingest_file
         from store import open_store
 

@@ -38,8 +38,8 @@ for _name in _developer_settings():
     del os.environ[_name]
 os.environ.update(SUITE_SETTINGS)
 
-import idres.settings as settings_module  # noqa: E402
-from idres.settings import IngestSettings, Settings  # noqa: E402
+import domain.settings as settings_module  # noqa: E402
+from domain.settings import IngestSettings, Settings  # noqa: E402
 from store import Store, open_store  # noqa: E402
 
 

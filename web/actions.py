@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from idres.settings import Settings
+from domain.settings import Settings
 from store import Store
 from store import users as store_users
 from web.gate import ActionFn

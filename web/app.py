@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from idres.settings import Settings
+from domain.settings import Settings
 from store import StoreBusyError, open_store
 from web.actions import build_actions
 from web.auth import LOGIN_COOKIE, SESSION_COOKIE, Sessions, authenticate, csrf_ok, secret_key

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from domain.errors import BadInput
 from store import Store
 from store import users as store_users
 
@@ -52,10 +53,14 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+class PasswordRuleError(BadInput, ValueError):
+    """A password the rules refuse (too short)."""
+
+
 def check_password_rules(password: str) -> None:
     """Refuse passwords too short to be worth hashing."""
     if len(password) < 8:
-        raise ValueError("a password needs at least 8 characters")
+        raise PasswordRuleError("a password needs at least 8 characters")
 
 
 def authenticate(store: Store, username: str, password: str) -> dict[str, Any] | None:

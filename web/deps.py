@@ -8,23 +8,26 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from domain.errors import UserError
 from store import StoreBusyError
 from store import users as store_users
 from web.auth import FLASH_COOKIE, SESSION_COOKIE, User, csrf_ok
 from web.gate import Outcome
 
 
-class LoginRequired(Exception):
+class LoginRequired(UserError):
     """No valid session: the app redirects to the login page."""
 
     def __init__(self, next_url: str) -> None:
+        super().__init__(f"log in to open {next_url}")
         self.next_url = next_url
 
 
-class Forbidden(Exception):
+class Forbidden(UserError):
     """The user may not do this (wrong role, or a bad CSRF token): the app answers 403."""
 
     def __init__(self, reason: str) -> None:
+        super().__init__(reason)
         self.reason = reason
 
 

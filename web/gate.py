@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from domain.errors import Conflict
 from store import Store, StoreBusyError
 from store import users as store_users
 from web.lease import Lease
@@ -42,7 +43,7 @@ _SESSION_ARG = "_session"  # where a queued action keeps the web session it came
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
-class SessionEnded(ValueError):
+class SessionEnded(Conflict, ValueError):
     """The web session an action came from was ended (logout, disabled, role or password change)."""
 
 

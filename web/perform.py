@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import Request
@@ -10,8 +9,6 @@ from fastapi.responses import Response
 
 from web.auth import User
 from web.deps import outcome_redirect, redirect, safe_next
-
-log = logging.getLogger("idres.web")
 
 
 def perform(request: Request, user: User, action: str, arguments: dict[str, Any], back: str) -> Response:
@@ -23,9 +20,6 @@ def perform(request: Request, user: User, action: str, arguments: dict[str, Any]
         )
     except ValueError as error:  # ReviewError and bad input: the message says what to do
         return redirect(request, target, "error", str(error))
-    except (ImportError, AttributeError) as error:
-        log.exception("action %s is not available", action)
-        return redirect(request, target, "error", f"This action is not available yet ({error}).")
     return outcome_redirect(request, target, outcome)
 
 

@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from idres.settings import PROFILE_LIST_FIELDS
+from compliance.requests import list_requests
+from domain.columns import PROFILE_LIST_FIELDS
+from review.customers import search_identities
 from store import redirects
 from store.views import web_page
 from web.auth import User
@@ -181,28 +183,12 @@ def _duplicates(store: Any, customer_id: int) -> list[dict[str, Any]]:
 
 
 def _search_identities(store: Any, query: str, customer_id: int) -> list[dict[str, Any]]:
-    """Identities matching `query` on other customers (the shared review search when it exists)."""
-    try:
-        from review.customers import search_identities
-
-        found = search_identities(store, query, limit=20)
-    except ImportError:
-        found = [
-            {
-                "customer_id": row["customer_id"],
-                "display_name": row["name"],
-                "channel": ", ".join(row["channels"] or []),
-            }
-            for row in web_page.search_customers(store, query, limit=20)
-        ]
+    """Identities matching `query` on other customers (the shared review search)."""
+    found = search_identities(store, query, limit=20)
     return [row for row in found if int(row["customer_id"]) != customer_id]
 
 
 def _requests_of(store: Any, customer_id: int) -> list[dict[str, Any]]:
-    try:
-        from compliance.requests import list_requests
-    except ImportError:
-        return []
     return [r for r in list_requests(store) if r.get("customer_id") == customer_id][:20]
 
 

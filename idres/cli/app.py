@@ -77,7 +77,7 @@ for name, group in (
 
 def main() -> None:
     """Run `idres` here: bad configuration anywhere exits 2 with its message, no traceback."""
-    from idres.settings import SettingsError
+    from domain.settings import SettingsError
 
     try:
         app()

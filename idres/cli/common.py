@@ -13,8 +13,8 @@ import polars as pl
 import typer
 from typer.core import TyperGroup
 
+from domain.settings import Settings, SettingsError, load_settings
 from idres.output import OutputFormat, err_console, fail, set_quiet
-from idres.settings import Settings, SettingsError, load_settings
 from store import Store, StoreError, open_store
 
 T = TypeVar("T")
@@ -134,7 +134,7 @@ def settings_for(ctx: typer.Context, store: Path | None = None) -> Settings:
 
 def match_config_for(settings: Settings) -> Any:
     """The effective matching configuration; a bad [match] exits 2 naming the file and the problem."""
-    from idres.settings import config_file
+    from domain.settings import config_file
     from matching.config import ConfigError, MatchConfig
 
     try:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.settings import Settings, config_file, environment_values
 from idres.cli.common import FormatOption, StoreOption, cli_context, match_config_for, settings_for
 from idres.config import (
     COMMAND_LINE,
@@ -21,7 +22,6 @@ from idres.config import (
     value_sources,
 )
 from idres.output import OutputFormat, console, emit, err_console, table
-from idres.settings import Settings, config_file, environment_values
 
 group = typer.Typer(
     help="The effective configuration (defaults, idres.toml, IDRES_* variables) and its check.",

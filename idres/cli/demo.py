@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.settings import DATA_DIR, Settings
 from idres.cli.common import StoreOption, flow_settings, is_quiet
 from idres.output import console, fail, table
 from idres.progress import cli_progress
-from idres.settings import DATA_DIR, Settings
 from store import open_store
 
 DEMO_AGENT = "demo-agent"

@@ -43,9 +43,9 @@ def match(
 ) -> None:
     """Match identities into merge suggestions with the `match` flow."""
     settings = flow_settings(ctx, store)
+    from domain.settings import config_file
     from flows.match import MatchConfigurationError, match_flow_on
     from idres.progress import cli_progress
-    from idres.settings import config_file
 
     match_config_for(settings)  # a bad [match] is exit 2 before any work starts
     address = dask_address or settings.dask.address

@@ -107,6 +107,7 @@ def quarantine_retry(
 ) -> None:
     """Run quarantined rows through ingest again (after a configuration fix, or as edited); audited."""
     from ingest.retry import QuarantineError, retry_quarantine
+    from review.merging import profile_rebuilder
 
     if edited is None and batch is None and not ids:
         fail("say which rows: --batch N, --id ID (repeatable), or --from FILE (an edited export)")
@@ -120,7 +121,7 @@ def quarantine_retry(
                 batch_id=batch,
                 quarantine_ids=ids,
                 edited=edited,
-                review=settings.review,
+                rebuild_profiles=profile_rebuilder(settings.review),
             )
         except QuarantineError as error:
             fail(str(error))

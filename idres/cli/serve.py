@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.settings import Settings
 from idres.cli.common import FormatOption, StoreOption, flow_settings, is_quiet, run_flow
 from idres.output import OutputFormat, console, emit, err_console, fail, table
 from idres.progress import cli_progress, phase_summary
-from idres.settings import Settings
 
 
 def serve(

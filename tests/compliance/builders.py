@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import ComplianceSettings, IngestSettings, Settings
+from domain.settings import ComplianceSettings, IngestSettings, Settings
 from ingest.pipeline import ingest_file
 from store import Store, open_store, utcnow
 from tests.helpers import write_csv

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from idres.settings import ComplianceSettings, IngestSettings
+from domain.settings import ComplianceSettings, IngestSettings
 from store import Store, utcnow
 from tests.compliance.builders import ALICE_EMAIL, ALICE_PHONE, compliance_settings
 

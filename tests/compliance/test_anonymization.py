@@ -13,7 +13,7 @@ from anonymize import identity_key_hash
 from compliance.erasure import verify_erasure
 from compliance.requests import get_request, request_anonymization, request_export
 from compliance.runner import anonymization_key, run_anonymizations, run_exports
-from idres.settings import Settings
+from domain.settings import Settings
 from ingest.pipeline import ingest_file
 from store import Store, utcnow
 from store import suggestions as store_suggestions

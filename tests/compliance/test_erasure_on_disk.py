@@ -14,7 +14,7 @@ import pytest
 from compliance import erasure_run
 from compliance.requests import list_requests, request_anonymization
 from compliance.runner import run_anonymizations
-from idres.settings import Settings
+from domain.settings import Settings
 from store import Store, open_store
 from tests.compliance.builders import ALICE_EMAIL, people_store
 from tests.compliance.erasure_files import (
@@ -100,7 +100,7 @@ import os, signal, sys
 from pathlib import Path
 from compliance import erasure_run
 from compliance.runner import run_anonymizations
-from idres.settings import ComplianceSettings, IngestSettings
+from domain.settings import ComplianceSettings, IngestSettings
 from store import open_store
 
 step, store_path, root = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])

@@ -16,7 +16,7 @@ import pytest
 from compliance import erasure_run
 from compliance.requests import get_request, list_requests, request_anonymization
 from compliance.runner import run_anonymizations
-from idres.settings import IngestSettings, Settings
+from domain.settings import IngestSettings, Settings
 from store import Store
 from tests.compliance.builders import ALICE_EMAIL, people_store
 from tests.compliance.erasure_files import (

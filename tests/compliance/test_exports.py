@@ -13,9 +13,9 @@ import pytest
 
 from compliance.requests import get_request, request_export
 from compliance.runner import run_exports
+from domain.settings import Settings
 from exports import BundleError, open_bundle, verify_files
 from exports.bundle import file_sha256
-from idres.settings import Settings
 from store import Store
 from tests.compliance.builders import ALICE_EMAIL, compliance_settings, people_store
 

@@ -17,8 +17,8 @@ from compliance.requests import (
     request_export,
 )
 from compliance.runner import run_anonymizations, run_exports
+from domain.settings import Settings
 from exports import open_bundle
-from idres.settings import Settings
 from ingest.pipeline import ingest_file
 from store import Store, open_store, redirects, utcnow
 from tests.compliance.builders import MESSAGE_HEADER, PEOPLE_HEADER, compliance_settings

@@ -16,7 +16,7 @@ from compliance.requests import (
     request_anonymization,
     request_export,
 )
-from idres.settings import Settings
+from domain.settings import Settings
 from review.errors import ReviewError
 from store import Store
 from tests.compliance.builders import ALICE_EMAIL, people_store

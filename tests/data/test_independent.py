@@ -10,7 +10,7 @@ import pytest
 
 from data.independent import generate_independent, write_independent
 from data.independent.channels import CHANNELS
-from idres.settings import IngestSettings
+from domain.settings import IngestSettings
 from ingest.read import read_file
 
 

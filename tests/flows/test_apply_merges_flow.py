@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from domain.settings import Settings
 from flows.apply_merges import apply_merges_flow, outcome_rows
-from idres.settings import Settings
 from store import open_store
 from tests.review.test_merging import approve, reject, world_template  # noqa: F401  (fixture)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from idres.settings import IngestSettings, Settings
+from domain.settings import IngestSettings, Settings
 from tests.chaos_harness import FLOWS, Chaos, iterate
 from web.app import create_app
 

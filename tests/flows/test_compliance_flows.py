@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from compliance.requests import get_request, request_anonymization, request_export
+from domain.settings import Settings
 from flows.anonymize import anonymize_flow
 from flows.export import export_flow
-from idres.settings import Settings
 from store import open_store, utcnow
 from tests.compliance.builders import ALICE_EMAIL, people_store
 

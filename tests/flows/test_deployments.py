@@ -13,8 +13,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from domain.settings import PROJECT_ROOT, ScheduleSettings, Settings
 from flows.deployments import SCHEDULED, build_deployments, scheduled_flow
-from idres.settings import PROJECT_ROOT, ScheduleSettings, Settings
 
 PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
 EXPECTED = {"ingest", "match", "apply_merges", "export", "anonymize"}

@@ -43,8 +43,8 @@ def test_landing_folder_is_ingested_and_archived(
 
 
 def test_channel_counts_split_read_loaded_and_quarantined(tmp_path: Path) -> None:
+    from domain.settings import IngestSettings
     from flows.ingest import channel_counts
-    from idres.settings import IngestSettings
     from ingest.pipeline import load, prepare
     from ingest.read import read_file
 
@@ -77,7 +77,7 @@ def test_an_erased_person_coming_back_is_recognised_as_new(
 ) -> None:
     from compliance.requests import request_anonymization
     from compliance.runner import run_anonymizations
-    from idres.settings import ComplianceSettings
+    from domain.settings import ComplianceSettings
 
     monkeypatch.setenv("IDRES_INGEST__DATA_DOCS_DIR", str(tmp_path / "docs"))
     monkeypatch.setenv("IDRES_COMPLIANCE__ANONYMIZATION_KEY", "test-key-not-secret")

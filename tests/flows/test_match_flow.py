@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from domain.settings import Settings
 from flows.match import match_flow
-from idres.settings import Settings
 from ingest.pipeline import ingest_file
 from store import open_store
 from tests.helpers import write_csv
@@ -66,8 +66,8 @@ def test_scheduled_runs_take_the_task_runner_from_settings() -> None:
     from prefect.task_runners import ThreadPoolTaskRunner
     from prefect_dask import DaskTaskRunner
 
+    from domain.settings import DaskSettings
     from flows.match import task_runner_for
-    from idres.settings import DaskSettings
 
     assert isinstance(task_runner_for(DaskSettings()), ThreadPoolTaskRunner)
     runner = task_runner_for(DaskSettings(address="tcp://127.0.0.1:8786"))

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from domain.settings import Settings
 from flows.match import match_flow_on
-from idres.settings import Settings
 from ingest.pipeline import ingest_file
 from store import open_store
 from tests.flows.test_match_flow import HEADER, _rows

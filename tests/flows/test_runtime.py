@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from domain.settings import PrefectSettings
 from flows.runtime import STARTUP_TIMEOUT_VARIABLE, is_prefect_failure, prefect_api
 from flows.warm_server import WarmServerError
-from idres.settings import PrefectSettings
 
 PROBE = (
     "import typer, typer.core; from idres.cli.common import flow_settings; "

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from domain.settings import PROJECT_ROOT
 from idres.cli.app import app
-from idres.settings import PROJECT_ROOT
 from store import open_store
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import IngestSettings
+from domain.settings import IngestSettings
 from ingest.dialect import CsvDialect, sniff_csv
 from ingest.pipeline import ingest_file
 from ingest.read import InputFileError, read_file

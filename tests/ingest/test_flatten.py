@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from idres.settings import ChannelSettings, IngestSettings
+from domain.settings import ChannelSettings, IngestSettings
 from ingest.flatten import flatten_record, is_nested
 from ingest.pipeline import ingest_file
 from store import Store

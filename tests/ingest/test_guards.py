@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import IngestSettings
+from domain.settings import IngestSettings
 from ingest.pipeline import ingest_file
 from ingest.read import InputFileError, read_file
 from store import Store

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import store.identities as store_identities
-from idres.settings import IngestSettings
+from domain.settings import IngestSettings
 from ingest.pipeline import ingest_file
 from store import Store
 from tests.helpers import write_csv
@@ -177,7 +177,7 @@ def test_newer_record_updates_identity_and_keeps_its_customer(
 def test_a_changed_identity_of_a_merged_customer_updates_its_profile(
     tmp_path: Path, store: Store, ingest_settings: IngestSettings
 ) -> None:
-    from idres.settings import ReviewSettings
+    from domain.settings import ReviewSettings
     from review.merging import merge_customers
 
     ingest_file(
@@ -375,7 +375,7 @@ import os, sys
 from pathlib import Path
 import polars as pl
 import ingest.pipeline as pipeline
-from idres.settings import IngestSettings
+from domain.settings import IngestSettings
 from ingest.read import read_file
 
 docs, folder, files = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from idres.settings import IngestSettings
+from domain.settings import IngestSettings
 from ingest.pipeline import FileReport, ingest_file
 from ingest.presets import PRESETS, apply_preset, header_key, preset_named
 from ingest.read import InputFileError, read_file
@@ -168,6 +168,12 @@ def test_every_preset_has_a_fixture_ingested_here() -> None:
         "crm-contacts",
     }
     assert set(PRESETS) == tested
+
+
+def test_the_settings_accept_exactly_the_presets_there_are() -> None:
+    from domain.columns import PRESET_NAMES
+
+    assert tuple(PRESETS) == PRESET_NAMES
 
 
 def test_preset_columns_match_whatever_the_case_and_punctuation() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from idres.settings import ChannelSettings, IngestSettings
+from domain.settings import ChannelSettings, IngestSettings
 from ingest.read import InputFileError, raw_rows_json, read_file
 from tests.helpers import write_csv
 

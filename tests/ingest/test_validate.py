@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from idres.settings import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS
+from domain.columns import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS
 from ingest.validate import (
     ValidationOutcome,
     identity_rules,

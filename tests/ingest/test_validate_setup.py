@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from idres.settings import IngestSettings
+from domain.settings import IngestSettings
 from ingest import validate as validation
 from ingest.pipeline import data_docs_once
 from ingest.validate import identity_rules, validate

@@ -9,8 +9,7 @@ import pytest
 
 from matching import ConfigError, MatchConfig, run_match
 from matching.attributes import (
-    NORMALIZED_STORE_COLUMNS,
-    RAW_STORE_COLUMNS,
+    STORE_COLUMNS,
     column_fill,
     fill_problems,
     fold_text,
@@ -38,12 +37,12 @@ def _levels(result, name: str) -> dict[tuple[int, int], str]:
     }
 
 
-def test_store_column_lists_match_the_store_and_the_input_contract() -> None:
-    from idres.settings import CANONICAL_IDENTITY_COLUMNS
-    from store.identities import NORMALIZED_COLUMNS
+def test_the_columns_matching_takes_from_the_store_are_identity_columns(store) -> None:
+    from domain.columns import CANONICAL_IDENTITY_COLUMNS
 
-    assert set(NORMALIZED_STORE_COLUMNS) == set(NORMALIZED_COLUMNS)
-    assert set(RAW_STORE_COLUMNS) == set(CANONICAL_IDENTITY_COLUMNS) - {"created_at", "updated_at"}
+    stored = set(store.frame("SELECT * FROM identities LIMIT 0").columns)
+    assert stored >= STORE_COLUMNS, sorted(STORE_COLUMNS - stored)
+    assert set(CANONICAL_IDENTITY_COLUMNS) - {"created_at", "updated_at"} <= STORE_COLUMNS
 
 
 def test_fold_text_is_case_whitespace_and_unicode_folding() -> None:

@@ -54,7 +54,7 @@ def test_unknown_column_names_the_column():
 
 
 def test_settings_object_is_accepted():
-    from idres.settings import MatchSettings
+    from domain.settings import MatchSettings
 
     cfg = MatchConfig.from_settings(MatchSettings(review_threshold=0.7, max_block_size=30))
     assert cfg.review_threshold == 0.7 and cfg.max_block_size == 30

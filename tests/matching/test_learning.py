@@ -162,7 +162,7 @@ def test_stored_levels_are_used_only_when_they_fit_the_model() -> None:
 @pytest.fixture(scope="module")
 def channel_sample() -> tuple[pl.DataFrame, pl.DataFrame]:
     from data.generator import generate
-    from idres.settings import IngestSettings
+    from domain.settings import IngestSettings
     from ingest.normalize import normalize_identities
     from ingest.read import attributes_from_external_id
 

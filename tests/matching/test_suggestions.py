@@ -3,7 +3,7 @@
 import polars as pl
 
 from data.generator import generate
-from idres.settings import IngestSettings
+from domain.settings import IngestSettings
 from ingest.normalize import normalize_identities
 from ingest.read import attributes_from_external_id
 from matching import MatchConfig, run_match
@@ -38,7 +38,7 @@ def test_pairs_between_the_floor_and_review_are_stored_as_possible() -> None:
 def test_the_possible_floor_is_configurable_and_below_review() -> None:
     import pytest
 
-    from idres.settings import MatchSettings
+    from domain.settings import MatchSettings
     from matching import ConfigError
 
     assert MatchConfig.from_settings(MatchSettings(possible_floor=0.5)).possible_floor == 0.5

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import DEFAULT_STORE, IngestSettings, Settings, config_file
+from domain.settings import DEFAULT_STORE, IngestSettings, Settings, config_file
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE_VARIABLES = {"IDRES_E2E_REQUIRED", "IDRES_PREFECT__WARM_SERVER"}

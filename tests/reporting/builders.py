@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from idres.settings import Settings
+from domain.settings import Settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
 from store import Store, utcnow

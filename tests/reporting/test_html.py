@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from idres.settings import Settings
+from domain.settings import Settings
 from reporting.html import TITLES, collect, render, weights_frame
 from store import Store, utcnow
 from store.views import report

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from idres.settings import Settings
+from domain.settings import Settings
 from matching import MatchConfig, run_match
 from reporting.html import collect, render, weights_frame
 from reporting.learning import TITLES, WINDOW, _rolling, agreement_curves, weight_changes

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from idres.settings import IngestSettings, Settings
+from domain.settings import IngestSettings, Settings
 from ingest.pipeline import ingest_file
 from store import Store, open_store, utcnow
 from tests.helpers import write_csv

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import ReviewSettings, Settings
+from domain.settings import ReviewSettings, Settings
 from review.bulk_decisions import decide_file
 from review.errors import ReviewError
 from store import Store, open_store

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from idres.settings import Settings
+from domain.settings import Settings
 from review.customers import add_comment, edit_profile, lock, search_identities, unlock
 from review.decisions import approve
 from review.errors import ReviewError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import Settings
+from domain.settings import Settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
 from review.decisions import approve, bulk_approve, reject

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import IngestSettings, ReviewSettings, Settings
+from domain.settings import IngestSettings, ReviewSettings, Settings
 from ingest.pipeline import ingest_file
 from review import merging
 from review.errors import ReviewError

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from idres.settings import Settings
+from domain.settings import Settings
 from review.staleness import StaleCheck, check_suggestion
 from store import Store, open_store
 from tests.review.builders import add_suggestion, people_store, simulate_merge, suggestion

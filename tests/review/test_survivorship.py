@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from idres.settings import ReviewSettings
+from domain.settings import ReviewSettings
 from review.survivorship import build_profile, build_profiles
 
 DEFAULT = ReviewSettings().survivorship

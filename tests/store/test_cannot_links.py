@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import Settings
+from domain.settings import Settings
 from review import merging
 from store import Store, cannot_links, open_store, utcnow
 from tests.review.test_merging import REVIEW, world_template  # noqa: F401  (fixture)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from idres.settings import ReviewSettings, Settings
+from domain.settings import ReviewSettings, Settings
 from matching.learning import latest_labels
 from review.decisions import approve, bulk_approve, reject
 from review.errors import ReviewError

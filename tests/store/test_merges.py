@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import Settings
+from domain.settings import Settings
 from matching import MatchConfig, run_match
 from review import merging
 from store import Store, open_store, redirects, utcnow

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from idres.settings import Settings
+from domain.settings import Settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
 from store import Store, utcnow

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from idres.settings import Settings
+from domain.settings import Settings
 from matching import MatchConfig, ModelParameters, run_match
 from store import Store, utcnow
 from store import suggestions as sg

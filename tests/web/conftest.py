@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from data.generator import generate
-from idres.settings import IngestSettings, Settings
+from domain.settings import IngestSettings, Settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
 from store import open_store, utcnow

@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from idres.settings import Settings
+from domain.settings import Settings
 from store import open_store, utcnow
 from tests.web.pages import flash_of, login
 

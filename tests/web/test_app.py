@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from idres.settings import Settings
+from domain.settings import Settings
 from store import open_store
 from tests.web.pages import PASSWORD, csrf_of, flash_of, login, login_form
 

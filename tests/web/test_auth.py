@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from idres.settings import Settings
+from domain.settings import Settings
 from store import open_store
 from store import users as store_users
 from tests.web.pages import PASSWORD, csrf_of, flash_of, login, login_form

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from idres.settings import Settings
+from domain.settings import Settings
 from store import open_store
 from tests.web.pages import PASSWORD
 from web.app import create_app

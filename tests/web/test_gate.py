@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from idres.settings import Settings
+from domain.settings import Settings
 from store import open_store
 from store import users as store_users
 from tests.web.pages import flash_of, login

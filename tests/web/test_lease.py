@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.settings import Settings
+from domain.settings import Settings
 from store import StoreBusyError, open_store
 from web.lease import Lease
 

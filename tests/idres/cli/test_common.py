@@ -16,9 +16,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from domain.settings import Settings, load_settings
 from idres.cli import common
 from idres.cli.app import app
-from idres.settings import Settings, load_settings
 from tests.helpers import write_csv
 
 runner = CliRunner()

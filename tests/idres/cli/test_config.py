@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from domain.settings import Settings, load_settings
 from idres.cli.app import app
-from idres.settings import Settings, load_settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig
 from store import open_store

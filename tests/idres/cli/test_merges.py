@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from domain.settings import Settings
 from idres.cli.app import app
-from idres.settings import Settings
 from store import open_store
 from tests.review.test_merging import approve, set_lock, world_template  # noqa: F401  (fixture)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from domain.settings import Settings
 from idres.cli.app import app
-from idres.settings import Settings
 from ingest.pipeline import ingest_file
 from store import open_store
 from tests.helpers import write_csv

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from domain.settings import Settings
 from idres.cli.app import app
-from idres.settings import Settings
 from reporting.html import TITLES
 from store import Store
 from tests.reporting.builders import matched_store

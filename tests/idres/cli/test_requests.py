@@ -9,7 +9,7 @@ import pytest
 
 from compliance.requests import request_export
 from compliance.runner import run_exports
-from idres.settings import Settings
+from domain.settings import Settings
 from store import open_store
 from tests.compliance.builders import ALICE_EMAIL, compliance_settings, people_store
 from tests.idres.cli.invoke import invoke

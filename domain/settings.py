@@ -1,16 +1,27 @@
 """Typed settings: one small model per concern, read once from `IDRES_*` env vars and `idres.toml`.
 
-Nothing else in the code base reads the environment: commands build a `Settings` and pass the
-relevant part down.
+Nothing else in the code base reads the environment: each entry point (the CLI callback, a flow
+called without settings, the web app factory) calls `load_settings` once and passes the relevant
+part down.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,56 +29,29 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from domain.columns import (
+    COMMON_IDENTITY_COLUMNS,
+    DEFAULT_CHANNELS,
+    PRESET_NAMES,
+    SCHEDULED_FLOWS,
+    SURVIVORSHIP_RULES,
+)
+from domain.errors import ConfigurationError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_STORE = DATA_DIR / "store" / "idres.duckdb"
 
-CANONICAL_IDENTITY_COLUMNS: tuple[str, ...] = (
-    "channel",
-    "external_id",
-    "display_name",
-    "first_name",
-    "last_name",
-    "screen_name",
-    "email",
-    "phone",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
-    "created_at",
-    "updated_at",
-)
-CANONICAL_MESSAGE_COLUMNS: tuple[str, ...] = (
-    "thread_id",
-    "message_id",
-    "channel",
-    "external_id",
-    "author_kind",
-    "agent_name",
-    "body",
-    "title",
-    "created_at",
-)
+# dedupe (any pair) | link_only (only pairs across sources) | link_and_dedupe (both)
+LinkType = Literal["dedupe", "link_only", "link_and_dedupe"]
 
-# A customer's profile: single values (one winner by survivorship) and lists of every distinct value.
-PROFILE_SCALAR_FIELDS: tuple[str, ...] = (
-    "first_name",
-    "last_name",
-    "display_name",
-    "company",
-    "gender",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
-)
-PROFILE_LIST_FIELDS: tuple[str, ...] = ("emails", "phones")
-PROFILE_FIELDS: tuple[str, ...] = (*PROFILE_SCALAR_FIELDS, *PROFILE_LIST_FIELDS)
 
-DEFAULT_CHANNELS = ("email", "sms", "whatsapp", "facebook", "twitter", "instagram", "chat", "phone")
+SECRET_SHOWN = "(set, not shown)"
+
+
+def _secret_shown(value: str | None) -> str | None:
+    """A secret as JSON shows it (settings recorded with a flow run, `config show`): never its value."""
+    return None if value is None else SECRET_SHOWN
 
 
 class ChannelSettings(BaseModel):
@@ -122,11 +106,6 @@ def _declared_fields(value: Any) -> dict[str, Any] | None:
     return None  # not a declaration: pydantic reports it
 
 
-# Columns renamed on every channel when the canonical column is not in the file (a channel's own
-# `columns` win): a vendor's single `name` field is the display name, not an extra attribute.
-COMMON_IDENTITY_COLUMNS: dict[str, str] = {"name": "display_name", "full_name": "display_name"}
-
-
 class IngestSettings(BaseModel):
     """Reading, normalizing and validating channel exports."""
 
@@ -152,10 +131,8 @@ class IngestSettings(BaseModel):
     @field_validator("preset")
     @classmethod
     def _known_preset(cls, value: str | None) -> str | None:
-        from ingest.presets import PRESETS  # pure polars; ingest.presets imports no settings
-
-        if value is not None and value not in PRESETS:
-            raise ValueError(f"unknown preset {value!r}; presets: {', '.join(PRESETS)}")
+        if value is not None and value not in PRESET_NAMES:
+            raise ValueError(f"unknown preset {value!r}; presets: {', '.join(PRESET_NAMES)}")
         return value
 
     @model_validator(mode="before")
@@ -192,39 +169,56 @@ class IngestSettings(BaseModel):
         return names
 
 
-class MatchSettings(BaseModel):
-    """Blocking, comparison and suggestion thresholds (the matching package validates the rest)."""
+class MatchTuning(BaseModel):
+    """The [match] fields the engine reads as they are; `matching.config.MatchConfig` extends this."""
 
     model_config = ConfigDict(extra="forbid")
 
     review_threshold: float = Field(default=0.80, gt=0.0, lt=1.0)
     auto_approve_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
     # extra comparisons and blocking rules configured by a data engineer, see matching/config.py
-    comparisons: list[dict[str, Any]] = Field(default_factory=list)
-    blocking_rules: list[dict[str, Any]] = Field(default_factory=list)
+    # (MatchConfig holds them parsed, with the defaults merged in)
+    comparisons: list[Any] = Field(default_factory=list)
+    blocking_rules: list[Any] = Field(default_factory=list)
     max_block_size: int = Field(default=50, ge=2)
-    # dedupe (any pair) | link_only (only pairs across sources) | link_and_dedupe (both)
-    link_type: Literal["dedupe", "link_only", "link_and_dedupe"] = "dedupe"
-    # what names an identity's source for link types: the channel, or an extra attribute
+    # dedupe: every pair, whatever its source; link_only: only pairs across sources (a CRM against
+    # the channels, or two CRMs), never two identities of one source; link_and_dedupe: both
+    link_type: LinkType = "dedupe"
+    # the column naming an identity's source: the channel, or an extra attribute such as "source"
     source_column: str = Field(default="channel", min_length=1)
-    # one compared column built from several, e.g. {address = ["street_number", "address_1"]}
+    # one compared column built from several: name -> parts, joined by a space (see attributes.py)
     composite_columns: dict[str, list[str]] = Field(default_factory=dict)
-    # model tuning, as documented on matching.config.MatchConfig (a test keeps fields and defaults equal)
+    # pairs from this probability up to the review threshold are stored in band "possible" (off
+    # the default queue) so agents and `idres evaluate` can look below review; None: not stored
     possible_floor: float | None = Field(default=0.3, gt=0.0, lt=1.0)
+    # a value (email/phone/handle) is "shared" when at least this many customers hold it and two
+    # of them are clearly different people (matching/shared.py); two holders are usually the pair
     shared_min_holders: int = Field(default=3, ge=3)
+    # ... or, whatever the names, by this many distinct customers: one person rarely has more
+    # than ~5 channel identities, so 8 customers on one value is a switchboard or shared inbox
     shared_min_customers: int = Field(default=8, ge=2)
+    # random pairs sampled to estimate u; 300k gives ~1% relative error on a level with u=0.01
     u_sample_pairs: int = Field(default=300_000, ge=1000)
+    # EM trains on at most this many blocked pairs (a uniform sample); enough for ~25 m values
     em_max_pairs: int = Field(default=1_000_000, ge=1000)
     em_max_iterations: int = Field(default=100, ge=1)
     em_tolerance: float = Field(default=1e-4, gt=0.0)
+    # incremental runs with a stored model: re-estimate m on the new pairs (few EM rounds) or not
     refit_on_incremental: bool = False
     seed: int = 42
 
     @model_validator(mode="after")
-    def _auto_above_review(self) -> MatchSettings:
+    def _auto_above_review(self) -> MatchTuning:
         if self.auto_approve_threshold is not None and self.auto_approve_threshold < self.review_threshold:
             raise ValueError("auto_approve_threshold must be at least review_threshold")
         return self
+
+
+class MatchSettings(MatchTuning):
+    """Blocking, comparison and suggestion thresholds as configured (the matching package validates the rest)."""
+
+    comparisons: list[dict[str, Any]] = Field(default_factory=list)
+    blocking_rules: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class DaskSettings(BaseModel):
@@ -235,9 +229,6 @@ class DaskSettings(BaseModel):
     # tcp://host:port of a running scheduler; None scores in this process
     address: str | None = None
     partitions: int = Field(default=8, ge=1)
-
-
-SURVIVORSHIP_RULES = ("agent_edited", "most_recent", "most_frequent")
 
 
 class ReviewSettings(BaseModel):
@@ -275,6 +266,10 @@ class ComplianceSettings(BaseModel):
     # kept copies of ingested files (landing processed/ and failed/) older than this are deleted by every
     # anonymize run and landing ingest; None keeps them (erasures still remove their people's rows)
     landing_copies_retention_days: int | None = Field(default=30, ge=0)
+
+    @field_serializer("export_passphrase", "anonymization_key", when_used="json")
+    def _hidden(self, value: str | None) -> str | None:
+        return _secret_shown(value)
 
 
 class ScheduleSettings(BaseModel):
@@ -322,9 +317,6 @@ class ScheduleSettings(BaseModel):
         return names
 
 
-SCHEDULED_FLOWS = ("ingest", "match", "apply_merges", "export", "anonymize")
-
-
 class WebSettings(BaseModel):
     """The review page."""
 
@@ -344,6 +336,10 @@ class WebSettings(BaseModel):
     hold_idle_s: float = Field(default=0.5, ge=0)
     hold_max_s: float = Field(default=8.0, gt=0)
     release_gap_s: float = Field(default=0.6, ge=0)
+
+    @field_serializer("secret_key", when_used="json")
+    def _hidden(self, value: str | None) -> str | None:
+        return _secret_shown(value)
 
 
 class PrefectSettings(BaseModel):
@@ -376,14 +372,24 @@ def environment_values() -> dict[str, str]:
     return {name.upper(): value for name, value in os.environ.items() if name.upper().startswith("IDRES_")}
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError, ValueError):
     """Bad configuration (malformed file, unknown key, invalid value): a message naming file and key."""
+
+
+@dataclass(frozen=True)
+class SettingsOrigin:
+    """Where loaded settings came from: the configuration file and the `IDRES_*` variables, at load time."""
+
+    file: Path | None = None
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 class Settings(BaseSettings):
     """All settings; `IDRES_STORE`, `IDRES_INGEST__DEFAULT_REGION`, ... override `idres.toml`."""
 
     model_config = SettingsConfigDict(env_prefix="IDRES_", env_nested_delimiter="__", extra="forbid")
+    # set by `load_settings`; settings built in code (tests) come from nowhere but their arguments
+    _origin: SettingsOrigin = PrivateAttr(default_factory=SettingsOrigin)
 
     store: Path = DEFAULT_STORE
     store_busy_timeout_s: float = Field(default=30.0, ge=0)
@@ -411,6 +417,11 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
         return tuple(sources)
 
+    @property
+    def origin(self) -> SettingsOrigin:
+        """The file and environment these settings were read from (what a match run records)."""
+        return self._origin
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from env and config file, with explicit overrides (e.g. `--store`) on top.
@@ -419,17 +430,19 @@ def load_settings(**overrides: Any) -> Settings:
     """
     import tomllib
 
-    from idres.config import explain_validation_error
+    from domain.config_errors import explain_validation_error
 
     clean = {key: value for key, value in overrides.items() if value is not None}
     path = config_file()
     if path is not None and not path.is_file():
         raise SettingsError(f"{path}: configuration file not found (named by IDRES_CONFIG)")
     try:
-        return Settings(**clean)
+        settings = Settings(**clean)
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path}: malformed TOML: {error}") from None
     except UnicodeDecodeError as error:
         raise SettingsError(f"{path}: not UTF-8 text (byte {error.start}): save it as UTF-8") from None
     except ValidationError as error:
         raise SettingsError(explain_validation_error(error, path)) from None
+    settings._origin = SettingsOrigin(path, environment_values())
+    return settings
