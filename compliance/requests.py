@@ -19,17 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from compliance.people import Lookup, add_linked, describe
+from domain.statuses import RequestKind, RequestStatus
 from ingest.normalize import normalize_email
 from review.errors import ReviewError
 from store import compliance as sql
 from store import redirects
 from store.db import Store, utcnow
 
-KINDS = ("export", "anonymize")
-STATUSES = (
-    "needs_confirmation", "pending", "waiting", "erasing", "done", "incomplete", "failed", "not_found",
-    "deleted",
-)  # fmt: skip
+KINDS: tuple[str, ...] = tuple(RequestKind)
+STATUSES: tuple[str, ...] = tuple(RequestStatus)
 DEFAULT_REVIEW_THRESHOLD = 0.80
 
 __all__ = ["request_customers"]

@@ -44,8 +44,8 @@ CANONICAL_MESSAGE_COLUMNS: tuple[str, ...] = (
 # Kept beside the raw columns by `ingest.normalize.normalize_identities` and stored on each identity.
 NORMALIZED_IDENTITY_COLUMNS: tuple[str, ...] = (
     "email_norm",
-    "email_key",
     "email_valid",
+    "email_key",
     "phone_e164",
     "phone_valid",
     "first_name_norm",

@@ -1,4 +1,8 @@
-"""The FastAPI app: `create_app(settings)` wires templates, sessions, the store gate and the routes."""
+"""The FastAPI app: `create_app(settings)` wires templates, sessions, the store gate and the routes.
+
+The factory is the web entry point: it takes the settings (or reads them once) and everything below
+gets them from `app.state.settings` or its arguments.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.settings import Settings
+from domain.settings import Settings, load_settings
 from store import StoreBusyError, open_store
 from web.actions import build_actions
 from web.auth import LOGIN_COOKIE, SESSION_COOKIE, Sessions, authenticate, csrf_ok, secret_key
@@ -41,8 +45,14 @@ def _templates() -> Jinja2Templates:
     return templates
 
 
-def create_app(settings: Settings, drain: bool = True) -> FastAPI:
-    """The web app over `settings.store`; `drain=False` leaves the outbox thread off (tests drive it)."""
+def create_app(settings: Settings | None = None, drain: bool = True) -> FastAPI:
+    """The web app over `settings.store` (None: read once here); `drain=False` leaves the outbox thread off.
+
+    `idres web` passes the settings it resolved; `uvicorn --factory web.app:create_app` gets them read
+    from the environment and `idres.toml` here, once, for the app's whole life.
+    """
+    if settings is None:
+        settings = load_settings()
     with open_store(settings.store, busy_timeout_s=max(settings.store_busy_timeout_s, 1.0)):
         pass  # migrate once at start; requests then share short-lived connections (web/lease.py)
     web = settings.web

@@ -54,6 +54,7 @@ def requests_page(
     """Export and erasure requests, newest first, with due dates, filters and a form for a new one."""
     _may_see(user)
     from compliance.requests import KINDS, STATUSES, list_requests
+    from domain.statuses import OPEN_REQUESTS
     from store.db import utcnow
 
     with request.app.state.gate.read() as store:
@@ -63,7 +64,7 @@ def requests_page(
         )  # fmt: skip
     now = utcnow()
     for row in rows:
-        open_ = row["status"] in ("needs_confirmation", "pending", "waiting", "erasing")
+        open_ = row["status"] in OPEN_REQUESTS
         row["overdue"] = bool(open_ and row.get("due_at") and row["due_at"] < now)
     query = urlencode(
         {k: v for k, v in {"kind": kind, "status": status, "q": q, "overdue": overdue}.items() if v}

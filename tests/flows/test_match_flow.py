@@ -74,6 +74,41 @@ def test_scheduled_runs_take_the_task_runner_from_settings() -> None:
     assert isinstance(runner, DaskTaskRunner) and runner.address == "tcp://127.0.0.1:8786"
 
 
+def test_importing_the_flow_reads_no_settings(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # a configuration that cannot be read: reading it at import (as before) fails the import
+    env = {**os.environ, "IDRES_CONFIG": str(tmp_path / "missing.toml")}
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", "import flows.match; print(type(flows.match.match_flow.task_runner).__name__)"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ThreadPoolTaskRunner"
+
+
+@pytest.mark.slow
+def test_a_run_with_a_dask_address_in_its_settings_scores_there(
+    settings: Settings, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a scheduled run loads `match_flow` (threads) and finds `[dask] address` in its settings
+    import flows.match as module
+    from domain.settings import DaskSettings
+
+    handed: list[tuple[str | None, dict]] = []
+
+    def on(address: str | None):  # type: ignore[no-untyped-def]
+        return lambda **parameters: handed.append((address, parameters)) or {"on": address}
+
+    monkeypatch.setattr(module, "match_flow_on", on)
+    configured = settings.model_copy(update={"dask": DaskSettings(address="tcp://127.0.0.1:8786")})
+    assert match_flow(settings=configured, full=True) == {"on": "tcp://127.0.0.1:8786"}
+    assert handed[0][1]["settings"] is configured and handed[0][1]["full"] is True
+
+
 @pytest.mark.slow
 def test_extra_dates_and_addresses_through_the_store(
     tmp_path: Path, settings: Settings, prefect_harness: None, monkeypatch: pytest.MonkeyPatch

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from domain.settings import Settings
@@ -369,3 +371,42 @@ def test_queue_in_the_informative_order(client: TestClient, web_settings: Settin
     expected = informative_first(pending).get_column("suggestion_id").to_list()[: len(shown)]
     assert shown and shown == expected
     assert 'value="informative" selected' in page
+
+
+def test_the_factory_reads_the_settings_once_when_none_are_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import web.app as web_app
+
+    reads: list[dict] = []
+    real = web_app.load_settings
+
+    def counted(**overrides: object) -> Settings:
+        reads.append(dict(overrides))
+        return real(**overrides)
+
+    monkeypatch.setattr(web_app, "load_settings", counted)
+    monkeypatch.setenv("IDRES_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")
+    monkeypatch.setenv("IDRES_STORE", str(tmp_path / "from-env.duckdb"))
+    app = web_app.create_app(drain=False)
+    assert app.state.settings.store == tmp_path / "from-env.duckdb" and len(reads) == 1
+    given = Settings(store=tmp_path / "given.duckdb")
+    assert web_app.create_app(given, drain=False).state.settings is given and len(reads) == 1
+    assert (tmp_path / "given.duckdb").exists()
+
+
+def test_an_action_that_fails_to_import_is_a_server_error_not_a_message(
+    client: TestClient, web_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a missing module (say, a package left out of the wheel) must not read as "not available yet"
+    gate = client.app.state.gate  # type: ignore[attr-defined]
+
+    def missing(*args: object, **kwargs: object) -> None:
+        raise ImportError("No module named 'compliance'")
+
+    csrf = login(client, "alice")
+    monkeypatch.setattr(gate, "run", missing)
+    # the app's handler answers 500 ("Something went wrong", logged); the test client re-raises it
+    with pytest.raises(ImportError, match="compliance"):
+        client.post("/suggestions/1/approve", data={"csrf_token": csrf, "comment": ""})
