@@ -32,7 +32,7 @@ def _ingest(settings: Settings, sample_dir: Path) -> None:
 
     exports = sorted(p for p in sample_dir.iterdir() if p.name.startswith(("identities_", "messages_")))
     with cli_progress("1. ingest"):
-        results = ingest_flow(paths=[str(p) for p in exports], store=str(settings.store))
+        results = ingest_flow(paths=[str(p) for p in exports], store=str(settings.store), settings=settings)
     console.print(
         table(
             "1. ingest",
@@ -49,7 +49,7 @@ def _match(settings: Settings) -> None:
     from flows.match import match_flow
 
     with cli_progress("2. match"):
-        summary = match_flow(store=str(settings.store))
+        summary = match_flow(store=str(settings.store), settings=settings)
     bands = ", ".join(f"{band}: {count}" for band, count in sorted(summary.get("band_counts", {}).items()))
     _say(
         f"2. match: {summary.get('pairs_compared', 0)} pairs compared in "
@@ -85,7 +85,7 @@ def _review(settings: Settings) -> int | None:
 
     with cli_progress("3. review and apply-merges"):
         approved = _approve_a_few(settings)
-        report = apply_merges_flow(store=str(settings.store))
+        report = apply_merges_flow(store=str(settings.store), settings=settings)
     _say(
         f"3. review: {DEMO_AGENT} approved suggestions {approved or 'none'}; apply-merges applied "
         f"{report['merges_applied']} merge(s), held back {report['held_back']}, superseded {report['superseded']}"
@@ -142,8 +142,8 @@ def _compliance(settings: Settings, export_customer: int | None) -> list[str]:
                 store, DEMO_OFFICER, customer_id=erase_customer, reason="demo: erasure request"
             )
     with cli_progress("4. export and anonymize"):
-        export_flow(store=str(settings.store))
-        anonymize_flow(store=str(settings.store))
+        export_flow(store=str(settings.store), settings=settings)
+        anonymize_flow(store=str(settings.store), settings=settings)
     lines: list[str] = []
     with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
         if export is not None:

@@ -51,6 +51,7 @@ def ingest(
                 kind=kind,
                 channel=channel,
                 preset=preset,
+                settings=settings,
             ),
             quiet=is_quiet(ctx),
         )

@@ -56,7 +56,7 @@ def match(
             summary = run_flow(
                 "match failed",
                 settings,
-                lambda: match_flow_on(address)(store=str(settings.store), full=full),
+                lambda: match_flow_on(address)(store=str(settings.store), full=full, settings=settings),
                 passthrough=(MatchConfigurationError,),
                 quiet=is_quiet(ctx),
             )

@@ -42,7 +42,7 @@ def merges_apply(
     report = run_flow(
         "apply-merges failed (nothing was changed)",
         settings,
-        lambda: apply_merges_flow(store=str(settings.store), actor=agent),
+        lambda: apply_merges_flow(store=str(settings.store), actor=agent, settings=settings),
         quiet=is_quiet(ctx),
     )
     emit(report, fmt, _render_apply)

@@ -128,7 +128,10 @@ def run_request_flow(ctx: typer.Context, kind: str, store: Path | None, fmt: Out
         from flows.anonymize import anonymize_flow as run
     try:
         summary = run_flow(
-            f"{kind} run failed", settings, lambda: run(store=str(settings.store)), quiet=is_quiet(ctx)
+            f"{kind} run failed",
+            settings,
+            lambda: run(store=str(settings.store), settings=settings),
+            quiet=is_quiet(ctx),
         )
     except KeyboardInterrupt:
         if kind == "anonymize":

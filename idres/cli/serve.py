@@ -113,7 +113,10 @@ def _run_once(ctx: typer.Context, name: str, settings: Settings, fmt: OutputForm
                 fail(f"flow {spec.flow_name} is not available ({spec.module}.{spec.function}): {error}")
             progress.phase(spec.flow_name)
             results[spec.flow_name] = run_flow(
-                f"{spec.flow_name} failed", settings, partial(flow, store=store), quiet=is_quiet(ctx)
+                f"{spec.flow_name} failed",
+                settings,
+                partial(flow, store=store, settings=settings),
+                quiet=is_quiet(ctx),
             )
     emit(results, fmt, lambda data: console.print_json(data=data, default=str))
     if fmt == OutputFormat.text:

@@ -178,7 +178,7 @@ def test_a_changed_identity_of_a_merged_customer_updates_its_profile(
     tmp_path: Path, store: Store, ingest_settings: IngestSettings
 ) -> None:
     from domain.settings import ReviewSettings
-    from review.merging import merge_customers
+    from review.merging import merge_customers, profile_rebuilder
 
     ingest_file(
         store,
@@ -201,10 +201,31 @@ def test_a_changed_identity_of_a_merged_customer_updates_its_profile(
             "identities_v2.csv",
         ),
         ingest_settings,
+        rebuild_profiles=profile_rebuilder(ReviewSettings()),
     )
     # survivorship's "most recent value" now comes from the changed identity
     assert store.scalar("SELECT last_name FROM customers WHERE customer_id = 1") == "Lee-Smith"
     assert store.scalar("SELECT status FROM customers WHERE customer_id = 2") == "merged"
+
+
+def test_changing_a_merged_customer_without_a_profile_rebuilder_writes_nothing(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
+    # ingest sits below review: the caller hands it survivorship; forgetting it is a bug, not a skip
+    from domain.settings import ReviewSettings
+    from review.merging import merge_customers
+
+    rows = [
+        ["email", "ann@example.com", "Ann", "Lee", "ann@example.com", "", "2024-01-01T00:00:00Z"],
+        ["sms", "+447911123456", "Ann", "Lee", "", "+447911123456", "2024-01-02T00:00:00Z"],
+    ]
+    ingest_file(store, _identities(tmp_path, rows), ingest_settings)
+    merge_customers(store, 1, 2, "agent", ReviewSettings())
+    changed = [["sms", "+447911123456", "Ann", "Lee-Smith", "", "+447911123456", "2024-05-01T00:00:00Z"]]
+    with pytest.raises(RuntimeError, match="pass rebuild_profiles"):
+        ingest_file(store, _identities(tmp_path, changed, "identities_v2.csv"), ingest_settings)
+    assert store.scalar("SELECT count(*) FROM ingest_batches") == 1
+    assert store.scalar("SELECT last_name FROM identities WHERE channel = 'sms'") == "Lee"
 
 
 def test_a_failure_mid_load_leaves_the_store_as_it_was(
