@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from compliance.requests import list_requests, request_anonymization
-from idres.settings import Settings
+from domain.settings import Settings
 from store import open_store
 from tests.compliance.builders import people_store
 from tests.compliance.erasure_files import (
