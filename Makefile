@@ -18,9 +18,11 @@ setup: .venv/.synced
 demo: setup
 	$(UV) run --frozen idres demo
 
+# lint-imports: the layer contract (pyproject's [tool.importlinter], the table in docs/architecture.md)
 lint: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports --no-logo
 
 typecheck: setup
 	$(UV) run --frozen mypy

@@ -1,4 +1,4 @@
-"""Normalized identity columns (docs/architecture.md) beside the raw ones, pure polars.
+"""Normalized identity columns (docs/data-model.md) beside the raw ones, pure polars.
 
 Text is folded in polars for ASCII values and in Python once per distinct non-ASCII value (`ingest.text`);
 phones are resolved once per distinct canonical digit string (`ingest.phones`). Rules in brief:

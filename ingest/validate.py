@@ -179,7 +179,7 @@ def identity_rules(
     *,
     min_valid_phone_share: float = DEFAULT_MIN_VALID_PHONE_SHARE,
 ) -> list[Rule]:
-    """The checks of a normalized identities batch (see docs/architecture.md for its columns)."""
+    """The checks of a normalized identities batch (see docs/data-model.md for its columns)."""
     # present as normalize.py sees it (trimmed, not empty) but no plausible date came out
     present = (pl.col("birth_date").str.strip_chars().str.len_bytes() > 0).fill_null(False)
     birth_date_bad = (present & pl.col("birth_date_norm").is_null()).alias("birth_date_bad")

@@ -11,7 +11,7 @@ Entry point::
                        excluded_customer_ids=None)            # or ids of customers to leave out
 
 Input `identities`: one row per identity with `identity_id` (Int64), `customer_id` (Int64) and
-the normalized columns of docs/architecture.md (email_norm, email_key, phone_e164,
+the normalized columns of docs/data-model.md (email_norm, email_key, phone_e164,
 first/last_name_norm/_key, screen_name_norm, company_norm, city_norm, postcode_norm,
 country_norm, birth_date_norm, ...), plus any extra attribute columns that configured
 comparisons or blocking rules name. The caller leaves out locked and anonymized customers
