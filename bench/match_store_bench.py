@@ -36,16 +36,15 @@ def _match(store_path: Path, full: bool) -> dict[str, object]:
     from domain.settings import MatchSettings
     from flows.match import match_columns
     from matching import MatchConfig, ModelParameters, run_match
-    from store import open_store, utcnow
-    from store import suggestions as store_suggestions
+    from store import match_runs, open_store, utcnow
 
     began = time.perf_counter()
     started = utcnow()
     config = MatchConfig.from_settings(MatchSettings())
     with open_store(store_path) as store:
         # the columns the match flow reads (not all 31)
-        identities, changed, excluded = store_suggestions.load_match_input(store, (), match_columns(config))
-        stored = None if full else store_suggestions.latest_model(store)
+        identities, changed, excluded = match_runs.load_match_input(store, (), match_columns(config))
+        stored = None if full else match_runs.latest_model(store).model
     loaded = time.perf_counter()
     result = run_match(
         identities,
@@ -56,7 +55,7 @@ def _match(store_path: Path, full: bool) -> dict[str, object]:
     )
     matched = time.perf_counter()
     with open_store(store_path) as store:
-        summary = store_suggestions.save_match_result(
+        summary = match_runs.save_match_result(
             store,
             result,
             "full" if full else "incremental",

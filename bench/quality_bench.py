@@ -92,8 +92,8 @@ def idres_child(folder: Path) -> dict[str, Any]:
     from ingest.pipeline import ingest_file, order_inputs
     from matching import MatchConfig, run_match
     from review.merging import profile_rebuilder
-    from store import open_store
-    from store import suggestions as store_suggestions
+    from store import match_runs, open_store
+    from store.views import exports
 
     settings = load_settings()  # IDRES_CONFIG and IDRES_STORE, set by the parent
     files = order_inputs([p for p in folder.iterdir() if p.name.startswith("identities")])
@@ -115,10 +115,10 @@ def idres_child(folder: Path) -> dict[str, Any]:
     ingested = time.perf_counter()
     config = MatchConfig.from_settings(settings.match)
     with open_store(settings.store) as store:
-        identities, _, excluded = store_suggestions.load_match_input(
+        identities, _, excluded = match_runs.load_match_input(
             store, extra_columns(config), match_columns(config)
         )
-        keys = store_suggestions.identity_keys(store)
+        keys = exports.identity_keys(store)
     result = run_match(identities, config, excluded_customer_ids=excluded)
     matched = time.perf_counter()
     keys.write_parquet(folder / "idres_keys.parquet")

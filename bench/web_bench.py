@@ -31,8 +31,7 @@ def build(store_path: Path, identities: int, seed: int) -> dict[str, Any]:
     from domain.settings import IngestSettings, MatchSettings
     from ingest.pipeline import ingest_file
     from matching import MatchConfig, run_match
-    from store import open_store, utcnow
-    from store import suggestions as store_suggestions
+    from store import match_runs, open_store, utcnow
 
     for stale in store_path.parent.glob(store_path.name + "*"):
         stale.unlink()
@@ -51,10 +50,10 @@ def build(store_path: Path, identities: int, seed: int) -> dict[str, Any]:
     ingested = time.perf_counter()
     started = utcnow()
     with open_store(store_path) as store:
-        frame, _changed, excluded = store_suggestions.load_match_input(store)
+        frame, _changed, excluded = match_runs.load_match_input(store)
     result = run_match(frame, MatchConfig.from_settings(MatchSettings()), excluded_customer_ids=excluded)
     with open_store(store_path) as store:
-        store_suggestions.save_match_result(
+        match_runs.save_match_result(
             store,
             result,
             "full",

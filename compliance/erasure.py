@@ -15,6 +15,7 @@ from compliance.spellings import Spellings, name_candidates, person_spellings
 from domain.settings import ComplianceSettings
 from store import cannot_links
 from store import compliance as sql
+from store import compliance_requests as requests_sql
 from store.db import Store
 from store.rewrite import bytes_readable
 from store.schema import personal_data
@@ -96,7 +97,7 @@ def erase_person(
     links = scrub.scrub_text_column(cannot_links.of_customers(store, ids), "reason", values)
     counts["cannot_links"] = cannot_links.rewrite_reasons(store, links)
 
-    requests = sql.requests_of(store, ids, searchable)
+    requests = requests_sql.of_person(store, ids, searchable)
     counts["export_bundles_deleted"] = _delete_bundles(requests)
     had_bundle = pl.col("bundle_path").is_not_null()
     requests = scrub.scrub_text_column(requests, "reason", values).with_columns(

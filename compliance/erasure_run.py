@@ -35,7 +35,9 @@ from compliance.runner import (
 )
 from compliance.spellings import Spellings
 from domain.settings import ComplianceSettings, IngestSettings
+from domain.statuses import RUNNABLE_REQUESTS, RequestStatus
 from store import compliance as sql
+from store import compliance_requests as requests_sql
 from store import outbox_file, redirects
 from store.db import Store, utcnow
 from store.rewrite import rewrite_store
@@ -122,8 +124,8 @@ def anonymize_request(
 
     Only a failure before anything was erased marks the request `failed`; an interruption never does.
     """
-    request = sql.get_request(store, request_id)
-    if request is None or request["status"] not in sql.OPEN_STATUSES:
+    request = requests_sql.get(store, request_id)
+    if request is None or request["status"] not in RUNNABLE_REQUESTS:
         return {"request_id": request_id, "status": "skipped"}
     key = anonymization_key(settings, store.path)
     files = files or OwnedFiles(export_dir=settings.export_dir, store=store.path)
@@ -149,11 +151,11 @@ def _erase_one(
             sibling = _erasing_sibling(store, key, request)
             if sibling is not None:  # erased by another request whose verification is still to come
                 pending.save(store.path, key, request_id, sibling)
-                sql.update_request(
-                    store, request_id, status="erasing", status_reason=reason, lookup_value=None
+                requests_sql.update(
+                    store, request_id, status=RequestStatus.ERASING, status_reason=reason, lookup_value=None
                 )
                 return {"status": "erasing", "counts": {}}
-            sql.update_request(store, request_id, status="done", status_reason=reason, lookup_value=None,
+            requests_sql.update(store, request_id, status=RequestStatus.DONE, status_reason=reason, lookup_value=None,
                                finished_at=utcnow())  # fmt: skip
             return {"status": "done", "counts": {}}
         survivors = request_people(store, request)
@@ -166,7 +168,7 @@ def _erase_one(
                 f"customer {locked[0]['customer_id']} is locked (by {locked[0]['locked_by'] or 'unknown'}): "
                 "unlock it to proceed"
             )
-            sql.update_request(store, request_id, status="waiting", status_reason=reason)
+            requests_sql.update(store, request_id, status=RequestStatus.WAITING, status_reason=reason)
             return {"status": "waiting", "reason": reason}
         started = utcnow()
         record = person_record(store, ids)
@@ -177,8 +179,8 @@ def _erase_one(
         })  # fmt: skip
         values, counts = erase_person(store, settings, key, request_id, ids, started, record)
         counts["suggestions_superseded"] = supersede_open_suggestions(store, ids, request_id, started)
-        sql.update_request(
-            store, request_id, status="erasing", status_reason=ERASING_REASON, customer_id=customer_id,
+        requests_sql.update(
+            store, request_id, status=RequestStatus.ERASING, status_reason=ERASING_REASON, customer_id=customer_id,
             customer_ids=survivors, lookup_value=None, started_at=started, counts=counts,
         )  # fmt: skip
         store.audit(
@@ -193,7 +195,7 @@ def _erase_one(
 
 def _erasing_sibling(store: Store, key: bytes, request: dict[str, Any]) -> dict[str, Any] | None:
     """The verification set of an `erasing` request about the same customer, if any."""
-    for other in sql.erasing_requests(store):
+    for other in requests_sql.erasing(store):
         if other["customer_id"] == request["customer_id"] and other["request_id"] != request["request_id"]:
             return pending.load(store.path, key, int(other["request_id"]))
     return None
@@ -220,7 +222,7 @@ def finish_anonymizations(
 ) -> None:  # fmt: skip
     """Rewrite once and verify every `erasing` request (this run's and those of runs that stopped)."""
     landing.purge_expired(files.landing_dir, settings.landing_copies_retention_days)
-    erasing = [int(r["request_id"]) for r in sql.erasing_requests(store)]
+    erasing = [int(r["request_id"]) for r in requests_sql.erasing(store)]
     pending.prune(store.path, set(erasing))
     if not erasing:
         return
@@ -245,7 +247,7 @@ def _verify_one(
 ) -> None:  # fmt: skip
     from anonymize.scrub import PersonValues
 
-    request = sql.get_request(store, request_id) or {}
+    request = requests_sql.get(store, request_id) or {}
     document = pending.load(store.path, key, request_id)
     if document is None:
         # the encrypted set is gone (removed by hand, or another key): the person's rows are what can be checked
@@ -269,7 +271,7 @@ def _verify_one(
         # it is and what to do, and keep the request `incomplete` rather than `failed`
         reason = leftovers.explain(store, ids, places)
         with store.transaction():
-            sql.update_request(store, request_id, status="incomplete", status_reason=reason[:4000],
+            requests_sql.update(store, request_id, status=RequestStatus.INCOMPLETE, status_reason=reason[:4000],
                                finished_at=utcnow())  # fmt: skip
             store.audit(actor, "anonymization_verification_failed", "compliance_request", request_id,
                         {"request_id": request_id, "places": places[:200]})  # fmt: skip
@@ -277,8 +279,8 @@ def _verify_one(
     else:
         with store.transaction():
             kept = request.get("status_reason") if request.get("status_reason") != ERASING_REASON else None
-            sql.update_request(
-                store, request_id, status="done", status_reason=note or kept, finished_at=utcnow()
+            requests_sql.update(
+                store, request_id, status=RequestStatus.DONE, status_reason=note or kept, finished_at=utcnow()
             )
             store.audit(actor, "anonymization_verified", "compliance_request", request_id,
                         {"request_id": request_id, "customer_ids": ids, "files_searched": len(files.paths())})  # fmt: skip

@@ -23,6 +23,7 @@ from domain.statuses import RequestKind, RequestStatus
 from ingest.normalize import normalize_email
 from review.errors import ReviewError
 from store import compliance as sql
+from store import compliance_requests as requests_sql
 from store import redirects
 from store.db import Store, utcnow
 
@@ -147,22 +148,22 @@ def _request(
             "lookup_value": lookup.value,
             "requested_by": requested_by.strip(),
             "reason": reason,
-            "status": "pending",
+            "status": RequestStatus.PENDING,
             "status_reason": None,
             "requested_at": now,
             "due_at": due_date(now),
             "confirmed_by": requested_by.strip() if chosen else None,
         }
         if not lookup.candidates:
-            row["status"] = "not_found"
+            row["status"] = RequestStatus.NOT_FOUND
             row["status_reason"] = f"nobody with {lookup.named} in the store (or already anonymized)"
         elif chosen is None:
-            row["status"] = "needs_confirmation"
+            row["status"] = RequestStatus.NEEDS_CONFIRMATION
             row["status_reason"] = (
                 f"{len(lookup.candidates)} customers may be this person "
                 f"({', '.join(map(str, sorted(lookup.candidates)))}): confirm which the request covers"
             )
-        request_id = sql.insert_request(store, row)
+        request_id = requests_sql.insert(store, row)
         store.audit(
             requested_by.strip(),
             f"{kind}_requested",
@@ -171,9 +172,9 @@ def _request(
             {"request_id": request_id, "lookup_kind": lookup.kind, "customer_ids": chosen,
              "candidates": sorted(lookup.candidates), "status": row["status"]},
         )  # fmt: skip
-    if row["status"] == "not_found":
+    if row["status"] == RequestStatus.NOT_FOUND:
         raise ReviewError(f"request {request_id} recorded as not_found: {row['status_reason']}")
-    return sql.get_request(store, request_id) or {}
+    return requests_sql.get(store, request_id) or {}
 
 
 def request_export(
@@ -223,10 +224,10 @@ def confirm_request(
     if not confirmed_by or not confirmed_by.strip():
         raise ReviewError("say who confirms the request")
     with store.transaction():
-        request = sql.get_request(store, request_id)
+        request = requests_sql.get(store, request_id)
         if request is None:
             raise ReviewError(f"no request {request_id}")
-        if request["status"] != "needs_confirmation":
+        if request["status"] != RequestStatus.NEEDS_CONFIRMATION:
             raise ReviewError(f"request {request_id} is {request['status']}, not waiting for a confirmation")
         candidates = {int(c["customer_id"]) for c in request.get("candidates") or []}
         chosen = sorted(set(int(c) for c in customer_ids))
@@ -242,15 +243,15 @@ def confirm_request(
             raise ReviewError(
                 f"customer(s) {', '.join(map(str, gone))} were merged or anonymized since: ask again"
             )
-        sql.update_request(
-            store, request_id, status="pending", status_reason=None, customer_id=chosen[0],
+        requests_sql.update(
+            store, request_id, status=RequestStatus.PENDING, status_reason=None, customer_id=chosen[0],
             customer_ids=chosen, confirmed_by=confirmed_by.strip(),
         )  # fmt: skip
         store.audit(
             confirmed_by.strip(), f"{request['kind']}_confirmed", "compliance_request", request_id,
             {"request_id": request_id, "customer_ids": chosen, "left_out": sorted(candidates - set(chosen))},
         )  # fmt: skip
-    return sql.get_request(store, request_id) or {}
+    return requests_sql.get(store, request_id) or {}
 
 
 def request_customers(store: Store, request: dict[str, Any]) -> list[int]:
@@ -272,9 +273,9 @@ def list_requests(
         raise ReviewError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if status is not None and status not in STATUSES:
         raise ReviewError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-    return sql.list_requests(store, kind, status, search=search, overdue_at=utcnow() if overdue else None)
+    return requests_sql.listing(store, kind, status, search=search, overdue_at=utcnow() if overdue else None)
 
 
 def get_request(store: Store, request_id: int) -> dict[str, Any] | None:
     """One request, or None."""
-    return sql.get_request(store, request_id)
+    return requests_sql.get(store, request_id)

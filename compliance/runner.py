@@ -19,9 +19,11 @@ import polars as pl
 from anonymize import scrub
 from compliance.requests import request_customers
 from domain.settings import ComplianceSettings
+from domain.statuses import RUNNABLE_REQUESTS, RequestStatus
 from exports import bundle
 from store import compliance as sql
-from store import redirects
+from store import compliance_requests as requests_sql
+from store import redirects, suggestions
 from store.db import Store, utcnow
 
 RETENTION_ACTOR = "retention-policy"
@@ -57,7 +59,7 @@ def run_exports(store: Store, compliance_settings: ComplianceSettings, actor: st
 
 def open_request_ids(store: Store, kind: str) -> list[int]:
     """Ids of the pending and waiting requests of one kind, oldest first."""
-    return [int(r["request_id"]) for r in sql.open_requests(store, kind)]
+    return [int(r["request_id"]) for r in requests_sql.runnable(store, kind)]
 
 
 def new_export_summary() -> dict[str, Any]:
@@ -76,8 +78,8 @@ def add_export_outcome(summary: dict[str, Any], outcome: dict[str, Any]) -> None
 
 def export_request(store: Store, settings: ComplianceSettings, actor: str, request_id: int) -> dict[str, Any]:
     """Carry out one export request in its own transaction; a failure is recorded on the request."""
-    request = sql.get_request(store, request_id)
-    if request is None or request["status"] not in sql.OPEN_STATUSES:
+    request = requests_sql.get(store, request_id)
+    if request is None or request["status"] not in RUNNABLE_REQUESTS:
         return {"request_id": request_id, "status": "skipped"}
     try:
         bundle_info = _export_one(store, settings, actor, request)
@@ -90,8 +92,8 @@ def export_request(store: Store, settings: ComplianceSettings, actor: str, reque
 def fail_request(store: Store, request_id: int, reason: str) -> None:
     """Record a request as failed with its reason (own transaction)."""
     with store.transaction():
-        sql.update_request(
-            store, request_id, status="failed", status_reason=reason[:2000], finished_at=utcnow()
+        requests_sql.update(
+            store, request_id, status=RequestStatus.FAILED, status_reason=reason[:2000], finished_at=utcnow()
         )
 
 
@@ -154,8 +156,8 @@ def _export_one(
             )
             written.append(path)
             counts = {table: frame.height for table, frame in tables.items()}
-            sql.update_request(
-                store, request["request_id"], status="done", status_reason=None, customer_id=customer_id,
+            requests_sql.update(
+                store, request["request_id"], status=RequestStatus.DONE, status_reason=None, customer_id=customer_id,
                 customer_ids=survivors, started_at=started, finished_at=utcnow(), bundle_path=str(path),
                 bundle_sha256=checksum, encrypted=bool(settings.export_passphrase), counts=counts,
             )  # fmt: skip
@@ -197,14 +199,14 @@ def queue_retention(store: Store, settings: ComplianceSettings) -> list[int]:
     queued: list[int] = []
     with store.transaction():
         for customer_id in sql.inactive_customers(store, now - timedelta(days=settings.retention_days)):
-            if sql.has_open_request(store, "anonymize", customer_id):
+            if requests_sql.has_runnable(store, "anonymize", customer_id):
                 continue
-            request_id = sql.insert_request(
+            request_id = requests_sql.insert(
                 store,
                 {"kind": "anonymize", "customer_id": customer_id, "lookup_kind": "customer",
                  "lookup_value": str(customer_id), "requested_by": RETENTION_ACTOR,
                  "reason": f"no activity for {settings.retention_days} days (retention policy)",
-                 "status": "pending", "requested_at": now},
+                 "status": RequestStatus.PENDING, "requested_at": now},
             )  # fmt: skip
             store.audit(
                 RETENTION_ACTOR, "anonymize_requested", "compliance_request", request_id,
@@ -260,7 +262,7 @@ def recognise_reappearances(store: Store, key: bytes, actor: str) -> int:
 
 def supersede_open_suggestions(store: Store, ids: Sequence[int], request_id: int, now: datetime) -> int:
     """Take the erased customers' open suggestions out of the queue (superseded, with the reason)."""
-    return sql.supersede_suggestions_of(
+    return suggestions.supersede_open_of(
         store, ids, f"customer anonymized (erasure request {request_id})", now
     )
 

@@ -138,8 +138,9 @@ SUGGESTION_MOVES: dict[SuggestionStatus, frozenset[SuggestionStatus]] = {
     _S.HELD: frozenset({_S.APPROVED, _S.REJECTED, _S.APPLIED, _S.SUPERSEDED}),
     _S.APPROVED: frozenset({_S.HELD, _S.APPLIED, _S.SUPERSEDED}),
     _S.REJECTED: frozenset({_S.PENDING, _S.SUPERSEDED}),  # reopened by new evidence
-    _S.APPLIED: frozenset(),
-    _S.SUPERSEDED: frozenset(),
+    _S.APPLIED: frozenset({_S.REJECTED}),  # its merge undone: the pair becomes a cannot-link
+    # a hand merge of a suggested pair: the queue fix of the merge supersedes the pair, then it is applied
+    _S.SUPERSEDED: frozenset({_S.APPLIED}),
 }
 
 _R = RequestStatus

@@ -20,7 +20,7 @@ from compliance.filescan import forget_file_texts
 from compliance.interrupt import stop_on_interrupt
 from domain.settings import ComplianceSettings, IngestSettings, Settings
 from flows.common import explained, markdown_table, publish_requests, retry_when_busy, run_settings
-from store import compliance as store_compliance
+from store import compliance_requests as requests_sql
 from store import open_store
 
 ACTOR = "anonymize-flow"
@@ -55,7 +55,7 @@ def finish_task(
     files = owned_files(Path(store_path), compliance, ingest)
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
         finish_anonymizations(store, compliance, actor, files, summary)
-        summary["erasing"] = [int(r["request_id"]) for r in store_compliance.erasing_requests(store)]
+        summary["erasing"] = [int(r["request_id"]) for r in requests_sql.erasing(store)]
     return summary
 
 

@@ -42,8 +42,7 @@ from matching.frequency import Frame
 from matching.phones import NATIONAL
 from store import attributes as store_attributes
 from store import labels as store_labels
-from store import open_store, utcnow
-from store import suggestions as store_suggestions
+from store import match_runs, open_store, utcnow
 
 _KNOWN = {"identity_id", "customer_id", "channel", "external_id"}
 
@@ -74,7 +73,7 @@ def extra_columns(config: MatchConfig) -> list[str]:
 def match_columns(config: MatchConfig) -> list[str]:
     """The store columns the engine reads: compared, blocked on, shown as evidence, composite parts, source."""
     wanted: set[str] = set(config.read_columns())
-    available = set(store_suggestions.MATCH_COLUMNS)
+    available = set(match_runs.MATCH_COLUMNS)
     for comp in config.active_comparisons():
         wanted |= set(comp.display_columns(available))
     for parts in config.composite_columns.values():
@@ -109,12 +108,12 @@ def load_task(
 ) -> MatchInput:
     """Read eligible identities, the changed ids, excluded customers and the latest model."""
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
-        identities, changed, excluded = store_suggestions.load_match_input(store, extras, columns)
+        identities, changed, excluded = match_runs.load_match_input(store, extras, columns)
         return MatchInput(
             identities,
             changed,
             excluded,
-            store_suggestions.latest_model(store),
+            match_runs.latest_model(store).model,
             store_labels.training_labels(store),
         )
 
@@ -198,10 +197,10 @@ def save_task(
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
         if result is None:
             note = "no identities changed since the last run"
-            return store_suggestions.record_empty_run(
+            return match_runs.record_empty_run(
                 store, mode, started, utcnow(), identities_total, note, config=config
             )
-        return store_suggestions.save_match_result(
+        return match_runs.save_match_result(
             store,
             result,
             mode,

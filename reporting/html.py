@@ -13,7 +13,7 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from store import Store
+from store import Store, match_runs
 from store.views import report
 
 TITLES = {
@@ -49,12 +49,12 @@ def collect(store: Store, truth: pl.DataFrame | None = None) -> ReportData:
     """Read what the report needs from an open store (`truth`: channel, external_id, entity_id)."""
     from reporting.learning import with_truth
     from store import labels as store_labels
-    from store import suggestions as store_suggestions
+    from store.views import exports
 
-    run_id, model = report.latest_model(store)
+    run_id, model = match_runs.latest_model(store)
     labels = store_labels.label_history(store)
     if truth is not None:
-        labels = with_truth(labels, store_suggestions.identity_keys(store), truth)
+        labels = with_truth(labels, exports.identity_keys(store), truth)
     return ReportData(
         store_path=str(store.path),
         counts=report.headline_counts(store),

@@ -21,11 +21,14 @@ import polars as pl
 
 from domain.columns import PROFILE_FIELDS
 from domain.settings import ReviewSettings
+from domain.statuses import SuggestionStatus
 from review.survivorship import build_profiles
 from store import bulk_merges as bulk
-from store import cannot_links, redirects
+from store import cannot_links, redirects, suggestions
 from store import merges as sql
 from store.db import Store, utcnow
+
+_S = SuggestionStatus
 
 
 def _step(name: str) -> None:
@@ -99,25 +102,25 @@ def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan
         missing = [c for c, root in zip(original, before, strict=True) if root not in states]
         if missing:
             reason = f"customer {missing[0]} no longer exists"
-            plan.outcomes.append({"suggestion_id": sid, "status": "superseded", "status_reason": reason})
+            plan.outcomes.append({"suggestion_id": sid, "status": _S.SUPERSEDED, "status_reason": reason})
             plan.superseded.append({**pair, "reason": reason})
             continue
         left, right = sorted(now_roots)
         if left == right:
             if before[0] != before[1]:
                 reason = f"already joined by other approvals in apply run {run_id}"
-                plan.outcomes.append({"suggestion_id": sid, "status": "applied", "status_reason": reason})
+                plan.outcomes.append({"suggestion_id": sid, "status": _S.APPLIED, "status_reason": reason})
                 plan.already_joined.append(sid)
             else:
                 reason = f"customers {original[0]} and {original[1]} are already merged into {left}"
-                plan.outcomes.append({"suggestion_id": sid, "status": "superseded", "status_reason": reason})
+                plan.outcomes.append({"suggestion_id": sid, "status": _S.SUPERSEDED, "status_reason": reason})
                 plan.superseded.append({**pair, "reason": reason})
             continue
         stale = next((states[r] for r in (left, right) if states[r]["status"] == "anonymized"
                       or states[r]["anonymized_at"] is not None), None)  # fmt: skip
         if stale is not None:
             reason = f"customer {stale['customer_id']} was anonymized"
-            plan.outcomes.append({"suggestion_id": sid, "status": "superseded", "status_reason": reason})
+            plan.outcomes.append({"suggestion_id": sid, "status": _S.SUPERSEDED, "status_reason": reason})
             plan.superseded.append({**pair, "reason": reason})
             continue
         locked = next((states[r] for r in (left, right) if states[r]["locked"]), None)
@@ -154,9 +157,9 @@ def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan
 
 
 def _hold(plan: _Plan, suggestion: dict[str, Any], pair: dict[str, Any], reason: str) -> None:
-    if suggestion["status"] != "held" or suggestion["status_reason"] != reason:
+    if suggestion["status"] != _S.HELD or suggestion["status_reason"] != reason:
         plan.outcomes.append(
-            {"suggestion_id": pair["suggestion_id"], "status": "held", "status_reason": reason}
+            {"suggestion_id": pair["suggestion_id"], "status": _S.HELD, "status_reason": reason}
         )
     plan.held.append({**pair, "reason": reason})
 
@@ -250,7 +253,7 @@ def apply_run(
     with store.transaction():
         run_id = sql.insert_run(store, actor, now)
         _step("run_started")
-        runnable = bulk.runnable(store)
+        runnable = suggestions.runnable(store)
         if only is not None:
             runnable = [s for s in runnable if int(s["suggestion_id"]) in set(only)]
         plan = plan_run(store, run_id, runnable)
@@ -285,10 +288,10 @@ def apply_run(
         _step("merge_written")
         repointed = _repoint_pending(store, merges, final_root, now)
         _step("suggestions_repointed")
-        applied = [{"suggestion_id": m["suggestion_id"], "status": "applied",
+        applied = [{"suggestion_id": m["suggestion_id"], "status": _S.APPLIED,
                     "status_reason": f"applied by merge {m['merge_id']} in apply run {run_id}"
                     + (f" ({m['note']})" if m["note"] else "")} for m in merges]  # fmt: skip
-        bulk.set_statuses(store, pl.DataFrame(plan.outcomes + applied, schema={
+        suggestions.move_many(store, pl.DataFrame(plan.outcomes + applied, schema={
             "suggestion_id": pl.Int64, "status": pl.String, "status_reason": pl.String}), now)  # fmt: skip
         _step("suggestion_marked")
         counts = {"approved_seen": len(runnable), "merges_applied": len(merges), "held_back": len(plan.held),
@@ -344,7 +347,7 @@ def _repoint_pending(
     if not merges:
         return {}
     merge_of = {m["absorbed_id"]: m["merge_id"] for m in merges}
-    pending = bulk.pending_of(store, list(final_root))
+    pending = suggestions.pending_of(store, list(final_root))
     if pending.height == 0:
         return {}
     rows = []
@@ -355,7 +358,7 @@ def _repoint_pending(
                      "high": max(new_l, new_r), "from": moved_from, "to": final_root[moved_from],
                      "merge_id": merge_of[moved_from]})  # fmt: skip
     frame = pl.DataFrame(rows)
-    twins = {(r["low"], r["high"]): r["twin"] for r in bulk.existing_pairs(store, frame, frame["suggestion_id"].to_list()).iter_rows(named=True)}  # fmt: skip
+    twins = {(r["low"], r["high"]): r["twin"] for r in suggestions.existing_pairs(store, frame, frame["suggestion_id"].to_list()).iter_rows(named=True)}  # fmt: skip
     keep: dict[tuple[int, int], int] = {}
     repoint, supersede = [], []
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -375,11 +378,11 @@ def _repoint_pending(
             counts[row["merge_id"]][0] += 1
             continue
         supersede.append(
-            {"suggestion_id": row["suggestion_id"], "status": "superseded", "status_reason": reason}
+            {"suggestion_id": row["suggestion_id"], "status": _S.SUPERSEDED, "status_reason": reason}
         )
         counts[row["merge_id"]][1] += 1
-    bulk.repoint(store, pl.DataFrame(repoint, schema={"suggestion_id": pl.Int64, "low": pl.Int64, "high": pl.Int64,
+    suggestions.repoint_many(store, pl.DataFrame(repoint, schema={"suggestion_id": pl.Int64, "low": pl.Int64, "high": pl.Int64,
                                                        "status_reason": pl.String}) if repoint else pl.DataFrame(), now)  # fmt: skip
     if supersede:
-        bulk.set_statuses(store, pl.DataFrame(supersede), now)
+        suggestions.move_many(store, pl.DataFrame(supersede), now)
     return {merge_id: (c[0], c[1]) for merge_id, c in counts.items()}

@@ -22,7 +22,7 @@ from typing import Any
 from domain.settings import ReviewSettings
 from review import decisions
 from review.errors import ReviewError
-from store import decisions as sql
+from store import identities, suggestions
 from store.db import Store, utcnow
 
 APPLIED, UNCHANGED, NOT_APPLIED = "applied", "unchanged", "not applied"
@@ -100,7 +100,7 @@ def parse_row(line: int, record: dict[str, Any], default_agent: str) -> Decision
 
 def _already(store: Store, suggestion_id: int, approve: bool) -> str | None:
     """Why the row changes nothing (the suggestion already decided that way), else None."""
-    row = sql.get_suggestion_row(store, suggestion_id)
+    row = suggestions.get(store, suggestion_id)
     if row is None:
         return None
     done = ("approved", "applied") if approve else ("rejected",)
@@ -126,7 +126,7 @@ def _decide_identities(
     assert row.identity_l is not None and row.identity_r is not None
     found = []
     for channel, external_id in (row.identity_l, row.identity_r):
-        identity = sql.identity_by_key(store, channel, external_id)
+        identity = identities.identity_by_key(store, channel, external_id)
         if identity is None:
             raise ReviewError(f"no identity {channel}:{external_id}")
         found.append(identity)
@@ -139,7 +139,7 @@ def _decide_identities(
             "(`idres merges log --customer`, `idres merges undo`)"
         )
     low, high = min(cust_l, cust_r), max(cust_l, cust_r)
-    suggestion = sql.suggestion_for_pair(store, low, high)
+    suggestion = suggestions.for_pair(store, low, high)
     if suggestion is not None and suggestion["status"] not in ("superseded",):
         return _decide_suggestion(store, row, int(suggestion["suggestion_id"]))
     if row.approve:

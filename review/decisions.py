@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.statuses import DECIDABLE_SUGGESTIONS, SuggestionStatus
 from review.errors import ReviewError
 from review.staleness import StaleCheck, check_suggestion
-from store import cannot_links
-from store import decisions as sql
+from store import cannot_links, suggestions
 from store import labels as label_sql
 from store.db import Store, utcnow
+from store.views import review as review_view
 
 MAX_COMMENT = 2000
 
@@ -36,10 +37,10 @@ def clean_comment(comment: str | None) -> str | None:
 
 
 def _decidable(store: Store, suggestion_id: int, verb: str) -> dict[str, Any]:
-    row = sql.get_suggestion_row(store, suggestion_id)
+    row = suggestions.get(store, suggestion_id)
     if row is None:
         raise ReviewError(f"no suggestion {suggestion_id}")
-    if row["status"] not in sql.DECIDABLE:
+    if row["status"] not in DECIDABLE_SUGGESTIONS:
         who = f" by {row['decided_by']}" if row["decided_by"] else ""
         if row["decided_at"] is not None:
             who += f" at {row['decided_at']:%Y-%m-%d %H:%M} UTC"
@@ -60,26 +61,26 @@ def _settle(store: Store, row: dict[str, Any], check: StaleCheck, agent: str) ->
     now = utcnow()
     suggestion_id = row["suggestion_id"]
     if check.action == "superseded":
-        sql.supersede(store, suggestion_id, check.reason or "customers changed", agent, now)
+        suggestions.supersede(store, suggestion_id, check.reason or "customers changed", agent, now)
         store.audit(agent, "suggestion_supersede", "suggestion", suggestion_id, {"reason": check.reason})
         raise _Recorded(
             f"suggestion {suggestion_id} is out of date and was marked superseded: {check.reason}"
         )
     if check.action == "repointed":
         assert check.customer_l is not None and check.customer_r is not None
-        other = sql.suggestion_for_pair(store, check.customer_l, check.customer_r)
+        other = suggestions.for_pair(store, check.customer_l, check.customer_r)
         if other is not None and other["suggestion_id"] != suggestion_id:
             reason = (
                 f"{check.reason}; customers {check.customer_l} and {check.customer_r} already have "
                 f"suggestion {other['suggestion_id']}"
             )
-            sql.supersede(store, suggestion_id, reason, agent, now)
+            suggestions.supersede(store, suggestion_id, reason, agent, now)
             store.audit(agent, "suggestion_supersede", "suggestion", suggestion_id, {"reason": reason})
             raise _Recorded(
                 f"suggestion {suggestion_id} was superseded: {reason} (status {other['status']}); "
                 f"decide suggestion {other['suggestion_id']} instead"
             )
-        sql.repoint(store, suggestion_id, check.customer_l, check.customer_r, check.reason or "", now)
+        suggestions.repoint(store, suggestion_id, check.customer_l, check.customer_r, check.reason or "", now)
         store.audit(
             agent,
             "suggestion_repoint",
@@ -135,9 +136,9 @@ def _decide(
                     "that decision stands"
                 )
             now = utcnow()
-            status = "approved" if approve else "rejected"
+            status = SuggestionStatus.APPROVED if approve else SuggestionStatus.REJECTED
             repointed = check.reason if check.action == "repointed" else None
-            sql.set_decision(store, suggestion_id, status, agent, comment, now, repointed)
+            suggestions.decide(store, suggestion_id, status, agent, comment, now, repointed)
             # the decision is a training label (matching/learning.py), in the same transaction
             kind = label_sql.APPROVE if approve else label_sql.REJECT
             label_sql.record_for_suggestions(store, [suggestion_id], kind, agent, now)
@@ -250,7 +251,9 @@ def bulk_approve(
         raise ReviewError(f"--min-probability must be above 0 and at most 1, got {min_probability}")
     results: list[dict[str, Any]] = []
     with store.transaction():
-        candidates = sql.bulk_candidates_with_states(store, min_probability, band=band, channel=channel)
+        candidates = review_view.bulk_candidates_with_states(
+            store, min_probability, band=band, channel=channel
+        )
         fast, slow = _split_bulk(store, candidates, results)
         for (
             row
@@ -268,7 +271,7 @@ def bulk_approve(
             results.append({**base, "outcome": "approved", "customer_id_l": decided["customer_id_l"],
                             "customer_id_r": decided["customer_id_r"], "reason": decided["repointed"]})  # fmt: skip
         now = utcnow()
-        sql.approve_many(store, fast, agent, comment, now)
+        suggestions.approve_many(store, fast, agent, comment, now)
         label_sql.record_for_suggestions(
             store, [int(r["suggestion_id"]) for r in fast], label_sql.APPROVE, agent, now
         )

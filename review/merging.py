@@ -20,10 +20,11 @@ from typing import Any
 
 from domain.columns import PROFILE_FIELDS
 from domain.settings import ReviewSettings
+from domain.statuses import APPLICABLE_SUGGESTIONS, OPEN_SUGGESTIONS, MergeStatus, SuggestionStatus
 from review.errors import ReviewError
 from review.staleness import check_suggestion
 from review.survivorship import build_profiles
-from store import cannot_links, redirects
+from store import cannot_links, redirects, suggestions
 from store import labels as label_sql
 from store import merges as sql
 from store.db import Store, utcnow
@@ -131,7 +132,7 @@ def _absorb(
         actor, "merge", "customer", survivor_id, {"merge_id": merge_id, **merge, "before_image": before_image}
     )
     _step("merge_written")
-    queue = sql.repoint_pending(store, absorbed_id, survivor_id, merge_id, now)
+    queue = suggestions.repoint_pending(store, absorbed_id, survivor_id, merge_id, now)
     _step("suggestions_repointed")
     return {
         "merge_id": merge_id,
@@ -180,7 +181,7 @@ def merge_customers(
         conflict = _cannot_link_reason(store, check.customer_l, check.customer_r)
         if conflict:
             raise ReviewError(f"cannot merge {customer_a} and {customer_b}: {conflict}")
-        existing = sql.open_suggestion_between(store, check.customer_l, check.customer_r)
+        existing = suggestions.for_pair(store, check.customer_l, check.customer_r, OPEN_SUGGESTIONS)
         identities_l = sql.identity_ids(store, check.customer_l)
         identities_r = sql.identity_ids(store, check.customer_r)
         merge = _absorb(
@@ -197,8 +198,8 @@ def merge_customers(
         )
         if existing:
             reason = f"merged by hand by {agent} (merge {merge['merge_id']})"
-            sql.set_suggestion_status(
-                store, existing["suggestion_id"], "applied", reason, now, decided_by=agent
+            suggestions.move(
+                store, existing["suggestion_id"], SuggestionStatus.APPLIED, reason, now, decided_by=agent
             )
         # a training label (matching/learning.py): the suggestion's pair, else the customers' pairs
         if existing:
@@ -216,8 +217,8 @@ def merge_customers(
 
 
 def _hold(store: Store, suggestion: dict[str, Any], reason: str, now: datetime) -> None:
-    if suggestion["status"] != "held" or suggestion["status_reason"] != reason:
-        sql.set_suggestion_status(store, suggestion["suggestion_id"], "held", reason, now)
+    if suggestion["status"] != SuggestionStatus.HELD or suggestion["status_reason"] != reason:
+        suggestions.move(store, suggestion["suggestion_id"], SuggestionStatus.HELD, reason, now)
 
 
 def apply_approved(store: Store, actor: str, review_settings: ReviewSettings) -> dict[str, Any]:
@@ -237,10 +238,10 @@ def merge_now(
     from review.apply_run import apply_run
 
     with store.transaction():
-        row = sql.suggestion(store, suggestion_id)
+        row = suggestions.get(store, suggestion_id)
         if row is None:
             raise ReviewError(f"no suggestion {suggestion_id}")
-        if row["status"] not in sql.RUNNABLE:
+        if row["status"] not in APPLICABLE_SUGGESTIONS:
             raise ReviewError(
                 f"suggestion {suggestion_id} is {row['status']}: only an approved pair can be merged now "
                 "(approve it first)"
@@ -268,7 +269,7 @@ def undo_merge(
         merge = sql.get_merge(store, merge_id)
         if merge is None:
             raise ReviewError(f"no merge {merge_id} (see `idres merges log`)")
-        if merge["status"] == sql.UNDONE:
+        if merge["status"] == MergeStatus.UNDONE:
             raise ReviewError(
                 f"merge {merge_id} was already undone by {merge['undone_by']} at {merge['undone_at']}"
             )
@@ -315,8 +316,8 @@ def undo_merge(
         sql.mark_undone(store, merge_id, agent, comment, now)
         if merge["suggestion_id"] is not None:
             reason = f"merge {merge_id} undone by {agent}"
-            sql.set_suggestion_status(
-                store, merge["suggestion_id"], "rejected", reason, now, decided_by=agent
+            suggestions.move(
+                store, merge["suggestion_id"], SuggestionStatus.REJECTED, reason, now, decided_by=agent
             )
         cannot_links.record_if_absent(
             store, survivor_id, absorbed_id, agent, now, merge["suggestion_id"],

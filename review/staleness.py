@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from store import redirects
+from store import customers, redirects
 from store.db import Store
 
 Action = Literal["valid", "repointed", "superseded", "blocked"]
@@ -24,14 +24,6 @@ class StaleCheck:
     customer_l: int | None
     customer_r: int | None
     reason: str | None = None
-
-
-def _customer_state(store: Store, customer_id: int) -> dict[str, Any] | None:
-    rows = store.rows(
-        "SELECT customer_id, status, locked, lock_reason, anonymized_at FROM customers WHERE customer_id = ?",
-        [customer_id],
-    )
-    return rows[0] if rows else None
 
 
 def _ordered(a: int | None, b: int | None) -> tuple[int | None, int | None]:
@@ -56,7 +48,8 @@ def check_suggestion(store: Store, suggestion: dict[str, Any]) -> StaleCheck:
             right,
             f"customers {original[0]} and {original[1]} are already merged into {survivors[0]}",
         )
-    states = [_customer_state(store, int(s)) for s in survivors if s is not None]
+    found_states = customers.states(store, [int(s) for s in survivors if s is not None])
+    states = [found_states.get(int(s)) for s in survivors if s is not None]
     for state in states:
         if state is None:  # deleted between the two reads; treat like a missing customer
             return StaleCheck("superseded", left, right, "a customer no longer exists")

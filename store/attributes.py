@@ -7,18 +7,18 @@ these, so a misspelt column is reported with the columns that do exist.
 from __future__ import annotations
 
 from store.db import Store
-from store.suggestions import _ELIGIBLE, MATCH_COLUMNS
+from store.match_runs import ELIGIBLE, MATCH_COLUMNS
 
 
 def available_columns(store: Store) -> dict[str, int]:
     """Column -> matchable identities holding a value: every store column, then every `extra` key."""
     counts = ", ".join(f'count(i."{c}") AS "{c}"' for c in MATCH_COLUMNS)
-    row = store.frame(f"SELECT {counts} {_ELIGIBLE}").row(0, named=True)
+    row = store.frame(f"SELECT {counts} {ELIGIBLE}").row(0, named=True)
     out = {name: int(value or 0) for name, value in row.items()}
     extras = store.frame(
         f"""SELECT j.key AS key,
                count(*) FILTER (WHERE json_type(j.value) <> 'NULL' AND j.value::VARCHAR <> '""') AS n
-        FROM (SELECT i.extra {_ELIGIBLE} AND i.extra IS NOT NULL) e, json_each(e.extra) j
+        FROM (SELECT i.extra {ELIGIBLE} AND i.extra IS NOT NULL) e, json_each(e.extra) j
         GROUP BY j.key ORDER BY j.key"""
     )
     for key, n in extras.iter_rows():
@@ -28,4 +28,4 @@ def available_columns(store: Store) -> dict[str, int]:
 
 def identity_count(store: Store) -> int:
     """Matchable identities (active, unlocked, not anonymized customers)."""
-    return int(store.scalar(f"SELECT count(*) {_ELIGIBLE}") or 0)
+    return int(store.scalar(f"SELECT count(*) {ELIGIBLE}") or 0)

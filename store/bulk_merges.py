@@ -15,23 +15,12 @@ import polars as pl
 
 from domain.columns import PROFILE_FIELDS, PROFILE_SCALAR_FIELDS
 from store.db import Store
-from store.merges import RUNNABLE
 
 _SCALARS = tuple(field for field in PROFILE_SCALAR_FIELDS if field != "birth_date")
 
 
 def _ids_frame(ids: Sequence[int]) -> pl.DataFrame:
     return pl.DataFrame({"id": list(ids)}, schema={"id": pl.Int64})
-
-
-def runnable(store: Store) -> list[dict[str, Any]]:
-    """Approved and held suggestions in suggestion order (as an apply run takes them)."""
-    marks = ", ".join("?" for _ in RUNNABLE)
-    return store.rows(
-        f"""SELECT suggestion_id, customer_id_l, customer_id_r, status, status_reason, decided_by
-        FROM suggestions WHERE status IN ({marks}) ORDER BY suggestion_id""",
-        list(RUNNABLE),
-    )
 
 
 def customer_rows(store: Store, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -125,56 +114,6 @@ def insert_audit(store: Store, entries: pl.DataFrame) -> None:
         store.execute(
             """INSERT INTO audit_log SELECT audit_id, occurred_at, actor, action, subject_kind, subject_id,
                 CAST(details AS JSON) FROM run_audit"""
-        )
-
-
-def set_statuses(store: Store, outcomes: pl.DataFrame, now: datetime) -> None:
-    """Set status and status_reason of suggestions (suggestion_id, status, status_reason) in one statement."""
-    if outcomes.height == 0:
-        return
-    with store.registered("run_outcomes", outcomes.select("suggestion_id", "status", "status_reason")):
-        store.execute(
-            """UPDATE suggestions SET status = o.status, status_reason = o.status_reason, updated_at = ?
-            FROM run_outcomes o WHERE suggestions.suggestion_id = o.suggestion_id""",
-            [now],
-        )
-
-
-def pending_of(store: Store, ids: Sequence[int]) -> pl.DataFrame:
-    """Pending suggestions with either customer among these ids."""
-    with store.registered("run_absorbed", _ids_frame(ids)):
-        return store.frame(
-            """SELECT s.suggestion_id, s.customer_id_l, s.customer_id_r FROM suggestions s
-            WHERE s.status = 'pending' AND (s.customer_id_l IN (SELECT id FROM run_absorbed)
-                                            OR s.customer_id_r IN (SELECT id FROM run_absorbed))
-            ORDER BY s.suggestion_id"""
-        )
-
-
-def existing_pairs(store: Store, pairs: pl.DataFrame, moving: Sequence[int]) -> pl.DataFrame:
-    """For these (low, high) pairs, the lowest suggestion id already on each, among suggestions not moving."""
-    if pairs.height == 0:
-        return pl.DataFrame(schema={"low": pl.Int64, "high": pl.Int64, "twin": pl.Int64})
-    with (
-        store.registered("run_pairs", pairs.select("low", "high").unique()),
-        store.registered("run_moving", _ids_frame(moving)),
-    ):
-        return store.frame(
-            """SELECT p.low, p.high, min(s.suggestion_id) AS twin FROM run_pairs p
-            JOIN suggestions s ON s.customer_id_l = p.low AND s.customer_id_r = p.high
-            WHERE s.suggestion_id NOT IN (SELECT id FROM run_moving) GROUP BY p.low, p.high"""
-        )
-
-
-def repoint(store: Store, moved: pl.DataFrame, now: datetime) -> None:
-    """Point pending suggestions at their customers' survivors (suggestion_id, low, high, status_reason)."""
-    if moved.height == 0:
-        return
-    with store.registered("run_repoint", moved.select("suggestion_id", "low", "high", "status_reason")):
-        store.execute(
-            """UPDATE suggestions SET customer_id_l = r.low, customer_id_r = r.high, status_reason = r.status_reason,
-                updated_at = ? FROM run_repoint r WHERE suggestions.suggestion_id = r.suggestion_id""",
-            [now],
         )
 
 

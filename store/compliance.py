@@ -13,100 +13,13 @@ from typing import Any
 
 import polars as pl
 
+from domain.statuses import OPEN_SUGGESTIONS, SuggestionStatus
 from store.db import Store, utcnow
 from store.identities import FUTURE_TOLERANCE
 
-OPEN_STATUSES = ("pending", "waiting")
+_OPEN_SUGGESTIONS = ", ".join(f"'{status}'" for status in sorted(OPEN_SUGGESTIONS))
 # the tables of an export record, in the order they are written
 RECORD_TABLES = ("customers", "identities", "conversations", "messages", "comments", "merges")
-
-
-# -- requests ------------------------------------------------------------------------------------
-def insert_request(store: Store, request: dict[str, Any]) -> int:
-    """Record one request (columns of `compliance_requests` without the id); returns its id."""
-    request_id = store.next_id("compliance_requests", "request_id")
-    row = {"request_id": request_id, **request}
-    columns = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    store.execute(f"INSERT INTO compliance_requests ({columns}) VALUES ({marks})", list(row.values()))
-    return request_id
-
-
-def get_request(store: Store, request_id: int) -> dict[str, Any] | None:
-    """One request row (counts decoded), or None."""
-    rows = store.rows("SELECT * FROM compliance_requests WHERE request_id = ?", [request_id])
-    return _decoded(rows[0]) if rows else None
-
-
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    for column in ("counts", "candidates"):
-        if isinstance(row.get(column), str):
-            row[column] = json.loads(row[column])
-    return row
-
-
-def list_requests(
-    store: Store,
-    kind: str | None = None,
-    status: str | None = None,
-    *,
-    search: str | None = None,
-    overdue_at: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """Requests, newest first: of one kind and/or status, matching `search` (id, customer, lookup,
-    reason, requester), open past their due date at `overdue_at`."""
-    where: list[str] = []
-    params: list[Any] = []
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    if search and search.strip():
-        text = search.strip().lower().lstrip("#")
-        where.append(
-            """(CAST(request_id AS VARCHAR) = ? OR list_contains(customer_ids, TRY_CAST(? AS BIGINT))
-            OR CAST(customer_id AS VARCHAR) = ? OR contains(lower(coalesce(lookup_value, '')), ?)
-            OR contains(lower(coalesce(reason, '')), ?) OR contains(lower(requested_by), ?))"""
-        )
-        params += [text] * 6
-    if overdue_at is not None:
-        where.append("status IN ('needs_confirmation', 'pending', 'waiting', 'erasing') AND due_at < ?")
-        params.append(overdue_at)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = store.rows(f"SELECT * FROM compliance_requests {clause} ORDER BY request_id DESC", params)
-    return [_decoded(row) for row in rows]
-
-
-def open_requests(store: Store, kind: str) -> list[dict[str, Any]]:
-    """Pending and waiting requests of one kind, oldest first."""
-    return store.rows(
-        "SELECT * FROM compliance_requests WHERE kind = ? AND status IN ('pending', 'waiting') "
-        "ORDER BY request_id",
-        [kind],
-    )
-
-
-def update_request(store: Store, request_id: int, **fields: Any) -> None:
-    """Set some columns of a request (`counts` is JSON-encoded)."""
-    if "counts" in fields and fields["counts"] is not None:
-        fields["counts"] = json.dumps(fields["counts"], default=str)
-    assignments = ", ".join(f"{column} = ?" for column in fields)
-    store.execute(
-        f"UPDATE compliance_requests SET {assignments} WHERE request_id = ?", [*fields.values(), request_id]
-    )
-
-
-def has_open_request(store: Store, kind: str, customer_id: int) -> bool:
-    """Whether a pending or waiting request of this kind exists for the customer."""
-    return bool(
-        store.scalar(
-            "SELECT count(*) FROM compliance_requests WHERE kind = ? AND customer_id = ? "
-            "AND status IN ('pending', 'waiting')",
-            [kind, customer_id],
-        )
-    )
 
 
 # -- finding people ------------------------------------------------------------------------------
@@ -229,17 +142,6 @@ def suggestions_of(store: Store, customer_ids: Sequence[int]) -> pl.DataFrame:
     return store.frame(
         f"""SELECT suggestion_id, evidence, decision_comment, status_reason FROM suggestions
         WHERE customer_id_l IN ({ids}) OR customer_id_r IN ({ids}) ORDER BY suggestion_id"""
-    )
-
-
-def requests_of(store: Store, customer_ids: Sequence[int], values: Sequence[str] = ()) -> pl.DataFrame:
-    """Compliance requests about the person, or looked up by one of its values (e.g. an ambiguous one)."""
-    forms = [value.lower() for value in values]
-    marks = ", ".join("?" for _ in forms) or "NULL"
-    return store.frame(
-        f"""SELECT request_id, kind, status, lookup_value, reason, status_reason, bundle_path FROM compliance_requests
-        WHERE customer_id IN ({_in(customer_ids)}) OR lower(lookup_value) IN ({marks}) ORDER BY request_id""",
-        forms or None,
     )
 
 
@@ -465,7 +367,7 @@ def busiest_customers(store: Store, exclude: Sequence[int] = (), limit: int = 50
         f"""SELECT c.customer_id FROM customers c JOIN identities i ON i.customer_id = c.customer_id
         JOIN conversations v ON v.identity_id = i.identity_id JOIN messages m ON m.conversation_id = v.conversation_id
         WHERE c.status = 'active' AND NOT c.locked AND c.customer_id NOT IN ({_in(exclude) if exclude else "-1"})
-          AND NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.status IN ('pending', 'approved', 'held')
+          AND NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.status IN ({_OPEN_SUGGESTIONS})
                           AND c.customer_id IN (s.customer_id_l, s.customer_id_r))
         GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ?""",
         [limit],
@@ -497,7 +399,7 @@ def pending_links(store: Store, customer_ids: Sequence[int], min_probability: fl
     ids = _in(customer_ids)
     return store.rows(
         f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability FROM suggestions
-        WHERE status = 'pending' AND probability >= ? AND NOT related_only
+        WHERE status = '{SuggestionStatus.PENDING}' AND probability >= ? AND NOT related_only
           AND (customer_id_l IN ({ids}) OR customer_id_r IN ({ids}))
         ORDER BY probability DESC, suggestion_id LIMIT 500""",
         [min_probability],
@@ -533,28 +435,7 @@ def owner_of(store: Store, table: str, row_id: str) -> int | None:
     return None if value is None else int(value)
 
 
-def supersede_suggestions_of(store: Store, customer_ids: Sequence[int], reason: str, now: datetime) -> int:
-    """Mark the open (pending, approved, held) suggestions of these customers superseded; returns how many."""
-    ids = _in(customer_ids)
-    where = f"""status IN ('pending', 'approved', 'held')
-        AND (customer_id_l IN ({ids}) OR customer_id_r IN ({ids}))"""
-    count = int(store.scalar(f"SELECT count(*) FROM suggestions WHERE {where}"))
-    if count:
-        store.execute(
-            f"UPDATE suggestions SET status = 'superseded', status_reason = ?, updated_at = ? WHERE {where}",
-            [reason, now],
-        )
-    return count
-
-
 # -- erasure spellings and state ----------------------------------------------------------------
-def erasing_requests(store: Store) -> list[dict[str, Any]]:
-    """Anonymization requests whose data is erased but whose verification has not passed yet, oldest first."""
-    return store.rows(
-        "SELECT * FROM compliance_requests WHERE kind = 'anonymize' AND status = 'erasing' ORDER BY request_id"
-    )
-
-
 def names_shared(store: Store, customer_ids: Sequence[int], names: Sequence[str]) -> set[str]:
     """Which of the full-name forms other live customers hold too (as written, case-folded or as name key)."""
     if not names:

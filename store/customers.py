@@ -23,6 +23,15 @@ def get_customer(store: Store, customer_id: int) -> dict[str, Any] | None:
     return row
 
 
+def states(store: Store, customer_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """status, lock and anonymized_at of these customers, keyed by id (absent ids left out)."""
+    ids = ", ".join(str(int(i)) for i in customer_ids) or "NULL"
+    rows = store.rows(
+        f"SELECT customer_id, status, locked, lock_reason, anonymized_at FROM customers WHERE customer_id IN ({ids})"
+    )
+    return {int(row["customer_id"]): row for row in rows}
+
+
 def set_lock(store: Store, customer_id: int, agent: str, reason: str, now: datetime) -> None:
     """Lock a customer: no suggestion, merge, edit or split touches it until unlocked."""
     store.execute(

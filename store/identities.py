@@ -307,3 +307,37 @@ def insert_quarantine(store: Store, rows: pl.DataFrame) -> None:
             SELECT quarantine_id, batch_id, kind, file_path, row_number, expectation, reason, raw_row,
                    quarantined_at FROM incoming_quarantine"""
         )
+
+
+def clear_match_pending(store: Store, scored_ids: pl.Series | None, started: datetime) -> int:
+    """Clear match_pending of the identities a match run scored, unless they changed after `started`; how many."""
+    scored = 0
+    if scored_ids is not None and len(scored_ids):
+        ids = pl.DataFrame({"identity_id": scored_ids.cast(pl.Int64)})
+        with store.registered("scored_identities", ids):
+            scored = int(
+                store.scalar(
+                    """SELECT count(*) FROM identities WHERE match_pending AND changed_at <= ?
+                    AND identity_id IN (SELECT identity_id FROM scored_identities)""",
+                    [started],
+                )
+            )
+            store.execute(
+                """UPDATE identities SET match_pending = FALSE WHERE match_pending AND changed_at <= ?
+                AND identity_id IN (SELECT identity_id FROM scored_identities)""",
+                [started],
+            )
+    return scored
+
+
+def identity_by_key(store: Store, channel: str, external_id: str) -> tuple[int, int] | None:
+    """(identity_id, customer_id) of channel:external_id (as stored, else case-insensitively), or None."""
+    rows = store.rows(
+        """SELECT identity_id, customer_id FROM identities WHERE channel = ? AND external_id = ?
+        UNION ALL
+        SELECT identity_id, customer_id FROM identities
+        WHERE channel = ? AND lower(trim(external_id)) = lower(trim(?))
+        LIMIT 1""",
+        [channel, external_id, channel, external_id],
+    )
+    return (int(rows[0]["identity_id"]), int(rows[0]["customer_id"])) if rows else None

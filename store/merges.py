@@ -1,8 +1,8 @@
 """SQL for merging customers: moving identities and comments, redirects, before-images, undo, runs.
 
 Callers (review/merging.py) hold the transaction, so a merge, an undo or a whole apply run is all
-or nothing. A customer's "members" are itself plus every customer merged into it, directly or
-through a chain; cannot-links are kept between original ids, so they are checked across members.
+or nothing. Following redirects is `store.redirects`; cannot-links are `store.cannot_links`; the
+suggestion a merge settles is moved by `store.suggestions`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ from typing import Any
 import polars as pl
 
 from domain.columns import PROFILE_SCALAR_FIELDS
+from domain.statuses import MergeStatus
 from store.db import Store
 
-APPLIED = "applied"
-UNDONE = "undone"
-# the suggestion statuses an apply run picks up: approved, and approved-but-held (retried each run)
-RUNNABLE = ("approved", "held")
 # birth_date is offered in its parsed form (birth_date_norm), below
 _PROFILE_SCALARS = tuple(field for field in PROFILE_SCALAR_FIELDS if field != "birth_date")
 
@@ -183,7 +180,7 @@ def mark_undone(store: Store, merge_id: int, agent: str, comment: str | None, no
     """Mark a merge as undone by an agent."""
     store.execute(
         "UPDATE merges SET status = ?, undone_by = ?, undone_at = ?, undo_comment = ? WHERE merge_id = ?",
-        [UNDONE, agent, now, comment, merge_id],
+        [MergeStatus.UNDONE, agent, now, comment, merge_id],
     )
 
 
@@ -196,7 +193,7 @@ def merges_touching_since(store: Store, customer_ids: Iterable[int], after_merge
     rows = store.rows(
         f"""SELECT merge_id FROM merges WHERE merge_id > ? AND status = ?
             AND (survivor_id IN ({marks}) OR absorbed_id IN ({marks})) ORDER BY merge_id""",
-        [after_merge_id, APPLIED, *ids, *ids],
+        [after_merge_id, MergeStatus.APPLIED, *ids, *ids],
     )
     return [int(row["merge_id"]) for row in rows]
 
@@ -217,103 +214,6 @@ def list_merges(
         FROM merges {where} ORDER BY merge_id DESC LIMIT ?""",
         [*params, int(limit)],
     )
-
-
-# -- suggestions --------------------------------------------------------------------------------
-def runnable_suggestions(store: Store) -> list[dict[str, Any]]:
-    """Approved (and held) suggestions, oldest decision first, as an apply run takes them."""
-    marks = ", ".join("?" for _ in RUNNABLE)
-    return store.rows(
-        f"""SELECT suggestion_id, customer_id_l, customer_id_r, status, status_reason, decided_by
-        FROM suggestions WHERE status IN ({marks}) ORDER BY suggestion_id""",
-        list(RUNNABLE),
-    )
-
-
-def suggestion(store: Store, suggestion_id: int) -> dict[str, Any] | None:
-    """One suggestions row (without evidence)."""
-    rows = store.rows(
-        """SELECT suggestion_id, customer_id_l, customer_id_r, status, status_reason, decided_by
-        FROM suggestions WHERE suggestion_id = ?""",
-        [suggestion_id],
-    )
-    return rows[0] if rows else None
-
-
-def open_suggestion_between(store: Store, customer_a: int, customer_b: int) -> dict[str, Any] | None:
-    """A pending, approved or held suggestion for exactly this customer pair, if any."""
-    low, high = sorted((customer_a, customer_b))
-    rows = store.rows(
-        """SELECT suggestion_id, status FROM suggestions WHERE customer_id_l = ? AND customer_id_r = ?
-            AND status IN ('pending', 'approved', 'held') ORDER BY suggestion_id LIMIT 1""",
-        [low, high],
-    )
-    return rows[0] if rows else None
-
-
-def set_suggestion_status(
-    store: Store,
-    suggestion_id: int,
-    status: str,
-    reason: str | None,
-    now: datetime,
-    decided_by: str | None = None,
-) -> None:
-    """Change a suggestion's status with the reason (and who decided, when given)."""
-    if decided_by is None:
-        store.execute(
-            "UPDATE suggestions SET status = ?, status_reason = ?, updated_at = ? WHERE suggestion_id = ?",
-            [status, reason, now, suggestion_id],
-        )
-        return
-    store.execute(
-        """UPDATE suggestions SET status = ?, status_reason = ?, updated_at = ?, decided_by = ?, decided_at = ?
-        WHERE suggestion_id = ?""",
-        [status, reason, now, decided_by, now, suggestion_id],
-    )
-
-
-def repoint_pending(
-    store: Store, absorbed: int, survivor: int, merge_id: int, now: datetime
-) -> dict[str, int]:
-    """Keep the review queue right after a merge: pending pairs of the absorbed customer move to the survivor.
-
-    A pair that would then join the survivor with itself, or repeat a pair that already has a
-    suggestion, is superseded with the reason instead.
-    """
-    pending = store.rows(
-        """SELECT suggestion_id, customer_id_l, customer_id_r FROM suggestions
-        WHERE status = 'pending' AND (customer_id_l = ? OR customer_id_r = ?) ORDER BY suggestion_id""",
-        [absorbed, absorbed],
-    )
-    counts = {"repointed": 0, "superseded": 0}
-    for row in pending:
-        other = row["customer_id_r"] if row["customer_id_l"] == absorbed else row["customer_id_l"]
-        low, high = sorted((survivor, other))
-        if low == high:
-            reason = (
-                f"customers {row['customer_id_l']} and {row['customer_id_r']} were merged (merge {merge_id})"
-            )
-            set_suggestion_status(store, row["suggestion_id"], "superseded", reason, now)
-            counts["superseded"] += 1
-            continue
-        twin = store.scalar(
-            "SELECT min(suggestion_id) FROM suggestions WHERE customer_id_l = ? AND customer_id_r = ?",
-            [low, high],
-        )
-        if twin is not None:
-            reason = f"after merge {merge_id} it repeats suggestion {twin} ({low} and {high})"
-            set_suggestion_status(store, row["suggestion_id"], "superseded", reason, now)
-            counts["superseded"] += 1
-            continue
-        store.execute(
-            """UPDATE suggestions SET customer_id_l = ?, customer_id_r = ?, status_reason = ?, updated_at = ?
-            WHERE suggestion_id = ?""",
-            [low, high, f"re-pointed from customer {absorbed} to {survivor} by merge {merge_id}", now,
-             row["suggestion_id"]],
-        )  # fmt: skip
-        counts["repointed"] += 1
-    return counts
 
 
 # -- runs ---------------------------------------------------------------------------------------

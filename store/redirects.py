@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from domain.statuses import CustomerStatus
 from store.db import Store, StoreError
 
-MERGED = "merged"
-ACTIVE = "active"
+MERGED = CustomerStatus.MERGED
+ACTIVE = CustomerStatus.ACTIVE
 # above this many ids a statement joins a registered frame; below, the ids are inlined (ints only),
 # which DuckDB answers as point lookups
 _INLINE_IDS = 500

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from domain.settings import Settings
+from domain.statuses import RequestStatus
 from store import Store
 from store import users as store_users
 from web.gate import ActionFn
@@ -105,7 +106,7 @@ def _request(kind: str) -> ActionFn:
             review_threshold=float(args.get("review_threshold") or requests.DEFAULT_REVIEW_THRESHOLD),
             customer_ids=chosen or None,
         )  # fmt: skip
-        if request.get("status") == "needs_confirmation":
+        if request.get("status") == RequestStatus.NEEDS_CONFIRMATION:
             return (
                 f"{kind} request {request.get('request_id')} recorded (needs_confirmation): "
                 f"{len(request.get('candidates') or [])} customers may be this person, confirm which it covers"

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
+from domain.statuses import OPEN_REQUESTS
 from web.auth import User
 from web.deps import Forbidden, current_user, redirect, render, require
 
@@ -54,7 +55,6 @@ def requests_page(
     """Export and erasure requests, newest first, with due dates, filters and a form for a new one."""
     _may_see(user)
     from compliance.requests import KINDS, STATUSES, list_requests
-    from domain.statuses import OPEN_REQUESTS
     from store.db import utcnow
 
     with request.app.state.gate.read() as store:

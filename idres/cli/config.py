@@ -91,9 +91,8 @@ def check_store(settings: Settings) -> dict[str, Any]:
     from matching.attributes import column_fill, extra_columns, fill_problems, prepare_attributes
     from matching.config import ConfigError, MatchConfig
     from matching.phones import with_national_digits
-    from store import StoreError, open_store
+    from store import StoreError, match_runs, open_store
     from store import attributes as store_attributes
-    from store import suggestions as store_suggestions
 
     config = MatchConfig.from_settings(settings.match)
     out: dict[str, Any] = {"path": str(settings.store), "errors": [], "warnings": [], "columns": {}}
@@ -105,7 +104,7 @@ def check_store(settings: Settings) -> dict[str, Any]:
             settings.store, read_only=True, busy_timeout_s=settings.store_busy_timeout_s
         ) as store:
             available = store_attributes.available_columns(store)
-            identities, _, _ = store_suggestions.load_match_input(store, extra_columns(config))
+            identities, _, _ = match_runs.load_match_input(store, extra_columns(config))
     except StoreError as error:  # a busy or unreadable store says nothing about the configuration
         out["warnings"].append(f"could not read the store, columns not checked: {error}")
         return out

@@ -62,7 +62,7 @@ def _approve_a_few(settings: Settings) -> list[int]:
     """Approve the most probable pending review suggestions, as an agent would from the queue."""
     from review.decisions import approve
     from review.errors import ReviewError
-    from store.suggestions import list_suggestions
+    from store.views.review import list_suggestions
 
     approved: list[int] = []
     with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
@@ -82,6 +82,7 @@ def _review(settings: Settings) -> int | None:
     """Approve a few suggestions, apply them with the `apply-merges` flow; the first merged customer."""
     from flows.apply_merges import apply_merges_flow
     from review.merging import merge_log
+    from store.views import review as review_view
 
     with cli_progress("3. review and apply-merges"):
         approved = _approve_a_few(settings)
@@ -96,10 +97,7 @@ def _review(settings: Settings) -> int | None:
             return None
         merge = merges[0]
         survivor = int(merge["survivor_id"])
-        identities = store.rows(
-            "SELECT channel, external_id FROM identities WHERE customer_id = ? ORDER BY identity_id",
-            [survivor],
-        )
+        identities = review_view.identities_of(store, survivor)
     _say(
         f"   merge {merge['merge_id']}: customer {merge['absorbed_id']} was merged into {survivor} "
         f"(its id now redirects there; `idres merges undo {merge['merge_id']}` splits them again)"

@@ -21,7 +21,7 @@ from idres.cli.common import (
     store_session,
 )
 from idres.output import OutputFormat, console, emit, err_console, fail, table
-from store import suggestions as store_suggestions
+from store.views import exports
 
 
 def match(
@@ -166,7 +166,7 @@ def evaluate(
     settings = settings_for(ctx, store)
     truth_frame = read_truth(truth)
     with store_session(ctx, store) as session:
-        keys = store_suggestions.identity_keys(session)
-        suggestions = store_suggestions.suggestions_for_export(session)
+        keys = exports.identity_keys(session)
+        suggestions = exports.suggestions_for_export(session)
     result = evaluate_store(keys, suggestions, truth_frame, settings.match.review_threshold)
     emit(result, fmt, lambda data: console.print_json(json.dumps(data, default=str)))

@@ -18,7 +18,8 @@ from idres.cli.common import (
 from idres.output import OutputFormat, console, emit, fail, say, table
 from review import decisions
 from review.errors import ReviewError
-from store import suggestions as store_suggestions
+from store.views import exports
+from store.views import review as review_view
 
 group = typer.Typer(help="Merge suggestions produced by `idres match`.", no_args_is_help=True)
 
@@ -50,10 +51,10 @@ def suggestions_list(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Suggestions, most probable first (or most informative first with --order informative)."""
-    if order not in store_suggestions.ORDERS:
-        fail(f"--order must be one of {', '.join(store_suggestions.ORDERS)}, got {order!r}", code=2)
+    if order not in review_view.ORDERS:
+        fail(f"--order must be one of {', '.join(review_view.ORDERS)}, got {order!r}", code=2)
     with store_session(ctx, store) as session:
-        rows = store_suggestions.list_suggestions(session, status=status, band=band, limit=limit, order=order)
+        rows = review_view.list_suggestions(session, status=status, band=band, limit=limit, order=order)
     emit(
         rows,
         fmt,
@@ -86,7 +87,7 @@ def suggestions_show(
 ) -> None:
     """One suggestion: scores, evidence per field and both customers' identities."""
     with store_session(ctx, store) as session:
-        record = store_suggestions.get_suggestion(session, suggestion_id)
+        record = review_view.detail(session, suggestion_id)
     if record is None:
         fail(f"no suggestion {suggestion_id}")
     emit(record, fmt, _render_suggestion)
@@ -143,7 +144,7 @@ def _render_suggestion(r: dict[str, Any]) -> None:
 def suggestions_export(ctx: typer.Context, out: OutOption, store: StoreOption = None) -> None:
     """Every suggestion with both customers' identities (channel:external_id)."""
     with store_session(ctx, store) as session:
-        frame = store_suggestions.suggestions_for_export(session)
+        frame = exports.suggestions_for_export(session)
     write_frame(frame, out)
     console.print(f"wrote {frame.height} suggestions to {out}", highlight=False)
 

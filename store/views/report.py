@@ -11,10 +11,13 @@ from typing import Any
 
 import polars as pl
 
+from domain.statuses import MergeStatus, SuggestionStatus
 from store.db import Store
 
 # a suggestion leaves the review backlog when decided, or when a match run supersedes it
-_LEFT_BACKLOG = "coalesce(s.decided_at, CASE WHEN s.status = 'superseded' THEN s.updated_at END)"
+_LEFT_BACKLOG = (
+    f"coalesce(s.decided_at, CASE WHEN s.status = '{SuggestionStatus.SUPERSEDED}' THEN s.updated_at END)"
+)
 
 
 def _table_exists(store: Store, table: str) -> bool:
@@ -31,8 +34,12 @@ def headline_counts(store: Store) -> dict[str, Any]:
     for row in store.rows("SELECT status, count(*) AS n FROM suggestions GROUP BY status ORDER BY status"):
         counts[f"suggestions {row['status']}"] = row["n"]
     if _table_exists(store, "merges"):
-        counts["merges applied"] = store.scalar("SELECT count(*) FROM merges WHERE status = 'applied'")
-        counts["merges undone"] = store.scalar("SELECT count(*) FROM merges WHERE status = 'undone'")
+        counts["merges applied"] = store.scalar(
+            "SELECT count(*) FROM merges WHERE status = ?", [MergeStatus.APPLIED]
+        )
+        counts["merges undone"] = store.scalar(
+            "SELECT count(*) FROM merges WHERE status = ?", [MergeStatus.UNDONE]
+        )
     if _table_exists(store, "compliance_requests"):
         for row in store.rows(
             "SELECT kind, status, count(*) AS n FROM compliance_requests GROUP BY ALL ORDER BY kind, status"
@@ -46,18 +53,6 @@ def suggestion_probabilities(store: Store) -> pl.DataFrame:
     return store.frame(
         "SELECT probability, band, status FROM suggestions ORDER BY suggestion_id"
     ).with_columns(pl.col("probability").cast(pl.Float64))
-
-
-def latest_model(store: Store) -> tuple[int | None, dict[str, Any] | None]:
-    """(run id, model JSON as a dict) of the latest succeeded match run that recorded a model."""
-    rows = store.rows(
-        "SELECT run_id, model FROM match_runs WHERE status = 'succeeded' AND model IS NOT NULL "
-        "ORDER BY run_id DESC LIMIT 1"
-    )
-    if not rows:
-        return None, None
-    model = rows[0]["model"]
-    return rows[0]["run_id"], json.loads(model) if isinstance(model, str) else model
 
 
 def rule_counts_by_run(store: Store) -> pl.DataFrame:

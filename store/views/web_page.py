@@ -9,11 +9,14 @@ import json
 import re
 from typing import Any
 
+from domain.statuses import HIDDEN_BANDS, OPEN_SUGGESTIONS, Band, MergeStatus, SuggestionStatus
 from store.db import Store
-from store.decisions import pending_filtered
-from store.suggestions import order_clause
+from store.views.review import order_clause, pending_filtered
 
-QUEUE_BANDS = ("auto_approve", "review", "related", "possible")
+QUEUE_BANDS = (Band.AUTO_APPROVE, Band.REVIEW, Band.RELATED, Band.POSSIBLE)
+_PENDING = SuggestionStatus.PENDING
+_OPEN = ", ".join(f"'{status}'" for status in sorted(OPEN_SUGGESTIONS))
+_HIDDEN = ", ".join(f"'{band}'" for band in sorted(HIDDEN_BANDS))
 _CUSTOMER_NAME = "coalesce(nullif(trim(concat_ws(' ', c.first_name, c.last_name)), ''), c.display_name)"
 
 
@@ -27,7 +30,7 @@ def queue_page(
     order: str = "probable",
 ) -> tuple[list[dict[str, Any]], int]:
     """Pending suggestions, most probable first, or most informative first with order="informative"
-    (store.suggestions.ORDERS; those the agent skipped last), with parsed evidence; and how many
+    (store.views.review.ORDERS; those the agent skipped last), with parsed evidence; and how many
     match the filter.
 
     A pair is on a channel when either customer has an identity there (as bulk approve reads it).
@@ -36,7 +39,7 @@ def queue_page(
     # the possible band (below review) is off the default queue: listed when asked for by name
     # (the informative order includes it: the uncertain pairs are there)
     informative = order == "informative"
-    band_clause = "AND s.band = ?" if band else ("" if informative else "AND s.band <> 'possible'")
+    band_clause = "AND s.band = ?" if band else ("" if informative else f"AND s.band NOT IN ({_HIDDEN})")
     params: list[Any] = [band] if band else []
     ordering = order_clause(order)
     if not channel:
@@ -44,13 +47,13 @@ def queue_page(
         rows = store.rows(
             f"""SELECT suggestion_id, customer_id_l, customer_id_r, identity_id_l, identity_id_r, probability,
                    match_weight, band, rule, reason, related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason
-            FROM suggestions s WHERE s.status = 'pending' {band_clause}
+            FROM suggestions s WHERE s.status = '{_PENDING}' {band_clause}
             ORDER BY {later}{ordering} LIMIT ? OFFSET ?""",
             [*params, int(limit), int(offset)],
         )
         total = int(
             store.scalar(
-                f"SELECT count(*) FROM suggestions s WHERE s.status = 'pending' {band_clause}", params
+                f"SELECT count(*) FROM suggestions s WHERE s.status = '{_PENDING}' {band_clause}", params
             )
         )
         for row in rows:
@@ -272,13 +275,13 @@ def search_customers(
 def open_suggestions_of(store: Store, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
     """Pending, approved and held suggestions involving the customer, most probable first, with the other side."""
     rows = store.rows(
-        """SELECT s.suggestion_id, s.customer_id_l, s.customer_id_r, s.identity_id_l, s.identity_id_r, s.probability,
+        f"""SELECT s.suggestion_id, s.customer_id_l, s.customer_id_r, s.identity_id_l, s.identity_id_r, s.probability,
                s.match_weight, s.band, s.status, s.status_reason, s.related_only, s.decided_by,
                CAST(s.evidence AS VARCHAR) AS evidence,
                CASE WHEN s.customer_id_l = ? THEN s.customer_id_r ELSE s.customer_id_l END AS other_id
-        FROM suggestions s WHERE s.status IN ('pending', 'approved', 'held')
+        FROM suggestions s WHERE s.status IN ({_OPEN})
           AND (s.customer_id_l = ? OR s.customer_id_r = ?)
-        ORDER BY s.status = 'pending', s.probability DESC, s.suggestion_id LIMIT ?""",
+        ORDER BY s.status = '{_PENDING}', s.probability DESC, s.suggestion_id LIMIT ?""",
         [customer_id, customer_id, customer_id, limit],
     )
     others = {int(r["other_id"]) for r in rows}
@@ -298,8 +301,8 @@ def merges_of(store: Store, customer_id: int, limit: int = 20) -> list[dict[str,
     """Applied merges into this customer (newest first), for the panel's undo."""
     return store.rows(
         """SELECT merge_id, survivor_id, absorbed_id, suggestion_id, kind, applied_by, applied_at, status
-        FROM merges WHERE survivor_id = ? AND status = 'applied' ORDER BY merge_id DESC LIMIT ?""",
-        [customer_id, limit],
+        FROM merges WHERE survivor_id = ? AND status = ? ORDER BY merge_id DESC LIMIT ?""",
+        [customer_id, MergeStatus.APPLIED, limit],
     )
 
 

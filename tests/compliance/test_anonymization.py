@@ -15,8 +15,7 @@ from compliance.requests import get_request, request_anonymization, request_expo
 from compliance.runner import anonymization_key, run_anonymizations, run_exports
 from domain.settings import Settings
 from ingest.pipeline import ingest_file
-from store import Store, utcnow
-from store import suggestions as store_suggestions
+from store import Store, match_runs, utcnow
 from tests.compliance.builders import (
     ALICE_EMAIL,
     ALICE_PHONE,
@@ -184,7 +183,7 @@ def test_the_same_person_coming_back_is_a_new_customer_recognised_not_relinked(
     [entry] = people.rows("SELECT * FROM audit_log WHERE action = 'reappeared_after_erasure'")
     assert "alice" not in entry["details"].lower()
     # matching never sees the anonymized customer or its identities
-    identities, _, excluded = store_suggestions.load_match_input(people)
+    identities, _, excluded = match_runs.load_match_input(people)
     assert {1, 2} <= set(excluded.to_list())
     assert not set(identities["customer_id"].to_list()) & {1, 2}
     assert run_anonymizations(people, compliance_settings(tmp_path), "anonymize-flow")["reappeared"] == 0

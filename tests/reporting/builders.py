@@ -7,8 +7,7 @@ from pathlib import Path
 from domain.settings import Settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
-from store import Store, utcnow
-from store import suggestions as store_suggestions
+from store import Store, match_runs, utcnow
 from tests.helpers import write_csv
 
 HEADER = ["channel", "external_id", "first_name", "last_name", "email", "phone", "city"]
@@ -33,10 +32,10 @@ def matched_store(tmp_path: Path, settings: Settings, store: Store) -> dict[str,
     """Ingest, run one full match and reject the first suggestion; returns the match run summary."""
     report = ingest_file(store, write_csv(tmp_path / "ids.csv", HEADER, _rows()), settings.ingest)
     assert report.ok, report.error
-    identities, _changed, excluded = store_suggestions.load_match_input(store)
+    identities, _changed, excluded = match_runs.load_match_input(store)
     started = utcnow()
     result = run_match(identities, MatchConfig.from_settings(settings.match), excluded_customer_ids=excluded)
-    summary = store_suggestions.save_match_result(
+    summary = match_runs.save_match_result(
         store,
         result,
         "full",

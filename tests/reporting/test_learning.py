@@ -12,9 +12,8 @@ from matching import MatchConfig, run_match
 from reporting.html import collect, render, weights_frame
 from reporting.learning import TITLES, WINDOW, _rolling, agreement_curves, weight_changes
 from review.decisions import approve, reject
-from store import Store, utcnow
+from store import Store, match_runs, utcnow
 from store import labels as store_labels
-from store import suggestions as store_suggestions
 from tests.reporting.builders import _rows, matched_store
 
 
@@ -39,11 +38,11 @@ def test_report_shows_what_learning_changed(tmp_path: Path, settings: Settings, 
     assert len(pending) >= 2
     approve(store, pending[0]["suggestion_id"], "ann")
     reject(store, pending[1]["suggestion_id"], "ann")
-    identities, _changed, excluded = store_suggestions.load_match_input(store)
+    identities, _changed, excluded = match_runs.load_match_input(store)
     labels = store_labels.training_labels(store).drop("config_id")
     started = utcnow()
     result = run_match(identities, MatchConfig(), excluded_customer_ids=excluded, labels=labels)
-    store_suggestions.save_match_result(
+    match_runs.save_match_result(
         store, result, "full", started, utcnow(), identities.get_column("identity_id")
     )
     data = collect(store, _truth())

@@ -69,7 +69,7 @@ def test_locked_customer_is_not_edited_suggested_or_approved(people: Store) -> N
         edit_profile(people, 2, "bob", {"city": "York"})
     with pytest.raises(ReviewError, match="locked"):
         approve(people, sid, "bob")
-    from store.suggestions import load_match_input
+    from store.match_runs import load_match_input
 
     identities, _changed, excluded = load_match_input(people)
     assert 2 in excluded.to_list() and 2 not in identities["customer_id"].to_list()

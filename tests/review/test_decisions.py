@@ -13,8 +13,7 @@ from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
 from review.decisions import approve, bulk_approve, reject
 from review.errors import ReviewError
-from store import Store, open_store, utcnow
-from store import suggestions as sg
+from store import Store, match_runs, open_store, utcnow
 from tests.helpers import write_csv
 from tests.review.builders import add_suggestion, people_store, simulate_merge, suggestion
 
@@ -184,9 +183,11 @@ HEADER = ["channel", "external_id", "first_name", "last_name", "email", "phone",
 
 def _match(store: Store, settings: Settings) -> None:
     started = utcnow()
-    identities, _changed, excluded = sg.load_match_input(store)
+    identities, _changed, excluded = match_runs.load_match_input(store)
     result = run_match(identities, MatchConfig.from_settings(settings.match), excluded_customer_ids=excluded)
-    sg.save_match_result(store, result, "full", started, utcnow(), identities.get_column("identity_id"))
+    match_runs.save_match_result(
+        store, result, "full", started, utcnow(), identities.get_column("identity_id")
+    )
 
 
 def test_approval_survives_match_reruns(tmp_path: Path, settings: Settings, store: Store) -> None:

@@ -497,14 +497,16 @@ def test_generated_sample_merge_everything_then_undo_in_any_order(
 
     from data.generator import generate, write_sample
     from matching import MatchConfig, run_match
-    from store import suggestions as sg
+    from store import match_runs
 
     files = write_sample(generate(1500, seed=3), tmp_path / "sample")
     for path in sorted((f for f in files if "truth" not in str(f)), key=lambda p: "messages" in p.name):
         assert ingest_file(store, path, settings.ingest).ok
-    identities, _, excluded = sg.load_match_input(store)
+    identities, _, excluded = match_runs.load_match_input(store)
     result = run_match(identities, MatchConfig.from_settings(None), excluded_customer_ids=excluded)
-    sg.save_match_result(store, result, "full", utcnow(), utcnow(), identities.get_column("identity_id"))
+    match_runs.save_match_result(
+        store, result, "full", utcnow(), utcnow(), identities.get_column("identity_id")
+    )
     before = snapshot(store)
     with store.transaction():
         store.execute(

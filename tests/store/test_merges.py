@@ -12,9 +12,8 @@ import pytest
 from domain.settings import Settings
 from matching import MatchConfig, run_match
 from review import merging
-from store import Store, open_store, redirects, utcnow
+from store import Store, match_runs, open_store, redirects, suggestions, utcnow
 from store import merges as sql
-from store import suggestions as sg
 from tests.review.builders import add_suggestion, suggestion
 from tests.review.test_merging import REVIEW, approve, world_template  # noqa: F401  (fixture)
 
@@ -66,7 +65,7 @@ def test_repoint_pending_keeps_the_queue_right(world: Store) -> None:
     dup = add_suggestion(world, 2, 4)
     with world.transaction():
         sql.move_identities(world, 2, 1)
-        counts = sql.repoint_pending(world, 2, 1, merge_id=9, now=utcnow())
+        counts = suggestions.repoint_pending(world, 2, 1, merge_id=9, now=utcnow())
     assert counts == {"repointed": 1, "superseded": 2}
     assert (
         suggestion(world, same)["status"] == "superseded"
@@ -79,9 +78,11 @@ def test_repoint_pending_keeps_the_queue_right(world: Store) -> None:
 def test_an_approval_survives_a_full_match_run(world: Store) -> None:
     approved = approve(world, 3, 6)  # a pair the engine would never suggest
     started = utcnow()
-    identities, _, excluded = sg.load_match_input(world)
+    identities, _, excluded = match_runs.load_match_input(world)
     result = run_match(identities, MatchConfig.from_settings(None), excluded_customer_ids=excluded)
-    sg.save_match_result(world, result, "full", started, utcnow(), identities.get_column("identity_id"))
+    match_runs.save_match_result(
+        world, result, "full", started, utcnow(), identities.get_column("identity_id")
+    )
     assert suggestion(world, approved)["status"] == "approved"
     report = merging.apply_approved(world, "apply-merges", REVIEW)
     assert report["merges_applied"] == 1 and suggestion(world, approved)["status"] == "applied"

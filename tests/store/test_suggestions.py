@@ -12,8 +12,9 @@ import pytest
 from domain.settings import Settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
-from store import Store, utcnow
-from store import suggestions as sg
+from store import Store, match_runs, utcnow
+from store.views import exports
+from store.views import review as review_view
 from tests.helpers import write_csv
 
 HEADER = ["channel", "external_id", "first_name", "last_name", "email", "phone", "city"]
@@ -45,15 +46,15 @@ def _ingest(tmp_path: Path, settings: Settings, store: Store, rows: list[list[st
 
 def _run(store: Store, settings: Settings, full: bool) -> tuple[dict[str, Any], pl.DataFrame]:
     started = utcnow()
-    identities, changed, excluded = sg.load_match_input(store)
+    identities, changed, excluded = match_runs.load_match_input(store)
     result = run_match(
         identities,
         MatchConfig.from_settings(settings.match),
         changed_ids=None if full else changed,
-        model=None if full else sg.latest_model(store),
+        model=None if full else match_runs.latest_model(store).model,
         excluded_customer_ids=excluded,
     )
-    counts = sg.save_match_result(
+    counts = match_runs.save_match_result(
         store,
         result,
         "full" if full else "incremental",
@@ -85,18 +86,18 @@ def test_save_and_reload(loaded: Store, settings: Settings) -> None:
     assert counts["suggestions_new"] >= 1
     zoe = _zoe(loaded)
     assert zoe["status"] == "pending" and zoe["band"] in ("review", "auto_approve")
-    assert sg.latest_model(loaded) is not None
+    assert match_runs.latest_model(loaded).model is not None
     run = loaded.rows("SELECT * FROM match_runs")[0]
     assert run["mode"] == "full" and run["suggestions_new"] == counts["suggestions_new"]
-    record = sg.get_suggestion(loaded, int(zoe["suggestion_id"]))
+    record = review_view.detail(loaded, int(zoe["suggestion_id"]))
     assert record is not None
     assert {e["field"] for e in record["evidence"]} >= {"first_name", "email"}
     assert record["identities_l"][0]["channel"] in ("email", "chat")
-    assert sg.list_suggestions(loaded, status="pending", limit=1)
-    export = sg.suggestions_for_export(loaded)
+    assert review_view.list_suggestions(loaded, status="pending", limit=1)
+    export = exports.suggestions_for_export(loaded)
     assert export.height == loaded.scalar("SELECT count(*) FROM suggestions")
     assert export.schema["identities_l"] == pl.List(pl.String)
-    assert sg.customers_for_export(loaded).height == loaded.scalar("SELECT count(*) FROM customers")
+    assert exports.customers_for_export(loaded).height == loaded.scalar("SELECT count(*) FROM customers")
 
 
 def test_match_pending_cleared_and_no_duplicates(loaded: Store, settings: Settings) -> None:
@@ -133,7 +134,7 @@ def test_locked_customer_is_excluded(loaded: Store, settings: Settings) -> None:
         "UPDATE customers SET locked = TRUE WHERE customer_id = "
         "(SELECT customer_id FROM identities WHERE external_id = 'c-1')"
     )
-    identities, _, excluded = sg.load_match_input(loaded)
+    identities, _, excluded = match_runs.load_match_input(loaded)
     locked = loaded.scalar("SELECT customer_id FROM identities WHERE external_id = 'c-1'")
     assert locked in excluded.to_list() and locked not in identities.get_column("customer_id").to_list()
     _run(loaded, settings, full=True)
@@ -149,7 +150,7 @@ def test_incremental_run_scores_only_changed_identities(
     tmp_path: Path, loaded: Store, settings: Settings
 ) -> None:
     _run(loaded, settings, full=True)
-    runs_model = sg.latest_model(loaded)
+    runs_model = match_runs.latest_model(loaded).model
     _ingest(
         tmp_path,
         settings,
@@ -179,8 +180,8 @@ def test_full_run_supersedes_a_pending_pair_it_no_longer_suggests(loaded: Store,
 
 
 def test_possible_band_is_stored_off_the_default_queue(loaded: Store, settings: Settings) -> None:
-    from store.decisions import bulk_candidates
     from store.views import web_page
+    from store.views.review import bulk_candidates
 
     _run(loaded, settings, full=True)
     # one stored suggestion moved below review, as a match run with a possible_floor stores it
@@ -189,9 +190,9 @@ def test_possible_band_is_stored_off_the_default_queue(loaded: Store, settings: 
         "UPDATE suggestions SET band = 'possible', probability = 0.5 WHERE suggestion_id = ?",
         [zoe["suggestion_id"]],
     )
-    listed = {r["suggestion_id"] for r in sg.list_suggestions(loaded, status="pending")}
+    listed = {r["suggestion_id"] for r in review_view.list_suggestions(loaded, status="pending")}
     assert zoe["suggestion_id"] not in listed
-    asked = sg.list_suggestions(loaded, status="pending", band="possible")
+    asked = review_view.list_suggestions(loaded, status="pending", band="possible")
     assert [r["suggestion_id"] for r in asked] == [zoe["suggestion_id"]]
     queue, _ = web_page.queue_page(loaded)
     assert zoe["suggestion_id"] not in {r["suggestion_id"] for r in queue}

@@ -9,8 +9,7 @@ import pytest
 
 from domain.settings import Settings
 from matching import MatchConfig, ModelParameters, run_match
-from store import Store, utcnow
-from store import suggestions as sg
+from store import Store, match_runs, utcnow
 from tests.store.test_suggestions import PAIR, _filler, _ingest, _run, _zoe
 
 
@@ -27,10 +26,10 @@ def _row(store: Store, suggestion_id: int) -> dict[str, Any]:
 def _run_with_model(store: Store, settings: Settings, model: ModelParameters) -> dict[str, Any]:
     """A full run scored with the given model (as a changed configuration or refit would give)."""
     started = utcnow()
-    identities, _changed, excluded = sg.load_match_input(store)
+    identities, _changed, excluded = match_runs.load_match_input(store)
     result = run_match(identities, MatchConfig.from_settings(settings.match), model=model,
                        excluded_customer_ids=excluded)  # fmt: skip
-    return sg.save_match_result(store, result, "full", started, utcnow(),
+    return match_runs.save_match_result(store, result, "full", started, utcnow(),
                                 scored_ids=identities.get_column("identity_id"),
                                 identities_total=identities.height)  # fmt: skip
 
@@ -53,7 +52,7 @@ def test_decided_suggestion_survives_reruns_new_evidence_and_a_model_change(
     assert pairs.height > 0  # the pair was scored again ...
     _run(loaded, settings, full=True)
     # ... and a model change: every weight differs, so every pending pair's probability moves
-    model = ModelParameters.from_dict(sg.latest_model(loaded) or {})
+    model = ModelParameters.from_dict(match_runs.latest_model(loaded).model or {})
     model.lambda_ = min(model.lambda_ * 1000, 0.5)
     changed = _run_with_model(loaded, settings, model)
     assert changed["suggestions_updated"] + changed["suggestions_unchanged_decided"] >= 1

@@ -13,8 +13,7 @@ from data.generator import generate
 from domain.settings import IngestSettings, Settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
-from store import open_store, utcnow
-from store import suggestions as sg
+from store import match_runs, open_store, utcnow
 from store import users as store_users
 from tests.web.pages import PASSWORD
 from web.app import create_app
@@ -37,11 +36,11 @@ def matched_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
             report = ingest_file(store, folder / name, ingest, kind=kind)
             assert report.status == "loaded", report.error
         started = utcnow()
-        identities, _changed, excluded = sg.load_match_input(store)
+        identities, _changed, excluded = match_runs.load_match_input(store)
         result = run_match(
             identities, MatchConfig.from_settings(Settings().match), excluded_customer_ids=excluded
         )
-        sg.save_match_result(
+        match_runs.save_match_result(
             store, result, "full", started, utcnow(), scored_ids=identities["identity_id"],
             identities_total=identities.height,
         )  # fmt: skip

@@ -9,8 +9,7 @@ import pytest
 from domain.settings import Settings
 from ingest.pipeline import ingest_file
 from matching import MatchConfig, run_match
-from store import open_store, utcnow
-from store import suggestions as sg
+from store import match_runs, open_store, utcnow
 from tests.helpers import write_csv
 from tests.review.builders import add_suggestion, people_store
 
@@ -35,9 +34,11 @@ def matched(tmp_path: Path, settings: Settings) -> Path:
     with open_store(settings.store) as store:
         assert ingest_file(store, write_csv(tmp_path / "ids.csv", HEADER, [*rows, *ZOE]), settings.ingest).ok
         started = utcnow()
-        identities, _, excluded = sg.load_match_input(store)
+        identities, _, excluded = match_runs.load_match_input(store)
         result = run_match(identities, MatchConfig.from_settings(None), excluded_customer_ids=excluded)
-        sg.save_match_result(store, result, "full", started, utcnow(), identities.get_column("identity_id"))
+        match_runs.save_match_result(
+            store, result, "full", started, utcnow(), identities.get_column("identity_id")
+        )
     return settings.store
 
 
