@@ -19,7 +19,14 @@ from compliance.erasure_run import (
 from compliance.filescan import forget_file_texts
 from compliance.interrupt import stop_on_interrupt
 from domain.settings import ComplianceSettings, IngestSettings, Settings
-from flows.common import explained, markdown_table, publish_requests, retry_when_busy, run_settings
+from flows.common import (
+    RequestsFailed,
+    explained,
+    markdown_table,
+    publish_requests,
+    retry_when_busy,
+    run_settings,
+)
 from store import compliance_requests as requests_sql
 from store import open_store
 
@@ -120,7 +127,7 @@ def anonymize_flow(
     _publish(summary)
     if summary["failed"]:
         ids = ", ".join(str(f["request_id"]) for f in summary["failed"])
-        raise RuntimeError(
+        raise RequestsFailed(
             f"anonymization request(s) {ids} failed: see `idres requests list --status failed`"
         )
     return summary

@@ -27,6 +27,14 @@ class StoreBusyFailure(Busy, RuntimeError):
     """A flow gave up because another process kept the store busy through every retry."""
 
 
+class StoreFailure(UserError, RuntimeError):
+    """A flow stopped on a broken store (disk full, permissions, a failed statement): said, with what to check."""
+
+
+class RequestsFailed(UserError, RuntimeError):
+    """A compliance run finished, but some requests failed (each recorded with its reason)."""
+
+
 class FlowInputError(UserError, ValueError):
     """A flow stopped on a user error (bad input, a locked customer, ...): what it was doing and what to do."""
 
@@ -71,7 +79,7 @@ def explain_failure(
             "(or stop it) and start this flow again."
         )
     if isinstance(error, StoreError):
-        return RuntimeError(
+        return StoreFailure(
             f"store error while {what} ({store}): {error}. Nothing was written (the transaction rolled "
             "back); retrying will not help until this is fixed: check disk space and permissions, and "
             "that `idres status` opens the store."

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from domain.errors import BadArgument
+from domain.errors import BadArgument, Unavailable
 from domain.settings import ScheduleSettings, Settings
 from flows.warm_server import server_environment
 
@@ -137,6 +137,10 @@ def _port_taken(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+class ServerStartError(Unavailable, RuntimeError):
+    """`idres serve` could not start its local Prefect server (the port is taken, or it did not come up)."""
+
+
 @contextmanager
 def local_prefect_server(port: int, log_file: Path, timeout_s: float = 120.0) -> Iterator[str]:
     """A Prefect server (API, UI and scheduler) on 127.0.0.1:`port` for the block; yields its API URL.
@@ -149,7 +153,7 @@ def local_prefect_server(port: int, log_file: Path, timeout_s: float = 120.0) ->
         yield api_url
         return
     if _port_taken(port):
-        raise RuntimeError(f"port {port} is taken by something that is not a Prefect server: pass --port")
+        raise ServerStartError(f"port {port} is taken by something that is not a Prefect server: pass --port")
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
@@ -168,7 +172,7 @@ def local_prefect_server(port: int, log_file: Path, timeout_s: float = 120.0) ->
         deadline = time.monotonic() + timeout_s
         while not _answers(api_url):
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Prefect server did not start on port {port}: see {log_file}")
+                raise ServerStartError(f"the Prefect server did not start on port {port}: see {log_file}")
             time.sleep(0.5)
         yield api_url
     finally:

@@ -11,7 +11,14 @@ from prefect.cache_policies import NO_CACHE
 
 from compliance.runner import add_export_outcome, export_request, new_export_summary, open_request_ids
 from domain.settings import ComplianceSettings, Settings
-from flows.common import explained, markdown_table, publish_requests, retry_when_busy, run_settings
+from flows.common import (
+    RequestsFailed,
+    explained,
+    markdown_table,
+    publish_requests,
+    retry_when_busy,
+    run_settings,
+)
 from store import open_store
 
 ACTOR = "export-flow"
@@ -73,5 +80,5 @@ def export_flow(
     _publish(summary)
     if summary["failed"]:
         ids = ", ".join(str(f["request_id"]) for f in summary["failed"])
-        raise RuntimeError(f"export request(s) {ids} failed: see `idres requests list --status failed`")
+        raise RequestsFailed(f"export request(s) {ids} failed: see `idres requests list --status failed`")
     return summary

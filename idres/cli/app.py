@@ -76,13 +76,5 @@ for name, group in (
 
 
 def main() -> None:
-    """Run `idres` here: bad configuration anywhere exits 2 with its message, no traceback."""
-    from domain.settings import SettingsError
-
-    try:
-        app()
-    except SettingsError as error:
-        from idres.output import err_console
-
-        err_console.print(f"error: {error}", markup=False, highlight=False)
-        raise SystemExit(2) from None
+    """Run `idres` in this process (errors are rendered by the root group, `IdresGroup.invoke`)."""
+    app()

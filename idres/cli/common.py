@@ -13,7 +13,8 @@ import polars as pl
 import typer
 from typer.core import TyperGroup
 
-from domain.settings import Settings, SettingsError, load_settings
+from domain.errors import ConfigurationError, Unavailable, UserError
+from domain.settings import Settings, load_settings
 from idres.output import OutputFormat, err_console, fail, set_quiet
 from store import Store, StoreError, open_store
 
@@ -52,10 +53,8 @@ class CliContext:
     def settings(self, store: Path | None = None) -> Settings:
         """The settings from env and config file, with `--store` on top; bad configuration exits 2."""
         if self._settings is None:
-            try:
-                self._settings = load_settings(store=self.store)
-            except SettingsError as error:
-                fail(str(error), code=2)
+            # a SettingsError is a ConfigurationError: the error handler says it, exit 2
+            self._settings = load_settings(store=self.store)
         if store is not None and store != self._settings.store:
             return self._settings.model_copy(update={"store": store})
         return self._settings
@@ -117,7 +116,7 @@ def _leaf_commands(group: Any) -> Iterator[Any]:
 
 
 class IdresGroup(TyperGroup):
-    """The root command group: every sub-command accepts `-q/--quiet`, whether it declares it or not."""
+    """The root command group: every sub-command accepts `-q/--quiet`; the one place errors are rendered."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -125,6 +124,13 @@ class IdresGroup(TyperGroup):
         for command in _leaf_commands(self):
             if all(param.name != "quiet" for param in command.params):
                 command.params.append(quiet)
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; a `UserError` is its message and exit code, anything else a bug (traceback)."""
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            fail(error.message, code=error.exit_code)
 
 
 def settings_for(ctx: typer.Context, store: Path | None = None) -> Settings:
@@ -139,8 +145,8 @@ def match_config_for(settings: Settings) -> Any:
 
     try:
         return MatchConfig.from_settings(settings.match)
-    except ConfigError as error:
-        fail(f"{config_file() or 'settings'}: [match]: {error}", code=2)
+    except ConfigError as error:  # the engine's message, with the file it came from
+        raise ConfigurationError(f"{config_file() or 'settings'}: [match]: {error}") from error
 
 
 def flow_settings(ctx: typer.Context, store: Path | None = None) -> Settings:
@@ -164,8 +170,8 @@ def store_session(ctx: typer.Context, store: Path | None, read_only: bool = Fals
             settings.store, read_only=read_only, busy_timeout_s=settings.store_busy_timeout_s
         ) as session:
             yield session
-    except StoreError as error:
-        fail(str(error))
+    except StoreError as error:  # a store that is missing, busy or broken is said with its statement
+        raise UserError(str(error)) from error
 
 
 def run_flow(
@@ -177,8 +183,9 @@ def run_flow(
 ) -> T:
     """Run `call` (a flow) on a warm Prefect API; Prefect trouble is retried once, then explained.
 
-    `failure` starts the error line (`ingest failed`); the flow's own errors exit with their message,
-    except those in `passthrough`, which are raised for the command to explain.
+    `failure` starts the error line (`ingest failed`) of the flow's user errors, except those in
+    `passthrough`, which are raised for the command to explain. Any other error is a bug in idres: it is
+    raised as it is, with its traceback.
     """
     from flows.runtime import PrefectUnavailable, is_prefect_failure, prefect_api
 
@@ -191,17 +198,23 @@ def run_flow(
         except passthrough:
             raise
         except PrefectUnavailable as error:
-            fail(f"{failure}: no Prefect server: {error}")
-        except Exception as error:  # the flow logged the details; people get one line and what to do
+            raise Unavailable(f"{failure}: no Prefect server: {error}") from error
+        # Not a catch-all: Prefect's own failures (httpx, its API errors) are retried once, then
+        # explained; a user error (the flow logged the details) gets the command's failure line;
+        # anything else is re-raised as it is, a bug with its traceback.
+        except Exception as error:
             if not is_prefect_failure(error):
-                fail(f"{failure}: {error}")
+                if isinstance(error, UserError | StoreError):
+                    code = error.exit_code if isinstance(error, UserError) else 1
+                    raise UserError(f"{failure}: {error}", exit_code=code) from error
+                raise
             if attempt == 2:
-                fail(
+                raise Unavailable(
                     f"{failure}: Prefect did not answer ({type(error).__name__}: {error}). Every store "
                     "write is one transaction, so the store is consistent: run the command again. If it "
                     "keeps failing, see the server log in <PREFECT_HOME>/idres-warm-server/server.log, set "
                     "PREFECT_API_URL to a running Prefect server, or IDRES_PREFECT__WARM_SERVER=false."
-                )
+                ) from error
             err_console.print(f"Prefect did not answer ({type(error).__name__}); trying once more")
     raise AssertionError("unreachable")
 

@@ -12,7 +12,6 @@ from idres.cli.merges import AgentOption as MergeAgentOption
 from idres.cli.merges import CommentOption as MergeCommentOption
 from idres.output import OutputFormat, console, emit, fail, say, table
 from review import customers
-from review.errors import ReviewError
 from store.identities import PROFILE_COLUMNS
 from store.views import record as record_view
 
@@ -152,10 +151,7 @@ def customer_merge(
 
     settings = settings_for(ctx, store)
     with store_session(ctx, store) as session:
-        try:
-            merge = merge_customers(session, customer_a, customer_b, agent, settings.review, comment)
-        except ReviewError as error:
-            fail(str(error))
+        merge = merge_customers(session, customer_a, customer_b, agent, settings.review, comment)
     emit(
         merge,
         fmt,
@@ -180,10 +176,7 @@ def customer_search(
     """Find identities of active customers by name, email, phone or handle, best match first."""
     region = settings_for(ctx, store).ingest.default_region
     with store_session(ctx, store, read_only=True) as session:
-        try:
-            rows = customers.search_identities(session, query, limit, default_region=region)
-        except ReviewError as error:
-            fail(str(error))
+        rows = customers.search_identities(session, query, limit, default_region=region)
     emit(
         rows,
         fmt,
@@ -233,10 +226,7 @@ def customer_lock(
 ) -> None:
     """Lock a customer: it is not suggested, merged, edited or split until unlocked."""
     with store_session(ctx, store) as session:
-        try:
-            result = customers.lock(session, customer_id, agent, reason)
-        except ReviewError as error:
-            fail(str(error))
+        result = customers.lock(session, customer_id, agent, reason)
 
     def render(r: dict[str, Any]) -> None:
         if r["redirected"]:
@@ -256,10 +246,7 @@ def customer_unlock(
 ) -> None:
     """Unlock a customer."""
     with store_session(ctx, store) as session:
-        try:
-            result = customers.unlock(session, customer_id, agent)
-        except ReviewError as error:
-            fail(str(error))
+        result = customers.unlock(session, customer_id, agent)
 
     def render(r: dict[str, Any]) -> None:
         if r["redirected"]:
@@ -309,10 +296,7 @@ def customer_edit(
     changes = {key: value for key, value in fields.items() if value is not None}
     region = settings_for(ctx, store).ingest.default_region
     with store_session(ctx, store) as session:
-        try:
-            result = customers.edit_profile(session, customer_id, agent, changes, default_region=region)
-        except ReviewError as error:
-            fail(str(error))
+        result = customers.edit_profile(session, customer_id, agent, changes, default_region=region)
 
     def render(r: dict[str, Any]) -> None:
         if r["unchanged"]:
@@ -343,10 +327,7 @@ def customer_comment(
 ) -> None:
     """Add a comment to a customer's activity log (or one of its conversations); `customer show` lists them."""
     with store_session(ctx, store) as session:
-        try:
-            comment_id = customers.add_comment(
-                session, agent, text, customer_id=customer_id, conversation_id=conversation
-            )
-        except ReviewError as error:
-            fail(str(error))
+        comment_id = customers.add_comment(
+            session, agent, text, customer_id=customer_id, conversation_id=conversation
+        )
     emit({"comment_id": comment_id}, fmt, lambda r: say(f"comment {r['comment_id']} added"))

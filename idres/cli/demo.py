@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.errors import Unavailable
 from domain.settings import DATA_DIR, Settings
 from idres.cli.common import StoreOption, flow_settings, is_quiet
-from idres.output import console, fail, table
+from idres.output import console, table
 from idres.progress import cli_progress
 from store import open_store
 
@@ -196,7 +197,7 @@ def demo(
             survivor = _review(settings)
             compliance_steps = _compliance(settings, survivor)
     except PrefectUnavailable as error:
-        fail(f"demo: no Prefect server: {error}")
+        raise Unavailable(f"demo: no Prefect server: {error}") from error
     next_steps = [
         f"store: {settings.store}",
         f"status: idres status --store {settings.store}",

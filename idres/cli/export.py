@@ -19,7 +19,7 @@ from idres.cli.requests import (
     queue_request,
     run_request_flow,
 )
-from idres.output import OutputFormat, console, fail
+from idres.output import OutputFormat, console
 
 group = typer.Typer(help="Data-access / portability requests and their bundles.", no_args_is_help=True)
 
@@ -64,16 +64,13 @@ def export_decrypt(
     ] = None,
 ) -> None:  # fmt: skip
     """Check a bundle's checksums and unpack it (decrypting it first when it is encrypted)."""
-    from exports import BundleError, extract_bundle, is_encrypted
+    from exports import extract_bundle, is_encrypted
 
     if passphrase is None and is_encrypted(bundle_file.read_bytes()[:16]):
         passphrase = settings_for(ctx).compliance.export_passphrase or typer.prompt(
             "passphrase", hide_input=True
         )
-    try:
-        manifest = extract_bundle(bundle_file, out, passphrase)
-    except BundleError as error:
-        fail(str(error))
+    manifest = extract_bundle(bundle_file, out, passphrase)
     console.print(
         f"request {manifest.get('request_id')}: {len(manifest['files']) + 1} files checked and written to {out}",
         highlight=False,

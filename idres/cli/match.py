@@ -10,6 +10,7 @@ import polars as pl
 import typer
 from rich.markup import escape
 
+from domain.errors import ConfigurationError
 from idres.cli.common import (
     FormatOption,
     StoreOption,
@@ -60,8 +61,8 @@ def match(
                 passthrough=(MatchConfigurationError,),
                 quiet=is_quiet(ctx),
             )
-    except MatchConfigurationError as error:
-        fail(f"{config_file() or 'settings'}: {error}", code=2)
+    except MatchConfigurationError as error:  # named with the file it came from
+        raise ConfigurationError(f"{config_file() or 'settings'}: {error}") from error
     for warning in summary.get("warnings", []):  # loud: on stderr, even with --quiet
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     emit(summary, fmt, _render_match)

@@ -15,8 +15,7 @@ from idres.cli.common import (
     settings_for,
     store_session,
 )
-from idres.output import OutputFormat, console, emit, fail, table
-from review.errors import ReviewError
+from idres.output import OutputFormat, console, emit, table
 
 group = typer.Typer(
     help="Merges of customers: apply the approved ones, undo one, list them.", no_args_is_help=True
@@ -82,10 +81,7 @@ def merges_undo(
 
     settings = settings_for(ctx, store)
     with store_session(ctx, store) as session:
-        try:
-            report = undo_merge(session, merge_id, agent, comment, settings.review)
-        except ReviewError as error:
-            fail(str(error))
+        report = undo_merge(session, merge_id, agent, comment, settings.review)
     emit(
         report,
         fmt,

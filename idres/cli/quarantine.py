@@ -67,13 +67,10 @@ def quarantine_export(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Write quarantined rows with their own column names, to fix and then `quarantine retry --from FILE`."""
-    from ingest.retry import QuarantineError, export_quarantine
+    from ingest.retry import export_quarantine
 
     with store_session(ctx, store) as session:
-        try:
-            files = export_quarantine(session, out, agent, batch)
-        except QuarantineError as error:
-            fail(str(error))
+        files = export_quarantine(session, out, agent, batch)
     emit(
         [str(path) for path in files],
         fmt,
@@ -106,25 +103,22 @@ def quarantine_retry(
     fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Run quarantined rows through ingest again (after a configuration fix, or as edited); audited."""
-    from ingest.retry import QuarantineError, retry_quarantine
+    from ingest.retry import retry_quarantine
     from review.merging import profile_rebuilder
 
     if edited is None and batch is None and not ids:
         fail("say which rows: --batch N, --id ID (repeatable), or --from FILE (an edited export)")
     settings = settings_for(ctx, store)
     with store_session(ctx, store) as session:
-        try:
-            results = retry_quarantine(
-                session,
-                settings.ingest,
-                agent,
-                batch_id=batch,
-                quarantine_ids=ids,
-                edited=edited,
-                rebuild_profiles=profile_rebuilder(settings.review),
-            )
-        except QuarantineError as error:
-            fail(str(error))
+        results = retry_quarantine(
+            session,
+            settings.ingest,
+            agent,
+            batch_id=batch,
+            quarantine_ids=ids,
+            edited=edited,
+            rebuild_profiles=profile_rebuilder(settings.review),
+        )
     data = [result.to_dict() for result in results]
     emit(data, fmt, _render_retry)
     if any(item["error"] or (item["report"] and item["report"]["rows_quarantined"]) for item in data):

@@ -83,30 +83,26 @@ def queue_request(
 ) -> None:
 
     from compliance.requests import candidates_of, confirm_request, request_anonymization, request_export
-    from review.errors import ReviewError
 
     settings = settings_for(ctx, store)
     queue: Callable[..., dict[str, Any]] = request_export if kind == "export" else request_anonymization
     with store_session(ctx, store) as session:
-        try:
-            request = queue(
-                session, requested_by, customer_id=customer, email=email, phone=phone, reason=reason,
-                default_region=settings.ingest.default_region, review_threshold=settings.match.review_threshold,
-                customer_ids=_ids(customers), confirm_all=yes,
-            )  # fmt: skip
-            if request["status"] == "needs_confirmation" and fmt == OutputFormat.text:
-                candidates = candidates_of(session, request)
-                _print_candidates(request, candidates)
-                if sys.stdin.isatty():
-                    everyone = ",".join(str(c["customer_id"]) for c in candidates)
-                    answer = typer.prompt("customers the request covers (ids, or 'none' to decide later)",
-                                          default=everyone)  # fmt: skip
-                    if answer.strip().lower() != "none":
-                        request = confirm_request(
-                            session, request["request_id"], _ids(answer) or [], requested_by
-                        )
-        except ReviewError as error:
-            fail(str(error))
+        request = queue(
+            session, requested_by, customer_id=customer, email=email, phone=phone, reason=reason,
+            default_region=settings.ingest.default_region, review_threshold=settings.match.review_threshold,
+            customer_ids=_ids(customers), confirm_all=yes,
+        )  # fmt: skip
+        if request["status"] == "needs_confirmation" and fmt == OutputFormat.text:
+            candidates = candidates_of(session, request)
+            _print_candidates(request, candidates)
+            if sys.stdin.isatty():
+                everyone = ",".join(str(c["customer_id"]) for c in candidates)
+                answer = typer.prompt("customers the request covers (ids, or 'none' to decide later)",
+                                      default=everyone)  # fmt: skip
+                if answer.strip().lower() != "none":
+                    request = confirm_request(
+                        session, request["request_id"], _ids(answer) or [], requested_by
+                    )
     if request["status"] == "needs_confirmation":
         emit(request, fmt, lambda r: console.print(
             f"request {r['request_id']} waits for a confirmation: `idres requests confirm {r['request_id']} "
@@ -203,13 +199,9 @@ def requests_list(
 ) -> None:
     """Export and anonymization requests with their status and due date, newest first."""
     from compliance.requests import list_requests
-    from review.errors import ReviewError
 
     with store_session(ctx, store, read_only=True) as session:
-        try:
-            rows = list_requests(session, kind=kind, status=status, search=search, overdue=overdue)
-        except ReviewError as error:
-            fail(str(error))
+        rows = list_requests(session, kind=kind, status=status, search=search, overdue=overdue)
     emit(rows, fmt, lambda data: console.print(table("Requests", REQUEST_COLUMNS, [
         [r["request_id"], r["kind"], r["status"],
          ", ".join(map(str, r.get("customer_ids") or ([r["customer_id"]] if r["customer_id"] else []))),
@@ -257,13 +249,9 @@ def requests_confirm(
 ) -> None:
     """Confirm which candidate customers a person's request covers; it is then queued as one."""
     from compliance.requests import confirm_request
-    from review.errors import ReviewError
 
     with store_session(ctx, store) as session:
-        try:
-            request = confirm_request(session, request_id, _ids(customers) or [], confirmed_by)
-        except ReviewError as error:
-            fail(str(error))
+        request = confirm_request(session, request_id, _ids(customers) or [], confirmed_by)
     emit(request, fmt, lambda r: console.print(
         f"request {r['request_id']} confirmed for customers {', '.join(map(str, r['customer_ids']))}: "
         f"{r['status']}", highlight=False))  # fmt: skip

@@ -79,38 +79,31 @@ def _serve(deployments: list[Any], limit: int, port: int, log_file: Path) -> Non
         prefect.serve(*deployments, limit=limit)
         return
     home = Path(get_current_settings().home)
-    try:
-        with local_prefect_server(port, log_file) as api_url, temporary_settings({PREFECT_API_URL: api_url}):
-            console.print(
-                f"Prefect UI: {api_url.removesuffix('/api')} (server log: {log_file}); Ctrl-C stops both",
-                highlight=False,
-            )
-            record_serve_server(home, api_url)  # other idres commands run their flows on it meanwhile
-            try:
-                prefect.serve(*deployments, limit=limit)
-            finally:
-                forget_serve_server(home)
-    except RuntimeError as error:
-        fail(str(error))
+    with local_prefect_server(port, log_file) as api_url, temporary_settings({PREFECT_API_URL: api_url}):
+        console.print(
+            f"Prefect UI: {api_url.removesuffix('/api')} (server log: {log_file}); Ctrl-C stops both",
+            highlight=False,
+        )
+        record_serve_server(home, api_url)  # other idres commands run their flows on it meanwhile
+        try:
+            prefect.serve(*deployments, limit=limit)
+        finally:
+            forget_serve_server(home)
 
 
 def _run_once(ctx: typer.Context, name: str, settings: Settings, fmt: OutputFormat) -> None:
     from flows.deployments import SCHEDULED, scheduled_flow
 
-    try:
-        specs = list(SCHEDULED) if name.strip().lower() == "all" else [scheduled_flow(name)]
-    except ValueError as error:
-        fail(str(error), code=2)
+    specs = (
+        list(SCHEDULED) if name.strip().lower() == "all" else [scheduled_flow(name)]
+    )  # UnknownFlow: exit 2
     results: dict[str, Any] = {}
     store = str(settings.store)
     with cli_progress(
         "idres serve --once", enabled=not is_quiet(ctx) and fmt == OutputFormat.text
     ) as progress:
         for spec in specs:
-            try:
-                flow = spec.load()
-            except (ImportError, AttributeError) as error:
-                fail(f"flow {spec.flow_name} is not available ({spec.module}.{spec.function}): {error}")
+            flow = spec.load()  # a flow module that does not import is a bug: its traceback, not a message
             progress.phase(spec.flow_name)
             results[spec.flow_name] = run_flow(
                 f"{spec.flow_name} failed",

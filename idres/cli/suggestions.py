@@ -17,7 +17,6 @@ from idres.cli.common import (
 )
 from idres.output import OutputFormat, console, emit, fail, say, table
 from review import decisions
-from review.errors import ReviewError
 from store.views import exports
 from store.views import review as review_view
 
@@ -177,16 +176,13 @@ def suggestions_approve(
     if suggestion_id is not None and (band or channel):
         fail("--band and --channel filter bulk approval; use them with --min-probability", code=2)
     with store_session(ctx, store) as session:
-        try:
-            if suggestion_id is not None:
-                result: Any = decisions.approve(session, suggestion_id, agent, comment)
-            else:
-                assert min_probability is not None
-                result = decisions.bulk_approve(
-                    session, agent, min_probability, band=band, channel=channel, comment=comment
-                )
-        except ReviewError as error:
-            fail(str(error))
+        if suggestion_id is not None:
+            result: Any = decisions.approve(session, suggestion_id, agent, comment)
+        else:
+            assert min_probability is not None
+            result = decisions.bulk_approve(
+                session, agent, min_probability, band=band, channel=channel, comment=comment
+            )
     emit(result, fmt, _render_decision if suggestion_id is not None else _render_bulk)
 
 
@@ -201,10 +197,7 @@ def suggestions_reject(
 ) -> None:
     """Reject a suggestion: the two customers are different people, and will never be merged."""
     with store_session(ctx, store) as session:
-        try:
-            result = decisions.reject(session, suggestion_id, agent, comment)
-        except ReviewError as error:
-            fail(str(error))
+        result = decisions.reject(session, suggestion_id, agent, comment)
     emit(result, fmt, _render_decision)
 
 
@@ -267,10 +260,7 @@ def suggestions_decide(
 
     settings = settings_for(ctx, store)
     with store_session(ctx, store) as session:
-        try:
-            report = decide_file(session, file, agent, settings.review, merge_unsuggested)
-        except ReviewError as error:
-            fail(str(error))
+        report = decide_file(session, file, agent, settings.review, merge_unsuggested)
     emit(report, fmt, _render_file)
     if report["not applied"]:
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from domain.errors import BadArgument
 from idres.cli.common import FormatOption, StoreOption, store_session
 from idres.output import OutputFormat, console, emit, fail, table
 from store import users as store_users
@@ -35,7 +36,7 @@ def users_add(
     store: StoreOption = None,
 ) -> None:
     """Create an account; the password is asked twice (or read from stdin) and stored as an argon2 hash."""
-    from web.auth import check_password_rules, hash_password
+    from web.auth import PasswordRuleError, check_password_rules, hash_password
 
     if role not in store_users.ROLES:
         fail(f"role must be one of {', '.join(store_users.ROLES)}, got {role!r}", code=2)
@@ -44,13 +45,10 @@ def users_add(
     password = _read_password(password_stdin)
     try:
         check_password_rules(password)
-    except ValueError as error:
-        fail(str(error), code=2)
+    except PasswordRuleError as error:  # a usage error here: exit 2
+        raise BadArgument(str(error)) from error
     with store_session(ctx, store) as session:
-        try:
-            store_users.add_user(session, name, role, hash_password(password), created_by="cli")
-        except ValueError as error:
-            fail(str(error))
+        store_users.add_user(session, name, role, hash_password(password), created_by="cli")
     console.print(f"user {name} added with role {role}", highlight=False)
 
 
@@ -81,10 +79,7 @@ def users_disable(
 ) -> None:
     """Disable an account: it can no longer log in, and its open sessions end at once."""
     with store_session(ctx, store) as session:
-        try:
-            store_users.disable_user(session, name, actor="cli")
-        except ValueError as error:
-            fail(str(error))
+        store_users.disable_user(session, name, actor="cli")
     console.print(f"user {name} disabled", highlight=False)
 
 
@@ -103,7 +98,7 @@ def users_set(
     store: StoreOption = None,
 ) -> None:
     """Change an account's role, re-enable it or reset its password (audited)."""
-    from web.auth import check_password_rules, hash_password
+    from web.auth import PasswordRuleError, check_password_rules, hash_password
 
     if role is None and not enable and not reset_password:
         fail("say what to change: --role, --enable or --reset-password", code=2)
@@ -112,15 +107,12 @@ def users_set(
         password = _read_password(password_stdin)
         try:
             check_password_rules(password)
-        except ValueError as error:
-            fail(str(error), code=2)
+        except PasswordRuleError as error:  # a usage error here: exit 2
+            raise BadArgument(str(error)) from error
         password_hash = hash_password(password)
     with store_session(ctx, store) as session:
-        try:
-            store_users.update_user(session, name, "cli", role=role, enabled=True if enable else None,
-                                    password_hash=password_hash)  # fmt: skip
-        except ValueError as error:
-            fail(str(error))
+        store_users.update_user(session, name, "cli", role=role, enabled=True if enable else None,
+                                password_hash=password_hash)  # fmt: skip
     done = [
         f"role {role}" if role else "",
         "enabled" if enable else "",

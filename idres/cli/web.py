@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
+from domain.errors import UserError
 from idres.cli.common import StoreOption, settings_for
-from idres.output import console, fail
+from idres.output import console
 from store import StoreError
 
 
@@ -25,10 +26,8 @@ def web(
     settings = settings_for(ctx, store)
     try:
         application = create_app(settings)
-    except (
-        StoreError
-    ) as error:  # the store is busy for longer than the wait, or unreadable; a bug shows its traceback
-        fail(f"could not start the web page: {error}")
+    except StoreError as error:  # busy for longer than the wait, or unreadable (a bug shows its traceback)
+        raise UserError(f"could not start the web page: {error}") from error
     console.print(
         f"idres web on http://{host or settings.web.host}:{port or settings.web.port} (store {settings.store})",
         highlight=False,

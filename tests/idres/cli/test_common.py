@@ -16,7 +16,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from domain.errors import BadArgument, Unavailable, UserError
 from domain.settings import Settings, load_settings
+from flows.common import FlowInputError
+from flows.warm_server import WarmServerError
 from idres.cli import common
 from idres.cli.app import app
 from tests.helpers import write_csv
@@ -134,25 +137,65 @@ def test_prefect_trouble_is_retried_once(monkeypatch: pytest.MonkeyPatch, capsys
     assert common.run_flow("ingest failed", Settings(), flaky) == "done"
     assert len(calls) == 2
 
+    def warm_server_gone() -> str:  # a user error too (Unavailable), but Prefect's: retried all the same
+        calls.append(1)
+        if len(calls) == 3:
+            raise WarmServerError("the warm Prefect server stopped answering")
+        return "done"
+
+    assert common.run_flow("ingest failed", Settings(), warm_server_gone) == "done"
+    assert len(calls) == 4
+
 
 def test_prefect_trouble_that_persists_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("flows.runtime.prefect_api", _no_prefect)
-    messages: list[str] = []
-    monkeypatch.setattr(common, "fail", lambda message, code=1: messages.append(message) or sys.exit(code))
 
     def broken() -> None:
         raise RuntimeError("flow crashed") from httpx.ReadTimeout("timed out")
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(Unavailable) as unavailable:
         common.run_flow("match failed", Settings(), broken)
-    assert "Prefect did not answer" in messages[0] and "PREFECT_API_URL" in messages[0]
+    assert "Prefect did not answer" in str(unavailable.value) and "PREFECT_API_URL" in str(unavailable.value)
+    calls: list[int] = []
 
     def own_error() -> None:
-        raise ValueError("bad input while loading x.csv")
+        calls.append(1)
+        raise FlowInputError("bad input while loading x.csv", exit_code=2)
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(UserError) as said:
         common.run_flow("ingest failed", Settings(), own_error)
-    assert messages[1] == "ingest failed: bad input while loading x.csv"  # not retried, not re-worded
+    assert str(said.value) == "ingest failed: bad input while loading x.csv"  # not retried, not re-worded
+    assert said.value.exit_code == 2 and calls == [1]
+
+
+def test_a_bug_in_a_flow_keeps_its_type_and_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("flows.runtime.prefect_api", _no_prefect)
+
+    def bug() -> None:
+        raise KeyError("survivor_id")  # was reported as "ingest failed: 'survivor_id'", like bad input
+
+    with pytest.raises(KeyError):
+        common.run_flow("ingest failed", Settings(), bug)
+
+
+def test_user_errors_are_messages_with_their_exit_code_and_bugs_raise(
+    review_queue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise BadArgument("that suggestion cannot be approved that way")
+
+    monkeypatch.setattr("review.decisions.approve", refused)
+    result = runner.invoke(app, ["suggestions", "approve", "1", "--agent", "a", "--store", str(review_queue)])
+    assert (result.exit_code == 2 and result.exception is None) or isinstance(result.exception, SystemExit)
+    assert "error: that suggestion cannot be approved that way" in result.stderr
+
+    def bug(*args: Any, **kwargs: Any) -> None:
+        raise TypeError("approve() got an unexpected keyword argument")
+
+    monkeypatch.setattr("review.decisions.approve", bug)
+    result = runner.invoke(app, ["suggestions", "approve", "1", "--agent", "a", "--store", str(review_queue)])
+    assert isinstance(result.exception, TypeError) and result.exit_code == 1
+    assert "error:" not in result.stderr  # not dressed as a message: Typer prints the traceback
 
 
 def test_settings_are_read_once_per_invocation(review_queue: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -76,3 +77,27 @@ def test_merges_apply_runs_the_flow(world_path: Path, prefect_harness: None) -> 
     assert result.exit_code == 0 and json.loads(result.stdout)["merges_applied"] == 0
     with open_store(world_path) as store:
         assert store.scalar("SELECT applied_by FROM merges WHERE merge_id = 1") == "ops"
+
+
+@pytest.mark.slow
+def test_the_flow_runs_on_the_settings_the_command_resolved(
+    world_path: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import domain.settings
+    import flows.common
+    from idres.cli import common
+
+    reads: list[object] = []
+
+    def counting(**overrides: Any) -> Settings:
+        reads.append(overrides)
+        return domain.settings.load_settings(**overrides)
+
+    monkeypatch.setattr(common, "load_settings", counting)
+    monkeypatch.setattr(flows.common, "load_settings", counting)
+    with open_store(world_path) as store:
+        approve(store, 1, 2)
+    code, out = run(world_path, "merges", "apply", "--agent", "ops")
+    assert code == 0, out
+    assert "1 merges applied" in out
+    assert len(reads) == 1  # the command's; the flow got them passed in instead of reading them again

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from compliance.requests import request_export
 from compliance.runner import run_exports
 from domain.settings import Settings
+from idres.cli.app import app
 from store import open_store
 from tests.compliance.builders import ALICE_EMAIL, compliance_settings, people_store
 from tests.idres.cli.invoke import invoke
@@ -100,3 +102,16 @@ def test_a_person_in_several_customers_is_shown_with_why_and_confirmed(people: P
     assert direct["status"] == "pending" and direct["customer_ids"] == [1, 3]
     listed = invoke(["requests", "list", "--search", "#3", "--store", str(people)])
     assert "1, 3" in listed
+
+
+@pytest.mark.slow
+def test_a_failed_request_is_said_not_shown_as_a_bug(
+    people: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
+) -> None:
+    blocked = tmp_path / "exports"
+    blocked.write_text("a file where the export folder should be", encoding="utf-8")
+    monkeypatch.setenv("IDRES_COMPLIANCE__EXPORT_DIR", str(blocked))
+    invoke(["export", "request", "--customer", "1", "--requested-by", "dpo", "--store", str(people)])
+    result = CliRunner().invoke(app, ["export", "run", "--store", str(people)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # a message, not a bug
+    assert "error: export run failed: export request(s) 1 failed" in " ".join(result.stderr.split())
