@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import polars as pl
@@ -217,11 +216,11 @@ def test_other_region_and_bad_arguments() -> None:
     assert generate(0).identities.is_empty()
 
 
-def test_ten_thousand_identities_are_quick() -> None:
-    started = time.perf_counter()
+def test_ten_thousand_identities_have_one_truth_row_each() -> None:
+    # Generation speed is a benchmark figure (bench/ingest_bench.py generates its data), not a timed test.
     data = generate(10_000, seed=1)
-    assert time.perf_counter() - started < 10  # ~0.5 s on an idle 2-core machine
     assert data.truth.height == 10_000
+    assert data.truth.select("channel", "external_id").n_unique() == 10_000
 
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
