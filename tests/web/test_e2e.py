@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -71,6 +72,14 @@ def _log_in(page, name: str, lands_on: str = "/queue") -> None:  # type: ignore[
     page.wait_for_url(f"**{lands_on}")
 
 
+def _top_pending_suggestion(store: Any) -> tuple[Any, ...]:
+    """The suggestion the queue shows first: (suggestion_id, customer_id_l, customer_id_r)."""
+    return store.rows(
+        "SELECT suggestion_id, customer_id_l, customer_id_r FROM suggestions WHERE status = 'pending' "
+        "AND NOT related_only ORDER BY probability DESC, suggestion_id LIMIT 1"
+    )[0]
+
+
 def _flash(page) -> str:  # type: ignore[no-untyped-def]
     return page.locator(".flash").first.inner_text()
 
@@ -79,10 +88,7 @@ def test_agent_and_compliance_work_in_a_browser(browser_page, web_settings: Sett
     page = browser_page
     SHOTS.mkdir(parents=True, exist_ok=True)
     with open_store(web_settings.store) as store:
-        top = store.rows(
-            "SELECT suggestion_id, customer_id_l, customer_id_r FROM suggestions WHERE status = 'pending' "
-            "AND NOT related_only ORDER BY probability DESC, suggestion_id LIMIT 1"
-        )[0]
+        top = _top_pending_suggestion(store)
     # log in (the queue asks for it first) and approve the first suggestion with the keyboard
     _log_in(page, "alice")
     assert page.locator("li.suggestion").count() >= 1
@@ -179,10 +185,7 @@ def test_merge_now_undo_and_requests_page_in_a_browser(browser_page, web_setting
     page = browser_page
     SHOTS.mkdir(parents=True, exist_ok=True)
     with open_store(web_settings.store) as store:
-        top = store.rows(
-            "SELECT suggestion_id, customer_id_l, customer_id_r FROM suggestions WHERE status = 'pending' "
-            "AND NOT related_only ORDER BY probability DESC, suggestion_id LIMIT 1"
-        )[0]
+        top = _top_pending_suggestion(store)
         email = store.scalar(
             "SELECT email FROM identities WHERE email_valid AND customer_id NOT IN (?, ?) ORDER BY identity_id LIMIT 1",
             [top["customer_id_l"], top["customer_id_r"]],
