@@ -10,9 +10,12 @@ export UV_LINK_MODE ?= copy
 setup: .venv/.synced
 
 # uv installs the locked dependencies (uv.lock); it is bootstrapped from PyPI when missing.
-.venv/.synced: pyproject.toml uv.lock
+# --compile-bytecode: the .pyc files are written at install time, so no command compiles the
+# dependencies' sources when it starts (with PYTHONDONTWRITEBYTECODE set, every process did: about
+# 24 of a cold command's 62 s went to `compile`, found with cProfile; see bench/cli_bench.py).
+.venv/.synced: pyproject.toml uv.lock Makefile
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 demo: setup
