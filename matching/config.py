@@ -315,6 +315,9 @@ def default_blocking_rules() -> list[BlockingRuleSpec]:
         _r("first_name_birth_date", "canonical(first_name_key)", "birth_date_norm"),
         # the one rule that does not read the first name: EM learns first-name m from its pairs
         _r("last_name_birth_date", "last_name_key", "birth_date_norm"),
+        # neither name: a record whose first and last name both carry a typo (or are swapped
+        # with a typo) still shares its date of birth and town
+        _r("birth_date_city", "birth_date_norm", "city_norm"),
         _r("full_name", "sorted(first_name_key, last_name_key)", **name_cap),
         _r("name_handle", any_of=handle_keys, min_key_length=5, **name_cap,
            exclude_comparisons=["name_handle"]),

@@ -17,7 +17,14 @@ from matching.config import ConfigError, MatchConfig
 from matching.frequency import Frame, build_frame
 from matching.learning import LabelFit, learn_from_labels, stored_levels
 from matching.linking import comparable_pairs, cross_source, source_codes
-from matching.model import ModelParameters, estimate_u, fit, match_weights, probability
+from matching.model import (
+    ModelParameters,
+    estimate_u,
+    fit,
+    identifier_scale,
+    match_weights,
+    probability,
+)
 from matching.phones import with_national_digits
 from matching.suggestions import build_suggestions
 
@@ -399,7 +406,11 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     if trained:
         link_only = config.link_type == "link_only"
         source = source_codes(frame.df, config) if link_only else None
-        model.lambda_ = solve_prior(total, comparable_pairs(frame.customer, source, link_only), model.lambda_)
+        all_pairs = comparable_pairs(frame.customer, source, link_only)
+        model.lambda_ = solve_prior(total, all_pairs, model.lambda_)
+        model = identifier_scale(model, config, rule_pairs(cand, config))
+        fields, total = match_weights(levels, model.comparisons, 0.5)
+        model.lambda_ = solve_prior(total, all_pairs, model.lambda_)
     timings["model"] = time.perf_counter() - t
     t = time.perf_counter()
     learned = learn(prepared, model)
@@ -436,6 +447,13 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     timings["suggestions"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - prepared.started
     return MatchResult(pairs, suggestions, cand.rule_counts, model, timings, notes, shared_values)
+
+
+def rule_pairs(cand: Candidates, config: MatchConfig) -> dict[str, float]:
+    """Pairs each blocking rule found (a pair found by two rules counts in both)."""
+    names = [r.name for r in config.active_rules()]
+    counts = cand.by_rule.group_by("rule").len()
+    return {names[int(r)]: float(n) for r, n in counts.iter_rows()}
 
 
 def learning_note(summary: dict[str, Any]) -> str:

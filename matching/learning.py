@@ -26,7 +26,7 @@ With no labels, nothing changes: every shift is 0.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -95,8 +95,7 @@ def empty_labels() -> pl.DataFrame:
 
 def _base_weights(params: ComparisonParams) -> np.ndarray:
     """log2(m/u) per level without any label shift."""
-    plain = ComparisonParams(params.name, params.levels, params.m, params.u, params.neutral, params.tf_level)
-    return plain.log2_bf()
+    return replace(params, shift=[]).log2_bf()
 
 
 def _monotone_nonincreasing(values: np.ndarray) -> np.ndarray:
@@ -189,7 +188,7 @@ def learn_from_labels(
     """Fit per-level weight shifts and a prior shift to labelled pairs (their comparison levels)."""
     y = np.asarray(is_match, dtype=np.float64)
     weight = np.asarray(weight, dtype=np.float64)
-    plain = [ComparisonParams(p.name, p.levels, p.m, p.u, p.neutral, p.tf_level) for p in params]
+    plain = [replace(p, shift=[]) for p in params]
     n = len(y)
     if n == 0:
         return LabelFit(plain, 0.0, 0, 0, 0, 0)
@@ -237,12 +236,9 @@ def learn_from_labels(
     p_y = np.where(y == 1, fitted, 1 - fitted)
     contradicted = p_y < CONTRADICTED_P
     shifted = [
-        ComparisonParams(
-            p.name, p.levels, p.m, p.u, p.neutral, p.tf_level,
-            theta[offsets[c] : offsets[c] + len(p.levels)].round(6).tolist(),
-        )
+        replace(p, shift=theta[offsets[c] : offsets[c] + len(p.levels)].round(6).tolist())
         for c, p in enumerate(plain)
-    ]  # fmt: skip
+    ]
     before = 1.0 / (1.0 + np.exp2(-np.clip(base_bits, -200, 200)))
     return LabelFit(
         shifted,

@@ -20,13 +20,14 @@ the prior (`ModelParameters.prior_shift`), fitted after EM; EM itself never sees
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from matching.comparisons import Levels
+from matching.config import MatchConfig
 
 
 @dataclass
@@ -42,6 +43,9 @@ class ComparisonParams:
     # per level, bits added to log2(m/u) by learning from agents' decisions (matching/learning.py);
     # empty: no labels (the unsupervised model)
     shift: list[float] = field(default_factory=list)
+    # the term-frequency u of the exact level times this: the share of exact agreements that are
+    # not matches (see engine.identifier_scale); 1.0 = the plain term frequency
+    tf_scale: float = 1.0
 
     def shifts(self) -> np.ndarray:
         """The label shift per level (zeros without labels)."""
@@ -219,16 +223,14 @@ def monotone(params: ComparisonParams) -> ComparisonParams:
         m[last] = u[last]
         rest = [i for i in idx if i != last]
         m[rest] += excess * m[rest] / max(m[rest].sum(), 1e-300)
-    return ComparisonParams(
-        params.name, params.levels, m.tolist(), params.u, params.neutral, params.tf_level, params.shift
-    )
+    return replace(params, m=m.tolist())
 
 
-def _log_u(lv: Levels, u: np.ndarray) -> np.ndarray:
+def _log_u(lv: Levels, u: np.ndarray, tf_scale: float = 1.0) -> np.ndarray:
     logu = np.log(np.maximum(u, 1e-12))[lv.levels].astype(np.float32)
     if lv.tf is not None:  # term-frequency u wherever the comparison supplied one
         hit = ~np.isnan(lv.tf)
-        logu[hit] = np.log(np.maximum(lv.tf[hit], 1e-12))
+        logu[hit] = np.log(np.maximum(lv.tf[hit] * tf_scale, 1e-12))
     return logu
 
 
@@ -238,7 +240,7 @@ def log_bayes_factors(levels: list[Levels], params: list[ComparisonParams]) -> n
     for c, (lv, p) in enumerate(zip(levels, params, strict=True)):
         m, u = np.asarray(p.m), np.asarray(p.u)
         logm = (np.log(np.maximum(m, 1e-12)) + p.shifts() * np.log(2.0))[lv.levels]
-        out[c] = np.where(np.asarray(p.neutral)[lv.levels], 0.0, logm - _log_u(lv, u))
+        out[c] = np.where(np.asarray(p.neutral)[lv.levels], 0.0, logm - _log_u(lv, u, p.tf_scale))
     return out
 
 
@@ -259,7 +261,7 @@ def fit(
     # the u side of every pair's log-likelihood ratio is fixed during EM: sum it once
     sum_logu = np.zeros(len(rule))
     for c, (lv, p) in enumerate(zip(levels, u_params, strict=True)):
-        sum_logu += np.where(active[c], _log_u(lv, np.asarray(p.u)), 0.0)
+        sum_logu += np.where(active[c], _log_u(lv, np.asarray(p.u), p.tf_scale), 0.0)
     # the m side depends only on the comparison pattern (levels + rule): a few thousand distinct
     codes = np.where(active, lv_arr, -1) + 1  # 0 = not counted
     key = rule.astype(np.int64)
@@ -308,10 +310,7 @@ def fit(
         if change < tolerance:
             converged = True
             break
-    out = [
-        monotone(ComparisonParams(p.name, p.levels, mc.tolist(), p.u, p.neutral, p.tf_level))
-        for p, mc in zip(u_params, m, strict=True)
-    ]
+    out = [monotone(replace(p, m=mc.tolist(), shift=[])) for p, mc in zip(u_params, m, strict=True)]
     return out, lam, iterations, converged
 
 
@@ -329,3 +328,42 @@ def match_weights(
 def probability(match_weight: np.ndarray) -> np.ndarray:
     """2^w / (1 + 2^w), computed stably."""
     return 1.0 / (1.0 + np.exp2(-np.clip(match_weight, -200, 200)))
+
+
+def identifier_rules(config: MatchConfig) -> dict[str, str]:
+    """comparison name -> the blocking rule on its column alone (every exact agreement is its pair)."""
+    by_column: dict[str, str] = {}
+    for rule in config.active_rules():
+        if rule.on and len(rule.on) == 1 and rule.columns() == {rule.on[0]} and not rule.different_source:
+            by_column.setdefault(rule.on[0], rule.name)
+    return {
+        c.name: by_column[c.column]
+        for c in config.active_comparisons()
+        if c.term_frequency and c.column in by_column
+    }
+
+
+def identifier_scale(model: ModelParameters, config: MatchConfig, pairs: dict[str, float]) -> ModelParameters:
+    """The u of an exact identifier agreement from its blocking rule's EM stratum, not from value frequencies.
+
+    A value's frequency counts every customer holding it, and before matching the customers
+    holding one phone or email are mostly one person with several identities: the term frequency
+    takes the pair itself for chance agreement (a value held by 2 customers weighs as if two
+    strangers shared it). Where a blocking rule is the column alone, its pairs are the pairs
+    agreeing on the column, and EM estimates the share of them that match from the other
+    fields (`rule_lambdas`, the column itself left out). The term-frequency u is scaled by the
+    share that do not match, add-one smoothed (one pseudo non-match among the rule's pairs).
+    """
+    rules = identifier_rules(config)
+    comps = []
+    for c in model.comparisons:
+        rule = rules.get(c.name)
+        if rule is None or c.tf_level is None or rule not in model.rule_lambdas:
+            comps.append(c)
+            continue
+        n = pairs.get(rule, 0.0)
+        scale = float(min(1.0, (n * (1.0 - model.rule_lambdas[rule]) + U_PSEUDO) / (n + U_PSEUDO)))
+        u = list(c.u)
+        u[c.tf_level] = c.u[c.tf_level] * scale / c.tf_scale
+        comps.append(replace(c, u=u, tf_scale=scale))
+    return replace(model, comparisons=comps)

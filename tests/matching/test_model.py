@@ -98,3 +98,47 @@ def test_a_comparison_no_stratum_counts_keeps_its_prior_shape() -> None:
     m = params[0].m
     # excluded everywhere: m is the prior (strongest level likeliest), not uniform
     assert m[1] > m[2] > m[3] > 0
+
+
+def _phone_people() -> pl.DataFrame:
+    """A population where nearly every phone shared by two customers is one person's two identities."""
+    rows, _ = labelled(200)
+    letters, vowels = "bcdfgklmnprstv", "aeiou"
+    for p in range(30):  # an sms and a whatsapp identity each: the same phone, the same name
+        last = "".join(letters[(p * 7 + k) % 14] + vowels[(p + k) % 5] for k in range(4))
+        base = {"first_name_norm": "ruth", "last_name_norm": last, "phone_e164": f"+44780{p:07d}"}
+        rows.append({**base, "identity_id": 5000 + 2 * p, "customer_id": 5000 + 2 * p, "channel": "sms"})
+        rows.append({**base, "identity_id": 5001 + 2 * p, "customer_id": 5001 + 2 * p, "channel": "whatsapp"})
+    # two identities with nothing but one phone, and a household: one phone, two different people
+    rows.append({"identity_id": 9000, "customer_id": 9000, "phone_e164": "+44799000001", "channel": "sms"})
+    rows.append({"identity_id": 9001, "customer_id": 9001, "phone_e164": "+44799000001", "channel": "phone"})
+    for i, (first, last) in enumerate((("agnes", "thorpe"), ("bruno", "walsh"))):
+        rows.append({"identity_id": 9100 + i, "customer_id": 9100 + i, "first_name_norm": first,
+                     "last_name_norm": last, "phone_e164": "+44799000002"})  # fmt: skip
+    return make_identities(rows)
+
+
+def _pair(result_pairs: pl.DataFrame, a: int, b: int) -> dict[str, object]:
+    return result_pairs.filter((pl.col("identity_id_l") == a) & (pl.col("identity_id_r") == b)).row(
+        0, named=True
+    )
+
+
+def test_a_single_exact_phone_overcomes_the_prior_where_shared_phones_are_one_person() -> None:
+    # the phone's term frequency counts both identities of the person as chance agreement
+    # (a value held by 2 customers); its blocking rule's EM stratum says most such pairs match
+    result = run_match(_phone_people(), MatchConfig())
+    only_phone = _pair(result.pairs, 9000, 9001)
+    assert only_phone["phone_level"] == "exact"
+    assert only_phone["match_probability"] >= 0.8
+    household = _pair(result.pairs, 9100, 9101)
+    assert household["phone_level"] == "exact"
+    assert household["match_probability"] < 0.3
+    phone = result.model.by_name()["phone"]
+    assert 0.0 < phone.tf_scale < 1.0  # smoothed: never an infinite weight
+
+
+def test_the_identifier_scale_survives_storing_the_model() -> None:
+    model = run_match(_phone_people(), MatchConfig()).model
+    again = ModelParameters.from_dict(model.to_dict())
+    assert again.by_name()["phone"].tf_scale == model.by_name()["phone"].tf_scale < 1.0
