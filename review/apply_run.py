@@ -89,7 +89,7 @@ def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan
     plan = _Plan(run_id, redirects.pointers(store))
     involved = {c for s in runnable for c in (int(s["customer_id_l"]), int(s["customer_id_r"]))}
     roots = {plan.stored_root(c) for c in involved}
-    states = {c: row for c, row in bulk.customer_rows(store, sorted(roots)).items()}
+    states = bulk.customer_states(store, sorted(roots))
     links, link_rows = _cannot_link_index(store, plan)
     members: dict[int, set[int]] = {root: {root} for root in roots}  # stored roots in each run component
     forbidden: dict[int, set[int]] = {root: set(links.get(root, ())) for root in roots}
@@ -117,7 +117,7 @@ def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan
                 plan.superseded.append({**pair, "reason": reason})
             continue
         stale = next((states[r] for r in (left, right) if states[r]["status"] == "anonymized"
-                      or states[r]["anonymized_at"] is not None), None)  # fmt: skip
+                      or states[r]["anonymized"]), None)  # fmt: skip
         if stale is not None:
             reason = f"customer {stale['customer_id']} was anonymized"
             plan.outcomes.append({"suggestion_id": sid, "status": _S.SUPERSEDED, "status_reason": reason})
@@ -182,7 +182,10 @@ def build_rows(
     and comments each run root holds at the end.
     """
     customers = sorted({c for m in plan.merges for c in (m["survivor_id"], m["absorbed_id"])})
-    rows = bulk.customer_rows(store, customers)
+    # rows as before-images keep them (JSON-safe); the simulation replaces a row, never changes one,
+    # so a merge's image can be the row object itself
+    rows = bulk.customer_images(store, customers)
+    stamp = bulk.stamp_text(now)
     values = bulk.identity_values(store, customers)
     identities: dict[int, list[int]] = defaultdict(list)
     for customer_id, identity_id in values.select("customer_id", "identity_id").iter_rows():
@@ -201,8 +204,8 @@ def build_rows(
         batch = rounds[number]
         target = {m["absorbed_id"]: m["survivor_id"] for m in batch}
         for merge in batch:
-            merge["before_survivor"] = sql.image_of(rows[merge["survivor_id"]])
-            merge["before_absorbed"] = sql.image_of(rows[merge["absorbed_id"]])
+            merge["before_survivor"] = rows[merge["survivor_id"]]
+            merge["before_absorbed"] = rows[merge["absorbed_id"]]
             merge["absorbed_identity_ids"] = sorted(identities[merge["absorbed_id"]])
             merge["absorbed_comment_ids"] = sorted(comments[merge["absorbed_id"]])
         for customer, root in list(owner.items()):
@@ -229,14 +232,14 @@ def build_rows(
             survivor, absorbed = merge["survivor_id"], merge["absorbed_id"]
             profile, sources = profiles[survivor]
             rows[survivor] = {**rows[survivor], **profile, "profile_sources": json.dumps(sources, sort_keys=True),
-                              "agent_edited": edited[survivor], "updated_at": now}  # fmt: skip
+                              "agent_edited": edited[survivor], "updated_at": stamp}  # fmt: skip
             rows[absorbed] = {
                 **rows[absorbed],
                 "status": "merged",
                 "merged_into": survivor,
-                "updated_at": now,
+                "updated_at": stamp,
             }
-            merge["after_survivor"] = sql.image_of(rows[survivor])
+            merge["after_survivor"] = rows[survivor]
             identities[survivor] += identities.pop(absorbed, [])
             comments[survivor] += comments.pop(absorbed, [])
     return rows, plan.merges, identities, comments
@@ -280,10 +283,10 @@ def apply_run(
         survivors_final = sorted({m["survivor_id"] for m in merges} - set(final_root))
         bulk.write_profiles(store, [rows[s] for s in survivors_final], now)
         _step("profile_rebuilt")
-        stored = bulk.customer_rows(store, survivors_final)  # as the store now holds them: an undo compares
+        stored = bulk.customer_images(store, survivors_final)  # as the store now holds them: an undo compares
         last_of = {m["survivor_id"]: m for m in merges}
         for survivor in survivors_final:
-            last_of[survivor]["after_survivor"] = sql.image_of(stored[survivor])
+            last_of[survivor]["after_survivor"] = stored[survivor]
         _write_merges(store, merges, run_id, actor, now)
         _step("merge_written")
         repointed = _repoint_pending(store, merges, final_root, now)
