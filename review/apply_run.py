@@ -175,16 +175,23 @@ def _agent_values(*rows: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 def build_rows(
     store: Store, plan: _Plan, review: ReviewSettings, now: datetime
-) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]], dict[int, list[int]], dict[int, list[int]]]:
-    """Simulate the merges round by round: every merge's before/after rows and what moved with it.
+) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]]]:
+    """Simulate the merges round by round: every merge's before/after images and what moved with it.
 
-    Returns the rows as they end (by customer), the merges with their images, and the identities
-    and comments each run root holds at the end.
+    Returns each survivor's rebuilt profile (by customer: the profile fields, profile_sources and
+    agent_edited as its last merge left them) and the merges with their images. An image is the
+    row's JSON text, or the row itself when the run changed it (written as JSON with the merges).
+    A customer in one merge only (most of them) is never turned into Python values: its before
+    image is the stored row's text and its after image is read back once the run has written it.
     """
-    customers = sorted({c for m in plan.merges for c in (m["survivor_id"], m["absorbed_id"])})
-    # rows as before-images keep them (JSON-safe); the simulation replaces a row, never changes one,
-    # so a merge's image can be the row object itself
-    rows = bulk.customer_images(store, customers)
+    merges = plan.merges
+    counts: dict[int, int] = defaultdict(int)
+    for merge in merges:
+        counts[merge["survivor_id"]] += 1
+        counts[merge["absorbed_id"]] += 1
+    customers = sorted(counts)
+    current, rows = bulk.customer_images(store, customers, {c for c, n in counts.items() if n > 1})
+    image: dict[int, Any] = dict(current)  # customer -> its image now (text, or the row the run made)
     stamp = bulk.stamp_text(now)
     values = bulk.identity_values(store, customers)
     identities: dict[int, list[int]] = defaultdict(list)
@@ -196,16 +203,18 @@ def build_rows(
     owner = {c: c for c in customers}  # stored customer -> the run root holding its identities now
     ready: dict[int, int] = defaultdict(int)  # customer -> the round after which its row is final so far
     rounds: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for merge in plan.merges:
+    for merge in merges:
         number = max(ready[merge["survivor_id"]], ready[merge["absorbed_id"]]) + 1
         ready[merge["survivor_id"]] = ready[merge["absorbed_id"]] = number
         rounds[number].append(merge)
+    profiles_out: dict[int, dict[str, Any]] = {}
+    no_row: dict[str, Any] = {}
     for number in sorted(rounds):
         batch = rounds[number]
         target = {m["absorbed_id"]: m["survivor_id"] for m in batch}
         for merge in batch:
-            merge["before_survivor"] = rows[merge["survivor_id"]]
-            merge["before_absorbed"] = rows[merge["absorbed_id"]]
+            merge["before_survivor"] = image[merge["survivor_id"]]
+            merge["before_absorbed"] = image[merge["absorbed_id"]]
             merge["absorbed_identity_ids"] = sorted(identities[merge["absorbed_id"]])
             merge["absorbed_comment_ids"] = sorted(comments[merge["absorbed_id"]])
         for customer, root in list(owner.items()):
@@ -223,26 +232,28 @@ def build_rows(
         )
         agent: dict[int, dict[str, Any]] = {}
         edited: dict[int, list[str]] = {}
-        for merge in batch:
+        for merge in batch:  # rows not loaded have no agent edits
             agent[merge["survivor_id"]], edited[merge["survivor_id"]] = _agent_values(
-                rows[merge["survivor_id"]], rows[merge["absorbed_id"]]
+                rows.get(merge["survivor_id"], no_row), rows.get(merge["absorbed_id"], no_row)
             )
         profiles = build_profiles(frame, agent, review.survivorship, review.list_fields)
         for merge in batch:
             survivor, absorbed = merge["survivor_id"], merge["absorbed_id"]
             profile, sources = profiles[survivor]
-            rows[survivor] = {**rows[survivor], **profile, "profile_sources": json.dumps(sources, sort_keys=True),
-                              "agent_edited": edited[survivor], "updated_at": stamp}  # fmt: skip
-            rows[absorbed] = {
-                **rows[absorbed],
-                "status": "merged",
-                "merged_into": survivor,
-                "updated_at": stamp,
-            }
-            merge["after_survivor"] = rows[survivor]
+            rebuilt = {**profile, "profile_sources": json.dumps(sources, sort_keys=True),
+                       "agent_edited": edited[survivor]}  # fmt: skip
+            profiles_out[survivor] = {"customer_id": survivor, **rebuilt}
+            merge["after_survivor"] = None  # the final survivors' after images are read back after the write
+            if survivor in rows:  # the row as this merge leaves it: a later merge's before-image
+                rows[survivor] = {**rows[survivor], **rebuilt, "updated_at": stamp}
+                image[survivor] = merge["after_survivor"] = rows[survivor]
+            if absorbed in rows:
+                rows[absorbed] = {**rows[absorbed], "status": "merged", "merged_into": survivor,
+                                  "updated_at": stamp}  # fmt: skip
+                image[absorbed] = rows[absorbed]
             identities[survivor] += identities.pop(absorbed, [])
             comments[survivor] += comments.pop(absorbed, [])
-    return rows, plan.merges, identities, comments
+    return profiles_out, merges
 
 
 def apply_run(
@@ -260,7 +271,7 @@ def apply_run(
         if only is not None:
             runnable = [s for s in runnable if int(s["suggestion_id"]) in set(only)]
         plan = plan_run(store, run_id, runnable)
-        rows, merges, _identities, _comments = build_rows(store, plan, review, now)
+        profiles, merges = build_rows(store, plan, review, now)
         first_merge = store.next_id("merges", "merge_id")
         for offset, merge in enumerate(merges):
             merge["merge_id"] = first_merge + offset
@@ -281,9 +292,11 @@ def apply_run(
         bulk.redirect_absorbed(store, redirects, now)
         _step("customer_redirected")
         survivors_final = sorted({m["survivor_id"] for m in merges} - set(final_root))
-        bulk.write_profiles(store, [rows[s] for s in survivors_final], now)
+        bulk.write_profiles(store, [profiles[s] for s in survivors_final], now)
         _step("profile_rebuilt")
-        stored = bulk.customer_images(store, survivors_final)  # as the store now holds them: an undo compares
+        stored, _rows = bulk.customer_images(
+            store, survivors_final
+        )  # as the store holds them: an undo compares
         last_of = {m["survivor_id"]: m for m in merges}
         for survivor in survivors_final:
             last_of[survivor]["after_survivor"] = stored[survivor]
@@ -317,18 +330,24 @@ def apply_run(
             "superseded_suggestions": plan.superseded, "already_joined": plan.already_joined}  # fmt: skip
 
 
+def _json(image: str | dict[str, Any]) -> str:
+    """An image as JSON text (rows the run made are encoded here; stored rows came encoded)."""
+    return image if isinstance(image, str) else json.dumps(image, default=str)
+
+
 def _write_merges(store: Store, merges: list[dict[str, Any]], run_id: int, actor: str, now: datetime) -> None:
     """The merges rows and one audit entry per merge (both with the before-image), two statements."""
     records, audit = [], []
     first_audit = store.next_id("audit_log", "audit_id")
     for offset, m in enumerate(merges):
-        image = {"survivor": m["before_survivor"], "absorbed": m["before_absorbed"],
-                 "absorbed_identity_ids": m["absorbed_identity_ids"],
-                 "absorbed_comment_ids": m["absorbed_comment_ids"], "survivor_after": m["after_survivor"]}  # fmt: skip
         row = {"merge_id": m["merge_id"], "survivor_id": m["survivor_id"], "absorbed_id": m["absorbed_id"],
                "suggestion_id": m["suggestion_id"], "kind": "approved", "requested_by": m["requested_by"] or actor,
                "applied_by": actor, "apply_run_id": run_id, "applied_at": now, "comment": None}  # fmt: skip
-        text = json.dumps(image, default=str)
+        # the images are JSON text already (most of them) or rows the run made: assembled as text
+        text = (f'{{"survivor": {_json(m["before_survivor"])}, "absorbed": {_json(m["before_absorbed"])}, '
+                f'"absorbed_identity_ids": {json.dumps(m["absorbed_identity_ids"])}, '
+                f'"absorbed_comment_ids": {json.dumps(m["absorbed_comment_ids"])}, '
+                f'"survivor_after": {_json(m["after_survivor"])}}}')  # fmt: skip
         records.append({**row, "before_image": text})
         # the before-image itself is kept once, in the merges row the entry names (not copied here)
         details = json.dumps(row, default=str)

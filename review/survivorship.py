@@ -154,14 +154,15 @@ def build_profiles(
         for customer in customers
     }
     agent_first = "agent_edited" in rules
-    for pick in _scalar_picks(identities, rules).iter_rows(named=True):
-        profile, sources = result[pick["customer_id"]]
-        profile[pick["field"]] = pick["value"]
-        sources[pick["field"]] = {
-            "identity_id": pick["identity_id"],
-            "channel": pick["channel"],
-            "rule": pick["rule"],
-        }
+    picks = _scalar_picks(identities, rules)
+    # column lists zipped, not named rows: an apply run takes a pick per customer and field
+    columns = ("customer_id", "field", "value", "identity_id", "channel", "rule")
+    for customer_id, name, value, identity_id, channel, rule in zip(
+        *(picks.get_column(column).to_list() for column in columns), strict=True
+    ):
+        profile, sources = result[customer_id]
+        profile[name] = value
+        sources[name] = {"identity_id": identity_id, "channel": channel, "rule": rule}
     for field in LIST_FIELDS:
         keep_all = field in list_fields
         # one aggregation for all customers (not a Python loop over groups: apply runs build thousands)
