@@ -11,6 +11,8 @@ match status there and are left out of that stratum's likelihood (Splink does th
 training rule at a time; here all strata are fitted jointly). Each stratum has its own share
 of matches lambda_r; m is shared. u stays fixed from random pairs. The E-step uses the
 term-frequency u of each pair's agreed value, which sharpens m for names and emails.
+After EM, an identifier's term-frequency u (phone, email, handle: a blocking rule on the column
+alone) is scaled by the share of that rule's pairs that EM finds are not matches (`identifier_scale`).
 The prior for a random pair is the expected number of matching pairs among the blocked pairs
 (sum of lambda_r * pairs_r) over all cross-customer pairs, assuming blocking finds nearly all.
 
