@@ -21,7 +21,7 @@ from flows.common import (
     retry_when_busy,
     run_settings,
 )
-from idres.progress import current as progress
+from flows.progress import current as progress
 from ingest.landing import Snapshot, archive, changed_since, landed_files, waiting_reason
 from ingest.pipeline import (
     FileReport,

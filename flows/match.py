@@ -25,8 +25,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from domain.errors import ConfigurationError
 from domain.settings import DaskSettings, Settings
 from flows.common import explained, markdown_table, retry_when_busy, run_settings
-from idres.config import run_record
-from idres.progress import current as progress
+from flows.progress import current as progress
 from matching import ConfigError, MatchConfig, MatchResult
 from matching.comparisons import Levels
 from matching.engine import (
@@ -40,6 +39,7 @@ from matching.engine import (
 )
 from matching.frequency import Frame
 from matching.phones import NATIONAL
+from matching.run_config import run_record
 from store import attributes as store_attributes
 from store import labels as store_labels
 from store import match_runs, open_store, utcnow

@@ -81,7 +81,7 @@ def _store_band(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _insert_run(store: Store, run: dict[str, Any], config: dict[str, Any] | None = None) -> None:
-    if config is not None:  # the effective configuration of the run (idres/config.py run_record)
+    if config is not None:  # the effective configuration of the run (matching/run_config.py run_record)
         run = {**run, "config_id": config.get("config_id"), "config": json.dumps(config, default=str)}
     columns = ", ".join(run)
     store.execute(

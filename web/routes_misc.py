@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
-from store.views import web_page
+from review import search as customer_search
 from web.auth import User
 from web.deps import Forbidden, current_user, render
 
@@ -21,7 +21,7 @@ def search(request: Request, q: str = "", user: User = Depends(current_user)) ->
     results: list[dict[str, Any]] = []
     if q.strip():
         with request.app.state.gate.read() as store:
-            results = web_page.search_customers(
+            results = customer_search.search_customers(
                 store, q, default_region=request.app.state.settings.ingest.default_region
             )
     return render(request, "search.html", user, q=q, results=results)

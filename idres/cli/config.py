@@ -10,18 +10,11 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.config_sources import COMMAND_LINE, DEFAULT, SECRET_KEYS, leaves, to_toml, value_sources
 from domain.settings import Settings, config_file, environment_values
 from idres.cli.common import FormatOption, StoreOption, cli_context, match_config_for, settings_for
-from idres.config import (
-    COMMAND_LINE,
-    DEFAULT,
-    SECRET_KEYS,
-    effective_settings,
-    leaves,
-    to_toml,
-    value_sources,
-)
 from idres.output import OutputFormat, console, emit, err_console, table
+from matching.run_config import effective_settings
 
 group = typer.Typer(
     help="The effective configuration (defaults, idres.toml, IDRES_* variables) and its check.",

@@ -9,9 +9,9 @@ import typer
 
 from domain.errors import Unavailable
 from domain.settings import DATA_DIR, Settings
+from flows.progress import cli_progress
 from idres.cli.common import StoreOption, flow_settings, is_quiet
 from idres.output import console, table
-from idres.progress import cli_progress
 from store import open_store
 
 DEMO_AGENT = "demo-agent"

@@ -38,7 +38,7 @@ def ingest(
         if preset not in PRESETS:
             fail(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}", code=2)
     from flows.ingest import ingest_flow
-    from idres.progress import cli_progress
+    from flows.progress import cli_progress
 
     began = time.perf_counter()
     with cli_progress("ingest", enabled=not is_quiet(ctx) and fmt == OutputFormat.text):

@@ -46,7 +46,7 @@ def match(
     settings = flow_settings(ctx, store)
     from domain.settings import config_file
     from flows.match import MatchConfigurationError, match_flow_on
-    from idres.progress import cli_progress
+    from flows.progress import cli_progress
 
     match_config_for(settings)  # a bad [match] is exit 2 before any work starts
     address = dask_address or settings.dask.address

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from domain.settings import Settings
+from flows.progress import cli_progress, phase_summary
 from idres.cli.common import FormatOption, StoreOption, flow_settings, is_quiet, run_flow
 from idres.output import OutputFormat, console, emit, err_console, fail, table
-from idres.progress import cli_progress, phase_summary
 
 
 def serve(

@@ -6,7 +6,7 @@ Every query here is bounded (LIMIT, or one customer's rows), so a page stays fas
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Sequence
 from typing import Any
 
 from domain.statuses import HIDDEN_BANDS, OPEN_SUGGESTIONS, Band, MergeStatus, SuggestionStatus
@@ -209,56 +209,54 @@ def conversation_comments(store: Store, customer_id: int) -> list[dict[str, Any]
 
 
 def search_customers(
-    store: Store, query: str, limit: int = 30, default_region: str = "GB"
+    store: Store,
+    *,
+    customer_ids: Sequence[int] = (),
+    email_prefix: str | None = None,
+    phone_e164: str | None = None,
+    phone_tail: str | None = None,
+    handle: str | None = None,
+    name_keys: Sequence[str] = (),
+    display_text: str | None = None,
+    limit: int = 30,
 ) -> list[dict[str, Any]]:
-    """Customers with an identity matching `query`, each with all of its channels.
+    """Customers with an identity matching any of the terms, each with all of its channels.
 
-    Phones in any format (national too), whole addresses or their beginning (`jane.doe`), names and
-    handles with accents folded and by prefix (`stanislawek` finds `Stanisławek`), `#9623` or a bare
-    number for a customer id.
+    The terms come from what the agent typed, normalized by `review.search.search_customers`:
+    customer ids, an email or handle prefix, a phone's E.164 or its national tail, name-key prefixes
+    (two keys match first and last name either way round), a piece of the display name.
     """
-    from ingest.phones import normalize_phone_values
-    from ingest.text import name_key
-
-    text = " ".join(query.split()).lower()
-    if not text:
-        return []
-    digits = re.sub(r"\D", "", text)
     conditions: list[str] = []
     params: list[Any] = []
-    if re.fullmatch(r"#\s*\d+", text):
+    for customer_id in customer_ids:
         conditions.append("i.customer_id = ?")
-        params.append(int(digits[:18]))
-    elif "@" in text and not text.startswith("@"):
+        params.append(customer_id)
+    if email_prefix:
         conditions.append("starts_with(i.email_norm, ?)")
-        params.append(text)
-    elif digits and len(digits) >= 6 and re.fullmatch(r"[\d\s()+\-.]+", text):
-        e164, valid = normalize_phone_values([text], default_region)
-        if valid[0]:
-            conditions.append("i.phone_e164 = ?")
-            params.append(e164[0])
+        params.append(email_prefix)
+    if phone_e164:
+        conditions.append("i.phone_e164 = ?")
+        params.append(phone_e164)
+    if phone_tail is not None:
         conditions.append("ends_with(i.phone_e164, ?)")
-        params.append(digits.lstrip("0")[-9:])
-    else:
-        handle = text.lstrip("@")
+        params.append(phone_tail)
+    if handle is not None:
         conditions.append("starts_with(i.screen_name_norm, ?)")
-        params.append(handle)
         conditions.append("starts_with(i.email_norm, ?)")
-        params.append(handle)
-        keys = [key for key in (name_key(word) for word in re.split(r"[\s.,_]+", handle)) if key]
-        if len(keys) >= 2:
-            conditions.append("(starts_with(i.first_name_key, ?) AND starts_with(i.last_name_key, ?))")
-            params.extend([keys[0], keys[-1]])
-            conditions.append("(starts_with(i.first_name_key, ?) AND starts_with(i.last_name_key, ?))")
-            params.extend([keys[-1], keys[0]])
-        elif keys:
-            conditions.append("(starts_with(i.last_name_key, ?) OR starts_with(i.first_name_key, ?))")
-            params.extend([keys[0], keys[0]])
+        params.extend([handle, handle])
+    if len(name_keys) >= 2:
+        conditions.append("(starts_with(i.first_name_key, ?) AND starts_with(i.last_name_key, ?))")
+        params.extend([name_keys[0], name_keys[-1]])
+        conditions.append("(starts_with(i.first_name_key, ?) AND starts_with(i.last_name_key, ?))")
+        params.extend([name_keys[-1], name_keys[0]])
+    elif name_keys:
+        conditions.append("(starts_with(i.last_name_key, ?) OR starts_with(i.first_name_key, ?))")
+        params.extend([name_keys[0], name_keys[0]])
+    if display_text is not None:
         conditions.append("contains(i.display_name_norm, ?)")
-        params.append(text)
-    if digits and digits == text:
-        conditions.append("i.customer_id = ?")
-        params.append(int(digits[:18]))
+        params.append(display_text)
+    if not conditions:
+        return []
     return store.rows(
         f"""WITH hits AS (
             SELECT DISTINCT i.customer_id FROM identities i WHERE NOT i.anonymized AND ({" OR ".join(conditions)})

@@ -7,7 +7,7 @@ import logging
 
 from rich.console import Console
 
-from idres.progress import RichTracker, Tracker, cli_progress, current, phase_summary
+from flows.progress import RichTracker, Tracker, cli_progress, current, phase_summary
 
 
 def test_silenced_progress_tracks_nothing() -> None:

@@ -1,8 +1,9 @@
-"""Explaining configuration: where each value came from, the settings as TOML, what a match run records.
+"""Explaining configuration: where each value came from, and the settings as TOML.
 
 `domain/settings.py` defines the models and `domain/config_errors.py` explains their errors; this
 module compares the effective settings with the file and the `IDRES_*` environment to say whether a
-value is a default, from the file or from the environment.
+value is a default, from the file or from the environment. What a match run records (the [match]
+section merged with its defaults) is `matching/run_config.py`.
 """
 
 from __future__ import annotations
@@ -118,37 +119,3 @@ def to_toml(
 
     table(data, ())
     return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def effective_settings(settings: Any) -> dict[str, Any]:
-    """Settings as plain data with [match] comparisons and blocking rules merged with the defaults."""
-    from matching.config import MatchConfig
-
-    data: dict[str, Any] = settings.model_dump(mode="json")
-    config = MatchConfig.from_settings(settings.match)
-    match = data["match"]
-    match["comparisons"] = [_spec(c) for c in config.comparisons]
-    match["blocking_rules"] = [_spec(r) for r in config.blocking_rules]
-    return data
-
-
-def _spec(model: BaseModel) -> dict[str, Any]:
-    """A comparison or rule as its non-default fields (plus name), the way one writes it in idres.toml."""
-    data = model.model_dump(mode="json", exclude_defaults=True)
-    return {"name": data.pop("name"), **data}
-
-
-def run_record(settings: Any, file: Path | None, env: dict[str, str]) -> dict[str, Any]:
-    """The configuration a match run records: the effective [match] (defaults merged), its id and sources."""
-    import hashlib
-    import json
-
-    from matching.config import MatchConfig
-
-    config = MatchConfig.from_settings(settings.match)
-    match = config.model_dump(mode="json")
-    digest = hashlib.sha256(json.dumps(match, sort_keys=True).encode()).hexdigest()[:12]
-    data = {"match": settings.match.model_dump(mode="json")}
-    sources = value_sources(data, file, env)
-    changed = {".".join(path): source for path, source in sources.items() if source != DEFAULT}
-    return {"config_id": digest, "file": str(file) if file else None, "set": changed, "match": match}
