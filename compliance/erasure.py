@@ -13,12 +13,14 @@ from anonymize import scrub
 from compliance.filescan import OwnedFiles, files_holding, forget_file_texts
 from compliance.spellings import Spellings, name_candidates, person_spellings
 from domain.settings import ComplianceSettings
-from store import cannot_links
+from domain.statuses import RequestStatus
+from store import cannot_links, customers, identities, merges, quarantine, suggestions
 from store import compliance as sql
 from store import compliance_requests as requests_sql
 from store.db import Store
 from store.rewrite import bytes_readable
 from store.schema import personal_data
+from store.text_forms import search_forms
 
 __all__ = ["erase_person", "forget_file_texts", "person_record", "verify_erasure"]
 
@@ -28,6 +30,12 @@ OTHER_TEXTS = (
     ("messages", "message_id", "body"),
     ("customers", "customer_id", "lock_reason"),
 )
+# each table is written by the store module that owns it
+_OVERWRITE = {
+    "comments": customers.overwrite_comments,
+    "messages": identities.overwrite_messages,
+    "customers": customers.overwrite,
+}
 
 
 def person_record(
@@ -36,9 +44,9 @@ def person_record(
     """The person's rows, its values and every spelling of them (read before anything is erased)."""
     tables = sql.person_tables(store, ids)
     values = scrub.person_values(tables["customers"], tables["identities"])
-    identities, customers = tables["identities"].to_dicts(), tables["customers"].to_dicts()
-    shared = sql.names_shared(store, ids, sorted(name_candidates(identities, customers)))
-    spellings = person_spellings(identities, customers, values, shared, default_region)
+    identity_dicts, customer_dicts = tables["identities"].to_dicts(), tables["customers"].to_dicts()
+    shared = sql.names_shared(store, ids, sorted(name_candidates(identity_dicts, customer_dicts)))
+    spellings = person_spellings(identity_dicts, customer_dicts, values, shared, default_region)
     return tables, values, spellings
 
 
@@ -56,43 +64,35 @@ def erase_person(
     searchable = spellings.literals or values.searchable()
     counts: dict[str, int] = {}
 
-    customers = scrub.anonymize_customers(tables["customers"], personal["customers"], now)
-    counts["customers"] = sql.write_rows(
-        store, "customers", "customer_id", customers,
+    customer_rows = scrub.anonymize_customers(tables["customers"], personal["customers"], now)
+    counts["customers"] = customers.overwrite(
+        store, customer_rows,
         [*personal["customers"], "status", "anonymized_at", "updated_at", "lock_reason", "agent_edited"],
     )  # fmt: skip
-    identities, hashes = scrub.anonymize_identities(tables["identities"], personal["identities"], key)
-    counts["identities"] = sql.write_rows(
-        store, "identities", "identity_id", identities,
+    identity_rows, hashes = scrub.anonymize_identities(tables["identities"], personal["identities"], key)
+    counts["identities"] = identities.overwrite(
+        store, identity_rows,
         [*personal["identities"], "record_hash", "key_hash", "anonymized", "match_pending"],
     )  # fmt: skip
     counts["erased_keys"] = sql.insert_erased_keys(store, hashes, request_id, now)
     conversations = scrub.anonymize_conversations(tables["conversations"])
-    counts["conversations"] = sql.write_rows(
-        store, "conversations", "conversation_id", conversations, ["thread_id", "title"]
-    )
+    counts["conversations"] = identities.overwrite_conversations(store, conversations, ["thread_id", "title"])
     messages = scrub.anonymize_messages(tables["messages"], values)
-    counts["messages"] = sql.write_rows(
-        store,
-        "messages",
-        "message_id",
-        messages,
-        ["body", "record_hash", "external_message_id", "anonymized"],
+    counts["messages"] = identities.overwrite_messages(
+        store, messages, ["body", "record_hash", "external_message_id", "anonymized"]
     )
     comments = scrub.erase_text(tables["comments"], "body")
-    counts["comments"] = sql.write_rows(store, "comments", "comment_id", comments, ["body"])
+    counts["comments"] = customers.overwrite_comments(store, comments, ["body"])
 
-    merges = scrub.scrub_json_column(tables["merges"], "before_image", values, erase_strings=True)
+    merge_rows = scrub.scrub_json_column(tables["merges"], "before_image", values, erase_strings=True)
     for column in ("comment", "undo_comment"):
-        merges = scrub.scrub_text_column(merges, column, values)
-    counts["merges"] = sql.write_rows(
-        store, "merges", "merge_id", merges, ["before_image", "comment", "undo_comment"]
-    )
-    suggestions = sql.suggestions_of(store, ids).with_columns(pl.lit(None, pl.String).alias("evidence"))
+        merge_rows = scrub.scrub_text_column(merge_rows, column, values)
+    counts["merges"] = merges.overwrite(store, merge_rows, ["before_image", "comment", "undo_comment"])
+    suggestion_rows = sql.suggestions_of(store, ids).with_columns(pl.lit(None, pl.String).alias("evidence"))
     for column in ("decision_comment", "status_reason"):
-        suggestions = scrub.scrub_text_column(suggestions, column, values)
-    counts["suggestions"] = sql.write_rows(
-        store, "suggestions", "suggestion_id", suggestions, ["evidence", "decision_comment", "status_reason"]
+        suggestion_rows = scrub.scrub_text_column(suggestion_rows, column, values)
+    counts["suggestions"] = suggestions.overwrite_texts(
+        store, suggestion_rows, ["evidence", "decision_comment", "status_reason"]
     )
     links = scrub.scrub_text_column(cannot_links.of_customers(store, ids), "reason", values)
     counts["cannot_links"] = cannot_links.rewrite_reasons(store, links)
@@ -107,16 +107,18 @@ def erase_person(
         .otherwise(pl.col("status_reason"))
         .alias("status_reason"),
         # an export whose bundle is gone is no longer `done` with a path to a missing file
-        pl.when(had_bundle).then(pl.lit("deleted")).otherwise(pl.col("status")).alias("status"),
+        pl.when(had_bundle)
+        .then(pl.lit(RequestStatus.DELETED.value))
+        .otherwise(pl.col("status"))
+        .alias("status"),
         pl.lit(None, pl.String).alias("bundle_path"),
     )
-    sql.write_rows(
-        store, "compliance_requests", "request_id", requests,
-        ["lookup_value", "reason", "status_reason", "status", "bundle_path"],
-    )  # fmt: skip
+    requests_sql.overwrite(
+        store, requests, ["lookup_value", "reason", "status_reason", "status", "bundle_path"]
+    )
 
     audit = sql.audit_entries_of(
-        store, ids, suggestions["suggestion_id"].to_list(), merges["merge_id"].to_list(), searchable
+        store, ids, suggestion_rows["suggestion_id"].to_list(), merge_rows["merge_id"].to_list(), searchable
     )
     about = audit.filter(pl.col("about_person"))
     others = audit.filter(~pl.col("about_person"))
@@ -126,21 +128,21 @@ def erase_person(
             scrub.scrub_json_column(others, "details", values),
         ]
     )
-    counts["audit_entries"] = sql.write_rows(store, "audit_log", "audit_id", audit, ["details"])
-    counts["quarantine_rows_deleted"] = sql.delete_quarantine_with(store, searchable)
+    counts["audit_entries"] = store.overwrite_audit_details(audit)
+    counts["quarantine_rows_deleted"] = quarantine.delete_holding(store, searchable)
     counts["others_texts_scrubbed"] = _scrub_other_texts(store, tables, spellings)
     return values, counts
 
 
 def _scrub_other_texts(store: Store, tables: dict[str, pl.DataFrame], spellings: Spellings) -> int:
-    forms = sql.search_forms(spellings.literals)
+    forms = search_forms(spellings.literals)
     scrubbed = 0
     for table, key, column in OTHER_TEXTS:
         own = tables[table].get_column(key).to_list() if table in tables else []
         rows = sql.texts_mentioning(store, table, key, column, forms, spellings.phone_patterns, own)
         if rows.height:
             rows = scrub.scrub_spellings_column(rows, column, forms, spellings.phone_patterns)
-            scrubbed += sql.write_rows(store, table, key, rows, [column])
+            scrubbed += _OVERWRITE[table](store, rows, [column])
     return scrubbed
 
 

@@ -41,6 +41,7 @@ from store import compliance_requests as requests_sql
 from store import outbox_file, redirects
 from store.db import Store, utcnow
 from store.rewrite import rewrite_store
+from store.text_forms import search_forms
 
 ERASING_REASON = "erased; rewrite and verification pending"
 # tests only: called with (step, request id or None) at every step of a run (fault injection)
@@ -207,7 +208,7 @@ def _erase_copies(store_path: Path, key: bytes, request_id: int, files: OwnedFil
     if document is None:
         return {}
     spellings = Spellings.from_json(document["spellings"])
-    forms = sql.search_forms(spellings.literals)
+    forms = search_forms(spellings.literals)
     counts = {"outbox_rows": outbox_file.erase_person(store_path, document["customer_ids"], forms,
                                                       spellings.phone_patterns)}  # fmt: skip
     _step("outbox:scrubbed", request_id)

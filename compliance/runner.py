@@ -23,7 +23,7 @@ from domain.statuses import RUNNABLE_REQUESTS, RequestStatus
 from exports import bundle
 from store import compliance as sql
 from store import compliance_requests as requests_sql
-from store import redirects, suggestions
+from store import identities, redirects, suggestions
 from store.db import Store, utcnow
 
 RETENTION_ACTOR = "retention-policy"
@@ -252,7 +252,7 @@ def recognise_reappearances(store: Store, key: bytes, actor: str) -> int:
     with store.transaction():
         for key_hash in sorted(found):
             row = candidates[key_hash]
-            sql.set_key_hash(store, row["identity_id"], key_hash)
+            identities.set_key_hash(store, row["identity_id"], key_hash)
             store.audit(
                 actor, "reappeared_after_erasure", "identity", row["identity_id"],
                 {"identity_id": row["identity_id"], "customer_id": row["customer_id"], "channel": row["channel"]},

@@ -1,13 +1,14 @@
-"""SQL for compliance: requests, a person's whole record, the anonymization writes, the erasure search.
+"""SQL for compliance: a person's whole record, the erased keys, the erasure search.
 
 A "person" is a customer and every customer merged into it (`store.redirects.person`). Callers
-(compliance/runner.py) hold the transaction, one per request.
+(compliance/runner.py) hold the transaction, one per request. The anonymization writes go through
+the module that owns each table (`customers.overwrite`, `identities.overwrite`, ...); this module
+writes only `erased_keys`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ import polars as pl
 from domain.statuses import OPEN_SUGGESTIONS, SuggestionStatus
 from store.db import Store, utcnow
 from store.identities import FUTURE_TOLERANCE
+from store.text_forms import like_any, search_forms
 
 _OPEN_SUGGESTIONS = ", ".join(f"'{status}'" for status in sorted(OPEN_SUGGESTIONS))
 # the tables of an export record, in the order they are written
@@ -104,23 +106,7 @@ def sources(store: Store, customer_ids: Sequence[int]) -> list[dict[str, Any]]:
     )
 
 
-# -- anonymization writes ------------------------------------------------------------------------
-def write_rows(store: Store, table: str, key: str, frame: pl.DataFrame, columns: Iterable[str]) -> int:
-    """Overwrite `columns` of the rows of `table` whose `key` is in `frame` with the frame's values."""
-    columns = [c for c in columns if c != key and c in frame.columns]
-    if frame.height == 0 or not columns:
-        return 0
-    types = {row["column_name"]: row["data_type"] for row in store.rows(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table]
-    )}  # fmt: skip
-    assignments = ", ".join(f"{c} = CAST(f.{c} AS {types[c]})" for c in columns)
-    with store.registered("anonymized_rows", frame.select(key, *columns)):
-        store.execute(
-            f"UPDATE {table} SET {assignments} FROM anonymized_rows f WHERE {table}.{key} = f.{key}"
-        )
-    return frame.height
-
-
+# -- erased keys ------------------------------------------------------------------------
 def insert_erased_keys(store: Store, hashes: pl.DataFrame, request_id: int, now: datetime) -> int:
     """Keep the keyed hashes of erased identity keys (a hash seen before is kept once)."""
     if hashes.height == 0:
@@ -145,19 +131,6 @@ def suggestions_of(store: Store, customer_ids: Sequence[int]) -> pl.DataFrame:
     )
 
 
-def _like_any(column: str, count: int) -> str:
-    return " OR ".join(f"contains(lower(CAST({column} AS VARCHAR)), ?)" for _ in range(count)) or "FALSE"
-
-
-def search_forms(values: Sequence[str]) -> list[str]:
-    """Lower-cased forms to search for: the value and its JSON-escaped spelling (`\\u00eb` for `ë`)."""
-    forms: set[str] = set()
-    for value in values:
-        forms.add(value.lower())
-        forms.add(json.dumps(value.lower())[1:-1])
-    return sorted(forms)
-
-
 def audit_entries_of(
     store: Store, customer_ids: Sequence[int], suggestion_ids: Sequence[int], merge_ids: Sequence[int],
     values: Sequence[str],
@@ -170,21 +143,9 @@ def audit_entries_of(
     params: list[Any] = [item for kind, i in subjects for item in (kind, str(i))]
     return store.frame(
         f"""SELECT audit_id, ({about}) AS about_person, details FROM audit_log
-        WHERE ({about}) OR {_like_any("details", len(forms))} ORDER BY audit_id""",
+        WHERE ({about}) OR {like_any("details", len(forms))} ORDER BY audit_id""",
         [*params, *params, *forms],
     )
-
-
-def delete_quarantine_with(store: Store, values: Sequence[str]) -> int:
-    """Erase quarantined rows whose raw row holds any of the values; returns how many."""
-    forms = search_forms(values)
-    if not forms:
-        return 0
-    condition = _like_any("raw_row", len(forms))
-    count = int(store.scalar(f"SELECT count(*) FROM quarantine WHERE {condition}", forms))
-    if count:
-        store.execute(f"DELETE FROM quarantine WHERE {condition}", forms)
-    return count
 
 
 def text_columns(store: Store) -> list[tuple[str, str, str]]:
@@ -338,11 +299,6 @@ def erased_hashes_among(store: Store, hashes: Sequence[str]) -> set[str]:
     return {row["key_hash"] for row in rows}
 
 
-def set_key_hash(store: Store, identity_id: int, key_hash: str) -> None:
-    """Mark an identity as a recognised re-appearance of an erased key."""
-    store.execute("UPDATE identities SET key_hash = ? WHERE identity_id = ?", [key_hash, identity_id])
-
-
 def customers_holding(store: Store, values: Sequence[str]) -> list[int]:
     """Live customers whose identities or profile hold one of the values exactly (duplicates, shared numbers)."""
     if not values:
@@ -385,9 +341,9 @@ def mentions_outside(store: Store, customer_ids: Sequence[int], values: Sequence
         store.scalar(
             f"""SELECT (SELECT count(*) FROM messages m JOIN conversations c USING (conversation_id)
                         JOIN identities i ON i.identity_id = c.identity_id
-                        WHERE i.customer_id NOT IN ({ids}) AND ({_like_any("m.body", len(forms))}))
+                        WHERE i.customer_id NOT IN ({ids}) AND ({like_any("m.body", len(forms))}))
                      + (SELECT count(*) FROM comments WHERE coalesce(customer_id, -1) NOT IN ({ids})
-                        AND ({_like_any("body", len(forms))}))""",
+                        AND ({like_any("body", len(forms))}))""",
             [*forms, *forms],
         )
     )

@@ -14,7 +14,14 @@ from typing import Any
 
 import polars as pl
 
-from domain.statuses import OPEN_REQUESTS, REQUEST_MOVES, RUNNABLE_REQUESTS, RequestKind, RequestStatus
+from domain.statuses import (
+    OPEN_REQUESTS,
+    REQUEST_MOVES,
+    RUNNABLE_REQUESTS,
+    RequestKind,
+    RequestStatus,
+    may_move,
+)
 from store.db import Store, StoreError
 from store.suggestions import StatusMoveError
 
@@ -149,3 +156,24 @@ def of_person(store: Store, customer_ids: Sequence[int], values: Sequence[str] =
         WHERE customer_id IN ({ids}) OR lower(lookup_value) IN ({marks}) ORDER BY request_id""",
         forms or None,
     )
+
+
+def overwrite(store: Store, frame: pl.DataFrame, columns: Sequence[str]) -> int:
+    """Overwrite columns of requests (request_id and the columns): an erasure scrubs them.
+
+    A changed `status` is checked against the moves (an export whose bundle an erasure deleted moves
+    from done to deleted) before anything is written.
+    """
+    if "status" in columns and frame.height:
+        with store.registered("requests_moving", frame.select("request_id", "status")):
+            moving = store.rows(
+                """SELECT r.request_id, r.status AS old, f.status AS new FROM compliance_requests r
+                JOIN requests_moving f ON f.request_id = r.request_id WHERE r.status <> f.status
+                ORDER BY 1"""
+            )
+        for row in moving:
+            if not may_move(REQUEST_MOVES, row["old"], RequestStatus(row["new"])):
+                raise StatusMoveError(
+                    f"request {row['request_id']} may not move from {row['old']} to {row['new']}"
+                )
+    return store.overwrite("compliance_requests", "request_id", frame, columns)

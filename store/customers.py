@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+import polars as pl
 
 from domain.columns import PROFILE_FIELDS
 from store.db import Store
@@ -175,3 +178,13 @@ def search_candidates(
         WHERE c.status = 'active' ORDER BY f.prefilter_score DESC, i.identity_id""",
         [*score_params, *params, limit],
     )
+
+
+def overwrite(store: Store, frame: pl.DataFrame, columns: Sequence[str]) -> int:
+    """Overwrite columns of customers (customer_id and the columns): an erasure anonymizes them."""
+    return store.overwrite("customers", "customer_id", frame, columns)
+
+
+def overwrite_comments(store: Store, frame: pl.DataFrame, columns: Sequence[str]) -> int:
+    """Overwrite columns of comments (comment_id and the columns): an erasure erases or scrubs them."""
+    return store.overwrite("comments", "comment_id", frame, columns)

@@ -160,6 +160,28 @@ class Store:
         self._in_transaction = False
         self.execute("COMMIT")
 
+    def overwrite(self, table: str, key: str, frame: pl.DataFrame, columns: Sequence[str]) -> int:
+        """Overwrite `columns` of the rows of `table` whose `key` is in `frame` with the frame's values.
+
+        For the module that owns `table` only (an erasure writes through each owner).
+        """
+        columns = [c for c in columns if c != key and c in frame.columns]
+        if frame.height == 0 or not columns:
+            return 0
+        types = {row["column_name"]: row["data_type"] for row in self.rows(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table]
+        )}  # fmt: skip
+        assignments = ", ".join(f"{c} = CAST(f.{c} AS {types[c]})" for c in columns)
+        with self.registered("overwritten_rows", frame.select(key, *columns)):
+            self.execute(
+                f"UPDATE {table} SET {assignments} FROM overwritten_rows f WHERE {table}.{key} = f.{key}"
+            )
+        return frame.height
+
+    def overwrite_audit_details(self, frame: pl.DataFrame) -> int:
+        """Overwrite the details of audit entries (audit_id, details): an erasure scrubs them."""
+        return self.overwrite("audit_log", "audit_id", frame, ["details"])
+
     def audit(
         self, actor: str, action: str, subject_kind: str, subject_id: Any, details: dict[str, Any]
     ) -> int:

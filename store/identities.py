@@ -5,6 +5,7 @@ Callers hold the transaction (`with store.transaction():`), so a file loads full
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -341,3 +342,23 @@ def identity_by_key(store: Store, channel: str, external_id: str) -> tuple[int, 
         [channel, external_id, channel, external_id],
     )
     return (int(rows[0]["identity_id"]), int(rows[0]["customer_id"])) if rows else None
+
+
+def overwrite(store: Store, frame: pl.DataFrame, columns: Sequence[str]) -> int:
+    """Overwrite columns of identities (identity_id and the columns): an erasure anonymizes them."""
+    return store.overwrite("identities", "identity_id", frame, columns)
+
+
+def overwrite_conversations(store: Store, frame: pl.DataFrame, columns: Sequence[str]) -> int:
+    """Overwrite columns of conversations (conversation_id and the columns): an erasure anonymizes them."""
+    return store.overwrite("conversations", "conversation_id", frame, columns)
+
+
+def overwrite_messages(store: Store, frame: pl.DataFrame, columns: Sequence[str]) -> int:
+    """Overwrite columns of messages (message_id and the columns): an erasure anonymizes or scrubs them."""
+    return store.overwrite("messages", "message_id", frame, columns)
+
+
+def set_key_hash(store: Store, identity_id: int, key_hash: str) -> None:
+    """Mark an identity as a recognised re-appearance of an erased key."""
+    store.execute("UPDATE identities SET key_hash = ? WHERE identity_id = ?", [key_hash, identity_id])

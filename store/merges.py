@@ -237,3 +237,8 @@ def finish_run(
         [now, counts["approved_seen"], counts["merges_applied"], counts["held_back"], counts["superseded"],
          json.dumps(details, default=str), run_id],
     )  # fmt: skip
+
+
+def overwrite(store: Store, frame: pl.DataFrame, columns: Sequence[str]) -> int:
+    """Overwrite columns of merges (merge_id and the columns): an erasure scrubs before-images and comments."""
+    return store.overwrite("merges", "merge_id", frame, columns)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from store.db import Store
+from store.text_forms import like_any, search_forms
 
 
 def relocate_batch_file(store: Store, batch_id: int, new_path: str) -> int:
@@ -49,4 +50,16 @@ def delete_quarantined(store: Store, quarantine_ids: Sequence[int]) -> int:
         )
     )
     store.execute(f"DELETE FROM quarantine WHERE quarantine_id IN ({marks})", list(quarantine_ids))
+    return count
+
+
+def delete_holding(store: Store, values: Sequence[str]) -> int:
+    """Erase quarantined rows whose raw row holds any of the values (an erasure); returns how many."""
+    forms = search_forms(values)
+    if not forms:
+        return 0
+    condition = like_any("raw_row", len(forms))
+    count = int(store.scalar(f"SELECT count(*) FROM quarantine WHERE {condition}", forms))
+    if count:
+        store.execute(f"DELETE FROM quarantine WHERE {condition}", forms)
     return count

@@ -416,3 +416,13 @@ def repoint_many(store: Store, moved: pl.DataFrame, now: datetime) -> None:
                 updated_at = ? FROM run_repoint r WHERE suggestions.suggestion_id = r.suggestion_id""",
             [now],
         )
+
+
+def overwrite_texts(store: Store, frame: pl.DataFrame, columns: Sequence[str]) -> int:
+    """Overwrite text columns of suggestions (suggestion_id and the columns): an erasure scrubs them.
+
+    Never the status: every status change is a checked move (`move`, `move_many`).
+    """
+    if "status" in columns:
+        raise StatusMoveError("a suggestion's status changes only by a move")
+    return store.overwrite("suggestions", "suggestion_id", frame, columns)

@@ -40,3 +40,18 @@ def test_other_columns_change_without_a_status_check(store: Store) -> None:
     assert (row["status"], row["counts"], row["lookup_value"]) == ("done", {"customers": 1}, None)
     assert [r["request_id"] for r in compliance_requests.listing(store, kind="export")] == [request_id]
     assert compliance_requests.runnable(store, "export") == []
+
+
+def test_an_erasure_overwrite_checks_a_changed_status_against_the_moves(store: Store) -> None:
+    import polars as pl
+
+    done, pending = _request(store, R.DONE), _request(store, R.PENDING)
+    deleted = pl.DataFrame({"request_id": [done], "status": [R.DELETED.value], "bundle_path": [None]})
+    with store.transaction():
+        assert compliance_requests.overwrite(store, deleted, ["status", "bundle_path"]) == 1
+    assert (compliance_requests.get(store, done) or {})["status"] == R.DELETED
+    wrong = pl.DataFrame({"request_id": [pending], "status": [R.DELETED.value], "reason": ["x"]})
+    with pytest.raises(StatusMoveError, match=f"request {pending} may not move from pending to deleted"):
+        compliance_requests.overwrite(store, wrong, ["status", "reason"])
+    row = compliance_requests.get(store, pending) or {}
+    assert (row["status"], row["reason"]) == (R.PENDING, None)
