@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.statuses import DECIDABLE_SUGGESTIONS, SuggestionStatus
+from domain.statuses import DECIDABLE_SUGGESTIONS, CustomerStatus, SuggestionStatus
 from review.errors import ReviewError
 from review.staleness import StaleCheck, check_suggestion
 from store import cannot_links, suggestions
@@ -204,7 +204,7 @@ def _split_bulk(
                 {**base, "outcome": "skipped", "reason": "related only (shared value), not a match"}
             )
             continue
-        if row["status_l"] != "active" or row["status_r"] != "active":
+        if row["status_l"] != CustomerStatus.ACTIVE or row["status_r"] != CustomerStatus.ACTIVE:
             slow.append(row)
             continue
         locked = next((side for side in ("l", "r") if row[f"locked_{side}"]), None)

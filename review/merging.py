@@ -20,7 +20,13 @@ from typing import Any
 
 from domain.columns import PROFILE_FIELDS
 from domain.settings import ReviewSettings
-from domain.statuses import APPLICABLE_SUGGESTIONS, OPEN_SUGGESTIONS, MergeStatus, SuggestionStatus
+from domain.statuses import (
+    APPLICABLE_SUGGESTIONS,
+    OPEN_SUGGESTIONS,
+    CustomerStatus,
+    MergeStatus,
+    SuggestionStatus,
+)
 from review.errors import ReviewError
 from review.staleness import check_suggestion
 from review.survivorship import build_profiles
@@ -287,7 +293,7 @@ def undo_merge(
             raise ReviewError(
                 f"customer {holder_id} is locked (reason: {reason}) - unlock it first, then undo"
             )
-        if absorbed["status"] != "merged" or absorbed["merged_into"] != survivor_id:
+        if absorbed["status"] != CustomerStatus.MERGED or absorbed["merged_into"] != survivor_id:
             raise ReviewError(
                 f"merge {merge_id} cannot be undone: customer {absorbed_id} is no longer merged into {survivor_id}"
             )

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from domain.statuses import OPEN_SUGGESTIONS, SuggestionStatus
+from domain.statuses import OPEN_SUGGESTIONS, CustomerStatus, SuggestionStatus
 from store.db import Store, utcnow
 from store.identities import FUTURE_TOLERANCE
 from store.text_forms import like_any, search_forms
@@ -38,8 +38,8 @@ def customer_status(store: Store, customer_id: int) -> dict[str, Any] | None:
 def customers_with_email(store: Store, email_norm: str) -> list[int]:
     """Customers holding an identity or profile address equal to the normalized e-mail."""
     rows = store.rows(
-        """SELECT customer_id FROM identities WHERE email_norm = ? AND NOT anonymized
-        UNION SELECT customer_id FROM customers WHERE list_contains(emails, ?) AND status = 'active'
+        f"""SELECT customer_id FROM identities WHERE email_norm = ? AND NOT anonymized
+        UNION SELECT customer_id FROM customers WHERE list_contains(emails, ?) AND status = '{CustomerStatus.ACTIVE}'
         ORDER BY 1""",
         [email_norm, email_norm],
     )
@@ -49,8 +49,8 @@ def customers_with_email(store: Store, email_norm: str) -> list[int]:
 def customers_with_phone(store: Store, phone_e164: str) -> list[int]:
     """Customers holding an identity or profile number equal to the E.164 number."""
     rows = store.rows(
-        """SELECT customer_id FROM identities WHERE phone_e164 = ? AND NOT anonymized
-        UNION SELECT customer_id FROM customers WHERE list_contains(phones, ?) AND status = 'active'
+        f"""SELECT customer_id FROM identities WHERE phone_e164 = ? AND NOT anonymized
+        UNION SELECT customer_id FROM customers WHERE list_contains(phones, ?) AND status = '{CustomerStatus.ACTIVE}'
         ORDER BY 1""",
         [phone_e164, phone_e164],
     )
@@ -253,7 +253,7 @@ def inactive_customers(store: Store, before: datetime) -> list[int]:
     rows = store.rows(
         # activity dated in the future (beyond now + FUTURE_TOLERANCE) is not believed: it would keep
         # retention from ever coming due
-        """WITH activity AS (
+        f"""WITH activity AS (
             SELECT i.customer_id, greatest(max(i.updated_at) FILTER (WHERE i.updated_at <= $limit),
                                            max(i.changed_at), max(i.first_seen_at)) AS at
             FROM identities i GROUP BY 1
@@ -264,7 +264,7 @@ def inactive_customers(store: Store, before: datetime) -> list[int]:
             UNION ALL
             SELECT customer_id, max(created_at) FROM comments WHERE customer_id IS NOT NULL GROUP BY 1)
         SELECT c.customer_id FROM customers c JOIN activity a ON a.customer_id = c.customer_id
-        WHERE c.status = 'active' AND NOT c.locked
+        WHERE c.status = '{CustomerStatus.ACTIVE}' AND NOT c.locked
         GROUP BY c.customer_id HAVING max(a.at) < $before ORDER BY 1""",
         {"limit": utcnow() + FUTURE_TOLERANCE, "before": before},
     )
@@ -306,12 +306,12 @@ def customers_holding(store: Store, values: Sequence[str]) -> list[int]:
     frame = pl.DataFrame({"value": [v.lower() for v in values]})
     with store.registered("held_values", frame):
         rows = store.rows(
-            """SELECT DISTINCT i.customer_id FROM identities i JOIN held_values v
+            f"""SELECT DISTINCT i.customer_id FROM identities i JOIN held_values v
                 ON v.value IN (lower(i.external_id), i.email_norm, i.phone_e164)
             WHERE NOT i.anonymized
             UNION
             SELECT DISTINCT c.customer_id FROM customers c, held_values v
-            WHERE c.status = 'active' AND (list_contains(c.emails, v.value) OR list_contains(c.phones, v.value))
+            WHERE c.status = '{CustomerStatus.ACTIVE}' AND (list_contains(c.emails, v.value) OR list_contains(c.phones, v.value))
             ORDER BY 1"""
         )
     return [int(row["customer_id"]) for row in rows]
@@ -322,7 +322,7 @@ def busiest_customers(store: Store, exclude: Sequence[int] = (), limit: int = 50
     rows = store.rows(
         f"""SELECT c.customer_id FROM customers c JOIN identities i ON i.customer_id = c.customer_id
         JOIN conversations v ON v.identity_id = i.identity_id JOIN messages m ON m.conversation_id = v.conversation_id
-        WHERE c.status = 'active' AND NOT c.locked AND c.customer_id NOT IN ({_in(exclude) if exclude else "-1"})
+        WHERE c.status = '{CustomerStatus.ACTIVE}' AND NOT c.locked AND c.customer_id NOT IN ({_in(exclude) if exclude else "-1"})
           AND NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.status IN ({_OPEN_SUGGESTIONS})
                           AND c.customer_id IN (s.customer_id_l, s.customer_id_r))
         GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ?""",
@@ -406,7 +406,7 @@ def names_shared(store: Store, customer_ids: Sequence[int], names: Sequence[str]
                 FROM identities WHERE NOT anonymized AND customer_id NOT IN ({ids})
                 UNION ALL
                 SELECT lower(first_name || ' ' || last_name), NULL, NULL, lower(display_name), NULL
-                FROM customers WHERE status = 'active' AND customer_id NOT IN ({ids}))
+                FROM customers WHERE status = '{CustomerStatus.ACTIVE}' AND customer_id NOT IN ({ids}))
             SELECT DISTINCT p.name FROM person_names p JOIN held h ON p.name IN (h.n, h.m, h.k, h.d, h.r)"""
         )
     return {row["name"] for row in rows}

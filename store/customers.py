@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from domain.columns import PROFILE_FIELDS
+from domain.statuses import CustomerStatus
 from store.db import Store
 
 # The profile columns an agent may set by hand (emails and phones are lists, edited by add/remove).
@@ -175,7 +176,7 @@ def search_candidates(
         SELECT {_IDENTITY_COLUMNS}, f.prefilter_score
         FROM found f JOIN identities i ON i.identity_id = f.identity_id
         JOIN customers c ON c.customer_id = i.customer_id
-        WHERE c.status = 'active' ORDER BY f.prefilter_score DESC, i.identity_id""",
+        WHERE c.status = '{CustomerStatus.ACTIVE}' ORDER BY f.prefilter_score DESC, i.identity_id""",
         [*score_params, *params, limit],
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from domain.columns import NORMALIZED_IDENTITY_COLUMNS, PROFILE_FIELDS, RAW_IDENTITY_COLUMNS
+from domain.statuses import CustomerStatus
 from store.db import Store, utcnow
 
 # timestamps later than now plus this cannot be true: ingest flags them, and they never order records
@@ -115,7 +116,7 @@ def load_identities(store: Store, frame: pl.DataFrame, batch_id: int, now: datet
         store.execute(
             f"""INSERT INTO customers (customer_id, status, {", ".join(PROFILE_COLUMNS)}, agent_edited, locked,
                 created_at, updated_at)
-            SELECT customer_id, 'active', {_profile_values()}, [], FALSE, ?, ?
+            SELECT customer_id, '{CustomerStatus.ACTIVE}', {_profile_values()}, [], FALSE, ?, ?
             FROM stage WHERE action = 'new'""",
             [now, now],
         )
@@ -131,9 +132,9 @@ def load_identities(store: Store, frame: pl.DataFrame, batch_id: int, now: datet
         counts.customers_to_rebuild = [
             int(row["customer_id"])
             for row in store.rows(
-                """SELECT DISTINCT c.customer_id FROM customers c
+                f"""SELECT DISTINCT c.customer_id FROM customers c
                 WHERE c.customer_id IN (SELECT customer_id FROM stage WHERE action = 'updated')
-                  AND c.status = 'active' AND NOT c.locked
+                  AND c.status = '{CustomerStatus.ACTIVE}' AND NOT c.locked
                   AND c.customer_id IN (SELECT customer_id FROM identities
                                         WHERE customer_id IN (SELECT customer_id FROM stage) GROUP BY 1
                                         HAVING count(*) > 1)
@@ -170,7 +171,7 @@ def refresh_single_identity_profiles(store: Store, customer_ids_sql: str, now: d
                 AND i.customer_id IN (SELECT customer_id FROM identities GROUP BY 1 HAVING count(*) = 1)) src
         WHERE customers.customer_id = src.customer_id
           AND len(coalesce(customers.agent_edited, [])) = 0 AND NOT customers.locked
-          AND customers.status = 'active'""",
+          AND customers.status = '{CustomerStatus.ACTIVE}'""",
         [now],
     )
 

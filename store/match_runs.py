@@ -14,12 +14,13 @@ from typing import Any, NamedTuple
 import polars as pl
 
 from domain.columns import IDENTITY_KEY_COLUMNS, NORMALIZED_IDENTITY_COLUMNS, RAW_IDENTITY_COLUMNS
+from domain.statuses import CustomerStatus, RunStatus
 from store import identities, suggestions
 from store.db import Store
 
-SUCCEEDED = "succeeded"
-ELIGIBLE = """FROM identities i JOIN customers c ON c.customer_id = i.customer_id
-    WHERE c.status = 'active' AND NOT c.locked AND NOT i.anonymized AND c.anonymized_at IS NULL"""
+SUCCEEDED = RunStatus.SUCCEEDED
+ELIGIBLE = f"""FROM identities i JOIN customers c ON c.customer_id = i.customer_id
+    WHERE c.status = '{CustomerStatus.ACTIVE}' AND NOT c.locked AND NOT i.anonymized AND c.anonymized_at IS NULL"""
 
 
 MATCH_COLUMNS = (*IDENTITY_KEY_COLUMNS, *RAW_IDENTITY_COLUMNS, *NORMALIZED_IDENTITY_COLUMNS)
@@ -45,7 +46,7 @@ def load_match_input(
     )
     changed = identities.filter(pl.col("match_pending")).get_column("identity_id").rename("identity_id")
     excluded = store.frame(
-        "SELECT customer_id FROM customers WHERE locked OR status <> 'active' ORDER BY customer_id"
+        f"SELECT customer_id FROM customers WHERE locked OR status <> '{CustomerStatus.ACTIVE}' ORDER BY customer_id"
     ).get_column("customer_id")
     return identities.drop("match_pending"), changed, excluded
 

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from domain.columns import PROFILE_SCALAR_FIELDS
-from domain.statuses import MergeStatus
+from domain.statuses import CustomerStatus, MergeStatus
 from store.db import Store
 
 # birth_date is offered in its parsed form (birth_date_norm), below
@@ -72,7 +72,7 @@ def take_back(store: Store, table: str, id_column: str, ids: Sequence[int], hold
 def redirect(store: Store, absorbed: int, survivor: int, now: datetime) -> None:
     """Mark a customer as merged away: its id now redirects to the survivor."""
     store.execute(
-        "UPDATE customers SET status = 'merged', merged_into = ?, updated_at = ? WHERE customer_id = ?",
+        f"UPDATE customers SET status = '{CustomerStatus.MERGED}', merged_into = ?, updated_at = ? WHERE customer_id = ?",
         [survivor, now, absorbed],
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from domain.statuses import RequestKind
 from idres.cli.common import FormatOption, StoreOption
 from idres.cli.requests import (
     CustomerOption,
@@ -38,7 +39,9 @@ def anonymize_request(
 
     Every customer that may be the person is shown with why; you confirm which the request covers.
     """
-    queue_request(ctx, "anonymize", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
+    queue_request(
+        ctx, RequestKind.ANONYMIZE, store, fmt, customer, email, phone, requested_by, reason, customers, yes
+    )
 
 
 @group.command("run")
@@ -46,4 +49,4 @@ def anonymize_run(
     ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = OutputFormat.text
 ) -> None:
     """Anonymize and verify pending erasure requests now, with the retention policy (the `anonymize` flow)."""
-    run_request_flow(ctx, "anonymize", store, fmt)
+    run_request_flow(ctx, RequestKind.ANONYMIZE, store, fmt)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.panel import Panel
 
+from domain.statuses import CustomerStatus
 from idres.cli.common import FormatOption, StoreOption, settings_for, store_session
 from idres.cli.merges import AgentOption as MergeAgentOption
 from idres.cli.merges import CommentOption as MergeCommentOption
@@ -58,7 +59,7 @@ def _render_customer(record: dict[str, Any]) -> None:
     flags = []
     if profile.get("locked"):
         flags.append(f"LOCKED ({profile.get('lock_reason') or 'no reason given'})")
-    if profile.get("status") != "active":
+    if profile.get("status") != CustomerStatus.ACTIVE:
         flags.append(str(profile.get("status")).upper())
     fields = [column for column in PROFILE_COLUMNS if column != "profile_sources"]
     sources = profile.get("profile_sources") or {}

@@ -9,6 +9,7 @@ import typer
 
 from domain.errors import Unavailable
 from domain.settings import DATA_DIR, Settings
+from domain.statuses import Band, MergeStatus, SuggestionStatus
 from flows.progress import cli_progress
 from idres.cli.common import StoreOption, flow_settings, is_quiet
 from idres.output import console, table
@@ -67,7 +68,9 @@ def _approve_a_few(settings: Settings) -> list[int]:
 
     approved: list[int] = []
     with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
-        for suggestion in list_suggestions(store, status="pending", band="review", limit=50):
+        for suggestion in list_suggestions(
+            store, status=SuggestionStatus.PENDING, band=Band.REVIEW, limit=50
+        ):
             if len(approved) == DEMO_APPROVALS:
                 break
             try:
@@ -93,7 +96,7 @@ def _review(settings: Settings) -> int | None:
         f"{report['merges_applied']} merge(s), held back {report['held_back']}, superseded {report['superseded']}"
     )
     with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
-        merges = [m for m in merge_log(store, limit=20) if m.get("status") == "applied"]
+        merges = [m for m in merge_log(store, limit=20) if m.get("status") == MergeStatus.APPLIED]
         if not merges:
             return None
         merge = merges[0]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from domain.statuses import RequestKind
 from idres.cli.common import FormatOption, StoreOption, settings_for
 from idres.cli.requests import (
     CustomerOption,
@@ -41,13 +42,15 @@ def export_request(
 
     Every customer that may be the person is shown with why; you confirm which the request covers.
     """
-    queue_request(ctx, "export", store, fmt, customer, email, phone, requested_by, reason, customers, yes)
+    queue_request(
+        ctx, RequestKind.EXPORT, store, fmt, customer, email, phone, requested_by, reason, customers, yes
+    )
 
 
 @group.command("run")
 def export_run(ctx: typer.Context, store: StoreOption = None, fmt: FormatOption = OutputFormat.text) -> None:
     """Produce bundles for pending export requests now (the `export` flow)."""
-    run_request_flow(ctx, "export", store, fmt)
+    run_request_flow(ctx, RequestKind.EXPORT, store, fmt)
 
 
 @group.command("decrypt")

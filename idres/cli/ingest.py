@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.statuses import BatchStatus
 from idres.cli.common import FormatOption, StoreOption, flow_settings, is_quiet, run_flow
 from idres.output import OutputFormat, console, emit, err_console, fail, table
 
@@ -66,9 +67,11 @@ def ingest(
         )
     if not results:
         fail("nothing to ingest: no files given and the landing folder is empty", code=1)
-    if any(r["status"] in ("failed", "rejected") for r in results):
+    if any(r["status"] in (BatchStatus.FAILED, BatchStatus.REJECTED) for r in results):
         for r in results:
-            if r["status"] == "failed":  # stderr: stdout holds only the JSON document with --format json
+            if (
+                r["status"] == BatchStatus.FAILED
+            ):  # stderr: stdout holds only the JSON document with --format json
                 err_console.print(f"[red]failed:[/] {r['error']}", markup=True, highlight=False)
         raise typer.Exit(1)
 
@@ -90,7 +93,7 @@ def _render_ingest(results: list[dict[str, Any]]) -> None:
     rows = []
     for r in results:
         note = r["error"] or ""
-        if r["status"] == "unchanged":
+        if r["status"] == BatchStatus.UNCHANGED:
             note = f"already ingested as batch {r['previous_batch_id']}: nothing changed"
         else:
             note = _ingest_note(r) or note

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.statuses import RequestKind, RequestStatus
 from idres.cli.common import (
     FormatOption,
     StoreOption,
@@ -85,14 +86,16 @@ def queue_request(
     from compliance.requests import candidates_of, confirm_request, request_anonymization, request_export
 
     settings = settings_for(ctx, store)
-    queue: Callable[..., dict[str, Any]] = request_export if kind == "export" else request_anonymization
+    queue: Callable[..., dict[str, Any]] = (
+        request_export if kind == RequestKind.EXPORT else request_anonymization
+    )
     with store_session(ctx, store) as session:
         request = queue(
             session, requested_by, customer_id=customer, email=email, phone=phone, reason=reason,
             default_region=settings.ingest.default_region, review_threshold=settings.match.review_threshold,
             customer_ids=_ids(customers), confirm_all=yes,
         )  # fmt: skip
-        if request["status"] == "needs_confirmation" and fmt == OutputFormat.text:
+        if request["status"] == RequestStatus.NEEDS_CONFIRMATION and fmt == OutputFormat.text:
             candidates = candidates_of(session, request)
             _print_candidates(request, candidates)
             if sys.stdin.isatty():
@@ -103,7 +106,7 @@ def queue_request(
                     request = confirm_request(
                         session, request["request_id"], _ids(answer) or [], requested_by
                     )
-    if request["status"] == "needs_confirmation":
+    if request["status"] == RequestStatus.NEEDS_CONFIRMATION:
         emit(request, fmt, lambda r: console.print(
             f"request {r['request_id']} waits for a confirmation: `idres requests confirm {r['request_id']} "
             "--customers ID,ID --confirmed-by NAME`", highlight=False))  # fmt: skip
@@ -118,7 +121,7 @@ def queue_request(
 def run_request_flow(ctx: typer.Context, kind: str, store: Path | None, fmt: OutputFormat) -> None:
     """Run the `export` or `anonymize` flow (`kind`) now; Ctrl-C says how far an erasure got."""
     settings = flow_settings(ctx, store)
-    if kind == "export":
+    if kind == RequestKind.EXPORT:
         from flows.export import export_flow as run
     else:
         from flows.anonymize import anonymize_flow as run
@@ -130,7 +133,7 @@ def run_request_flow(ctx: typer.Context, kind: str, store: Path | None, fmt: Out
             quiet=is_quiet(ctx),
         )
     except KeyboardInterrupt:
-        if kind == "anonymize":
+        if kind == RequestKind.ANONYMIZE:
             _say_where_erasure_stopped(settings.store)
         raise typer.Exit(130) from None
     emit(summary, fmt, lambda s: _render_run(kind, s))
@@ -142,19 +145,22 @@ def _say_where_erasure_stopped(store_path: Path) -> None:
     from store import open_store
 
     with open_store(store_path, read_only=True) as session:
-        rows = list_requests(session, kind="anonymize")
+        rows = list_requests(session, kind=RequestKind.ANONYMIZE)
     by_status: dict[str, list[int]] = {}
     for row in rows:
         by_status.setdefault(row["status"], []).append(int(row["request_id"]))
-    for status, meaning in (("done", "done and verified"), ("erasing", "erased, to be verified by the next run"),
-                            ("pending", "not started")):  # fmt: skip
+    for status, meaning in (
+        (RequestStatus.DONE, "done and verified"),
+        (RequestStatus.ERASING, "erased, to be verified by the next run"),
+        (RequestStatus.PENDING, "not started"),
+    ):
         ids = sorted(by_status.get(status, []))
         if ids:
             console.print(f"interrupted: request(s) {', '.join(map(str, ids))} {meaning}", highlight=False)
 
 
 def _render_run(kind: str, summary: dict[str, Any]) -> None:
-    if kind == "export":
+    if kind == RequestKind.EXPORT:
         console.print(f"{len(summary['done'])} bundle(s) produced", highlight=False)
         for produced in summary["bundles"]:
             console.print(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from domain.statuses import SuggestionStatus
 from idres.cli.common import (
     FormatOption,
     OutOption,
@@ -16,7 +17,7 @@ from idres.cli.common import (
     write_frame,
 )
 from idres.output import OutputFormat, console, emit, fail, say, table
-from review import decisions
+from review import bulk_decisions, decisions
 from store.views import exports
 from store.views import review as review_view
 
@@ -210,12 +211,12 @@ def _render_decision(r: dict[str, Any]) -> None:
         f"suggestion {r['suggestion_id']} {r['status']} by {r['decided_by']} "
         f"(customers {r['customer_id_l']} and {r['customer_id_r']}, probability {r['probability']:.3f})"
     )
-    if r["status"] == "approved":
+    if r["status"] == SuggestionStatus.APPROVED:
         say("it is merged by the next apply-merges run (`idres merges apply`)")
 
 
 def _render_bulk(results: list[dict[str, Any]]) -> None:
-    approved = sum(r["outcome"] == "approved" for r in results)
+    approved = sum(r["outcome"] == SuggestionStatus.APPROVED for r in results)
     say(f"{approved} approved, {len(results) - approved} skipped")
     if results:
         console.print(
@@ -271,7 +272,7 @@ def _render_file(r: dict[str, Any]) -> None:
         f"{r['file']}: {r['rows']} rows, {r['applied']} applied, {r['unchanged']} unchanged, "
         f"{r['not applied']} not applied"
     )
-    failed = [x for x in r["results"] if x["outcome"] != "applied"]
+    failed = [x for x in r["results"] if x["outcome"] != bulk_decisions.APPLIED]
     if failed:
         console.print(
             table(

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from domain.statuses import MergeStatus, SuggestionStatus
+from domain.statuses import CustomerStatus, MergeStatus, SuggestionStatus
 from store.db import Store
 
 # a suggestion leaves the review backlog when decided, or when a match run supersedes it
@@ -28,7 +28,9 @@ def headline_counts(store: Store) -> dict[str, Any]:
     """Counts for the report header: identities, customers, runs, suggestions by status, merges, requests."""
     counts: dict[str, Any] = {
         "identities": store.scalar("SELECT count(*) FROM identities"),
-        "active customers": store.scalar("SELECT count(*) FROM customers WHERE status = 'active'"),
+        "active customers": store.scalar(
+            f"SELECT count(*) FROM customers WHERE status = '{CustomerStatus.ACTIVE}'"
+        ),
         "match runs": store.scalar("SELECT count(*) FROM match_runs"),
     }
     for row in store.rows("SELECT status, count(*) AS n FROM suggestions GROUP BY status ORDER BY status"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain.statuses import HIDDEN_BANDS, SuggestionStatus
+from domain.statuses import HIDDEN_BANDS, CustomerStatus, SuggestionStatus
 from store import suggestions
 from store.db import Store
 
@@ -126,8 +126,8 @@ def bulk_candidates_with_states(
     source, params = pending_filtered(band, channel, min_probability)
     return store.rows(
         f"""SELECT s.suggestion_id, s.customer_id_l, s.customer_id_r, s.probability, s.band, s.related_only,
-               CASE WHEN l.anonymized_at IS NOT NULL THEN 'anonymized' ELSE l.status END AS status_l,
-               CASE WHEN r.anonymized_at IS NOT NULL THEN 'anonymized' ELSE r.status END AS status_r,
+               CASE WHEN l.anonymized_at IS NOT NULL THEN '{CustomerStatus.ANONYMIZED}' ELSE l.status END AS status_l,
+               CASE WHEN r.anonymized_at IS NOT NULL THEN '{CustomerStatus.ANONYMIZED}' ELSE r.status END AS status_r,
                l.locked AS locked_l, l.lock_reason AS lock_reason_l, r.locked AS locked_r, r.lock_reason AS lock_reason_r
         FROM ({source}) s LEFT JOIN customers l ON l.customer_id = s.customer_id_l
         LEFT JOIN customers r ON r.customer_id = s.customer_id_r

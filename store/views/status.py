@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from domain.statuses import CustomerStatus
 from store.db import Store
 
 TABLES = ("customers", "identities", "conversations", "messages", "comments", "ingest_batches", "quarantine")
@@ -13,7 +14,9 @@ TABLES = ("customers", "identities", "conversations", "messages", "comments", "i
 def status(store: Store, recent_batches: int = 10) -> dict[str, Any]:
     """Counts per table and channel, the last batches, and the quarantine size."""
     counts = {table: int(store.scalar(f"SELECT count(*) FROM {table}")) for table in TABLES}
-    counts["active_customers"] = int(store.scalar("SELECT count(*) FROM customers WHERE status = 'active'"))
+    counts["active_customers"] = int(
+        store.scalar(f"SELECT count(*) FROM customers WHERE status = '{CustomerStatus.ACTIVE}'")
+    )
     per_channel = store.rows(
         """SELECT i.channel, count(*) AS identities, count(*) FILTER (WHERE i.match_pending) AS match_pending,
                   (SELECT count(*) FROM conversations c WHERE c.channel = i.channel) AS conversations

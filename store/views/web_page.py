@@ -9,7 +9,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from domain.statuses import HIDDEN_BANDS, OPEN_SUGGESTIONS, Band, MergeStatus, SuggestionStatus
+from domain.statuses import (
+    HIDDEN_BANDS,
+    OPEN_SUGGESTIONS,
+    Band,
+    CustomerStatus,
+    MergeStatus,
+    SuggestionStatus,
+)
 from store.db import Store
 from store.views.review import order_clause, pending_filtered
 
@@ -265,7 +272,7 @@ def search_customers(
                list(DISTINCT a.channel ORDER BY a.channel) AS channels, c.emails, c.phones
         FROM hits h JOIN customers c ON c.customer_id = h.customer_id
         JOIN identities a ON a.customer_id = c.customer_id
-        WHERE c.status <> 'merged' GROUP BY ALL ORDER BY c.customer_id LIMIT ?""",
+        WHERE c.status <> '{CustomerStatus.MERGED}' GROUP BY ALL ORDER BY c.customer_id LIMIT ?""",
         [*params, limit],
     )
 
