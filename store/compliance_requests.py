@@ -22,6 +22,7 @@ from domain.statuses import (
     RequestStatus,
     may_move,
 )
+from store.conditions import Conditions
 from store.db import Store, StoreError
 from store.suggestions import StatusMoveError
 
@@ -96,27 +97,22 @@ def listing(
 ) -> list[dict[str, Any]]:
     """Requests, newest first: of one kind and/or status, matching `search` (id, customer, lookup,
     reason, requester), open past their due date at `overdue_at`."""
-    where: list[str] = []
-    params: list[Any] = []
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
-    if status:
-        where.append("status = ?")
-        params.append(status)
+    where = Conditions()
+    where.when(kind, "kind = ?")
+    where.when(status, "status = ?")
     if search and search.strip():
         text = search.strip().lower().lstrip("#")
-        where.append(
+        where.add(
             """(CAST(request_id AS VARCHAR) = ? OR list_contains(customer_ids, TRY_CAST(? AS BIGINT))
             OR CAST(customer_id AS VARCHAR) = ? OR contains(lower(coalesce(lookup_value, '')), ?)
-            OR contains(lower(coalesce(reason, '')), ?) OR contains(lower(requested_by), ?))"""
+            OR contains(lower(coalesce(reason, '')), ?) OR contains(lower(requested_by), ?))""",
+            *[text] * 6,
         )
-        params += [text] * 6
     if overdue_at is not None:
-        where.append(f"status IN ({_OPEN}) AND due_at < ?")
-        params.append(overdue_at)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = store.rows(f"SELECT * FROM compliance_requests {clause} ORDER BY request_id DESC", params)
+        where.add(f"status IN ({_OPEN}) AND due_at < ?", overdue_at)
+    rows = store.rows(
+        f"SELECT * FROM compliance_requests {where.where()} ORDER BY request_id DESC", where.params
+    )
     return [_decoded(row) for row in rows]
 
 

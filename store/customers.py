@@ -11,6 +11,7 @@ import polars as pl
 
 from domain.columns import PROFILE_FIELDS
 from domain.statuses import CustomerStatus
+from store.conditions import Conditions
 from store.db import Store
 
 # The profile columns an agent may set by hand (emails and phones are lists, edited by add/remove).
@@ -126,37 +127,26 @@ def search_candidates(
     the few best rows are joined to their customers (merged customers' identities moved to the
     survivor, so the active check rarely drops one). The caller scores them with rapidfuzz.
     """
-    conditions: list[str] = []
-    params: list[Any] = []
-    if email:
-        conditions.append("starts_with(i.email_norm, ?)")
-        params.append(email)
-    if email_key:
-        conditions.append("i.email_key = ?")
-        params.append(email_key)
-    if phone_e164:
-        conditions.append("i.phone_e164 = ?")
-        params.append(phone_e164)
-    if phone_suffix:
-        conditions.append("ends_with(i.phone_e164, ?)")
-        params.append(phone_suffix)
-    if handle:
-        conditions.append("starts_with(i.screen_name_norm, ?)")
-        params.append(handle)
+    conditions = Conditions()
+    conditions.when(email, "starts_with(i.email_norm, ?)")
+    conditions.when(email_key, "i.email_key = ?")
+    conditions.when(phone_e164, "i.phone_e164 = ?")
+    conditions.when(phone_suffix, "ends_with(i.phone_e164, ?)")
+    conditions.when(handle, "starts_with(i.screen_name_norm, ?)")
     keys = [key for key in (name_keys or []) if key]
     score = "0.0"
     score_params: list[Any] = []
     if keys:
         # each token starts the first or the last name (two letters: typos come later in a word), or is
         # inside one ("pilar" of "María Pilar", "byrne" of "Taylor-Byrne")
-        conditions.append(
+        conditions.add(
             " AND ".join(
                 """(starts_with(i.first_name_key, ?) OR starts_with(i.last_name_key, ?)
                     OR contains(i.first_name_key, ?) OR contains(i.last_name_key, ?))"""
                 for _ in keys
-            )
+            ),
+            *(value for key in keys for value in (key[:2], key[:2], key, key)),
         )
-        params.extend(value for key in keys for value in (key[:2], key[:2], key, key))
         score = " + ".join(
             "greatest(jaro_winkler_similarity(coalesce(i.first_name_key, ''), ?),"
             " jaro_winkler_similarity(coalesce(i.last_name_key, ''), ?))"
@@ -165,7 +155,7 @@ def search_candidates(
         score_params = [value for key in keys for value in (key, key)]
     if not conditions:
         return []
-    where = " OR ".join(f"({condition})" for condition in conditions)
+    where = conditions.any_of()
     # Only the ids are filtered over the whole table: reading every output column of a million rows
     # first would cost several times the filter; the join then reads just the few rows found.
     return store.rows(
@@ -177,7 +167,7 @@ def search_candidates(
         FROM found f JOIN identities i ON i.identity_id = f.identity_id
         JOIN customers c ON c.customer_id = i.customer_id
         WHERE c.status = '{CustomerStatus.ACTIVE}' ORDER BY f.prefilter_score DESC, i.identity_id""",
-        [*score_params, *params, limit],
+        [*score_params, *conditions.params, limit],
     )
 
 

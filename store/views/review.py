@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.statuses import HIDDEN_BANDS, CustomerStatus, SuggestionStatus
 from store import suggestions
+from store.conditions import Conditions
 from store.db import Store
 
 _HIDDEN = ", ".join(f"'{band}'" for band in sorted(HIDDEN_BANDS))
@@ -38,21 +39,16 @@ def list_suggestions(
 ) -> list[dict[str, Any]]:
     """Suggestions, most probable (or most informative) first, optionally of one status and/or band
     (possible: only by name, or in the informative order)."""
-    where, params = [], []
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    if band:
-        where.append("band = ?")
-        params.append(band)
-    elif order != "informative":
-        where.append(f"band NOT IN ({_HIDDEN})")
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    where = Conditions()
+    where.when(status, "status = ?")
+    where.when(band, "band = ?")
+    if not band and order != "informative":
+        where.add(f"band NOT IN ({_HIDDEN})")
     return store.rows(
         f"""SELECT suggestion_id, customer_id_l, customer_id_r, probability, match_weight, band, status,
             related_only, reason, rule, updated_run_id, updated_at, status_reason
-        FROM suggestions {clause} ORDER BY {order_clause(order)} LIMIT ?""",
-        [*params, int(limit)],
+        FROM suggestions {where.where()} ORDER BY {order_clause(order)} LIMIT ?""",
+        [*where.params, int(limit)],
     )
 
 

@@ -17,6 +17,7 @@ from domain.statuses import (
     MergeStatus,
     SuggestionStatus,
 )
+from store.conditions import Conditions
 from store.db import Store
 from store.views.review import order_clause, pending_filtered
 
@@ -233,47 +234,37 @@ def search_customers(
     customer ids, an email or handle prefix, a phone's E.164 or its national tail, name-key prefixes
     (two keys match first and last name either way round), a piece of the display name.
     """
-    conditions: list[str] = []
-    params: list[Any] = []
+    conditions = Conditions()
     for customer_id in customer_ids:
-        conditions.append("i.customer_id = ?")
-        params.append(customer_id)
-    if email_prefix:
-        conditions.append("starts_with(i.email_norm, ?)")
-        params.append(email_prefix)
-    if phone_e164:
-        conditions.append("i.phone_e164 = ?")
-        params.append(phone_e164)
+        conditions.add("i.customer_id = ?", customer_id)
+    conditions.when(email_prefix, "starts_with(i.email_norm, ?)")
+    conditions.when(phone_e164, "i.phone_e164 = ?")
     if phone_tail is not None:
-        conditions.append("ends_with(i.phone_e164, ?)")
-        params.append(phone_tail)
+        conditions.add("ends_with(i.phone_e164, ?)", phone_tail)
     if handle is not None:
-        conditions.append("starts_with(i.screen_name_norm, ?)")
-        conditions.append("starts_with(i.email_norm, ?)")
-        params.extend([handle, handle])
+        conditions.add("starts_with(i.screen_name_norm, ?)", handle)
+        conditions.add("starts_with(i.email_norm, ?)", handle)
     if len(name_keys) >= 2:
-        conditions.append("(starts_with(i.first_name_key, ?) AND starts_with(i.last_name_key, ?))")
-        params.extend([name_keys[0], name_keys[-1]])
-        conditions.append("(starts_with(i.first_name_key, ?) AND starts_with(i.last_name_key, ?))")
-        params.extend([name_keys[-1], name_keys[0]])
+        both = "(starts_with(i.first_name_key, ?) AND starts_with(i.last_name_key, ?))"
+        conditions.add(both, name_keys[0], name_keys[-1])
+        conditions.add(both, name_keys[-1], name_keys[0])
     elif name_keys:
-        conditions.append("(starts_with(i.last_name_key, ?) OR starts_with(i.first_name_key, ?))")
-        params.extend([name_keys[0], name_keys[0]])
+        one = "(starts_with(i.last_name_key, ?) OR starts_with(i.first_name_key, ?))"
+        conditions.add(one, name_keys[0], name_keys[0])
     if display_text is not None:
-        conditions.append("contains(i.display_name_norm, ?)")
-        params.append(display_text)
+        conditions.add("contains(i.display_name_norm, ?)", display_text)
     if not conditions:
         return []
     return store.rows(
         f"""WITH hits AS (
-            SELECT DISTINCT i.customer_id FROM identities i WHERE NOT i.anonymized AND ({" OR ".join(conditions)})
+            SELECT DISTINCT i.customer_id FROM identities i WHERE NOT i.anonymized AND ({conditions.any_of()})
             ORDER BY 1 LIMIT 500)
         SELECT c.customer_id, {_CUSTOMER_NAME} AS name, c.status, c.locked,
                list(DISTINCT a.channel ORDER BY a.channel) AS channels, c.emails, c.phones
         FROM hits h JOIN customers c ON c.customer_id = h.customer_id
         JOIN identities a ON a.customer_id = c.customer_id
         WHERE c.status <> '{CustomerStatus.MERGED}' GROUP BY ALL ORDER BY c.customer_id LIMIT ?""",
-        [*params, limit],
+        [*conditions.params, limit],
     )
 
 
