@@ -8,6 +8,7 @@ part down.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -356,11 +357,19 @@ class PrefectSettings(BaseModel):
     startup_timeout_s: float = Field(default=300.0, ge=5)
 
 
-def config_file() -> Path | None:
-    """The configuration file in use: `IDRES_CONFIG`, else `idres.toml` here or in the project root."""
-    explicit = os.environ.get("IDRES_CONFIG")
+# the file `load_settings(config=...)` reads while it builds the settings (`idres --config FILE`)
+_CONFIG: ContextVar[Path | None] = ContextVar("idres_config", default=None)
+
+
+def config_file(explicit: Path | None = None) -> Path | None:
+    """The configuration file in use: `explicit` (`--config`), else `IDRES_CONFIG`, else `idres.toml`
+    here or in the project root."""
+    explicit = explicit or _CONFIG.get()
     if explicit:
         return Path(explicit)
+    named = os.environ.get("IDRES_CONFIG")
+    if named:
+        return Path(named)
     for candidate in (Path.cwd() / "idres.toml", PROJECT_ROOT / "idres.toml"):
         if candidate.is_file():
             return candidate
@@ -422,9 +431,18 @@ class Settings(BaseSettings):
         """The file and environment these settings were read from (what a match run records)."""
         return self._origin
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when every value is: where they came from (`origin`) is not compared."""
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from env and config file, with explicit overrides (e.g. `--store`) on top.
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from env and config file (`config`, else as `config_file` finds it), with explicit
+    overrides (e.g. `--store`) on top.
 
     Raises SettingsError with a readable message (file, line, key, nearest valid key).
     """
@@ -433,9 +451,11 @@ def load_settings(**overrides: Any) -> Settings:
     from domain.config_errors import explain_validation_error
 
     clean = {key: value for key, value in overrides.items() if value is not None}
-    path = config_file()
+    path = config_file(config)
     if path is not None and not path.is_file():
-        raise SettingsError(f"{path}: configuration file not found (named by IDRES_CONFIG)")
+        named_by = "--config" if config else "IDRES_CONFIG"
+        raise SettingsError(f"{path}: configuration file not found (named by {named_by})")
+    token = _CONFIG.set(path)
     try:
         settings = Settings(**clean)
     except tomllib.TOMLDecodeError as error:
@@ -444,5 +464,7 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(f"{path}: not UTF-8 text (byte {error.start}): save it as UTF-8") from None
     except ValidationError as error:
         raise SettingsError(explain_validation_error(error, path)) from None
+    finally:
+        _CONFIG.reset(token)
     settings._origin = SettingsOrigin(path, environment_values())
     return settings

@@ -38,7 +38,7 @@ def _first_command(argv: list[str]) -> str | None:
     for arg in argv:
         if skip_value:
             skip_value = False
-        elif arg == "--store":
+        elif arg in ("--store", "--config"):  # the global options that take a value
             skip_value = True
         elif not arg.startswith("-"):
             return arg

@@ -28,7 +28,7 @@ from idres.cli import (
     users,
     web,
 )
-from idres.cli.common import IdresGroup, QuietOption, StoreOption, start_invocation
+from idres.cli.common import ConfigOption, IdresGroup, QuietOption, StoreOption, start_invocation
 
 app = typer.Typer(
     name="idres",
@@ -41,9 +41,11 @@ app = typer.Typer(
 
 
 @app.callback()
-def _global_options(ctx: typer.Context, store: StoreOption = None, quiet: QuietOption = False) -> None:
-    """Options for every command: `idres --store PATH -q COMMAND` (a command's own --store wins)."""
-    start_invocation(ctx, store, quiet)
+def _global_options(
+    ctx: typer.Context, store: StoreOption = None, quiet: QuietOption = False, config: ConfigOption = None
+) -> None:
+    """Options for every command: `idres --config FILE --store PATH -q COMMAND` (a command's own --store wins)."""
+    start_invocation(ctx, store, quiet, config)
 
 
 for command in (

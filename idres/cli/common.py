@@ -28,6 +28,14 @@ StoreOption = Annotated[
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for scripts.")]
 OutOption = Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv or .jsonl.")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="The configuration file (same as IDRES_CONFIG; default: ./idres.toml, else the project's).",
+        dir_okay=False,
+    ),
+]
 QuietOption = Annotated[
     bool,
     typer.Option(
@@ -48,13 +56,14 @@ class CliContext:
 
     store: Path | None = None  # `idres --store PATH COMMAND`
     quiet: bool = False  # `-q/--quiet`, before or after the command
+    config: Path | None = None  # `idres --config FILE COMMAND`
     _settings: Settings | None = field(default=None, repr=False)
 
     def settings(self, store: Path | None = None) -> Settings:
         """The settings from env and config file, with `--store` on top; bad configuration exits 2."""
         if self._settings is None:
             # a SettingsError is a ConfigurationError: the error handler says it, exit 2
-            self._settings = load_settings(store=self.store)
+            self._settings = load_settings(config=self.config, store=self.store)
         if store is not None and store != self._settings.store:
             return self._settings.model_copy(update={"store": store})
         return self._settings
@@ -64,9 +73,9 @@ class CliContext:
         return (store or self.store) is not None
 
 
-def start_invocation(ctx: typer.Context, store: Path | None, quiet: bool) -> None:
+def start_invocation(ctx: typer.Context, store: Path | None, quiet: bool, config: Path | None = None) -> None:
     """Give the invocation its context (called by the group callback once per command line)."""
-    ctx.obj = CliContext(store=store, quiet=quiet)
+    ctx.obj = CliContext(store=store, quiet=quiet, config=config)
     set_quiet(quiet)  # console state lives as long as the process: reset for each invocation
 
 
@@ -140,13 +149,12 @@ def settings_for(ctx: typer.Context, store: Path | None = None) -> Settings:
 
 def match_config_for(settings: Settings) -> Any:
     """The effective matching configuration; a bad [match] exits 2 naming the file and the problem."""
-    from domain.settings import config_file
     from matching.config import ConfigError, MatchConfig
 
     try:
         return MatchConfig.from_settings(settings.match)
     except ConfigError as error:  # the engine's message, with the file it came from
-        raise ConfigurationError(f"{config_file() or 'settings'}: [match]: {error}") from error
+        raise ConfigurationError(f"{settings.origin.file or 'settings'}: [match]: {error}") from error
 
 
 def flow_settings(ctx: typer.Context, store: Path | None = None) -> Settings:

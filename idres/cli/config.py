@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from domain.config_sources import COMMAND_LINE, DEFAULT, SECRET_KEYS, leaves, to_toml, value_sources
-from domain.settings import Settings, config_file, environment_values
+from domain.settings import Settings
 from idres.cli.common import FormatOption, StoreOption, cli_context, match_config_for, settings_for
 from idres.output import OutputFormat, console, emit, err_console, table
 from matching.run_config import effective_settings
@@ -34,7 +34,9 @@ def _sources(
 ) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     effective = effective_settings(settings)
     given = cli_context(ctx).store_given(store)  # `--store` after or before the command
-    sources = value_sources(effective, config_file(), environment_values(), {"store"} if given else None)
+    sources = value_sources(
+        effective, settings.origin.file, settings.origin.environment, {"store"} if given else None
+    )
     # a comparison or rule is the user's when [match] names it, else a built-in default
     for section in ("comparisons", "blocking_rules"):
         named = {str(item.get("name")) for item in getattr(settings.match, section)}
@@ -126,7 +128,7 @@ def config_check(
     settings = settings_for(ctx, store)  # a malformed file or unknown key exits 2 here
     match_config_for(settings)  # so does a bad [match]
     effective, sources = _sources(ctx, settings, store)
-    file = config_file()
+    file = settings.origin.file
     checked = check_store(settings)
     report: dict[str, Any] = {
         "file": str(file) if file else None,

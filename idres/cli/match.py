@@ -44,7 +44,6 @@ def match(
 ) -> None:
     """Match identities into merge suggestions with the `match` flow."""
     settings = flow_settings(ctx, store)
-    from domain.settings import config_file
     from flows.match import MatchConfigurationError, match_flow_on
     from flows.progress import cli_progress
 
@@ -62,7 +61,7 @@ def match(
                 quiet=is_quiet(ctx),
             )
     except MatchConfigurationError as error:  # named with the file it came from
-        raise ConfigurationError(f"{config_file() or 'settings'}: {error}") from error
+        raise ConfigurationError(f"{settings.origin.file or 'settings'}: {error}") from error
     for warning in summary.get("warnings", []):  # loud: on stderr, even with --quiet
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     emit(summary, fmt, _render_match)

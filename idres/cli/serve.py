@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -64,7 +67,26 @@ def serve(
             ],
         )
     )
-    _serve(plan.deployments, limit, port, settings.store.parent / "prefect-server.log")
+    with _config_for_flow_runs(settings.origin.file):
+        _serve(plan.deployments, limit, port, settings.store.parent / "prefect-server.log")
+
+
+@contextmanager
+def _config_for_flow_runs(file: Path | None) -> Iterator[None]:
+    """Name the configuration file in use to the flow runs `prefect.serve` starts (child processes that
+    read their own settings), so that `idres --config FILE serve` runs them with FILE too."""
+    if file is None:
+        yield
+        return
+    before = os.environ.get("IDRES_CONFIG")
+    os.environ["IDRES_CONFIG"] = str(file.resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("IDRES_CONFIG", None)
+        else:
+            os.environ["IDRES_CONFIG"] = before
 
 
 def _serve(deployments: list[Any], limit: int, port: int, log_file: Path) -> None:

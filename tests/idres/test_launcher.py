@@ -18,6 +18,8 @@ from idres.runner import ROOT
 def test_long_running_commands_and_a_disabled_warm_server_run_here() -> None:
     assert wants_runner(["status"], {}) and wants_runner(["--store", "x.duckdb", "ingest", "a.csv"], {})
     assert not wants_runner(["web"], {}) and not wants_runner(["--store", "web", "serve"], {})
+    assert not wants_runner(["--config", "idres.toml", "web"], {})
+    assert wants_runner(["--config", "web.toml", "status"], {})
     assert not wants_runner(["status"], {"IDRES_PREFECT__WARM_SERVER": "false"})
     assert runner_socket({"PREFECT_HOME": "/tmp/ph"}) == Path("/tmp/ph/idres-warm-server/runner.sock")
 

@@ -227,3 +227,19 @@ def test_a_section_given_as_json_names_its_variable(monkeypatch: pytest.MonkeyPa
         SettingsError, match=r"environment variable IDRES_MATCH: unknown key 'review_treshold'"
     ):
         load_settings()
+
+
+def test_loaded_settings_equal_the_same_settings_built_in_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Equality compares values, not where they came from (`origin` is recorded, not compared)."""
+    monkeypatch.chdir(tmp_path)
+    defaults = Settings()
+    assert load_settings() == defaults
+    path = tmp_path / "idres.toml"
+    path.write_text('[ingest]\ndefault_region = "FR"\n', encoding="utf-8")
+    loaded = load_settings()
+    assert loaded.origin.file == path
+    assert loaded == Settings(ingest={"default_region": "FR"})
+    assert loaded != defaults
+    assert loaded.model_copy(update={"store": tmp_path / "x.duckdb"}) != loaded

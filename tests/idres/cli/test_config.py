@@ -179,3 +179,27 @@ def test_a_global_store_option_is_reported_as_command_line(
     assert result.exit_code == 0, result.output
     store = _rows(result.stdout)["store"]
     assert store["value"] == str(tmp_path / "g.duckdb") and store["source"] == "command line"
+
+
+def test_a_global_config_option_is_the_file_idres_config_would_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`idres --config FILE ...` reads FILE (over IDRES_CONFIG and ./idres.toml) and reports it as the file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "idres.toml").write_text('[ingest]\ndefault_region = "DE"\n', encoding="utf-8")
+    named = tmp_path / "other.toml"
+    named.write_text('[ingest]\ndefault_region = "FR"\n', encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text('[ingest]\ndefault_region = "IT"\n', encoding="utf-8")
+    monkeypatch.setenv("IDRES_CONFIG", str(elsewhere))
+    result = runner.invoke(app, ["--config", str(named), "config", "check", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["file"] == str(named)
+    region = _rows(result.stdout)["ingest.default_region"]
+    assert (region["value"], region["source"]) == ("FR", "file")
+    shown = runner.invoke(app, ["--config", str(named), "config", "show", "--format", "json"])
+    assert json.loads(shown.stdout)["ingest"]["default_region"] == "FR"
+    missing = runner.invoke(app, ["--config", str(tmp_path / "nope.toml"), "config", "show"])
+    assert missing.exit_code == 2
+    assert "nope.toml: configuration file not found (named by --config)" in missing.output
