@@ -18,11 +18,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from domain.environment import STARTUP_TIMEOUT_VARIABLE, PrefectEnvironment
 from domain.errors import Unavailable
 from domain.settings import PrefectSettings
 from flows.warm_server import WarmServerError, healthy, state_dir, warm_server
 
-STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 SERVE_FILE = "serve.json"  # `idres serve` records its server here while it runs
 
 
@@ -117,7 +117,8 @@ def prefect_api(settings: PrefectSettings, *, quiet: bool = False) -> Iterator[s
     updates: dict[Any, Any] = {}
     # the value prepare_prefect left in the environment (the user's own, when they set one); if
     # Prefect was imported before it was set, put it in force now
-    wanted = float(os.environ.get(STARTUP_TIMEOUT_VARIABLE, settings.startup_timeout_s))
+    environment_timeout = PrefectEnvironment.read().startup_timeout_s
+    wanted = settings.startup_timeout_s if environment_timeout is None else environment_timeout
     if current.server.ephemeral.startup_timeout_seconds != wanted:
         updates[PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS] = wanted
     url = current.api.url

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from domain.environment import SERVER_ONLY_VARIABLE, PrefectEnvironment
 from domain.errors import Unavailable
 
 STATE_DIR = "idres-warm-server"
@@ -130,17 +131,15 @@ def server_environment(port: int) -> dict[str, str]:
         PREFECT_SERVER_API_PORT=str(port),
         PREFECT_UI_API_URL=f"http://127.0.0.1:{port}/api",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        IDRES_SERVER_ONLY_VARIABLES="PREFECT_SERVER_API_HOST,PREFECT_SERVER_API_PORT,PREFECT_UI_API_URL",
     )
+    env[SERVER_ONLY_VARIABLE] = "PREFECT_SERVER_API_HOST,PREFECT_SERVER_API_PORT,PREFECT_UI_API_URL"
     return env
 
 
 def _command_environment() -> dict[str, str]:
     """The supervisor's environment without what only the server needs (the runner's commands use it)."""
-    server_only = set(os.environ.get("IDRES_SERVER_ONLY_VARIABLES", "").split(","))
-    return {
-        k: v for k, v in os.environ.items() if k not in server_only and k != "IDRES_SERVER_ONLY_VARIABLES"
-    }
+    server_only = PrefectEnvironment.read().server_only
+    return {k: v for k, v in os.environ.items() if k not in server_only and k != SERVER_ONLY_VARIABLE}
 
 
 def stop(home: Path, state: ServerState, wait_s: float = 15.0) -> None:

@@ -7,8 +7,9 @@ imported already and forks a child per command, which runs it with this process'
 Without a runner (none started yet, IDRES_PREFECT__WARM_SERVER=false, or it is gone) the command runs
 in this process exactly as before. Long-running commands (`web`, `serve`) always run here.
 
-Only the standard library is imported here, and the environment is read directly (not through
-domain.settings): the whole point is to decide before anything heavy is imported.
+Only the standard library is imported here (and `domain.environment`, standard library only): the
+variables are read through `PrefectEnvironment`, not domain.settings, because the whole point is to
+decide before anything heavy is imported.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from domain.environment import PrefectEnvironment
+
 RUNNER_SOCKET = "runner.sock"
 LONG_RUNNING = {"web", "serve"}  # they handle signals and run until stopped: not in a forked child
 
 
 def runner_socket(environ: dict[str, str] | os._Environ[str] = os.environ) -> Path:
     """The runner socket of the Prefect home in use (Prefect's default home: ~/.prefect)."""
-    home = environ.get("PREFECT_HOME") or str(Path.home() / ".prefect")
-    return Path(home).expanduser() / "idres-warm-server" / RUNNER_SOCKET
+    return PrefectEnvironment.read(environ).home / "idres-warm-server" / RUNNER_SOCKET
 
 
 def _first_command(argv: list[str]) -> str | None:
@@ -47,7 +49,7 @@ def _first_command(argv: list[str]) -> str | None:
 
 def wants_runner(argv: list[str], environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
     """True when this command may go to the warm runner."""
-    if environ.get("IDRES_PREFECT__WARM_SERVER", "true").strip().lower() in ("0", "false", "no", "off"):
+    if not PrefectEnvironment.read(environ).warm_server:
         return False
     return _first_command(argv) not in LONG_RUNNING
 

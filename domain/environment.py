@@ -1,0 +1,45 @@
+"""The process variables that decide how a command reaches Prefect, typed and read in one place.
+
+Settings (`domain/settings.py`) are idres's own configuration, loaded once per entry point. These
+few are read before that or beside it: the launcher decides whether the warm runner takes the
+command before anything heavy is imported, and the warm-server supervisor passes its commands an
+environment without the server's own variables. Hence the standard library only (no pydantic), and
+nothing else reads them from `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# the Prefect variable behind `prefect.startup_timeout_s` (flows/runtime.py puts the setting in it)
+STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+# set by the warm-server supervisor for itself: the variables only its Prefect server needs
+SERVER_ONLY_VARIABLE = "IDRES_SERVER_ONLY_VARIABLES"
+_OFF = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class PrefectEnvironment:
+    """The Prefect home, whether the warm server is wanted, the server start-up timeout, server-only names."""
+
+    home: Path  # PREFECT_HOME, else Prefect's default ~/.prefect
+    warm_server: (
+        bool  # IDRES_PREFECT__WARM_SERVER (the `prefect.warm_server` setting, as the launcher sees it)
+    )
+    startup_timeout_s: float | None  # STARTUP_TIMEOUT_VARIABLE, when set (the user's own or idres's)
+    server_only: frozenset[str]  # SERVER_ONLY_VARIABLE: what the supervisor keeps from its commands
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> PrefectEnvironment:
+        """The variables of `environ` (the process environment by default)."""
+        env = os.environ if environ is None else environ
+        timeout = env.get(STARTUP_TIMEOUT_VARIABLE)
+        return cls(
+            home=Path(env.get("PREFECT_HOME") or str(Path.home() / ".prefect")).expanduser(),
+            warm_server=env.get("IDRES_PREFECT__WARM_SERVER", "true").strip().lower() not in _OFF,
+            startup_timeout_s=None if timeout is None else float(timeout),
+            server_only=frozenset(name for name in env.get(SERVER_ONLY_VARIABLE, "").split(",") if name),
+        )
