@@ -211,10 +211,10 @@ def test_settings_are_read_once_per_invocation(review_queue: Path, monkeypatch: 
         app, ["--store", str(review_queue), "customer", "edit", "1", "--agent", "bob", "--city", "York"]
     )
     assert result.exit_code == 0, result.output
-    assert reads == [{"store": review_queue}]
+    assert reads == [{"config": None, "store": review_queue}]
     result = runner.invoke(app, ["customer", "show", "1", "--store", str(review_queue), "--format", "json"])
     assert json.loads(result.stdout)["profile"]["city"] == "York"  # the command's own --store on top
-    assert reads[1:] == [{"store": None}]  # and the next invocation reads them anew
+    assert reads[1:] == [{"config": None, "store": None}]  # and the next invocation reads them anew
 
 
 def test_a_command_that_reads_no_settings_ignores_a_bad_configuration(
