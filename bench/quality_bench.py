@@ -242,14 +242,34 @@ def truth_ids(truth: pl.DataFrame) -> pl.DataFrame:
     return truth.select(pl.col("rid").alias("identity_id"), pl.col("entity_id").alias("entity"))
 
 
+def ingest_settings(dataset: Any) -> Any:
+    """The data set's [ingest] settings, as its idres.toml gives them."""
+    from domain.settings import IngestSettings
+
+    return IngestSettings.model_validate(tomllib.loads(dataset.config).get("ingest", {}))
+
+
+def canonical_truth(dataset: Any) -> pl.DataFrame:
+    """The truth keyed as the store keys identities: email/phone-channel ids normalized (ingest.guards).
+
+    Two exported rows whose ids normalize to one (`WS@EX.COM`, `ws@ex.com` on the email channel)
+    are one identity in the store: they count as one record (the first one's entity). Without
+    this, every identity whose id the ingest normalized looked missing (12.8% of gen1-10k).
+    """
+    from ingest.guards import canonical_channel_ids
+
+    truth = canonical_channel_ids(dataset.truth, ingest_settings(dataset))
+    return truth.unique(["channel", "external_id"], keep="first", maintain_order=True)
+
+
 def records(dataset: Any, truth: pl.DataFrame) -> pl.DataFrame:
     """Every labelled record read and normalized as idres reads it (no validation, nothing dropped), with rid."""
-    from domain.settings import IngestSettings
+    from ingest.guards import canonical_channel_ids
     from ingest.normalize import normalize_identities
     from ingest.read import read_file
 
-    ingest = IngestSettings.model_validate(tomllib.loads(dataset.config).get("ingest", {}))
-    frames = [read_file(path, ingest).frame for path in dataset.files]
+    ingest = ingest_settings(dataset)
+    frames = [canonical_channel_ids(read_file(path, ingest).frame, ingest) for path in dataset.files]
     raw = pl.concat(frames, how="diagonal_relaxed").unique(
         ["channel", "external_id"], keep="first", maintain_order=True
     )
@@ -292,7 +312,11 @@ def run_dataset(name: str, seed: int, site: Path | None, tools: set[str]) -> dic
         began = time.perf_counter()
         dataset = build(name, seed, folder, site)
         (folder / "idres.toml").write_text(dataset.config)
-        truth = dataset.truth.with_row_index("rid", offset=1).with_columns(pl.col("rid").cast(pl.Int64))
+        truth = (
+            canonical_truth(dataset)
+            .with_row_index("rid", offset=1)
+            .with_columns(pl.col("rid").cast(pl.Int64))
+        )
         entry: dict[str, Any] = {
             "dataset": name,
             "records": truth.height,
