@@ -198,6 +198,9 @@ class MatchTuning(BaseModel):
     # ... or, whatever the names, by this many distinct customers: one person rarely has more
     # than ~5 channel identities, so 8 customers on one value is a switchboard or shared inbox
     shared_min_customers: int = Field(default=8, ge=2)
+    # a value held by 2..this many customers is "private": a pair agreeing on it scores at least
+    # the share of such values the data shows to be one person's (matching/clusters.py); 0: off
+    private_value_max_customers: int = Field(default=5, ge=0)
     # random pairs sampled to estimate u; 300k gives ~1% relative error on a level with u=0.01
     u_sample_pairs: int = Field(default=300_000, ge=1000)
     # EM trains on at most this many blocked pairs (a uniform sample); enough for ~25 m values

@@ -12,6 +12,7 @@ import polars as pl
 
 from matching.attributes import prepare_attributes
 from matching.blocking import Candidates, block
+from matching.clusters import private_value_floor
 from matching.comparisons import SHARED, Levels, compare
 from matching.config import ConfigError, MatchConfig
 from matching.frequency import Frame, build_frame
@@ -426,7 +427,11 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     total = total + model.prior_bits(frame.n)
     timings["learning"] = time.perf_counter() - t
     t = time.perf_counter()
+    # a contact value private to a few customers, as often one person's as the data shows
+    floor, private_items = private_value_floor(frame, config, levels, fields, cand.left, cand.right)
+    total = np.maximum(total, floor)
     pairs = pairs_frame(frame, config, cand, levels, fields, total)
+    pairs = pairs.with_columns(pl.Series("cluster_evidence", private_items, dtype=pl.String))
     neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
     suggestions = build_suggestions(
         pairs,
@@ -437,7 +442,7 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         neutral,
         config.possible_floor,
     )
-    pairs = pairs.drop("_row_l", "_row_r", "_shared_hit")
+    pairs = pairs.drop("_row_l", "_row_r", "_shared_hit", "cluster_evidence")
     shared_values = widely_shared(frame, config)
     for row in shared_values.head(5).iter_rows(named=True):
         notes.append(

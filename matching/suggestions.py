@@ -82,7 +82,13 @@ def evidence_frame(
                 )
             )
         )
-    if not specs:
+    if "cluster_evidence" in best.columns:  # matching/clusters.py: one item of its own
+        ev = ev.with_columns(best.get_column("cluster_evidence").alias("_cluster"))
+        items.append(pl.when(pl.col("_cluster").is_not_null()).then(pl.col("_cluster")))
+        # hashed without its rate and weight: a refit alone is not new evidence
+        key = pl.col("_cluster").str.json_path_match("$.value_l")
+        hash_parts.append(pl.when(key.is_not_null()).then(pl.lit("private_value\x1f") + key))
+    if not items:
         return pl.DataFrame({"evidence": ["[]"] * best.height, "evidence_hash": [""] * best.height})
     # one JSON object per kept field, joined into a list: the same bytes as json_encode of the
     # list of structs, without concat_list + drop_nulls on structs (slow: ~30 us per row)
