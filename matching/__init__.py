@@ -36,7 +36,9 @@ configuration is ignored and refitted (noted in `result.notes`).
 - `pairs`: scored identity pairs: identity_id_l, identity_id_r, customer_id_l, customer_id_r,
   rule (Enum: first blocking rule that produced the pair), match_weight (log2 odds including
   the prior), match_probability, and per comparison `<name>_level` (Enum) and `<name>_weight`
-  (Float32, log2 Bayes factor), related_only (Bool), related_reason (String or null).
+  (Float32, log2 Bayes factor), cluster_weight (Float32, what cluster-level evidence added:
+  matching/clusters.py; match_weight = prior + field weights + cluster_weight), related_only
+  (Bool), related_reason (String or null).
   Pairs within one customer are never produced.
 - `suggestions`: customer pairs with customer_id_l < customer_id_r: probability, match_weight,
   band ('auto_approve' | 'review' | 'possible' | 'below'), related_only, reason, rule, evidence (JSON list of

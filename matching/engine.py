@@ -429,9 +429,13 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     t = time.perf_counter()
     # a contact value private to a few customers, as often one person's as the data shows
     floor, private_items = private_value_floor(frame, config, levels, fields, cand.left, cand.right)
-    total = np.maximum(total, floor)
-    pairs = pairs_frame(frame, config, cand, levels, fields, total)
-    pairs = pairs.with_columns(pl.Series("cluster_evidence", private_items, dtype=pl.String))
+    raised = np.maximum(total, floor)
+    pairs = pairs_frame(frame, config, cand, levels, fields, raised)
+    # match weight = prior + field weights + cluster_weight (the cluster evidence's part)
+    pairs = pairs.with_columns(
+        pl.Series("cluster_weight", (raised - total).astype(np.float32)),
+        pl.Series("cluster_evidence", private_items, dtype=pl.String),
+    )
     neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
     suggestions = build_suggestions(
         pairs,

@@ -224,8 +224,9 @@ def test_decisions_on_uncertain_pairs_improve_the_clusters(channel_sample) -> No
     again = ModelParameters.from_dict(json.loads(json.dumps(learned.model.to_dict())))
     assert again == learned.model
     # each pair's field weights are the learned level weights, and they add up to its match weight
+    # (with the cluster evidence's part, matching/clusters.py)
     pairs = learned.pairs
-    names = [c.name for c in learned.model.comparisons]
+    names = [c.name for c in learned.model.comparisons] + ["cluster"]
     added = pairs.select(pl.sum_horizontal([pl.col(f"{n}_weight") for n in names])).to_series().to_numpy()
     prior = learned.model.prior_bits(frame.height)
     assert np.allclose(added + prior, pairs.get_column("match_weight").to_numpy(), atol=1e-3)
