@@ -1,6 +1,6 @@
-"""Cluster-level evidence: a contact value private to a few customers, measured on the data itself.
+"""Cluster-level evidence measured on the data itself: private contact values, one channel per person.
 
-An email, phone or handle held by only two or three customers is usually one person's (one
+An email, phone or handle held by only two to five customers is usually one person's (one
 person's sms and WhatsApp identities), sometimes a household's or a team's. The Fellegi-Sunter
 score cannot tell: its prior is the chance that two *random* identities are one person, and a
 single exact value rarely overcomes it (at 10k identities a unique shared mobile scores ~0.03,
@@ -13,14 +13,20 @@ probability that a private value is one person's; a pair agreeing on it scores a
     log2(rate / (1 - rate)) + the pair's negative field weights (other fields that disagree),
 
 so disagreement still counts against it, and positive evidence is never counted twice (the pair
-keeps its own score when that is higher). A value whose named holders are clearly different
-people gets nothing: it is a household's or a team's. Each raised pair carries one evidence
-item saying which value and rate raised it.
+keeps its own score when that is higher). Disagreeing names do not count when the names are
+compatible after all ("Amanda M" and "Amanda Mason": an initial the levels call different), nor
+does the name-to-handle resemblance (a handle like "ninjadragon18" resembles nobody's name). A
+value whose named holders are clearly different people gets nothing: it is a household's or a
+team's. Each raised pair carries one evidence item saying which value and rate raised it.
+
+A person rarely holds two identities on one channel: `same_channel_bits` weighs a pair of
+identities on the same channel by how often the run's confident pairs are (see there).
 """
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import polars as pl
@@ -28,8 +34,10 @@ import polars as pl
 from matching.comparisons import Levels
 from matching.config import MatchConfig
 from matching.frequency import Encoded, Frame
-from matching.shared import _names, compatible
+from matching.shared import _names, compatible, pair_compatible
 
+# comparisons of names: their disagreement is discounted when the names are compatible
+NAME_KINDS = ("first_name", "last_name")
 # the levels meaning "the two identities hold this very value", and the column holding it
 # (None: the comparison's own column); a phone's national digits agree at level "national"
 AGREE_LEVELS: dict[str, str | None] = {"exact": None, "national": "phone_national"}
@@ -84,6 +92,7 @@ def private_value_rates(holders: np.ndarray, tested: np.ndarray, clean: np.ndarr
 def private_value_floor(
     frame: Frame, config: MatchConfig, levels: list[Levels], fields: np.ndarray, cand_left: np.ndarray,
     cand_right: np.ndarray,
+    extra: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str | None]]:  # fmt: skip
     """Per candidate pair: the floor of its match weight (bits, -inf where none) and its evidence item."""
     n = len(cand_left)
@@ -94,10 +103,20 @@ def private_value_floor(
         return floor, items
     specs = config.active_comparisons()
     negative = np.minimum(fields, 0.0)
+    names = np.array([s.kind in NAME_KINDS for s in specs])
+    handle = np.array([s.kind == "name_handle" for s in specs])
+    # a disagreeing name counts against the pair unless the names are compatible after all (an
+    # initial, a typo, a nickname, a swap: matching/shared.py), which the levels do not all see
+    name_negative = negative[names].sum(axis=0)
+    compat = np.zeros(n, dtype=bool)
+    doubtful = np.flatnonzero(name_negative < 0)
+    compat[doubtful] = pair_compatible(frame, cand_left[doubtful], cand_right[doubtful])
+    name_negative[compat] = 0.0
     for c, (spec, lv) in enumerate(zip(specs, levels, strict=True)):
         if not spec.shared_values or spec.column is None:
             continue
-        others = np.delete(negative, c, axis=0).sum(axis=0)
+        rest = np.delete(negative, [c, *np.flatnonzero(names | handle)], axis=0).sum(axis=0)
+        others = rest + name_negative + (0.0 if extra is None else extra)
         for level, column in AGREE_LEVELS.items():
             if level not in lv.level_names or (column is not None and column not in spec.columns):
                 continue
@@ -139,3 +158,32 @@ def _raise(
                 "weight": round(float(bits[k]), 3),
             }
         )
+
+
+# a pair at or above this probability (before channel evidence) is "confident": the sample the
+# share of one person's identity pairs on one channel is measured on
+CONFIDENT_BITS = math.log2(0.99 / 0.01)
+
+
+def same_channel_bits(frame: Frame, left: np.ndarray, right: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Per candidate pair: the weight (bits, <= 0) of its two identities being on one channel.
+
+    A person rarely holds two identities on one channel (one WhatsApp number, one Instagram
+    handle), while two strangers share one as often as channels are shared out (u = the sum of
+    the squared channel shares). m is measured on the run's confident pairs (p >= 0.99: their
+    other fields already tie them), Laplace-smoothed; the weight log2(m / u) is applied to
+    same-channel pairs only and capped at 0. A different channel (the usual case, ~+0.2 bits)
+    adds nothing, so that no pair gains from it.
+    """
+    out = np.zeros(len(left))
+    if "channel" not in frame.df.columns or len(left) == 0:
+        return out
+    channel = frame.df.get_column("channel").cast(pl.String).fill_null("").cast(pl.Categorical)
+    codes = channel.to_physical().to_numpy().astype(np.int64)
+    shares = np.bincount(codes) / max(len(codes), 1)
+    u = float((shares**2).sum())
+    same = codes[left] == codes[right]
+    confident = total >= CONFIDENT_BITS
+    m = (int((same & confident).sum()) + 1) / (int(confident.sum()) + 2)
+    out[same] = min(0.0, math.log2(m / u)) if u > 0 else 0.0
+    return out
