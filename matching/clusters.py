@@ -1,4 +1,4 @@
-"""Cluster-level evidence measured on the data itself: private contact values, one channel per person.
+"""Cluster-level evidence measured on the data itself: contact values private to a few customers.
 
 An email, phone or handle held by only two to five customers is usually one person's (one
 person's sms and WhatsApp identities), sometimes a household's or a team's. The Fellegi-Sunter
@@ -18,15 +18,11 @@ compatible after all ("Amanda M" and "Amanda Mason": an initial the levels call 
 does the name-to-handle resemblance (a handle like "ninjadragon18" resembles nobody's name). A
 value whose named holders are clearly different people gets nothing: it is a household's or a
 team's. Each raised pair carries one evidence item saying which value and rate raised it.
-
-A person rarely holds two identities on one channel: `same_channel_bits` weighs a pair of
-identities on the same channel by how often the run's confident pairs are (see there).
 """
 
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import polars as pl
@@ -92,7 +88,6 @@ def private_value_rates(holders: np.ndarray, tested: np.ndarray, clean: np.ndarr
 def private_value_floor(
     frame: Frame, config: MatchConfig, levels: list[Levels], fields: np.ndarray, cand_left: np.ndarray,
     cand_right: np.ndarray,
-    extra: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str | None]]:  # fmt: skip
     """Per candidate pair: the floor of its match weight (bits, -inf where none) and its evidence item."""
     n = len(cand_left)
@@ -116,7 +111,7 @@ def private_value_floor(
         if not spec.shared_values or spec.column is None:
             continue
         rest = np.delete(negative, [c, *np.flatnonzero(names | handle)], axis=0).sum(axis=0)
-        others = rest + name_negative + (0.0 if extra is None else extra)
+        others = rest + name_negative
         for level, column in AGREE_LEVELS.items():
             if level not in lv.level_names or (column is not None and column not in spec.columns):
                 continue
@@ -158,32 +153,3 @@ def _raise(
                 "weight": round(float(bits[k]), 3),
             }
         )
-
-
-# a pair at or above this probability (before channel evidence) is "confident": the sample the
-# share of one person's identity pairs on one channel is measured on
-CONFIDENT_BITS = math.log2(0.99 / 0.01)
-
-
-def same_channel_bits(frame: Frame, left: np.ndarray, right: np.ndarray, total: np.ndarray) -> np.ndarray:
-    """Per candidate pair: the weight (bits, <= 0) of its two identities being on one channel.
-
-    A person rarely holds two identities on one channel (one WhatsApp number, one Instagram
-    handle), while two strangers share one as often as channels are shared out (u = the sum of
-    the squared channel shares). m is measured on the run's confident pairs (p >= 0.99: their
-    other fields already tie them), Laplace-smoothed; the weight log2(m / u) is applied to
-    same-channel pairs only and capped at 0. A different channel (the usual case, ~+0.2 bits)
-    adds nothing, so that no pair gains from it.
-    """
-    out = np.zeros(len(left))
-    if "channel" not in frame.df.columns or len(left) == 0:
-        return out
-    channel = frame.df.get_column("channel").cast(pl.String).fill_null("").cast(pl.Categorical)
-    codes = channel.to_physical().to_numpy().astype(np.int64)
-    shares = np.bincount(codes) / max(len(codes), 1)
-    u = float((shares**2).sum())
-    same = codes[left] == codes[right]
-    confident = total >= CONFIDENT_BITS
-    m = (int((same & confident).sum()) + 1) / (int(confident.sum()) + 2)
-    out[same] = min(0.0, math.log2(m / u)) if u > 0 else 0.0
-    return out

@@ -12,7 +12,7 @@ import polars as pl
 
 from matching.attributes import prepare_attributes
 from matching.blocking import Candidates, block
-from matching.clusters import private_value_floor, same_channel_bits
+from matching.clusters import private_value_floor
 from matching.comparisons import SHARED, Levels, compare
 from matching.config import ConfigError, MatchConfig
 from matching.frequency import Frame, build_frame
@@ -427,11 +427,10 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     total = total + model.prior_bits(frame.n)
     timings["learning"] = time.perf_counter() - t
     t = time.perf_counter()
-    # a contact value private to a few customers, as often one person's as the data shows, and
-    # two identities on one channel (matching/clusters.py)
-    channel = same_channel_bits(frame, cand.left, cand.right, total)
-    floor, private_items = private_value_floor(frame, config, levels, fields, cand.left, cand.right, channel)
-    raised = np.maximum(total + channel, floor)
+    # a contact value private to a few customers, as often one person's as the data shows
+    # (matching/clusters.py)
+    floor, private_items = private_value_floor(frame, config, levels, fields, cand.left, cand.right)
+    raised = np.maximum(total, floor)
     pairs = pairs_frame(frame, config, cand, levels, fields, raised)
     # match weight = prior + field weights + cluster_weight (the cluster evidence's part)
     pairs = pairs.with_columns(

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-import numpy as np
 import polars as pl
-import pytest
 
 from matching import MatchConfig, run_match
 from tests.matching.idframes import filler, make_identities
@@ -96,23 +93,3 @@ def test_an_initial_the_levels_call_different_does_not_count_against_a_private_p
     raised = _run(_holders(40, same_person=True), initial)
     assert raised.get_column("probability")[0] >= 0.8
     assert _private(raised) is not None
-
-
-def test_two_identities_on_one_channel_weigh_against_a_pair() -> None:
-    from matching.clusters import same_channel_bits
-    from matching.frequency import build_frame
-
-    people = filler(100)
-    for i, row in enumerate(people):
-        row["channel"] = ["sms", "whatsapp", "email", "chat"][i % 4]
-    frame = build_frame(make_identities(people), 3, 8)
-    # ten confident pairs on two channels each, and one doubtful pair on one channel
-    left, right = np.array([*range(10), 0]), np.array([*range(1, 11), 4])
-    scores = np.array([10.0] * 10 + [0.0])
-    bits = same_channel_bits(frame, left, right, scores)
-    # u = 4 * (1/4)^2; m = (0 + 1) / (10 + 2): one channel is evidence of two people
-    assert bits[:10].tolist() == [0.0] * 10
-    assert bits[10] == pytest.approx(math.log2((1 / 12) / (1 / 4)))
-    # where confident pairs are as often on one channel as chance, it says nothing (capped at 0)
-    same = np.array([*range(0, 40, 4), 0]), np.array([*range(4, 44, 4), 8])
-    assert same_channel_bits(frame, *same, scores).tolist() == [0.0] * 11
