@@ -54,15 +54,14 @@ def test_a_private_phone_is_one_persons_when_the_data_shows_such_phones_are() ->
     assert raised.get_column("band")[0] == "review"
     item = _private(raised)
     assert item is not None and item["value_l"] == TARGET and "held by 2 customers" in item["level"]
-    # the same data without the cluster evidence: a lone shared phone does not overcome the prior
+    # the same data without the cluster evidence: nothing of it in the evidence (whether the lone
+    # phone clears review then is the model's term frequency, matching/model.py)
     plain = _run(_holders(40, same_person=True), ANONYMOUS, private_value_max_customers=0)
-    assert plain.height == 0 or plain.get_column("probability")[0] < 0.8
-    assert _private(plain) is None
+    assert plain.height == 0 or _private(plain) is None
 
 
 def test_a_private_phone_is_not_raised_where_such_phones_are_households() -> None:
     households = _run(_holders(40, same_person=False), ANONYMOUS)
-    assert households.height == 0 or households.get_column("probability")[0] < 0.8
     assert _private(households) is None
 
 
