@@ -26,6 +26,7 @@ class PrefectEnvironment:
     """The Prefect home, whether the warm server is wanted, the server start-up timeout, server-only names."""
 
     home: Path  # PREFECT_HOME, else Prefect's default ~/.prefect
+    api_url: str | None  # PREFECT_API_URL: a server of the user's own, when set
     warm_server: (
         bool  # IDRES_PREFECT__WARM_SERVER (the `prefect.warm_server` setting, as the launcher sees it)
     )
@@ -39,6 +40,7 @@ class PrefectEnvironment:
         timeout = env.get(STARTUP_TIMEOUT_VARIABLE)
         return cls(
             home=Path(env.get("PREFECT_HOME") or str(Path.home() / ".prefect")).expanduser(),
+            api_url=env.get("PREFECT_API_URL") or None,
             warm_server=env.get("IDRES_PREFECT__WARM_SERVER", "true").strip().lower() not in _OFF,
             startup_timeout_s=None if timeout is None else float(timeout),
             server_only=frozenset(name for name in env.get(SERVER_ONLY_VARIABLE, "").split(",") if name),

@@ -62,6 +62,7 @@ class BatchStatus(StrEnum):
     UNCHANGED = "unchanged"
     REJECTED = "rejected"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # a file's report only, never stored: not started, the run was stopped
 
 
 class RequestKind(StrEnum):

@@ -11,7 +11,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from compliance.interrupt import StopFlag, stop_on_interrupt
 from domain.settings import ComplianceSettings, IngestSettings, ReviewSettings, Settings
+from domain.statuses import BatchStatus
 from flows.common import (
     STORE_RETRIES,
     STORE_RETRY_DELAYS_S,
@@ -40,6 +42,7 @@ from store import open_store
 from store.quarantine import relocate_batch_file
 
 _BAD_INPUT_HINT = "fix the file and drop it in again (rows that failed validation: `idres quarantine list`)"
+_STOPPING = "stopping after the file at hand (it is loaded whole or not at all); Ctrl-C again to stop now"
 
 
 @task(cache_policy=NO_CACHE)
@@ -279,6 +282,15 @@ def _ingest_one(
     return report
 
 
+def _not_started(path: Path, stop: StopFlag) -> FileReport:
+    """The report of a file the run did not start because it was asked to stop."""
+    return FileReport(
+        path=str(path),
+        status=BatchStatus.INTERRUPTED,
+        error=f"{path}: not started, the run was stopped ({stop.signal_name}): run the command again",
+    )
+
+
 def _landing_inputs(settings: Settings, reports: list[FileReport]) -> list[Path]:
     """The complete files of the landing folder; the others are reported as waiting."""
     settings.ingest.landing_dir.mkdir(parents=True, exist_ok=True)  # a missing folder is an empty one
@@ -316,8 +328,13 @@ def ingest_flow(
     )
     per_channel: dict[str, dict[str, int]] = {}
     progress().start("files", total=len(inputs))
-    with data_docs_once(settings.ingest):  # one Data Docs build for the run, not one per file
+    # Ctrl-C or SIGTERM: the file at hand is finished, the others are not started (and stay in the
+    # landing folder), the run reports what it did
+    with data_docs_once(settings.ingest), stop_on_interrupt(message=_STOPPING) as stop:
         for path in inputs:
+            if stop.requested:
+                reports.append(_not_started(path, stop))
+                continue
             began = time.perf_counter()
             report = _ingest_one(path, settings, kind, channel, per_channel)
             report.seconds = round(time.perf_counter() - began, 3)
@@ -332,6 +349,9 @@ def ingest_flow(
                     )
                 report.archived_to = str(archived)
             progress().advance(path.name)
+    if stop.requested:
+        skipped = [r for r in reports if r.status == BatchStatus.INTERRUPTED]
+        logger.warning("stopped (%s): %d file(s) not started", stop.signal_name, len(skipped))
     if from_landing:  # kept copies of ingested files are not kept past their retention period
         from compliance.landing import purge_expired
 

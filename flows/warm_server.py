@@ -156,32 +156,38 @@ def stop(home: Path, state: ServerState, wait_s: float = 15.0) -> None:
     _clear_state(home, state.pid)
 
 
+def _spawn(home: Path, idle_s: float) -> tuple[ServerState, subprocess.Popen[bytes]]:
+    """Start a supervisor on a free port and record it (the caller holds the lock); it is not up yet."""
+    log_path = state_dir(home) / "server.log"
+    port = _free_port()
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--home",
+                str(home),
+                "--port",
+                str(port),
+                "--idle",
+                str(idle_s),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # its own process group: stopping it stops the server too
+            env=server_environment(port),
+        )
+    state = ServerState(process.pid, port, f"http://127.0.0.1:{port}/api", time.time(), idle_s)
+    _write_state(home, state)
+    return state, process
+
+
 def _start(home: Path, idle_s: float, startup_timeout_s: float) -> ServerState:
     """Start a supervisor and wait until its server answers (the caller holds the lock)."""
-    folder = state_dir(home)
-    log_path = folder / "server.log"
+    log_path = state_dir(home) / "server.log"
     for _attempt in range(START_ATTEMPTS):
-        port = _free_port()
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(Path(__file__).resolve()),
-                    "--home",
-                    str(home),
-                    "--port",
-                    str(port),
-                    "--idle",
-                    str(idle_s),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # its own process group: stopping it stops the server too
-                env=server_environment(port),
-            )
-        state = ServerState(process.pid, port, f"http://127.0.0.1:{port}/api", time.time(), idle_s)
-        _write_state(home, state)
+        state, process = _spawn(home, idle_s)
         deadline = time.monotonic() + startup_timeout_s
         while time.monotonic() < deadline and process.poll() is None:
             if healthy(state.url):
@@ -222,6 +228,29 @@ def ensure(home: Path, idle_s: float, startup_timeout_s: float) -> ServerState:
         state = _start(home, idle_s, startup_timeout_s)
         _touch(home)
         return state
+
+
+def start_in_background(home: Path, idle_s: float) -> tuple[ServerState, bool]:
+    """The warm server of `home` and whether it was started now (if none ran), without waiting for it.
+
+    The launcher calls it for a first flow command: the server and the command runner start at
+    once, and the command goes to the runner when it is ready (`ensure`, in the command, then waits
+    for the server for the rest of its start-up time). Safe to call concurrently.
+    """
+    with _locked(state_dir(home) / "lock", fcntl.LOCK_EX):
+        state = read_state(home)
+        if state is not None and _alive(state.pid):
+            return state, False
+        if state is not None:
+            stop(home, state)
+        state, _process = _spawn(home, idle_s)
+        _touch(home)
+        return state, True
+
+
+def supervisor_alive(state: ServerState) -> bool:
+    """True while the supervisor of `state` runs."""
+    return _alive(state.pid)
 
 
 @contextmanager

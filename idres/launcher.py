@@ -7,9 +7,14 @@ imported already and forks a child per command, which runs it with this process'
 Without a runner (none started yet, IDRES_PREFECT__WARM_SERVER=false, or it is gone) the command runs
 in this process exactly as before. Long-running commands (`web`, `serve`) always run here.
 
+The first flow command of a Prefect home (no runner yet) starts the warm Prefect server and the
+runner in the background and waits for the runner, instead of importing everything itself while
+those two import it again: on two cores three heavy starts at once took longer than two.
+
 Only the standard library is imported here (and `domain.environment`, standard library only): the
 variables are read through `PrefectEnvironment`, not domain.settings, because the whole point is to
-decide before anything heavy is imported.
+decide before anything heavy is imported. (The cold start above loads the settings, for the
+server's idle time and start-up timeout: it happens once.)
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,8 @@ from domain.environment import PrefectEnvironment
 
 RUNNER_SOCKET = "runner.sock"
 LONG_RUNNING = {"web", "serve"}  # they handle signals and run until stopped: not in a forked child
+# the commands that run a flow on the warm Prefect server (idres/cli/common.run_flow)
+FLOW_COMMANDS = {("ingest",), ("match",), ("merges", "apply"), ("export", "run"), ("anonymize", "run")}
 
 
 def runner_socket(environ: dict[str, str] | os._Environ[str] = os.environ) -> Path:
@@ -35,16 +43,48 @@ def runner_socket(environ: dict[str, str] | os._Environ[str] = os.environ) -> Pa
     return PrefectEnvironment.read(environ).home / "idres-warm-server" / RUNNER_SOCKET
 
 
-def _first_command(argv: list[str]) -> str | None:
-    skip_value = False
+def _command_words(argv: list[str]) -> list[str]:
+    """The arguments that are not options (`--store` and `--config` take a value), in order."""
+    words, skip_value = [], False
     for arg in argv:
         if skip_value:
             skip_value = False
         elif arg in ("--store", "--config"):  # the global options that take a value
             skip_value = True
         elif not arg.startswith("-"):
-            return arg
+            words.append(arg)
+    return words
+
+
+def _config_option(argv: list[str]) -> Path | None:
+    """The file `idres --config FILE` names, if any (the command's settings come from it)."""
+    for arg, value in zip(argv, argv[1:], strict=False):
+        if arg == "--config":
+            return Path(value)
+    for arg in argv:
+        if arg.startswith("--config="):
+            return Path(arg.removeprefix("--config="))
     return None
+
+
+def _first_command(argv: list[str]) -> str | None:
+    words = _command_words(argv)
+    return words[0] if words else None
+
+
+def starts_runner(argv: list[str], environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """True when this command would use the warm server idres starts (a flow command, no other API)."""
+    words = tuple(_command_words(argv))
+    if words[:1] not in FLOW_COMMANDS and words[:2] not in FLOW_COMMANDS:
+        return False
+    prefect_env = PrefectEnvironment.read(environ)
+    home = prefect_env.home
+    if prefect_env.api_url or (home / "idres-warm-server" / "serve.json").exists():
+        return False  # a server of the user's own, or the one `idres serve` runs
+    try:
+        return "PREFECT_API_URL" not in (home / "profiles.toml").read_text(errors="replace")
+    except OSError:
+        return True
 
 
 def wants_runner(argv: list[str], environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
@@ -65,9 +105,20 @@ def _read_line(connection: socket.socket, buffer: bytearray) -> dict[str, Any] |
     return dict(json.loads(line))
 
 
+class _Refused(Exception):
+    """The runner would not run the command (its code is older than the files)."""
+
+
 def run_via_runner(argv: list[str], path: Path | None = None) -> int | None:
     """Run `idres ARGV` in the warm runner; its exit code, or None when there is no usable runner."""
-    path = path or runner_socket()
+    try:
+        return _hand_over(argv, path or runner_socket())
+    except _Refused:
+        return None
+
+
+def _hand_over(argv: list[str], path: Path) -> int | None:
+    """The exit code from the runner at `path`; None when none listens there; _Refused when it refuses."""
     if not path.exists():
         return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -86,7 +137,7 @@ def run_via_runner(argv: list[str], path: Path | None = None) -> int | None:
         buffer = bytearray()
         started = _read_line(connection, buffer)
         if started is None or "pid" not in started:
-            return None  # refused (e.g. the runner's code is older than the files): run it here
+            raise _Refused  # e.g. the runner's code is older than the files: run it here
         child = int(started["pid"])
 
         def forward(signum: int, frame: object) -> None:
@@ -102,11 +153,53 @@ def run_via_runner(argv: list[str], path: Path | None = None) -> int | None:
     return int(finished["exit"])
 
 
+def run_via_new_runner(argv: list[str]) -> int | None:
+    """Start the warm server and runner in the background, wait for the runner and run `idres ARGV` there.
+
+    None (run it here) when the warm server is off in the settings, the configuration is bad (the
+    command then says what is wrong), the supervisor dies, or the runner is not ready within the
+    start-up timeout.
+    """
+    from domain.errors import ConfigurationError
+    from domain.settings import load_settings
+    from flows.warm_server import start_in_background, supervisor_alive
+
+    try:
+        prefect = load_settings(_config_option(argv)).prefect
+    except ConfigurationError:
+        return None
+    if not prefect.warm_server:
+        return None
+    state, started = start_in_background(PrefectEnvironment.read().home, prefect.idle_minutes * 60)
+    if started and not {"-q", "--quiet"} & set(argv):
+        print(
+            "starting the warm Prefect server and command runner (later commands reuse them)", file=sys.stderr
+        )
+    if not started and time.time() - state.started_at > prefect.startup_timeout_s:
+        return None  # an older server whose runner does not answer (restarting, or stale): run it here
+    path = runner_socket()
+    deadline = time.monotonic() + prefect.startup_timeout_s
+    try:
+        while time.monotonic() < deadline and supervisor_alive(state):
+            try:
+                code = _hand_over(argv, path)
+            except _Refused:
+                return None
+            if code is not None:
+                return code
+            time.sleep(0.2)  # the runner is still importing
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C while waiting: nothing was started but the (shared) server
+    return None
+
+
 def main() -> None:
     """`idres ...`: through the warm runner when possible, else in this process."""
     argv = sys.argv[1:]
     if wants_runner(argv):
         code = run_via_runner(argv)
+        if code is None and starts_runner(argv):
+            code = run_via_new_runner(argv)
         if code is not None:
             sys.exit(code)
     from idres.cli.app import main as run_here

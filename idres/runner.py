@@ -138,8 +138,21 @@ def _unsafe_threads() -> list[str]:
     return names
 
 
+# set by idres itself (preload, flows.runtime.prepare_prefect), so present in the runner's environment
+# and not in a command's: neither changes what a command's Prefect client does (analytics is the
+# server's; the start-up timeout is put in force by flows.runtime.prefect_api), so neither is a reason
+# to re-read Prefect's settings (about a second per command)
+_SET_BY_IDRES = frozenset(
+    {"PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"}
+)
+
+
 def _prefect_variables(environ: object) -> dict[str, str]:
-    return {k: v for k, v in dict(environ).items() if k.startswith("PREFECT_")}  # type: ignore[call-overload]
+    return {
+        k: v
+        for k, v in dict(environ).items()  # type: ignore[call-overload]
+        if k.startswith("PREFECT_") and k not in _SET_BY_IDRES
+    }
 
 
 def _receive(connection: socket.socket) -> tuple[dict[str, object], list[int]]:
@@ -169,7 +182,9 @@ def _run_child(connection: socket.socket, request: dict[str, object], fds: list[
     os.chdir(str(request["cwd"]))
     os.setpgid(0, 0)  # its own process group: stopping the runner's group never stops a command
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from idres.cli.common import sigterm_as_ctrl_c
+
+    sigterm_as_ctrl_c()  # as in a process of its own (idres.cli.app.main)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if _prefect_variables(os.environ) != prefect_before:
         # Prefect read its settings and logging set-up from the runner's environment at import time:

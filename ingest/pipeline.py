@@ -48,7 +48,9 @@ class FileReport:
 
     path: str
     status: (
-        str  # loaded | unchanged | rejected (every row quarantined) | failed (unreadable, nothing written)
+        # loaded | unchanged | rejected (every row quarantined) | failed (unreadable, nothing written)
+        # | interrupted (not started: the run was stopped by Ctrl-C or SIGTERM)
+        str
     )
     kind: str | None = None
     batch_id: int | None = None

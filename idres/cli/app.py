@@ -28,7 +28,14 @@ from idres.cli import (
     users,
     web,
 )
-from idres.cli.common import ConfigOption, IdresGroup, QuietOption, StoreOption, start_invocation
+from idres.cli.common import (
+    ConfigOption,
+    IdresGroup,
+    QuietOption,
+    StoreOption,
+    sigterm_as_ctrl_c,
+    start_invocation,
+)
 
 app = typer.Typer(
     name="idres",
@@ -79,4 +86,5 @@ for name, group in (
 
 def main() -> None:
     """Run `idres` in this process (errors are rendered by the root group, `IdresGroup.invoke`)."""
+    sigterm_as_ctrl_c()
     app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -124,6 +125,25 @@ def _leaf_commands(group: Any) -> Iterator[Any]:
             yield command
 
 
+_stopped_by: list[int] = []  # the signal a KeyboardInterrupt stands for, when it was SIGTERM
+
+
+def _terminated(signum: int, frame: object) -> None:
+    _stopped_by[:] = [signum]
+    raise KeyboardInterrupt
+
+
+def sigterm_as_ctrl_c() -> None:
+    """Make SIGTERM behave as Ctrl-C does (KeyboardInterrupt), in this process; call it from the main thread.
+
+    A service manager, `timeout` or a container runtime stops a command with SIGTERM; it should end
+    the way Ctrl-C ends it (the flows finish the step at hand, see compliance/interrupt.py), with
+    exit code 143, not be killed between two statements.
+    """
+    _stopped_by.clear()
+    signal.signal(signal.SIGTERM, _terminated)
+
+
 class IdresGroup(TyperGroup):
     """The root command group: every sub-command accepts `-q/--quiet`; the one place errors are rendered."""
 
@@ -140,6 +160,10 @@ class IdresGroup(TyperGroup):
             return super().invoke(ctx)
         except UserError as error:
             fail(error.message, code=error.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sigterm_as_ctrl_c): the shell's 130 or 143
+            signum = _stopped_by[0] if _stopped_by else signal.SIGINT
+            err_console.print(f"interrupted ({signal.Signals(signum).name})", highlight=False)
+            raise typer.Exit(128 + signum) from None
 
 
 def settings_for(ctx: typer.Context, store: Path | None = None) -> Settings:

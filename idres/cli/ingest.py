@@ -67,12 +67,17 @@ def ingest(
         )
     if not results:
         fail("nothing to ingest: no files given and the landing folder is empty", code=1)
+    for r in results:
+        if r["status"] == BatchStatus.FAILED:  # stderr: stdout holds only the JSON document with --format json
+            err_console.print(f"[red]failed:[/] {r['error']}", markup=True, highlight=False)
+    stopped = [r for r in results if r["status"] == BatchStatus.INTERRUPTED]
+    if stopped:  # Ctrl-C or SIGTERM: the shell's code for the signal, 130 or 143
+        err_console.print(
+            f"interrupted: {len(stopped)} file(s) not started; run the command again to load them",
+            highlight=False,
+        )
+        raise typer.Exit(143 if "SIGTERM" in str(stopped[0]["error"]) else 130)
     if any(r["status"] in (BatchStatus.FAILED, BatchStatus.REJECTED) for r in results):
-        for r in results:
-            if (
-                r["status"] == BatchStatus.FAILED
-            ):  # stderr: stdout holds only the JSON document with --format json
-                err_console.print(f"[red]failed:[/] {r['error']}", markup=True, highlight=False)
         raise typer.Exit(1)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from idres.launcher import run_via_runner, runner_socket, wants_runner
+from idres.launcher import run_via_runner, runner_socket, starts_runner, wants_runner
 from idres.runner import ROOT
 
 
@@ -22,6 +22,16 @@ def test_long_running_commands_and_a_disabled_warm_server_run_here() -> None:
     assert wants_runner(["--config", "web.toml", "status"], {})
     assert not wants_runner(["status"], {"IDRES_PREFECT__WARM_SERVER": "false"})
     assert runner_socket({"PREFECT_HOME": "/tmp/ph"}) == Path("/tmp/ph/idres-warm-server/runner.sock")
+
+
+def test_only_flow_commands_on_the_warm_server_start_the_runner(tmp_path: Path) -> None:
+    home = {"PREFECT_HOME": str(tmp_path)}
+    assert starts_runner(["ingest", "a.csv"], home) and starts_runner(["--store", "s", "-q", "match"], home)
+    assert starts_runner(["merges", "apply"], home) and starts_runner(["anonymize", "run", "-q"], home)
+    assert not starts_runner(["status"], home) and not starts_runner(["merges", "log"], home)
+    assert not starts_runner(["ingest"], {**home, "PREFECT_API_URL": "http://127.0.0.1:4200/api"})
+    (tmp_path / "profiles.toml").write_text('[profiles.local]\nPREFECT_API_URL = "http://h:4200/api"\n')
+    assert not starts_runner(["ingest"], home)  # the user's Prefect profile names a server
 
 
 def test_without_a_runner_the_command_runs_here(tmp_path: Path) -> None:
@@ -100,3 +110,35 @@ def test_the_runner_child_shows_a_bug_with_its_traceback(
     assert run_app(["status", "--store", str(store)]) == 1
     err = capsys.readouterr().err
     assert "KeyError" in err and "schema_version" in err and "Traceback" in err
+
+
+@pytest.mark.slow
+def test_the_first_flow_command_starts_the_runner_and_runs_in_it(tmp_path: Path) -> None:
+    from flows.warm_server import read_state, stop_warm_server
+
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(home), IDRES_INGEST__DATA_DOCS_DIR=str(tmp_path / "docs"))
+    env.pop("IDRES_PREFECT__WARM_SERVER", None)
+    store = tmp_path / "s.duckdb"
+
+    def ingest(n: int) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / f"one{n}.csv"
+        path.write_text(f"channel,external_id,email\nemail,e{n}@example.com,e{n}@example.com\n")
+        command = [sys.executable, "-m", "idres", "ingest", str(path), "--store", str(store)]
+        return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+    try:
+        first = ingest(1)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert "starting the warm Prefect server and command runner" in first.stderr
+        state = read_state(home)
+        assert state is not None and runner_socket({"PREFECT_HOME": str(home)}).exists()
+        # the runner the command was handed to is up, for the next commands
+        log = (home / "idres-warm-server" / "server.log").read_text()
+        assert "runner ready" in log
+        second = ingest(2)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert "starting the warm" not in second.stderr and read_state(home) == state  # the same server
+    finally:
+        stop_warm_server(home)
