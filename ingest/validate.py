@@ -381,8 +381,8 @@ def _keep_compiled_templates() -> None:
             original_init(self, *args, **kwargs)
             self.env.bytecode_cache = cache
 
-        DefaultJinjaView.__init__ = init
-        DefaultJinjaView._idres_template_cache = cache
+        setattr(DefaultJinjaView, "__init__", init)  # noqa: B010  (mypy: no assigning to a method)
+        setattr(DefaultJinjaView, "_idres_template_cache", cache)  # noqa: B010
 
 
 def preload_gx() -> threading.Thread:
