@@ -20,6 +20,7 @@ server's idle time and start-up timeout: it happens once.)
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -58,7 +59,7 @@ def _command_words(argv: list[str]) -> list[str]:
 
 def _config_option(argv: list[str]) -> Path | None:
     """The file `idres --config FILE` names, if any (the command's settings come from it)."""
-    for arg, value in zip(argv, argv[1:], strict=False):
+    for arg, value in itertools.pairwise(argv):
         if arg == "--config":
             return Path(value)
     for arg in argv:

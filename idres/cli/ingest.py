@@ -67,8 +67,8 @@ def ingest(
         )
     if not results:
         fail("nothing to ingest: no files given and the landing folder is empty", code=1)
-    for r in results:
-        if r["status"] == BatchStatus.FAILED:  # stderr: stdout holds only the JSON document with --format json
+    for r in results:  # on stderr: stdout holds only the JSON document with --format json
+        if r["status"] == BatchStatus.FAILED:
             err_console.print(f"[red]failed:[/] {r['error']}", markup=True, highlight=False)
     stopped = [r for r in results if r["status"] == BatchStatus.INTERRUPTED]
     if stopped:  # Ctrl-C or SIGTERM: the shell's code for the signal, 130 or 143
