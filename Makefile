@@ -35,12 +35,13 @@ unit: setup
 
 # Both passes run on TEST_WORKERS processes (pytest-xdist). The slow pass (a Prefect test server per
 # worker, subprocess CLIs, the chaos suite) runs after the fast one; on a quiet 2-core machine two
-# workers take it from 11.7 to 5.3 minutes. Set TEST_WORKERS=1 on a loaded machine.
+# workers take it from 11.7 to 5.3 minutes. Set TEST_WORKERS=1 on a loaded machine. Tests of one
+# xdist_group run in one worker (loadgroup): the launcher's runner tests, as one touches the code files.
 TEST_WORKERS ?= 2
 test: lint typecheck
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # the web e2e browser
 	IDRES_E2E_REQUIRED=1 $(UV) run --frozen pytest -m "not slow" -n $(TEST_WORKERS)
-	IDRES_E2E_REQUIRED=1 $(UV) run --frozen pytest -m slow -n $(TEST_WORKERS)
+	IDRES_E2E_REQUIRED=1 $(UV) run --frozen pytest -m slow -n $(TEST_WORKERS) --dist loadgroup
 
 bench: setup
 	$(UV) run --frozen python bench/ingest_bench.py --identities 1000000

@@ -45,3 +45,27 @@ class PrefectEnvironment:
             startup_timeout_s=None if timeout is None else float(timeout),
             server_only=frozenset(name for name in env.get(SERVER_ONLY_VARIABLE, "").split(",") if name),
         )
+
+
+# a Unix socket's path must fit in sockaddr_un.sun_path (108 bytes on Linux, 104 on macOS)
+_SOCKET_PATH_MAX = 100
+
+
+def runner_socket_path(home: Path) -> Path:
+    """Where the warm command runner of Prefect home `home` listens.
+
+    In the home's `idres-warm-server` folder when the path fits a Unix socket; for a deep home, in
+    a folder of this user's own under the temporary directory (mode 0700: whoever can connect can run
+    commands as this user), named after the home so that each home still has its own runner.
+    """
+    path = home / "idres-warm-server" / "runner.sock"
+    if len(os.fsencode(path)) <= _SOCKET_PATH_MAX:
+        return path
+    import hashlib
+    import tempfile
+
+    private = Path(tempfile.gettempdir()) / f"idres-{os.getuid()}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    if private.stat().st_uid != os.getuid() or private.stat().st_mode & 0o077:
+        return path  # not ours or not private: no runner (binding fails; commands run in-process)
+    return private / f"runner-{hashlib.sha256(os.fsencode(home)).hexdigest()[:16]}.sock"

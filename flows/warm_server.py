@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-from domain.environment import SERVER_ONLY_VARIABLE, PrefectEnvironment
+from domain.environment import SERVER_ONLY_VARIABLE, PrefectEnvironment, runner_socket_path
 from domain.errors import Unavailable
 
 STATE_DIR = "idres-warm-server"
@@ -335,7 +335,7 @@ def supervise(home: Path, port: int, idle_s: float, poll_s: float = 2.0) -> int:
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     server = subprocess.Popen([*command, "--port", str(port), "--analytics-off"], stdin=subprocess.DEVNULL)
     folder = state_dir(home)
-    runner = _CommandRunner(folder / "runner.sock")
+    runner = _CommandRunner(runner_socket_path(home))
 
     def on_term(signum: int, frame: object) -> None:
         runner.stop()

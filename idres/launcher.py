@@ -31,9 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from domain.environment import PrefectEnvironment
+from domain.environment import PrefectEnvironment, runner_socket_path
 
-RUNNER_SOCKET = "runner.sock"
 LONG_RUNNING = {"web", "serve"}  # they handle signals and run until stopped: not in a forked child
 # the commands that run a flow on the warm Prefect server (idres/cli/common.run_flow)
 FLOW_COMMANDS = {("ingest",), ("match",), ("merges", "apply"), ("export", "run"), ("anonymize", "run")}
@@ -41,7 +40,7 @@ FLOW_COMMANDS = {("ingest",), ("match",), ("merges", "apply"), ("export", "run")
 
 def runner_socket(environ: dict[str, str] | os._Environ[str] = os.environ) -> Path:
     """The runner socket of the Prefect home in use (Prefect's default home: ~/.prefect)."""
-    return PrefectEnvironment.read(environ).home / "idres-warm-server" / RUNNER_SOCKET
+    return runner_socket_path(PrefectEnvironment.read(environ).home)
 
 
 def _command_words(argv: list[str]) -> list[str]:

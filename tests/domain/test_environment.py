@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,15 @@ def test_home_timeout_and_server_only_names() -> None:
         45.0,
         frozenset({"A", "B"}),
     )
+
+
+def test_a_deep_prefect_home_gets_a_runner_socket_that_fits_in_a_private_folder(tmp_path: Path) -> None:
+    from domain.environment import runner_socket_path
+
+    shallow = Path("/tmp/ph")
+    assert runner_socket_path(shallow) == shallow / "idres-warm-server" / "runner.sock"
+    deep_a, deep_b = tmp_path / ("a" * 90), tmp_path / ("b" * 90)
+    socket_a, socket_b = runner_socket_path(deep_a), runner_socket_path(deep_b)
+    assert socket_a != socket_b and socket_a == runner_socket_path(deep_a)  # one runner per home
+    assert len(os.fsencode(socket_a)) <= 100  # sun_path is 108 bytes: binding a longer path fails
+    assert socket_a.parent.stat().st_mode & 0o777 == 0o700  # nobody else can connect and run commands

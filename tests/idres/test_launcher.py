@@ -41,6 +41,7 @@ def test_without_a_runner_the_command_runs_here(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("code-files")  # one touches the code files, which makes any runner stale
 def test_the_runner_runs_commands_and_stops_when_the_code_changes(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -113,6 +114,7 @@ def test_the_runner_child_shows_a_bug_with_its_traceback(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("code-files")  # one touches the code files, which makes any runner stale
 def test_the_first_flow_command_starts_the_runner_and_runs_in_it(tmp_path: Path) -> None:
     from flows.warm_server import read_state, stop_warm_server
 
