@@ -21,7 +21,7 @@ import polars as pl
 
 from domain.columns import PROFILE_FIELDS
 from domain.settings import ReviewSettings
-from domain.statuses import SuggestionStatus
+from domain.statuses import CustomerStatus, SuggestionStatus
 from review.survivorship import build_profiles
 from store import bulk_merges as bulk
 from store import cannot_links, redirects, suggestions
@@ -248,7 +248,7 @@ def build_rows(
                 rows[survivor] = {**rows[survivor], **rebuilt, "updated_at": stamp}
                 image[survivor] = merge["after_survivor"] = rows[survivor]
             if absorbed in rows:
-                rows[absorbed] = {**rows[absorbed], "status": "merged", "merged_into": survivor,
+                rows[absorbed] = {**rows[absorbed], "status": CustomerStatus.MERGED.value, "merged_into": survivor,
                                   "updated_at": stamp}  # fmt: skip
                 image[absorbed] = rows[absorbed]
             identities[survivor] += identities.pop(absorbed, [])

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.settings import ReviewSettings
+from domain.statuses import SuggestionStatus
 from review import decisions
 from review.errors import ReviewError
 from store import identities, suggestions
@@ -103,7 +104,7 @@ def _already(store: Store, suggestion_id: int, approve: bool) -> str | None:
     row = suggestions.get(store, suggestion_id)
     if row is None:
         return None
-    done = ("approved", "applied") if approve else ("rejected",)
+    done = (SuggestionStatus.APPROVED, SuggestionStatus.APPLIED) if approve else (SuggestionStatus.REJECTED,)
     if row["status"] in done:
         return (
             f"suggestion {suggestion_id} is already {row['status']} (by {row['decided_by'] or 'the system'})"

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from domain.columns import PROFILE_FIELDS, PROFILE_SCALAR_FIELDS
+from domain.statuses import CustomerStatus
 from store.db import Store
 
 _SCALARS = tuple(field for field in PROFILE_SCALAR_FIELDS if field != "birth_date")
@@ -127,7 +128,7 @@ def redirect_absorbed(store: Store, redirects: pl.DataFrame, now: datetime) -> N
         return
     with store.registered("run_redirects", redirects.select("customer_id", "survivor_id")):
         store.execute(
-            """UPDATE customers SET status = 'merged', merged_into = r.survivor_id, updated_at = ?
+            f"""UPDATE customers SET status = '{CustomerStatus.MERGED}', merged_into = r.survivor_id, updated_at = ?
             FROM run_redirects r WHERE customers.customer_id = r.customer_id""",
             [now],
         )
