@@ -53,10 +53,7 @@ class _Plan:
 
     def stored_root(self, customer_id: int) -> int:
         """Where a customer stood before the run (following the store's merge redirects)."""
-        seen = 0
-        while customer_id in self.pointers and seen < 10_000:
-            customer_id, seen = self.pointers[customer_id], seen + 1
-        return customer_id
+        return redirects.follow(self.pointers, customer_id)
 
     def find(self, customer_id: int) -> int:
         """The customer's root now, in this run (stored redirects, then this run's merges)."""

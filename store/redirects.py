@@ -143,3 +143,15 @@ def pointers(store: Store) -> dict[int, int]:
     if frame.height == 0:
         return {}
     return dict(zip(frame["customer_id"].to_list(), frame["merged_into"].to_list(), strict=True))
+
+
+def follow(pointers_: dict[int, int], customer_id: int, max_hops: int = 10_000) -> int:
+    """Where `customer_id` ends up along `pointers_` (from `pointers`): the live survivor, or itself.
+
+    The in-memory twin of `resolve`, for a caller that holds the whole graph (an apply run plans
+    thousands of merges against it); `max_hops` stops a corrupt cycle instead of looping.
+    """
+    hops = 0
+    while customer_id in pointers_ and hops < max_hops:
+        customer_id, hops = pointers_[customer_id], hops + 1
+    return customer_id

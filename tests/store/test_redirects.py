@@ -94,3 +94,6 @@ def test_members_and_person_collect_everyone_merged_in(store: Store) -> None:
     }
     assert redirects.person(store, [1, 4]) == [1, 2, 3, 4, 5]
     assert redirects.pointers(store) == {2: 1, 5: 2, 3: 4}
+    graph = redirects.pointers(store)
+    assert [redirects.follow(graph, c) for c in (5, 2, 1, 3, 9)] == [1, 1, 1, 4, 9]
+    assert redirects.follow({7: 8, 8: 7}, 7, max_hops=5) in (7, 8)  # a corrupt cycle ends
