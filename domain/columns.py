@@ -48,6 +48,7 @@ NORMALIZED_IDENTITY_COLUMNS: tuple[str, ...] = (
     "email_key",
     "phone_e164",
     "phone_valid",
+    "phone_national",
     "first_name_norm",
     "last_name_norm",
     "first_name_key",

@@ -38,7 +38,6 @@ from matching.engine import (
     score_partition,
 )
 from matching.frequency import Frame
-from matching.phones import NATIONAL
 from matching.run_config import run_record
 from store import attributes as store_attributes
 from store import labels as store_labels
@@ -79,8 +78,6 @@ def match_columns(config: MatchConfig) -> list[str]:
     for parts in config.composite_columns.values():
         wanted |= set(parts)
     wanted.add(config.source_column)
-    if NATIONAL in wanted:  # derived in the engine from the E.164 form and the raw number
-        wanted |= {"phone_e164", "phone"}
     return sorted(wanted & available)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from domain.errors import BadInput
+from domain.phones import NATIONAL
 from domain.settings import IngestSettings
 from ingest.phones import phone_columns
 from store.identities import FUTURE_TOLERANCE
@@ -75,6 +76,12 @@ def scientific_phones_invalid(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.when(mangled).then(None).otherwise(pl.col("phone_e164")).alias("phone_e164"),
         pl.when(mangled).then(False).otherwise(pl.col("phone_valid")).alias("phone_valid"),
+        # nor national digits: the float's digits are not the number's
+        *(
+            [pl.when(mangled).then(None).otherwise(pl.col(NATIONAL)).alias(NATIONAL)]
+            if NATIONAL in frame.columns
+            else []
+        ),
     )
 
 

@@ -30,6 +30,7 @@ import phonenumbers
 import polars as pl
 
 from domain.columns import CANONICAL_IDENTITY_COLUMNS, NORMALIZED_IDENTITY_COLUMNS, PARSED_TIMESTAMP_COLUMNS
+from domain.phones import national_digits
 from ingest.phones import normalize_phone_values, phone_columns
 from ingest.text import collapse_ascii, fold_text, hybrid, key_text, name_key, plain, plain_text
 
@@ -353,8 +354,11 @@ def normalize_identities(frame: pl.DataFrame, default_region: str = "GB") -> pl.
     )
     work = parse_timestamps(work, ["created_at", "updated_at"])
     phones = phone_columns(work.get_column("phone").cast(pl.String), default_region, phone_regions(work))
+    work = work.with_columns(phones)
+    # the matching key of a number whatever its region (domain/phones.py)
+    work = work.with_columns(national_digits(work.get_column("phone_e164"), work.get_column("phone")))
     keep = [c for c in frame.columns if c not in _OUTPUT]
-    return work.with_columns(phones).select(*keep, *_OUTPUT)
+    return work.select(*keep, *_OUTPUT)
 
 
 def _mapped(frame: pl.DataFrame, column: str, build: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:

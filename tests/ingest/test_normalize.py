@@ -455,6 +455,7 @@ OUTPUT_TYPES = {
     "email_key": pl.String,
     "phone_e164": pl.String,
     "phone_valid": pl.Boolean,
+    "phone_national": pl.String,
     "first_name_norm": pl.String,
     "last_name_norm": pl.String,
     "first_name_key": pl.String,

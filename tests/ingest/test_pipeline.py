@@ -437,3 +437,20 @@ def test_two_processes_validating_into_one_data_docs_folder_both_succeed(tmp_pat
     ]
     pages = list((docs / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations").rglob("*.html"))
     assert len(pages) == 4  # every validation of both has its page
+
+
+def test_the_national_digits_of_every_phone_are_stored(
+    tmp_path: Path, store: Store, ingest_settings: IngestSettings
+) -> None:
+    rows = [
+        ["chat", "c1", "Léa", "Roux", "", "06 12 34 56 78", ""],  # French national format, default GB
+        ["whatsapp", "33612345678", "", "", "", "33612345678", ""],
+        ["chat", "c2", "Ann", "Lee", "", "+44 7911 123456", ""],
+    ]
+    ingest_file(store, _identities(tmp_path, rows), ingest_settings)
+    stored = store.rows("SELECT external_id, phone_e164, phone_national FROM identities ORDER BY 1")
+    by_id = {row["external_id"]: row for row in stored}
+    # no fabricated E.164 for the national number, and the same matching key as its international form
+    assert by_id["c1"]["phone_e164"] is None
+    assert by_id["c1"]["phone_national"] == by_id["+33612345678"]["phone_national"] == "612345678"
+    assert by_id["c2"]["phone_national"] == "7911123456"
