@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import distance, fuzz, process
 
-from matching.config import ComparisonSpec
+from matching.config import RAW_DATE_COLUMNS, ComparisonSpec
 from matching.frequency import Encoded, Frame
 
 MISSING = "missing"
@@ -134,7 +134,8 @@ def finish(
     if spec.term_frequency:
         out.u_exact = None if enc.partial else enc.u_exact()  # a focused frame never trains
         out.tf_level = names.index("exact")
-        hit = levels == out.tf_level
+        # an exact agreement read from raw text (an impossible date) has no code: its level's u
+        hit = (levels == out.tf_level) & (cl >= 0)
         tf = np.full(len(levels), np.nan)
         tf[hit] = enc.tf(cl[hit])
         out.tf = tf
@@ -201,24 +202,63 @@ def compare_numeric(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.nd
     return finish(spec, None, names, assign(len(li), names, rules))
 
 
+# year, month and day of a date written year first (1967-13-10, 19671310), read where the parser
+# refused it: an impossible date (month 13, 30 February) is a typo and still says which person
+LOOSE_DATE = r"^\s*(\d{4})[-/.]?(\d{1,2})[-/.]?(\d{1,2})\s*$"
+
+
+def date_parts(frame: Frame, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) per row, -9999 where unknown; impossible dates read from their raw text."""
+    d = frame.df.get_column(column).cast(pl.Date)
+    y, m, dd = (p.cast(pl.Int64) for p in (d.dt.year(), d.dt.month(), d.dt.day()))
+    raw = RAW_DATE_COLUMNS.get(column)
+    if raw is not None and raw in frame.df.columns:
+        loose = frame.df.get_column(raw).cast(pl.String).str.extract_groups(LOOSE_DATE)
+        parts = [loose.struct.field(str(i)).cast(pl.Int64, strict=False) for i in (1, 2, 3)]
+        known = d.is_not_null()
+        y, m, dd = (a.zip_with(known, b) for a, b in zip((y, m, dd), parts, strict=True))
+    year, month, day = (p.fill_null(-9999).to_numpy().astype(np.int64) for p in (y, m, dd))
+    return year, month, day
+
+
+def digit_errors(a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
+    """Positions at which two non-negative numbers written with `width` digits differ."""
+    out = np.zeros(len(a), dtype=np.int64)
+    for k in range(width):
+        out += (a // 10**k) % 10 != (b // 10**k) % 10
+    return out
+
+
 def compare_date(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
-    """exact / typo (one of year, month, day differs, or day and month swapped) / within days / different."""
+    """exact / one_digit (one digit wrong, or day and month swapped) / typo (one of year, month, day
+    differs) / within days / different.
+
+    A single keying error is far stronger evidence than two agreeing parts: among RLdata10k's
+    candidate pairs with one first name whose dates differ in one part, 334 of 388 true pairs
+    have one wrong digit, against 34 of 119 strangers.
+    """
     assert spec.column is not None and spec.thresholds is not None
     enc = frame.col(spec.column, shared=spec.shared_values)
     cl, _cr, missing, exact, names = exact_part(spec, enc, li, r)
-    d = frame.df.get_column(spec.column).cast(pl.Date)
-    parts = [d.dt.year(), d.dt.month(), d.dt.day(), d.cast(pl.Int32)]
-    y, m, dd, days = (p.fill_null(-9999).to_numpy().astype(np.int64) for p in parts)
+    y, m, dd = date_parts(frame, spec.column)
+    days = frame.df.get_column(spec.column).cast(pl.Date).cast(pl.Int32).fill_null(-9999).to_numpy()
+    known = (y[li] >= 0) & (y[r] >= 0)
+    missing = ~known
+    exact = exact | (known & (y[li] == y[r]) & (m[li] == m[r]) & (dd[li] == dd[r]))
     same = (y[li] == y[r]).astype(int) + (m[li] == m[r]) + (dd[li] == dd[r])
     swapped = (y[li] == y[r]) & (m[li] == dd[r]) & (dd[li] == m[r])
+    wrong = digit_errors(y[li], y[r], 4) + digit_errors(m[li], m[r], 2) + digit_errors(dd[li], dd[r], 2)
     fuzzy = fuzzy_names(len(spec.thresholds))
-    names = [*names, "typo", *fuzzy, "different"]
-    diff = np.abs(days[li] - days[r])
+    names = [*names, "one_digit", "typo", *fuzzy, "different"]
+    diff = np.where(
+        (days[li] < -9000) | (days[r] < -9000), np.iinfo(np.int32).max, np.abs(days[li] - days[r])
+    )
     rules = [
         (MISSING, missing),
         *shared_rule(enc, cl, exact, frame, li, r),
         ("exact", exact),
-        ("typo", (same == 2) | swapped),
+        ("one_digit", known & ((wrong == 1) | swapped)),
+        ("typo", known & (same == 2)),
     ]
     rules += [(n, diff <= t) for n, t in zip(fuzzy, spec.thresholds, strict=True)]
     return finish(spec, enc, names, assign(len(li), names, rules), cl)

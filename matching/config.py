@@ -83,6 +83,9 @@ KEY_FUNCTIONS: dict[str, int] = {
 }
 # kinds that take several columns (in this order) instead of one `column`
 MULTI_COLUMN_KINDS = {"name_handle": 4}
+# the raw text a normalized date column was parsed from: read too, so that an impossible date
+# (month 13) the ingest could not parse still compares by its parts (comparisons.compare_date)
+RAW_DATE_COLUMNS = {"birth_date_norm": "birth_date"}
 # default similarity / difference thresholds per kind; where they come from is in comparisons.py
 DEFAULT_THRESHOLDS: dict[str, list[float]] = {
     "string": [0.92, 0.8],
@@ -393,6 +396,8 @@ class MatchConfig(MatchTuning):
         wanted: set[str] = set()
         for comp in self.active_comparisons():
             wanted |= set(comp.all_columns())
+            if comp.kind == "date" and comp.column in RAW_DATE_COLUMNS:
+                wanted.add(RAW_DATE_COLUMNS[comp.column])
         for rule in self.active_rules():
             wanted |= rule.columns()
         return sorted(wanted)

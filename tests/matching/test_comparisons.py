@@ -1,6 +1,7 @@
 from datetime import date
 
 import numpy as np
+import polars as pl
 import pytest
 
 from matching.comparisons import compare
@@ -109,13 +110,33 @@ def test_postcode_levels(a, b, level):
     ("a", "b", "level"),
     [
         (date(1980, 3, 5), date(1980, 3, 5), "exact"),
-        (date(1980, 3, 5), date(1980, 5, 3), "typo"),
-        (date(1980, 3, 5), date(1981, 3, 5), "typo"),
+        (date(1980, 3, 5), date(1980, 5, 3), "one_digit"),  # day and month swapped
+        (date(1980, 3, 5), date(1981, 3, 5), "one_digit"),
+        (date(1980, 3, 5), date(1980, 3, 25), "one_digit"),
+        (date(1980, 3, 5), date(1975, 3, 5), "typo"),  # two digits of the year: two parts agree
+        (date(1980, 3, 5), date(1980, 11, 5), "typo"),
         (date(1980, 3, 5), date(1990, 7, 9), "different"),
+        (None, date(1990, 7, 9), "missing"),
     ],
 )
 def test_birth_date_levels(a, b, level):
     assert levels_of("birth_date", {"birth_date_norm": a}, {"birth_date_norm": b}) == level
+
+
+@pytest.mark.parametrize(
+    ("raw", "level"),
+    [("1967-13-10", "one_digit"), ("19670310", "exact"), ("1967-03-10", "exact"), ("13/13/1967", "missing")],
+)
+def test_an_impossible_birth_date_compares_by_its_raw_parts(raw, level):
+    """Month 13 is a typo the ingest cannot parse (birth_date_norm null); its raw text still says 1967-03-10."""
+    cfg = MatchConfig()
+    df = make_identities([{"birth_date_norm": None}, {"birth_date_norm": date(1967, 3, 10)}, *filler(20)])
+    df = df.with_columns(pl.Series("birth_date", [raw, "1967-03-10"] + [None] * 20, dtype=pl.String))
+    frame = build_frame(df, cfg.shared_min_holders, cfg.shared_min_customers)
+    spec = next(c for c in cfg.comparisons if c.name == "birth_date")
+    lv = compare(spec, frame, np.array([0], dtype=np.int32), np.array([1], dtype=np.int32))
+    assert lv.level_names[int(lv.levels[0])] == level
+    assert "birth_date" in cfg.read_columns()  # the match flow loads the raw text too
 
 
 @pytest.mark.parametrize(
