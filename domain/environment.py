@@ -10,6 +10,7 @@ nothing else reads them from `os.environ`.
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +20,17 @@ STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 # set by the warm-server supervisor for itself: the variables only its Prefect server needs
 SERVER_ONLY_VARIABLE = "IDRES_SERVER_ONLY_VARIABLES"
 _OFF = ("0", "false", "no", "off")
+_DEFAULT_PROFILE = "ephemeral"  # the `active` profile of Prefect's own default profiles file
 
 
 @dataclass(frozen=True)
 class PrefectEnvironment:
-    """The Prefect home, whether the warm server is wanted, the server start-up timeout, server-only names."""
+    """The Prefect home, whether the warm server is wanted, the server start-up timeout, server-only names.
+
+    (The API URL the user configured is `configured_api_url`: it can come from files too.)
+    """
 
     home: Path  # PREFECT_HOME, else Prefect's default ~/.prefect
-    api_url: str | None  # PREFECT_API_URL: a server of the user's own, when set
     warm_server: (
         bool  # IDRES_PREFECT__WARM_SERVER (the `prefect.warm_server` setting, as the launcher sees it)
     )
@@ -40,11 +44,63 @@ class PrefectEnvironment:
         timeout = env.get(STARTUP_TIMEOUT_VARIABLE)
         return cls(
             home=Path(env.get("PREFECT_HOME") or str(Path.home() / ".prefect")).expanduser(),
-            api_url=env.get("PREFECT_API_URL") or None,
             warm_server=env.get("IDRES_PREFECT__WARM_SERVER", "true").strip().lower() not in _OFF,
             startup_timeout_s=None if timeout is None else float(timeout),
             server_only=frozenset(name for name in env.get(SERVER_ONLY_VARIABLE, "").split(",") if name),
         )
+
+
+class UnreadablePrefectConfig(ValueError):
+    """A Prefect profiles file or prefect.toml that is not valid TOML (Prefect itself will refuse it)."""
+
+
+def _toml(path: Path) -> dict[str, object]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise UnreadablePrefectConfig(f"{path}: {error}") from error
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UnreadablePrefectConfig(f"{path}: {error}") from error
+
+
+def _table(document: dict[str, object], *keys: str) -> dict[str, object]:
+    for key in keys:
+        value = document.get(key)
+        document = value if isinstance(value, dict) else {}
+    return document
+
+
+def configured_api_url(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str | None:
+    """The Prefect API URL the user configured, where Prefect looks for it, if any (else None).
+
+    In Prefect's order: the PREFECT_API_URL variable; `[api] url` in `prefect.toml`, then
+    `[tool.prefect.api] url` in `pyproject.toml`, of the working directory; then the active profile
+    of the profiles file (PREFECT_PROFILES_PATH, else `<PREFECT_HOME>/profiles.toml`; the profile is
+    PREFECT_PROFILE, else the file's `active`, else Prefect's default `ephemeral`). The files are
+    parsed, so a commented-out line sets nothing. Raises UnreadablePrefectConfig for a file that is
+    not valid TOML. (A `.env` file is not read.)
+    """
+    env = os.environ if environ is None else environ
+    if "PREFECT_API_URL" in env:
+        return env["PREFECT_API_URL"] or None
+    folder = cwd or Path.cwd()
+    for document, keys in (
+        (_toml(folder / "prefect.toml"), ("api",)),
+        (_toml(folder / "pyproject.toml"), ("tool", "prefect", "api")),
+    ):
+        url = _table(document, *keys).get("url")
+        if url:
+            return str(url)
+    home = PrefectEnvironment.read(env).home
+    path = env.get("PREFECT_PROFILES_PATH") or str(home / "profiles.toml")
+    profiles = _toml(Path(path.replace("$PREFECT_HOME", str(home))).expanduser())
+    active = env.get("PREFECT_PROFILE") or profiles.get("active") or _DEFAULT_PROFILE
+    url = _table(profiles, "profiles", str(active)).get("PREFECT_API_URL")
+    return str(url) if url else None
 
 
 # a Unix socket's path must fit in sockaddr_un.sun_path (108 bytes on Linux, 104 on macOS)

@@ -111,6 +111,7 @@ def anonymize_flow(
                 )
             summary = finish_task(path, timeout, compliance, ingest, actor, summary)
             summary["interrupted"] = stop.requested
+            summary["interrupted_by"] = stop.signal_name if stop.requested else None  # SIGINT or SIGTERM
     finally:
         forget_file_texts()  # decrypted bundles must not outlive the run in `idres serve`
     for request_id in summary["done"]:

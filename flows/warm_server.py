@@ -8,7 +8,9 @@ next ones reuse it. Files in `<PREFECT_HOME>/idres-warm-server/`:
   supervisor while it stops it, so concurrent commands never start two servers for one home;
 - `in-use`: held shared by every command while it runs flows, so the server is not stopped under it;
 - `state.json`: the supervisor's pid, the port and the API URL; `last-used`: touched by each command;
-- `server.log`: the server's output.
+- `server.log`: the server's output (and the command runner's);
+- `runner.json`: the command runner the supervisor started (its pid, the supervisor's pid), so a
+  command waiting for it sees at once when it died while importing.
 
 A small supervisor process (this file run as a script) starts the server on a free port, stops it
 after `idle_s` seconds without a command, and removes `state.json` when the server exits. A server
@@ -40,6 +42,7 @@ from domain.environment import SERVER_ONLY_VARIABLE, PrefectEnvironment, runner_
 from domain.errors import Unavailable
 
 STATE_DIR = "idres-warm-server"
+RUNNER_FILE = "runner.json"
 START_ATTEMPTS = 3  # another program can take the free port between choosing and binding it
 
 
@@ -253,6 +256,28 @@ def supervisor_alive(state: ServerState) -> bool:
     return _alive(state.pid)
 
 
+def _running(pid: int) -> bool:
+    """True when process `pid` exists and has not exited (a zombie its parent has not reaped has)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return status[0] not in ("Z", "X")
+
+
+def runner_died(home: Path, state: ServerState) -> bool:
+    """True when the command runner the supervisor of `state` started has exited (say, a crash while importing).
+
+    False while that supervisor has not started one yet. Its next start is at most once a minute.
+    """
+    try:
+        record = json.loads((state_dir(home) / RUNNER_FILE).read_text())
+        pid, supervisor = int(record["pid"]), int(record["supervisor"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return supervisor == state.pid and not _running(pid)
+
+
 @contextmanager
 def warm_server(home: Path, idle_s: float, startup_timeout_s: float) -> Iterator[str]:
     """The warm server's API URL for the block; the server is not stopped while the block runs."""
@@ -299,9 +324,11 @@ class _CommandRunner:
     """The warm command runner (idres/runner.py) beside the server, restarted when it exits."""
 
     RESTART_GAP_S = 60.0  # a runner that keeps failing is not restarted in a loop
+    COMMAND = ("-m", "idres.runner")  # run by this interpreter, with `--socket PATH`
 
-    def __init__(self, socket_path: Path) -> None:
-        self.socket_path = socket_path
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.socket_path = runner_socket_path(home)
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
         self.keep_up()
@@ -314,10 +341,14 @@ class _CommandRunner:
             return
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "idres.runner", "--socket", str(self.socket_path)],
+            [sys.executable, *self.COMMAND, "--socket", str(self.socket_path)],
             stdin=subprocess.DEVNULL,
             env=_command_environment(),
         )
+        record = {"pid": self.process.pid, "supervisor": os.getpid()}
+        partial = state_dir(self.home) / "runner.tmp"
+        partial.write_text(json.dumps(record))
+        partial.replace(state_dir(self.home) / RUNNER_FILE)  # atomic, as state.json
 
     def stop(self) -> None:
         """Stop the runner (commands it is running finish in their own processes)."""
@@ -335,7 +366,7 @@ def supervise(home: Path, port: int, idle_s: float, poll_s: float = 2.0) -> int:
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     server = subprocess.Popen([*command, "--port", str(port), "--analytics-off"], stdin=subprocess.DEVNULL)
     folder = state_dir(home)
-    runner = _CommandRunner(runner_socket_path(home))
+    runner = _CommandRunner(home)
 
     def on_term(signum: int, frame: object) -> None:
         runner.stop()

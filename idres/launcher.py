@@ -31,7 +31,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from domain.environment import PrefectEnvironment, runner_socket_path
+from domain.environment import (
+    PrefectEnvironment,
+    UnreadablePrefectConfig,
+    configured_api_url,
+    runner_socket_path,
+)
 
 LONG_RUNNING = {"web", "serve"}  # they handle signals and run until stopped: not in a forked child
 # the commands that run a flow on the warm Prefect server (idres/cli/common.run_flow)
@@ -77,14 +82,13 @@ def starts_runner(argv: list[str], environ: dict[str, str] | os._Environ[str] = 
     words = tuple(_command_words(argv))
     if words[:1] not in FLOW_COMMANDS and words[:2] not in FLOW_COMMANDS:
         return False
-    prefect_env = PrefectEnvironment.read(environ)
-    home = prefect_env.home
-    if prefect_env.api_url or (home / "idres-warm-server" / "serve.json").exists():
-        return False  # a server of the user's own, or the one `idres serve` runs
+    home = PrefectEnvironment.read(environ).home
+    if (home / "idres-warm-server" / "serve.json").exists():
+        return False  # the server `idres serve` runs
     try:
-        return "PREFECT_API_URL" not in (home / "profiles.toml").read_text(errors="replace")
-    except OSError:
-        return True
+        return configured_api_url(environ) is None  # else a server of the user's own
+    except UnreadablePrefectConfig:
+        return False  # run here: Prefect says what is wrong with the file
 
 
 def wants_runner(argv: list[str], environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
@@ -157,12 +161,12 @@ def run_via_new_runner(argv: list[str]) -> int | None:
     """Start the warm server and runner in the background, wait for the runner and run `idres ARGV` there.
 
     None (run it here) when the warm server is off in the settings, the configuration is bad (the
-    command then says what is wrong), the supervisor dies, or the runner is not ready within the
-    start-up timeout.
+    command then says what is wrong), the supervisor dies, the runner dies while starting (it says
+    so), or the runner is not ready within the start-up timeout.
     """
     from domain.errors import ConfigurationError
     from domain.settings import load_settings
-    from flows.warm_server import start_in_background, supervisor_alive
+    from flows.warm_server import runner_died, start_in_background, state_dir, supervisor_alive
 
     try:
         prefect = load_settings(_config_option(argv)).prefect
@@ -170,7 +174,8 @@ def run_via_new_runner(argv: list[str]) -> int | None:
         return None
     if not prefect.warm_server:
         return None
-    state, started = start_in_background(PrefectEnvironment.read().home, prefect.idle_minutes * 60)
+    home = PrefectEnvironment.read().home
+    state, started = start_in_background(home, prefect.idle_minutes * 60)
     if started and not {"-q", "--quiet"} & set(argv):
         print(
             "starting the warm Prefect server and command runner (later commands reuse them)", file=sys.stderr
@@ -187,6 +192,11 @@ def run_via_new_runner(argv: list[str]) -> int | None:
                 return None
             if code is not None:
                 return code
+            if runner_died(home, state):
+                log = state_dir(home) / "server.log"
+                print(f"the idres command runner stopped while starting (see {log}): running the command here",
+                      file=sys.stderr)  # fmt: skip
+                return None
             time.sleep(0.2)  # the runner is still importing
     except KeyboardInterrupt:
         return 130  # Ctrl-C while waiting: nothing was started but the (shared) server

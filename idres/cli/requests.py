@@ -179,7 +179,8 @@ def _render_run(kind: str, summary: dict[str, Any]) -> None:
     if summary.get("interrupted"):
         done = ", ".join(map(str, summary["done"])) or "none"
         later = ", ".join(map(str, summary.get("not_started", []))) or "none"
-        console.print(f"interrupted (Ctrl-C): done and verified: {done}; not started (still pending): {later}",
+        by = "Ctrl-C" if summary.get("interrupted_by", "SIGINT") == "SIGINT" else summary["interrupted_by"]
+        console.print(f"interrupted ({by}): done and verified: {done}; not started (still pending): {later}",
                       highlight=False)  # fmt: skip
 
 

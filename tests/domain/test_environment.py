@@ -43,3 +43,36 @@ def test_a_deep_prefect_home_gets_a_runner_socket_that_fits_in_a_private_folder(
     assert socket_a != socket_b and socket_a == runner_socket_path(deep_a)  # one runner per home
     assert len(os.fsencode(socket_a)) <= 100  # sun_path is 108 bytes: binding a longer path fails
     assert socket_a.parent.stat().st_mode & 0o777 == 0o700  # nobody else can connect and run commands
+
+
+def test_the_configured_api_url_comes_from_the_active_profile_as_parsed_toml(tmp_path: Path) -> None:
+    from domain.environment import configured_api_url
+
+    home = {"PREFECT_HOME": str(tmp_path)}
+    profiles = tmp_path / "profiles.toml"
+    assert configured_api_url(home, cwd=tmp_path) is None  # no file: Prefect's default, no server
+    profiles.write_text('active = "ephemeral"\n[profiles.ephemeral]\n# PREFECT_API_URL = "http://h:4200/api"\n')
+    assert configured_api_url(home, cwd=tmp_path) is None  # a commented line sets nothing
+    profiles.write_text('[profiles.local]\nPREFECT_API_URL = "http://h:4200/api"\n')
+    assert configured_api_url(home, cwd=tmp_path) is None  # a profile that is not the active one
+    assert configured_api_url({**home, "PREFECT_PROFILE": "local"}, cwd=tmp_path) == "http://h:4200/api"
+    profiles.write_text('active = "local"\n[profiles.local]\nPREFECT_API_URL = "http://h:4200/api"\n')
+    assert configured_api_url(home, cwd=tmp_path) == "http://h:4200/api"
+    assert configured_api_url({**home, "PREFECT_API_URL": "http://e/api"}, cwd=tmp_path) == "http://e/api"
+    assert configured_api_url({**home, "PREFECT_API_URL": ""}, cwd=tmp_path) is None  # set empty: unset
+
+
+def test_the_configured_api_url_from_prefect_toml_a_moved_profiles_file_or_an_unreadable_one(
+    tmp_path: Path,
+) -> None:
+    from domain.environment import UnreadablePrefectConfig, configured_api_url
+
+    moved = tmp_path / "elsewhere.toml"
+    moved.write_text('active = "x"\n[profiles.x]\nPREFECT_API_URL = "http://moved/api"\n')
+    env = {"PREFECT_HOME": str(tmp_path / "home"), "PREFECT_PROFILES_PATH": str(moved)}
+    assert configured_api_url(env, cwd=tmp_path) == "http://moved/api"
+    (tmp_path / "prefect.toml").write_text('[api]\nurl = "http://project/api"\n')
+    assert configured_api_url(env, cwd=tmp_path) == "http://project/api"  # before the profile, as in Prefect
+    (tmp_path / "prefect.toml").write_text("[api\nurl = \n")
+    with pytest.raises(UnreadablePrefectConfig, match="prefect.toml"):
+        configured_api_url(env, cwd=tmp_path)

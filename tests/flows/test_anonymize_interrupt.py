@@ -1,6 +1,6 @@
-"""Ctrl-C (a real SIGINT) during `idres anonymize run`, through the CLI and the Prefect flow in a child
-process: the run stops between requests, says what is done, fails nothing, halves nothing, and the next
-run finishes and verifies every request."""
+"""Ctrl-C (a real SIGINT) or SIGTERM during `idres anonymize run`, through the CLI and the Prefect flow in
+a child process: the run stops between requests, says what is done (and which signal stopped it),
+fails nothing, halves nothing, and the next run finishes and verifies every request."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ _CLI = """
 import os, signal, sys, time
 from compliance import erasure_run
 
-step, times, store = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+step, times, store, signum = sys.argv[1], int(sys.argv[2]), sys.argv[3], signal.Signals[sys.argv[4]]
 sent = []
 
 
@@ -38,7 +38,7 @@ def interrupt(at, request_id):
     if at == step and not sent:
         sent.append(at)
         for _ in range(times):
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signum)
             time.sleep(0.2)  # the handler runs between the two, as with two key presses
 
 
@@ -50,7 +50,9 @@ main()
 """
 
 
-def _cli(settings: Settings, root: Path, step: str = "", times: int = 0) -> subprocess.CompletedProcess[str]:
+def _cli(
+    settings: Settings, root: Path, step: str = "", times: int = 0, signum: str = "SIGINT"
+) -> subprocess.CompletedProcess[str]:
     from prefect.settings import PREFECT_API_URL
 
     environment = {
@@ -64,7 +66,7 @@ def _cli(settings: Settings, root: Path, step: str = "", times: int = 0) -> subp
         "IDRES_INGEST__DATA_DOCS_DIR": str(root / "gx_docs"),
     }
     return subprocess.run(
-        [sys.executable, "-c", _CLI, step, str(times), str(settings.store)],
+        [sys.executable, "-c", _CLI, step, str(times), str(settings.store), signum],
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
 
@@ -83,19 +85,19 @@ def _state(settings: Settings) -> dict[int, tuple[str, str]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("step", "times"), [("erase:before-commit", 1), ("rewrite:copied", 1), ("erase:committed", 2),
-                        ("rewrite:swapped", 2)],
+    ("step", "times", "signum"), [("erase:before-commit", 1, "SIGINT"), ("rewrite:copied", 1, "SIGTERM"),
+                                  ("erase:committed", 2, "SIGINT"), ("rewrite:swapped", 2, "SIGINT")],
 )  # fmt: skip
 def test_ctrl_c_during_idres_anonymize_run_leaves_every_request_resumable(
     tmp_path: Path, settings: Settings, tmp_path_factory: pytest.TempPathFactory, prefect_harness: None,
-    step: str, times: int,
+    step: str, times: int, signum: str,
 ) -> None:  # fmt: skip
     with people_store(tmp_path, settings, tmp_path_factory) as store:
         plant_copies(store, erasure_settings(tmp_path)[1])
         alice = request_anonymization(store, "dpo", customer_id=1)["request_id"]
         chloe = request_anonymization(store, "dpo", customer_id=4)["request_id"]
 
-    stopped = _cli(settings, tmp_path, step, times)
+    stopped = _cli(settings, tmp_path, step, times, signum)
     output = stopped.stdout + stopped.stderr
     state = _state(settings)
     # nothing half-erased: a pending request's customer is intact, an erased one's customer is anonymized
@@ -103,13 +105,15 @@ def test_ctrl_c_during_idres_anonymize_run_leaves_every_request_resumable(
         assert (status, customer) in {("pending", "active"), ("erasing", "anonymized"), ("done", "anonymized")}, (
             request_id, state, output[-3000:],
         )  # fmt: skip
-    if times == 1:  # Ctrl-C: the request at hand and the erased ones are finished and verified
+    if times == 1:  # Ctrl-C or SIGTERM: the request at hand and the erased ones are finished and verified
         assert stopped.returncode == 0, output[-3000:]
         assert {status for status, _ in state.values()} <= {"done", "pending"}, state
         done = sorted(i for i, (s, _) in state.items() if s == "done")
         later = sorted(i for i, (s, _) in state.items() if s == "pending")
-        said = "interrupted (Ctrl-C): done and verified: {}; not started (still pending): {}".format(
-            ", ".join(map(str, done)) or "none", ", ".join(map(str, later)) or "none"
+        said = "interrupted ({}): done and verified: {}; not started (still pending): {}".format(
+            "Ctrl-C" if signum == "SIGINT" else signum,
+            ", ".join(map(str, done)) or "none",
+            ", ".join(map(str, later)) or "none",
         )
         assert said in output, output[-3000:]
         if step == "erase:before-commit":

@@ -30,8 +30,13 @@ def test_only_flow_commands_on_the_warm_server_start_the_runner(tmp_path: Path) 
     assert starts_runner(["merges", "apply"], home) and starts_runner(["anonymize", "run", "-q"], home)
     assert not starts_runner(["status"], home) and not starts_runner(["merges", "log"], home)
     assert not starts_runner(["ingest"], {**home, "PREFECT_API_URL": "http://127.0.0.1:4200/api"})
-    (tmp_path / "profiles.toml").write_text('[profiles.local]\nPREFECT_API_URL = "http://h:4200/api"\n')
-    assert not starts_runner(["ingest"], home)  # the user's Prefect profile names a server
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text('active = "local"\n[profiles.local]\n# PREFECT_API_URL = "http://h:4200/api"\n')
+    assert starts_runner(["ingest"], home)  # a commented-out line names no server
+    profiles.write_text('active = "local"\n[profiles.local]\nPREFECT_API_URL = "http://h:4200/api"\n')
+    assert not starts_runner(["ingest"], home)  # the user's active Prefect profile names a server
+    profiles.write_text("active = \n")
+    assert not starts_runner(["ingest"], home)  # not TOML: run here, where Prefect says what is wrong
 
 
 def test_without_a_runner_the_command_runs_here(tmp_path: Path) -> None:
@@ -144,3 +149,45 @@ def test_the_first_flow_command_starts_the_runner_and_runs_in_it(tmp_path: Path)
         assert "starting the warm" not in second.stderr and read_state(home) == state  # the same server
     finally:
         stop_warm_server(home)
+
+
+def test_the_supervisor_records_its_runner_so_a_crash_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows import warm_server
+
+    home = tmp_path / "home"
+    warm_server.state_dir(home).mkdir(parents=True)
+    monkeypatch.setattr(warm_server._CommandRunner, "COMMAND", ("-c", "raise SystemExit(3)"))  # dies importing
+    runner = warm_server._CommandRunner(home)
+    mine = warm_server.ServerState(os.getpid(), 1, "http://127.0.0.1:1/api", time.time(), 60.0)
+    other = warm_server.ServerState(os.getpid() + 1, 1, "http://127.0.0.1:1/api", time.time(), 60.0)
+    assert runner.process is not None and runner.process.wait(timeout=60) == 3
+    assert warm_server.runner_died(home, mine)  # exited, and not reaped yet: a zombie is dead too
+    assert not warm_server.runner_died(home, other)  # another supervisor's runner: not started yet
+
+
+def test_a_runner_that_dies_while_starting_sends_the_command_here_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows import warm_server
+    from idres.launcher import run_via_new_runner
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    monkeypatch.setenv("IDRES_PREFECT__WARM_SERVER", "true")  # the suite turns it off
+    # a stand-in supervisor (its command line names warm_server) that lives 30 s: the old launcher
+    # waited for the runner as long as the supervisor lived (or the 300 s start-up timeout)
+    supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "warm_server"])
+    crashed = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    crashed.wait()
+    try:
+        state = warm_server.ServerState(supervisor.pid, 1, "http://127.0.0.1:1/api", time.time(), 60.0)
+        monkeypatch.setattr(warm_server, "start_in_background", lambda home, idle_s: (state, True))
+        warm_server.state_dir(home).mkdir(parents=True)
+        record = {"pid": crashed.pid, "supervisor": supervisor.pid}
+        (warm_server.state_dir(home) / warm_server.RUNNER_FILE).write_text(json.dumps(record))
+        assert run_via_new_runner(["ingest", "a.csv", "-q"]) is None  # run it here
+        assert supervisor.poll() is None  # it did not wait for the supervisor to end
+        assert "runner stopped while starting" in capsys.readouterr().err
+    finally:
+        supervisor.kill()
+        supervisor.wait()
