@@ -51,7 +51,9 @@ def test_the_configured_api_url_comes_from_the_active_profile_as_parsed_toml(tmp
     home = {"PREFECT_HOME": str(tmp_path)}
     profiles = tmp_path / "profiles.toml"
     assert configured_api_url(home, cwd=tmp_path) is None  # no file: Prefect's default, no server
-    profiles.write_text('active = "ephemeral"\n[profiles.ephemeral]\n# PREFECT_API_URL = "http://h:4200/api"\n')
+    profiles.write_text(
+        'active = "ephemeral"\n[profiles.ephemeral]\n# PREFECT_API_URL = "http://h:4200/api"\n'
+    )
     assert configured_api_url(home, cwd=tmp_path) is None  # a commented line sets nothing
     profiles.write_text('[profiles.local]\nPREFECT_API_URL = "http://h:4200/api"\n')
     assert configured_api_url(home, cwd=tmp_path) is None  # a profile that is not the active one
@@ -74,5 +76,5 @@ def test_the_configured_api_url_from_prefect_toml_a_moved_profiles_file_or_an_un
     (tmp_path / "prefect.toml").write_text('[api]\nurl = "http://project/api"\n')
     assert configured_api_url(env, cwd=tmp_path) == "http://project/api"  # before the profile, as in Prefect
     (tmp_path / "prefect.toml").write_text("[api\nurl = \n")
-    with pytest.raises(UnreadablePrefectConfig, match="prefect.toml"):
+    with pytest.raises(UnreadablePrefectConfig, match=r"prefect\.toml"):
         configured_api_url(env, cwd=tmp_path)

@@ -151,12 +151,16 @@ def test_the_first_flow_command_starts_the_runner_and_runs_in_it(tmp_path: Path)
         stop_warm_server(home)
 
 
-def test_the_supervisor_records_its_runner_so_a_crash_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_supervisor_records_its_runner_so_a_crash_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flows import warm_server
 
     home = tmp_path / "home"
     warm_server.state_dir(home).mkdir(parents=True)
-    monkeypatch.setattr(warm_server._CommandRunner, "COMMAND", ("-c", "raise SystemExit(3)"))  # dies importing
+    monkeypatch.setattr(
+        warm_server._CommandRunner, "COMMAND", ("-c", "raise SystemExit(3)")
+    )  # dies importing
     runner = warm_server._CommandRunner(home)
     mine = warm_server.ServerState(os.getpid(), 1, "http://127.0.0.1:1/api", time.time(), 60.0)
     other = warm_server.ServerState(os.getpid() + 1, 1, "http://127.0.0.1:1/api", time.time(), 60.0)
