@@ -211,8 +211,8 @@ def main() -> None:
         figures["consecutive"] = {
             "commands": len(consecutive),
             "failures": sum(r["failed"] for r in consecutive),
-            "median_s": median_of(consecutive),
-            "max_s": max(r["seconds"] for r in consecutive),
+            "median_s": median_of(consecutive) if consecutive else None,
+            "max_s": max((r["seconds"] for r in consecutive), default=None),
             "failed": [r for r in consecutive if r["failed"]][:5],
         }
         figures["concurrent"] = {

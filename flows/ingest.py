@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from compliance.interrupt import StopFlag, stop_on_interrupt
-from domain.settings import ComplianceSettings, IngestSettings, ReviewSettings, Settings
+from domain.settings import ComplianceSettings, IngestSettings, Settings
 from domain.statuses import BatchStatus
 from flows.common import (
     STORE_RETRIES,
@@ -28,64 +29,22 @@ from ingest.landing import Snapshot, archive, changed_since, landed_files, waiti
 from ingest.pipeline import (
     FileReport,
     Prepared,
+    ProfileRebuilder,
     already_loaded,
     data_docs_once,
     describe_counts,
     load,
     order_inputs,
-    prepare,
+    prepare_files,
     write_failure_reason,
 )
 from ingest.read import InputFileError, RawFile, read_file
 from review.merging import profile_rebuilder
-from store import open_store
+from store import Store, open_store
 from store.quarantine import relocate_batch_file
 
 _BAD_INPUT_HINT = "fix the file and drop it in again (rows that failed validation: `idres quarantine list`)"
 _STOPPING = "stopping after the file at hand (it is loaded whole or not at all); Ctrl-C again to stop now"
-
-
-@task(cache_policy=NO_CACHE)
-def read_task(path: str, settings: IngestSettings, kind: str | None, channel: str | None) -> RawFile:
-    """Read one file into the canonical layout (bad files fail here, before the store is touched)."""
-    return read_file(Path(path), settings, kind=kind, channel=channel)
-
-
-@task(cache_policy=NO_CACHE)
-def prepare_task(raw: RawFile, settings: IngestSettings) -> Prepared:
-    """Normalize and validate a file's rows."""
-    return prepare(raw, settings)
-
-
-@task(
-    cache_policy=NO_CACHE,
-    retries=STORE_RETRIES,
-    retry_delay_seconds=STORE_RETRY_DELAYS_S,
-    retry_condition_fn=retry_when_busy,
-)
-def load_task(
-    store_path: str, prepared: Prepared, busy_timeout_s: float, review: ReviewSettings | None = None
-) -> FileReport:
-    """Load valid rows and quarantine the rest, in one transaction; skip files loaded before."""
-    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
-        report = already_loaded(store, prepared.raw)
-        return (
-            report
-            if report is not None
-            else load(store, prepared, profile_rebuilder(review or ReviewSettings()))
-        )
-
-
-@task(
-    cache_policy=NO_CACHE,
-    retries=STORE_RETRIES,
-    retry_delay_seconds=STORE_RETRY_DELAYS_S,
-    retry_condition_fn=retry_when_busy,
-)
-def relocate_task(store_path: str, batch_id: int, new_path: str, busy_timeout_s: float) -> int:
-    """Point a batch and its quarantined rows at the archived file (processed/ or failed/)."""
-    with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
-        return relocate_batch_file(store, batch_id, new_path)
 
 
 @task(
@@ -221,32 +180,126 @@ def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) 
     )
 
 
-def _ingest_one(
-    path: Path,
-    settings: Settings,
-    kind: str | None,
-    channel: str | None,
-    per_channel: dict[str, dict[str, int]],
-) -> FileReport:
-    """Read, check and load one file; any failure of this file is its own (named, never the run's)."""
+# a run reads, validates and loads its files in groups of about this many bytes: GX validates a group
+# in one run (its fixed cost paid once), and memory holds one group, not the whole landing folder
+GROUP_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class _Checked:
+    """A file read and validated, with the snapshot taken before it was read."""
+
+    path: Path
+    before: Snapshot
+    prepared: Prepared
+
+
+def _failed(path: Path, error: BaseException) -> FileReport:
+    """The report of a file that could not be read or checked (nothing of it is written)."""
     logger = get_run_logger()
-    try:
-        before = Snapshot.of(path)
-        raw = read_task(str(path), settings.ingest, kind, channel)
-        prepared = prepare_task(raw, settings.ingest)
-    except InputFileError as error:
+    if isinstance(error, InputFileError):
         logger.error("bad input, file skipped (fix it and drop it in again): %s", error)
         return FileReport(path=str(path), status="failed", error=str(error))
-    except Exception as error:  # RecursionError, a polars error, ...: this file's failure, not the run's
-        logger.exception("%s: could not be read, file skipped", path.name)
-        return FileReport(path=str(path), status="failed", error=f"{path}: {type(error).__name__}: {error}")
-    if changed_since(path, before):
-        # a writer was still at it: what was read may be a part of the file; nothing is written
-        logger.warning("%s changed while it was read: not loaded, left for the next run", path.name)
-        return FileReport(path=str(path), status="changed", error=f"{path}: changed while it was read")
+    # RecursionError, a polars error, ...: this file's failure, not the run's (logged with its traceback)
+    logger.error("%s: could not be read, file skipped", path.name, exc_info=error)
+    return FileReport(path=str(path), status="failed", error=f"{path}: {type(error).__name__}: {error}")
+
+
+@task(cache_policy=NO_CACHE)
+def check_task(
+    paths: list[str], settings: IngestSettings, kind: str | None, channel: str | None
+) -> list[_Checked | FileReport]:
+    """Read, normalize and validate files (validated together, in one GX run); a bad file gets its report."""
+    began = time.perf_counter()
+    results: list[_Checked | FileReport | None] = [None] * len(paths)
+    read: list[tuple[int, Snapshot, RawFile]] = []
+    for index, name in enumerate(paths):
+        path = Path(name)
+        try:
+            before = Snapshot.of(path)
+            raw = read_file(path, settings, kind=kind, channel=channel)
+        except Exception as error:
+            results[index] = _failed(path, error)
+            continue
+        if changed_since(path, before):
+            # a writer was still at it: what was read may be a part of the file; nothing is written
+            get_run_logger().warning(
+                "%s changed while it was read: not loaded, left for the next run", path.name
+            )
+            results[index] = FileReport(
+                path=str(path), status="changed", error=f"{path}: changed while it was read"
+            )
+            continue
+        read.append((index, before, raw))
+    prepared = prepare_files([raw for _, _, raw in read], settings)
+    for (index, before, raw), outcome in zip(read, prepared, strict=True):
+        if isinstance(outcome, Exception):
+            results[index] = _failed(raw.path, outcome)
+        else:
+            results[index] = _Checked(raw.path, before, outcome)
+    # the files' share of the check, for their reports' seconds
+    share = (time.perf_counter() - began) / max(len(paths), 1)
+    for result in results:
+        if isinstance(result, FileReport):
+            result.seconds = round(share, 3)
+    return [result for result in results if result is not None]
+
+
+@task(
+    cache_policy=NO_CACHE,
+    retries=STORE_RETRIES,
+    retry_delay_seconds=STORE_RETRY_DELAYS_S,
+    retry_condition_fn=retry_when_busy,
+)
+def load_task(
+    settings: Settings,
+    checked: list[_Checked | FileReport],
+    stop: StopFlag,
+    per_channel: dict[str, dict[str, int]],
+    from_landing: bool,
+) -> list[FileReport]:
+    """Load the checked files in order, each in its own transaction, through one store connection.
+
+    Files seen before are `unchanged`. From the landing folder each file is archived right after its
+    load (processed/ or failed/, its batch and quarantine rows pointing there). Once `stop` is
+    requested, no other file is started.
+    """
+    reports: list[FileReport] = []
+    rebuild = profile_rebuilder(settings.review)
+    # the store is opened once for the run (not per file): no busy error can come after this point
+    with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
+        store.checkpoint_at_close()
+        for item in checked:
+            if isinstance(item, FileReport):
+                reports.append(_archived(item, Path(item.path), settings, None) if from_landing else item)
+                progress().advance(Path(item.path).name)
+                continue
+            if stop.requested:
+                reports.append(_not_started(item.path, stop))
+                continue
+            began = time.perf_counter()
+            report = _load_one(store, item, rebuild, settings, per_channel)
+            if from_landing and report.status != "changed" and (report.error is None or not report.ok):
+                report = _archived(report, item.path, settings, store)
+            report.seconds = round(report.seconds + time.perf_counter() - began, 3)
+            reports.append(report)
+            progress().advance(item.path.name)
+    return reports
+
+
+def _load_one(
+    store: Store,
+    item: _Checked,
+    rebuild: ProfileRebuilder,
+    settings: Settings,
+    per_channel: dict[str, dict[str, int]],
+) -> FileReport:
+    """Load one checked file (all or nothing); any failure of it is its own (named, never the run's)."""
+    logger = get_run_logger()
+    path, prepared = item.path, item.prepared
     try:
         with explained(f"loading {path.name}", settings.store, _BAD_INPUT_HINT):
-            report = load_task(str(settings.store), prepared, settings.store_busy_timeout_s, settings.review)
+            report = already_loaded(store, prepared.raw) or load(store, prepared, rebuild)
     except StoreBusyFailure:
         raise  # not this file's fault: it stays in the landing folder for the next run
     except Exception as error:
@@ -276,10 +329,40 @@ def _ingest_one(
         report.rows_loaded,
         report.rows_quarantined,
     )
-    if changed_since(path, before):
+    if changed_since(path, item.before):
         report.error = f"{path}: changed after it was read: left in the landing folder for the next run"
         logger.warning("%s", report.error)
     return report
+
+
+def _archived(report: FileReport, path: Path, settings: Settings, store: Store | None) -> FileReport:
+    """Move a landing file to processed/ or failed/ (with its reason); its batch follows it in the store."""
+    if report.status == "changed":
+        return report
+    archived = archive(path, settings.ingest.landing_dir, report.ok)
+    if not report.ok:
+        write_failure_reason(archived, report)
+    if report.batch_id is not None and store is not None:  # the batch and its quarantine rows follow the file
+        relocate_batch_file(store, report.batch_id, str(archived))
+    report.archived_to = str(archived)
+    return report
+
+
+def _groups(paths: list[Path]) -> list[list[Path]]:
+    """The files in order, cut into groups of about GROUP_BYTES (a bigger file is a group of its own)."""
+    groups: list[list[Path]] = []
+    size = 0
+    for path in paths:
+        try:
+            length = path.stat().st_size
+        except OSError:
+            length = 0
+        if not groups or (groups[-1] and size + length > GROUP_BYTES):
+            groups.append([])
+            size = 0
+        groups[-1].append(path)
+        size += length
+    return groups
 
 
 def _not_started(path: Path, stop: StopFlag) -> FileReport:
@@ -331,24 +414,12 @@ def ingest_flow(
     # Ctrl-C or SIGTERM: the file at hand is finished, the others are not started (and stay in the
     # landing folder), the run reports what it did
     with data_docs_once(settings.ingest), stop_on_interrupt(message=_STOPPING) as stop:
-        for path in inputs:
+        for group in _groups(inputs):
             if stop.requested:
-                reports.append(_not_started(path, stop))
+                reports += [_not_started(path, stop) for path in group]
                 continue
-            began = time.perf_counter()
-            report = _ingest_one(path, settings, kind, channel, per_channel)
-            report.seconds = round(time.perf_counter() - began, 3)
-            reports.append(report)
-            if from_landing and report.status != "changed" and (report.error is None or not report.ok):
-                archived = archive(path, settings.ingest.landing_dir, report.ok)
-                if not report.ok:
-                    write_failure_reason(archived, report)
-                if report.batch_id is not None:  # the batch and its quarantine rows follow the file
-                    relocate_task(
-                        str(settings.store), report.batch_id, str(archived), settings.store_busy_timeout_s
-                    )
-                report.archived_to = str(archived)
-            progress().advance(path.name)
+            checked = check_task([str(path) for path in group], settings.ingest, kind, channel)
+            reports += load_task(settings, checked, stop, per_channel, from_landing)
     if stop.requested:
         skipped = [r for r in reports if r.status == BatchStatus.INTERRUPTED]
         logger.warning("stopped (%s): %d file(s) not started", stop.signal_name, len(skipped))

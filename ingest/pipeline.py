@@ -24,7 +24,14 @@ from ingest.guards import canonical_channel_ids, future_timestamps_flagged, scie
 from ingest.landing import is_temporary
 from ingest.normalize import normalize_identities, parse_timestamps
 from ingest.read import InputFileError, RawFile, raw_rows_json, read_file
-from ingest.validate import ValidationOutcome, identity_rules, message_rules, validate
+from ingest.validate import (
+    Rule,
+    ValidationOutcome,
+    identity_rules,
+    message_rules,
+    validate,
+    validate_files,
+)
 from store import Store, utcnow
 from store.identities import (
     find_loaded_batch,
@@ -105,23 +112,73 @@ def normalize_messages(frame: pl.DataFrame) -> pl.DataFrame:
 
 def prepare(raw: RawFile, settings: IngestSettings) -> Prepared:
     """Normalize and validate a file that was read (no store access)."""
+    prepared = prepare_files([raw], settings)[0]
+    if isinstance(prepared, Exception):
+        raise prepared
+    return prepared
+
+
+def prepare_files(raws: list[RawFile], settings: IngestSettings) -> list[Prepared | Exception]:
+    """Normalize each file, then validate the files of each kind together, in one GX run (no store access).
+
+    One entry per file, in order: its `Prepared`, or the exception that stopped it (that file's failure
+    only: a file that cannot be normalized is left out of the run's validation, and should the joint
+    validation itself fail, each file is validated alone).
+    """
+    results: list[Prepared | Exception | None] = [None] * len(raws)
+    pending: dict[str, list[tuple[int, pl.DataFrame]]] = {}
+    for index, raw in enumerate(raws):
+        try:
+            pending.setdefault(raw.kind, []).append((index, normalized(raw, settings)))
+        except Exception as error:  # a polars error, RecursionError, ...: reported as this file's failure
+            results[index] = error
+    for kind, frames in pending.items():
+        rules = _rules(kind, settings)
+        batches = [(raws[index].path.name, frame) for index, frame in frames]
+        name = batches[0][0] if len(batches) == 1 else f"{batches[0][0]} and {len(batches) - 1} more file(s)"
+        with data_docs_lock(settings.data_docs_dir):
+            try:
+                outcomes: list[ValidationOutcome | Exception] = list(
+                    validate_files(batches, kind, rules, run_name=name, data_docs_dir=settings.data_docs_dir)
+                )
+            except Exception:
+                if len(batches) == 1:
+                    raise
+                outcomes = [_validated_alone(batch, kind, rules, settings) for batch in batches]
+        for (index, _), outcome in zip(frames, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                results[index] = outcome
+                continue
+            if kind == "identities":
+                outcome.valid = keep_unparsed_timestamps(outcome.valid)
+            results[index] = Prepared(raws[index], outcome)
+    return [result for result in results if result is not None]
+
+
+def normalized(raw: RawFile, settings: IngestSettings) -> pl.DataFrame:
+    """The file's rows normalized for validation (an email or phone id becomes its normalized value)."""
+    frame = canonical_channel_ids(raw.frame, settings)
+    if raw.kind != "identities":
+        return normalize_messages(frame)
+    frame = normalize_identities(frame, default_region=settings.default_region)
+    frame = scientific_phones_invalid(frame)
+    return future_timestamps_flagged(frame, ["created_at", "updated_at"], utcnow())
+
+
+def _rules(kind: str, settings: IngestSettings) -> list[Rule]:
     allowed = sorted(settings.channels)
-    frame = canonical_channel_ids(raw.frame, settings)  # an email or phone id is its normalized value
-    if raw.kind == "identities":
-        frame = normalize_identities(frame, default_region=settings.default_region)
-        frame = scientific_phones_invalid(frame)
-        frame = future_timestamps_flagged(frame, ["created_at", "updated_at"], utcnow())
-        rules = identity_rules(allowed, settings.max_value_length)
-    else:
-        frame = normalize_messages(frame)
-        rules = message_rules(allowed, settings.max_value_length, settings.max_body_length)
-    with data_docs_lock(settings.data_docs_dir):
-        outcome = validate(
-            frame, raw.kind, rules, batch_name=raw.path.name, data_docs_dir=settings.data_docs_dir
-        )
-    if raw.kind == "identities":
-        outcome.valid = keep_unparsed_timestamps(outcome.valid)
-    return Prepared(raw, outcome)
+    if kind == "identities":
+        return identity_rules(allowed, settings.max_value_length)
+    return message_rules(allowed, settings.max_value_length, settings.max_body_length)
+
+
+def _validated_alone(
+    batch: tuple[str, pl.DataFrame], kind: str, rules: list[Rule], settings: IngestSettings
+) -> ValidationOutcome | Exception:
+    try:
+        return validate(batch[1], kind, rules, batch_name=batch[0], data_docs_dir=settings.data_docs_dir)
+    except Exception as error:  # this file's failure, not the run's
+        return error
 
 
 def keep_unparsed_timestamps(frame: pl.DataFrame) -> pl.DataFrame:

@@ -56,6 +56,9 @@ BLANK_PATTERN = "[^ \t\r\n]"  # a non-blank character; same meaning in RE2 (pyar
 DEFAULT_MIN_VALID_PHONE_SHARE = 0.9
 # counts without sample values or row indices: cheap on 1M rows and no personal data in results or docs
 _RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
+# which file of a validation a row came from: the files of an ingest run are validated in one GX run
+# (its fixed cost, building the metric graph of every expectation, is paid once, not per file)
+FILE_COLUMN = "file_number"
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,12 +144,13 @@ def _max_length(column: str, limit: int) -> Rule:
 
 
 def _unique_key(columns: list[str]) -> Rule:
-    key = pl.struct(columns)
+    # a key repeats only within one file: the files of a run are validated together (FILE_COLUMN)
+    key = pl.struct([*columns, FILE_COLUMN])
     complete = pl.all_horizontal(pl.col(c).is_not_null() for c in columns)
     return Rule(
         "expect_compound_columns_to_be_unique",
         ", ".join(columns),
-        {"column_list": columns, "ignore_row_if": "any_value_is_missing"},
+        {"column_list": [*columns, FILE_COLUMN], "ignore_row_if": "any_value_is_missing"},
         complete & key.is_duplicated(),
         f"duplicate ({', '.join(columns)}) in the batch (the first occurrence is kept)",
         quarantines=complete & ~key.is_first_distinct(),
@@ -251,69 +255,156 @@ def validate(
     data_docs_dir: Path | None = None,
 ) -> ValidationOutcome:
     """Run the GX suite for `kind` on the batch and split its rows into valid and quarantined."""
+    return validate_files(
+        [(batch_name, frame)], kind, rules, run_name=batch_name, data_docs_dir=data_docs_dir
+    )[0]
+
+
+def validate_files(
+    batches: Sequence[tuple[str, pl.DataFrame]],
+    kind: str,
+    rules: list[Rule],
+    *,
+    run_name: str,
+    data_docs_dir: Path | None = None,
+) -> list[ValidationOutcome]:
+    """Validate several batches (files) of `kind` in ONE GX run; one outcome per batch, in order.
+
+    GX sees the batches as one frame with a `file_number` column (duplicate keys are duplicates
+    within one file), so a run of many files pays GX's fixed cost once and gets one validation page
+    named `run_name`. Each outcome holds its own file's rows, quarantine and verdict (polars counts,
+    with GX's semantics); `summary["gx"]` holds GX's counts and verdict over the whole validation,
+    and `counts_agree` says whether they equal the sum of the files' polars counts.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not rules:
         raise ValueError("validate needs at least one rule")
-    if "row_number" not in frame.columns:
-        raise ValueError("the frame has no row_number column")
+    if not batches:
+        return []
+    for _, frame in batches:
+        if "row_number" not in frame.columns:
+            raise ValueError("the frame has no row_number column")
+        if FILE_COLUMN in frame.columns:
+            raise ValueError(f"the frame has a {FILE_COLUMN} column (validate_files adds it)")
+    if len({tuple(frame.schema.items()) for _, frame in batches}) > 1:
+        # frames that do not stack as they are (another column set or type): one GX run for each
+        return [
+            validate_files([batch], kind, rules, run_name=batch[0], data_docs_dir=data_docs_dir)[0]
+            for batch in batches
+        ]
     started = time.perf_counter()
-    work = frame.with_columns(helper for rule in rules for helper in rule.derive)
+    combined = pl.concat(
+        [
+            frame.with_columns(pl.lit(i, dtype=pl.Int32).alias(FILE_COLUMN))
+            for i, (_, frame) in enumerate(batches)
+        ],
+        how="vertical",
+        rechunk=False,
+    )
+    work = combined.with_columns(helper for rule in rules for helper in rule.derive)
     flags = work.select(
         *[rule.fails.fill_null(False).alias(f"f{i}") for i, rule in enumerate(rules)],
         *[rule.quarantine_expr.fill_null(False).alias(f"q{i}") for i, rule in enumerate(rules)],
+        # GX's `mostly` is a share of the column's non-null values
+        *[pl.col(rule.gx_kwargs["column"]).is_not_null().alias(f"n{i}") for i, rule in _mostly_rules(rules)],
     ).with_columns(pl.any_horizontal(f"q{i}" for i in range(len(rules))).alias("quarantined"))
-    tallies = flags.select(
-        *[pl.col(f"f{i}").sum().alias(f"f{i}") for i in range(len(rules))],
-        *[pl.col(f"q{i}").sum().alias(f"q{i}") for i in range(len(rules))],
-    ).row(0, named=True)
-    quarantined = _quarantine_rows(frame.get_column("row_number"), flags, rules)
-    valid = frame.filter(~flags.get_column("quarantined"))
     polars_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     columns = list(dict.fromkeys(column for rule in rules for column in rule.gx_columns))
-    results, statistics, docs = _run_gx(work.select(columns), kind, rules, batch_name, data_docs_dir)
+    results, statistics, docs = _run_gx(work.select(columns), kind, rules, run_name, data_docs_dir)
     gx_seconds = time.perf_counter() - started
 
-    per_rule = [
-        {
-            "rule": rule_key(i, rule),
-            "expectation": rule.name,
-            "column": rule.column,
-            "reason": rule.reason,
-            "unexpected_count": result["unexpected_count"],
-            "polars_unexpected_count": int(tallies[f"f{i}"]),
-            "quarantined": int(tallies[f"q{i}"]),
-            "warns": rule.warns,
-            "success": result["success"],
-        }
-        for i, (rule, result) in enumerate(zip(rules, results, strict=True))
-    ]
-    warnings: dict[str, int] = {}
-    for i, rule in enumerate(rules):
-        if rule.warns and tallies[f"f{i}"]:
-            warnings[rule.column] = warnings.get(rule.column, 0) + int(tallies[f"f{i}"])
-    summary = {
-        "kind": kind,
-        "batch_name": batch_name,
-        "rows": frame.height,
-        "valid_rows": valid.height,
-        "quarantined_rows": quarantined.height,
-        # loaded rows with a bad optional value, per field (raw value kept, normalized value empty)
-        "warnings": warnings,
-        "success": all(item["success"] for item in per_rule),
-        "counts_agree": all(item["unexpected_count"] == item["polars_unexpected_count"] for item in per_rule),
-        "rules": per_rule,
-        "gx_statistics": statistics,
-        "seconds": {"polars": round(polars_seconds, 3), "gx": round(gx_seconds, 3)},
+    started = time.perf_counter()
+    whole = _tallies(flags, rules)
+    gx = {
+        "run_name": run_name,
+        "files": len(batches),
+        "rows": combined.height,
+        "success": all(result["success"] for result in results),
+        "unexpected_counts": {
+            rule_key(i, rule): r["unexpected_count"]
+            for i, (rule, r) in enumerate(zip(rules, results, strict=True))
+        },
     }
-    if not summary["counts_agree"]:
-        drift = [
-            item["rule"] for item in per_rule if item["unexpected_count"] != item["polars_unexpected_count"]
-        ]
+    drift = [
+        rule_key(i, rule)
+        for i, (rule, result) in enumerate(zip(rules, results, strict=True))
+        if result["unexpected_count"] != whole[f"f{i}"] or result["success"] != _verdict(i, rule, whole)
+    ]
+    if drift:
         logger.warning("GX and polars disagree on the failing rows of %s", ", ".join(drift))
-    return ValidationOutcome(valid, quarantined, summary, docs)
+    outcomes = []
+    offset = 0
+    for name, frame in batches:
+        own = flags.slice(offset, frame.height)
+        offset += frame.height
+        tallies = whole if len(batches) == 1 else _tallies(own, rules)
+        quarantined = _quarantine_rows(frame.get_column("row_number"), own, rules)
+        valid = frame.filter(~own.get_column("quarantined"))
+        per_rule = [
+            {
+                "rule": rule_key(i, rule),
+                "expectation": rule.name,
+                "column": rule.column,
+                "reason": rule.reason,
+                # this file's rows that GX counts as unexpected (GX's own count for the whole run is in "gx")
+                "unexpected_count": result["unexpected_count"]
+                if len(batches) == 1
+                else int(tallies[f"f{i}"]),
+                "polars_unexpected_count": int(tallies[f"f{i}"]),
+                "quarantined": int(tallies[f"q{i}"]),
+                "warns": rule.warns,
+                "success": result["success"] if len(batches) == 1 else _verdict(i, rule, tallies),
+            }
+            for i, (rule, result) in enumerate(zip(rules, results, strict=True))
+        ]
+        warnings: dict[str, int] = {}
+        for i, rule in enumerate(rules):
+            if rule.warns and tallies[f"f{i}"]:
+                warnings[rule.column] = warnings.get(rule.column, 0) + int(tallies[f"f{i}"])
+        summary = {
+            "kind": kind,
+            "batch_name": name,
+            "rows": frame.height,
+            "valid_rows": valid.height,
+            "quarantined_rows": quarantined.height,
+            # loaded rows with a bad optional value, per field (raw value kept, normalized value empty)
+            "warnings": warnings,
+            "success": all(item["success"] for item in per_rule),
+            "counts_agree": not drift,
+            "rules": per_rule,
+            "gx_statistics": statistics,
+            "gx": gx,
+            "seconds": {"polars": round(polars_seconds, 3), "gx": round(gx_seconds, 3)},
+        }
+        outcomes.append(ValidationOutcome(valid, quarantined, summary, docs))
+    for outcome in outcomes:
+        outcome.summary["seconds"]["split"] = round(time.perf_counter() - started, 3)
+    return outcomes
+
+
+def _mostly_rules(rules: list[Rule]) -> list[tuple[int, Rule]]:
+    return [(i, rule) for i, rule in enumerate(rules) if "mostly" in rule.gx_kwargs]
+
+
+def _tallies(flags: pl.DataFrame, rules: list[Rule]) -> dict[str, int]:
+    """Failing, quarantined and (for `mostly` rules) non-null rows per rule, over the frame's flags."""
+    counted = [name for name in flags.columns if name != "quarantined"]
+    return {
+        name: int(value or 0)
+        for name, value in flags.select(pl.col(counted).sum()).row(0, named=True).items()
+    }
+
+
+def _verdict(index: int, rule: Rule, tallies: dict[str, int]) -> bool:
+    """GX's verdict on a rule from polars counts: no unexpected row, or a high enough share (`mostly`)."""
+    failing = tallies[f"f{index}"]
+    if "mostly" not in rule.gx_kwargs:
+        return failing == 0
+    present = tallies[f"n{index}"]
+    return present == 0 or (present - failing) / present >= float(rule.gx_kwargs["mostly"])
 
 
 def _quarantine_rows(row_number: pl.Series, flags: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:

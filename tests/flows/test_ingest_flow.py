@@ -110,3 +110,59 @@ def test_an_erased_person_coming_back_is_recognised_as_new(
         )
         assert len(back) == 1 and back[0]["customer_id"] != 1 and back[0]["key_hash"]
         assert session.scalar("SELECT count(*) FROM audit_log WHERE action = 'reappeared_after_erasure'") == 1
+
+
+@pytest.mark.slow
+def test_the_files_of_a_run_are_validated_in_one_gx_run_and_quarantine_names_each_file(
+    tmp_path: Path, landing: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from ingest import validate as validation
+
+    runs: list[str] = []
+    real_run_gx = validation._run_gx
+
+    def counted(data, kind, rules, name, docs):  # type: ignore[no-untyped-def]
+        runs.append(name)
+        return real_run_gx(data, kind, rules, name, docs)
+
+    monkeypatch.setattr(validation, "_run_gx", counted)
+    header = ["channel", "external_id", "first_name"]
+    # the same key twice in a is a duplicate; in a and b it is one identity seen twice
+    write_csv(
+        landing / "identities_a.csv",
+        header,
+        [["chat", "k1", "Ann"], ["chat", "k2", "Bo"], ["chat", "k1", "X"]],
+    )
+    write_csv(landing / "identities_b.csv", header, [["chat", "k1", "Ann"], ["fax", "k9", "Cy"]])
+    write_csv(landing / "identities_c.csv", header, [["chat", "k3", "Di"]])
+    settled(*landing.iterdir())
+    store = tmp_path / "store.duckdb"
+
+    reports = ingest_flow(store=str(store))
+
+    assert len(runs) == 1, runs  # one GX validation for the three files
+    assert [(r["status"], r["rows_loaded"], r["rows_quarantined"]) for r in reports] == [
+        ("loaded", 2, 1),
+        ("loaded", 1, 1),
+        ("loaded", 1, 0),
+    ]
+    with open_store(store) as session:
+        quarantined = session.rows("SELECT file_path, row_number, reason FROM quarantine ORDER BY file_path")
+        validations = [
+            json.loads(row["validation"]) for row in session.rows("SELECT validation FROM ingest_batches")
+        ]
+        assert session.scalar("SELECT count(*) FROM identities") == 3
+    assert [(Path(q["file_path"]).name, q["row_number"], q["reason"]) for q in quarantined] == [
+        (
+            "identities_a.csv",
+            3,
+            "duplicate (channel, external_id) in the batch (the first occurrence is kept)",
+        ),
+        ("identities_b.csv", 2, "channel is not a configured channel"),
+    ]
+    assert all(Path(q["file_path"]).parent.parent.name == "processed" for q in quarantined)
+    assert [v["gx"]["files"] for v in validations] == [3, 3, 3]
+    assert all(v["counts_agree"] for v in validations)
+    assert [v["success"] for v in validations] == [False, False, True]  # each file's own verdict

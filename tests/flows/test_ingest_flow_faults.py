@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import flows.ingest as ingest_module
+import ingest.pipeline as pipeline
 from flows.ingest import ingest_flow
 from store import open_store
 from tests.helpers import settled, write_csv
@@ -120,14 +121,15 @@ def test_one_bad_file_never_blocks_the_others(
     write_csv(landing / "identities_explodes.csv", HEADER, _rows(2, start=900))
     write_csv(landing / "identities_email.csv", HEADER, _rows(5))
     settled(*landing.iterdir())
-    real_prepare = ingest_module.prepare
+    real_normalized = pipeline.normalized
 
-    def prepare_or_explode(raw, settings):  # type: ignore[no-untyped-def]
+    def normalized_or_explode(raw, settings):  # type: ignore[no-untyped-def]
         if raw.path.name == "identities_explodes.csv":
             raise ZeroDivisionError("an unforeseen bug")
-        return real_prepare(raw, settings)
+        return real_normalized(raw, settings)
 
-    monkeypatch.setattr(ingest_module, "prepare", prepare_or_explode)
+    # the files of a run are checked together: one that explodes fails alone
+    monkeypatch.setattr(pipeline, "normalized", normalized_or_explode)
 
     reports = ingest_flow(store=str(store))
 

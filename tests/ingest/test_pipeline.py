@@ -370,7 +370,7 @@ def test_validation_holds_the_data_docs_folder_alone(
     from ingest.read import read_file
 
     seen: list[bool] = []
-    real_validate = pipeline.validate
+    real_validate = pipeline.validate_files
 
     def validate_while_probing(*args, **kwargs):  # type: ignore[no-untyped-def]
         lock_file = ingest_settings.data_docs_dir / ".idres-gx.lock"
@@ -384,7 +384,7 @@ def test_validation_holds_the_data_docs_folder_alone(
                 fcntl.flock(other, fcntl.LOCK_UN)
         return real_validate(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "validate", validate_while_probing)
+    monkeypatch.setattr(pipeline, "validate_files", validate_while_probing)
     path = write_csv(tmp_path / "identities_chat.csv", ["external_id", "first_name"], [["c1", "Cy"]])
     pipeline.prepare(read_file(path, ingest_settings), ingest_settings)
 

@@ -13,6 +13,7 @@ import pytest
 
 from domain.columns import CANONICAL_IDENTITY_COLUMNS, CANONICAL_MESSAGE_COLUMNS
 from ingest.validate import (
+    FILE_COLUMN,
     ValidationOutcome,
     identity_rules,
     message_rules,
@@ -206,7 +207,7 @@ def test_gx_counts_equal_polars_counts_for_every_rule(
 ) -> None:
     frame, outcome = identity_outcome
     rules = identity_rules(CHANNELS, MAX_VALUE, min_valid_phone_share=0.4)
-    work = frame.with_columns(helper for rule in rules for helper in rule.derive)
+    work = frame.with_columns(pl.lit(0).alias(FILE_COLUMN), *[h for rule in rules for h in rule.derive])
     summary = {item["rule"]: item for item in outcome.summary["rules"]}
     assert len(summary) == len(rules)
     for index, rule in enumerate(rules):

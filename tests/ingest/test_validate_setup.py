@@ -10,7 +10,7 @@ import pytest
 from domain.settings import IngestSettings
 from ingest import validate as validation
 from ingest.pipeline import data_docs_once
-from ingest.validate import identity_rules, validate
+from ingest.validate import identity_rules, validate, validate_files
 from tests.ingest.test_validate import CHANNELS, MAX_VALUE, identity, identity_frame
 
 
@@ -68,3 +68,35 @@ def test_a_run_of_many_files_builds_the_data_docs_once(
     assert index.is_file()
     pages = list((index.parent / "validations").rglob("*.html"))
     assert len(pages) == 4  # the warm-up and the three files of the run, each with its page
+
+
+def test_files_validated_in_one_gx_run_get_the_outcomes_they_get_alone(tmp_path: Path) -> None:
+    rules = identity_rules(CHANNELS, MAX_VALUE)
+    files = [
+        # a key repeated within a file is a duplicate; the same key in two files is not
+        ("a.csv", identity_frame([identity(external_id="x"), identity(channel="fax"), identity(phone="1")])),
+        ("b.csv", identity_frame([identity(external_id="x"), identity(external_id="x", first_name="B")])),
+        # every phone invalid: this file fails the `mostly` rule, the others pass it
+        ("c.csv", identity_frame([identity(phone="2", phone_valid=False), identity(email_valid=False)])),
+    ]
+    docs = tmp_path / "docs"
+    together = validate_files(files, "identities", rules, run_name="landing run", data_docs_dir=docs)
+    assert [o.summary["batch_name"] for o in together] == ["a.csv", "b.csv", "c.csv"]
+    for (name, frame), outcome in zip(files, together, strict=True):
+        alone = validate(frame, "identities", rules, batch_name=name, data_docs_dir=None)
+        assert outcome.valid.equals(alone.valid), name
+        assert outcome.quarantined.equals(alone.quarantined), name
+        for key in ("rows", "valid_rows", "quarantined_rows", "warnings", "success", "counts_agree"):
+            assert outcome.summary[key] == alone.summary[key], (name, key)
+        assert outcome.summary["rules"] == alone.summary["rules"], name  # GX's verdicts and counts, per file
+        assert outcome.summary["gx"]["files"] == 3
+    assert together[1].quarantined.get_column("row_number").to_list() == [2]
+    assert [o.summary["success"] for o in together] == [False, False, False]  # fax; duplicate; phones
+    gx = together[0].summary["gx"]
+    assert gx["rows"] == 7 and not gx["success"]
+    assert together[0].summary["counts_agree"]
+    assert sum(gx["unexpected_counts"].values()) == sum(
+        item["unexpected_count"] for outcome in together for item in outcome.summary["rules"]
+    )
+    pages = list((docs / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations").rglob("*.html"))
+    assert len(pages) == 1 and "landing run" in str(pages[0])  # one GX validation for the three files
