@@ -3,7 +3,7 @@
 Builds (or, with --reuse, reuses) a store of N generated identities with their messages, matched once
 so the queue has suggestions, then renders pages through the real app (TestClient: routing, session,
 store connection per request, SQL, templates) and reports p50/p95/max in milliseconds.
-Target (issue 6): with 1,000,000 identities, queue and panel p95 < 200 ms.
+Target (issue 15): with 1,000,000 identities, queue and panel p95 < 150 ms.
 """
 
 from __future__ import annotations

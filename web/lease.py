@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from store import Store, StoreBusyError
 from store.db import connect
@@ -43,6 +44,7 @@ class Lease:
         self._opening = False
         self._closed_until = 0.0
         self._reaper: threading.Thread | None = None
+        self._memo: dict[str, Any] = {}  # answers kept while the current connection stays open
 
     @contextmanager
     def store(self, wait_s: float) -> Iterator[Store]:
@@ -57,6 +59,20 @@ class Lease:
                 self._users -= 1
                 self._last_used = self._clock()
                 self._cond.notify_all()
+
+    def remembered(self, key: str, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per connection (call it with a cursor open): for what only a flow can change.
+
+        While this process holds the file no flow can write to it, so an answer that the page's own
+        actions never change (the channels present) stays right until the connection closes.
+        """
+        with self._cond:
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._cond:
+            self._memo[key] = value
+        return value
 
     def _expired(self, now: float) -> bool:
         return self._store is not None and now - self._opened_at >= self.max_s
@@ -84,6 +100,7 @@ class Lease:
             raise
         with self._cond:
             self._store, self._opening = opened, False
+            self._memo = {}
             self._opened_at = self._last_used = self._clock()
             self._users += 1
             self._cond.notify_all()
@@ -107,6 +124,7 @@ class Lease:
                 if self._users == 0 and (idle or self._expired(now)):
                     self._store.close()
                     self._store = None
+                    self._memo = {}
                     self._closed_until = now if idle else now + self.gap_s
                     self._cond.notify_all()
                     self._reaper = None
@@ -122,4 +140,5 @@ class Lease:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+            self._memo = {}
             self._cond.notify_all()

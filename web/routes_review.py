@@ -64,8 +64,9 @@ def queue(
     band_filter = band if band in web_page.QUEUE_BANDS else None
     order_filter = "informative" if order == "informative" else None
     skipped = skipped_ids(request.cookies.get(SKIP_COOKIE))
-    with request.app.state.gate.read() as store:
-        known_channels = web_page.channels(store)
+    gate = request.app.state.gate
+    with gate.read() as store:
+        known_channels = gate.lease.remembered("channels", lambda: web_page.channels(store))
         channel_filter = channel if channel in known_channels else None
         items, total = web_page.queue_page(
             store, band_filter, channel_filter, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
@@ -74,10 +75,13 @@ def queue(
         people = web_page.customers_overview(
             store, [i["customer_id_l"] for i in items] + [i["customer_id_r"] for i in items]
         )
-        raw = web_page.raw_identity_values(
-            store,
-            [int(i[k]) for i in items for k in ("identity_id_l", "identity_id_r") if i.get(k) is not None],
-        )
+        # the compared identities' values as ingested: the overview read them already (their
+        # customers' identities); only an identity that moved since the match run is read again
+        raw = {int(i["identity_id"]): i for person in people.values() for i in person["identities"]}
+        compared = [
+            int(i[k]) for i in items for k in ("identity_id_l", "identity_id_r") if i.get(k) is not None
+        ]
+        raw.update(web_page.raw_identity_values(store, [i for i in compared if i not in raw]))
     for item in items:
         shown = as_ingested(item["evidence"], raw.get(item.get("identity_id_l") or -1),
                             raw.get(item.get("identity_id_r") or -1))  # fmt: skip

@@ -94,17 +94,18 @@ def pending_filtered(
         params.append(band)
     elif not include_possible:  # the possible band (below review) is listed only when asked for by name
         where.append(f"s.band NOT IN ({_HIDDEN})")
+    pending = " AND ".join(where)
     if not channel:
-        return f"SELECT s.* FROM suggestions s WHERE {' AND '.join(where)}", params
-    # left joins against the channel's customers, not EXISTS (... IN (l, r)): DuckDB runs that
-    # correlated form as a nested loop (minutes at 1M identities), the joins are hash joins
-    where.append("(l.customer_id IS NOT NULL OR r.customer_id IS NOT NULL)")
-    sql = f"""WITH on_channel AS MATERIALIZED (SELECT DISTINCT customer_id FROM identities WHERE channel = ?)
-        SELECT s.* FROM suggestions s
-        LEFT JOIN on_channel l ON l.customer_id = s.customer_id_l
-        LEFT JOIN on_channel r ON r.customer_id = s.customer_id_r
-        WHERE {" AND ".join(where)}"""
-    return sql, [channel, *params]
+        return f"SELECT s.* FROM suggestions s WHERE {pending}", params
+    # the pending pairs' customer ids (both sides, unioned) semi-joined to the channel's identities:
+    # no DISTINCT over the channel's customers and no nested loop of EXISTS (... IN (l, r)), which
+    # DuckDB runs for minutes at 1M identities; half the time of joining a DISTINCT twice
+    sql = f"""SELECT s.* FROM suggestions s WHERE {pending} AND s.suggestion_id IN (
+            SELECT e.suggestion_id FROM (
+                SELECT s.suggestion_id, s.customer_id_l AS customer_id FROM suggestions s WHERE {pending}
+                UNION ALL SELECT s.suggestion_id, s.customer_id_r FROM suggestions s WHERE {pending}) e
+            SEMI JOIN identities i ON i.customer_id = e.customer_id AND i.channel = ?)"""
+    return sql, [*params, *params, *params, channel]
 
 
 def bulk_candidates(

@@ -47,37 +47,42 @@ def queue_page(
     # the possible band (below review) is off the default queue: listed when asked for by name
     # (the informative order includes it: the uncertain pairs are there)
     informative = order == "informative"
-    band_clause = "AND s.band = ?" if band else ("" if informative else f"AND s.band NOT IN ({_HIDDEN})")
-    params: list[Any] = [band] if band else []
     ordering = order_clause(order)
+    # two phases: pick the page's ids over the narrow columns (order, filter), then read the wide
+    # rows (evidence) of those ids only; a top-N that carries the evidence costs three times as much
     if not channel:
+        band_clause = "AND s.band = ?" if band else ("" if informative else f"AND s.band NOT IN ({_HIDDEN})")
+        params: list[Any] = [band] if band else []
+        source = f"SELECT s.* FROM suggestions s WHERE s.status = '{_PENDING}' {band_clause}"
         # the plain queue: the count alone is cheap, a window count over every pending pair is not
-        rows = store.rows(
-            f"""SELECT suggestion_id, customer_id_l, customer_id_r, identity_id_l, identity_id_r, probability,
-                   match_weight, band, rule, reason, related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason
-            FROM suggestions s WHERE s.status = '{_PENDING}' {band_clause}
+        picked = store.rows(
+            f"SELECT suggestion_id FROM ({source}) ORDER BY {later}{ordering} LIMIT ? OFFSET ?",
+            [*params, int(limit), int(offset)],
+        )
+        total = int(store.scalar(f"SELECT count(*) FROM ({source})", params))
+    else:
+        source, params = pending_filtered(band, channel, include_possible=informative)
+        picked = store.rows(
+            f"""SELECT suggestion_id, count(*) OVER () AS total FROM ({source})
             ORDER BY {later}{ordering} LIMIT ? OFFSET ?""",
             [*params, int(limit), int(offset)],
         )
-        total = int(
-            store.scalar(
-                f"SELECT count(*) FROM suggestions s WHERE s.status = '{_PENDING}' {band_clause}", params
-            )
+        total = (
+            int(picked[0]["total"])
+            if picked
+            else int(store.scalar(f"SELECT count(*) FROM ({source})", params))
         )
-        for row in rows:
-            row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else []
-        return rows, total
-    source, params = pending_filtered(band, channel, include_possible=informative)
-    rows = store.rows(
+    ids = [int(row["suggestion_id"]) for row in picked]
+    if not ids:
+        return [], total
+    wide = store.rows(
         f"""SELECT suggestion_id, customer_id_l, customer_id_r, identity_id_l, identity_id_r, probability,
-               match_weight, band, rule, reason, related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason,
-               count(*) OVER () AS total
-        FROM ({source}) ORDER BY {later}{ordering} LIMIT ? OFFSET ?""",
-        [*params, int(limit), int(offset)],
+               match_weight, band, rule, reason, related_only, CAST(evidence AS VARCHAR) AS evidence, status_reason
+        FROM suggestions WHERE suggestion_id IN ({_ids(ids)})"""
     )
-    total = int(rows[0]["total"]) if rows else int(store.scalar(f"SELECT count(*) FROM ({source})", params))
+    by_id = {int(row["suggestion_id"]): row for row in wide}
+    rows = [by_id[i] for i in ids if i in by_id]
     for row in rows:
-        row.pop("total")
         row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else []
     return rows, total
 
@@ -93,7 +98,7 @@ def _ids(values: list[int]) -> str:
 
 
 def customers_overview(store: Store, customer_ids: list[int], recent: int = 3) -> dict[int, dict[str, Any]]:
-    """Name, status, identities and a few recent messages of each customer, keyed by id.
+    """Name, status, identities (their values as ingested) and a few recent messages of each customer, by id.
 
     Step by step, and each step in two phases: find the row ids by filtering one narrow column, then
     fetch the wide rows by primary key (an index lookup). Joining messages to identities, or
@@ -111,7 +116,8 @@ def customers_overview(store: Store, customer_ids: list[int], recent: int = 3) -
     owner = {int(k["identity_id"]): int(k["customer_id"]) for k in keys}
     for identity in store.rows(
         f"""SELECT customer_id, identity_id, channel, external_id, display_name, first_name, last_name,
-               screen_name, email, phone, city, country, company, anonymized
+               screen_name, email, phone, city, postcode, country, company, gender,
+               CAST(birth_date AS VARCHAR) AS birth_date, anonymized
         FROM identities WHERE identity_id IN ({_ids(list(owner))}) ORDER BY identity_id"""
     ):
         if int(identity["customer_id"]) in overview:

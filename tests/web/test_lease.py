@@ -107,3 +107,25 @@ def test_a_waiting_flow_gets_the_store_under_steady_page_traffic(settings: Setti
     assert waited < 3.0, f"the flow waited {waited} s for the store"
     assert answered > 0 and busy == 0
     lease.close()
+
+
+def test_a_remembered_answer_lasts_as_long_as_its_connection(settings: Settings) -> None:
+    with open_store(settings.store):
+        pass
+    clock = SteppedClock()
+    lease = Lease(settings.store, idle_s=0.5, max_s=5.0, gap_s=0.5, clock=clock)
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    with lease.store(1.0):
+        assert lease.remembered("k", compute) == 1
+    with lease.store(1.0):
+        assert lease.remembered("k", compute) == 1  # same connection: not computed again
+    clock.now += 0.6
+    assert _released(lease)
+    with lease.store(1.0):  # a new connection (a flow may have written meanwhile): computed again
+        assert lease.remembered("k", compute) == 2
+    lease.close()
