@@ -207,9 +207,11 @@ def compare_numeric(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.nd
 LOOSE_DATE = r"^\s*(\d{4})[-/.]?(\d{1,2})[-/.]?(\d{1,2})\s*$"
 
 
-def date_parts(frame: Frame, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(year, month, day) per row, -9999 where unknown; impossible dates read from their raw text."""
+def date_parts(frame: Frame, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day, day number) per row, -9999 where unknown; impossible dates' parts read from
+    their raw text (they have no day number)."""
     d = frame.df.get_column(column).cast(pl.Date)
+    days = d.cast(pl.Int32).fill_null(-9999).to_numpy().astype(np.int64)
     y, m, dd = (p.cast(pl.Int64) for p in (d.dt.year(), d.dt.month(), d.dt.day()))
     raw = RAW_DATE_COLUMNS.get(column)
     if raw is not None and raw in frame.df.columns:
@@ -218,7 +220,7 @@ def date_parts(frame: Frame, column: str) -> tuple[np.ndarray, np.ndarray, np.nd
         known = d.is_not_null()
         y, m, dd = (a.zip_with(known, b) for a, b in zip((y, m, dd), parts, strict=True))
     year, month, day = (p.fill_null(-9999).to_numpy().astype(np.int64) for p in (y, m, dd))
-    return year, month, day
+    return year, month, day, days
 
 
 def digit_errors(a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
@@ -240,8 +242,7 @@ def compare_date(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarr
     assert spec.column is not None and spec.thresholds is not None
     enc = frame.col(spec.column, shared=spec.shared_values)
     cl, _cr, missing, exact, names = exact_part(spec, enc, li, r)
-    y, m, dd = date_parts(frame, spec.column)
-    days = frame.df.get_column(spec.column).cast(pl.Date).cast(pl.Int32).fill_null(-9999).to_numpy()
+    y, m, dd, days = date_parts(frame, spec.column)
     known = (y[li] >= 0) & (y[r] >= 0)
     missing = ~known
     exact = exact | (known & (y[li] == y[r]) & (m[li] == m[r]) & (dd[li] == dd[r]))
