@@ -271,7 +271,7 @@ def load_task(
         store.checkpoint_at_close()
         for item in checked:
             if isinstance(item, FileReport):
-                reports.append(_archived(item, Path(item.path), settings, None) if from_landing else item)
+                reports.append(_archived(item, Path(item.path), settings, store) if from_landing else item)
                 progress().advance(Path(item.path).name)
                 continue
             if stop.requested:
@@ -279,7 +279,7 @@ def load_task(
                 continue
             began = time.perf_counter()
             report = _load_one(store, item, rebuild, settings, per_channel)
-            if from_landing and report.status != "changed" and (report.error is None or not report.ok):
+            if from_landing:
                 report = _archived(report, item.path, settings, store)
             report.seconds = round(report.seconds + time.perf_counter() - began, 3)
             reports.append(report)
@@ -335,14 +335,17 @@ def _load_one(
     return report
 
 
-def _archived(report: FileReport, path: Path, settings: Settings, store: Store | None) -> FileReport:
-    """Move a landing file to processed/ or failed/ (with its reason); its batch follows it in the store."""
-    if report.status == "changed":
+def _archived(report: FileReport, path: Path, settings: Settings, store: Store) -> FileReport:
+    """Move a landing file to processed/ or failed/ (with its reason); its batch follows it in the store.
+
+    A file that changed while or after it was read (loaded, with that error) stays for the next run.
+    """
+    if report.status == "changed" or (report.ok and report.error is not None):
         return report
     archived = archive(path, settings.ingest.landing_dir, report.ok)
     if not report.ok:
         write_failure_reason(archived, report)
-    if report.batch_id is not None and store is not None:  # the batch and its quarantine rows follow the file
+    if report.batch_id is not None:  # the batch and its quarantine rows follow the file
         relocate_batch_file(store, report.batch_id, str(archived))
     report.archived_to = str(archived)
     return report
