@@ -220,7 +220,9 @@ def monotone(params: ComparisonParams) -> ComparisonParams:
         if len(block) > 1:
             m[block] = u[block] * (m[block].sum() / u[block].sum())
     last = idx[-1]
-    if m[last] > u[last] * (1 + 1e-9):
+    # no tolerance here: a pooled run ending in the last level can leave m/u at 1 + 1e-16, a
+    # positive weight; m = u exactly is weight 0 and stays put when applied again
+    if m[last] > u[last]:
         excess = m[last] - u[last]
         m[last] = u[last]
         rest = [i for i in idx if i != last]

@@ -90,9 +90,7 @@ def compare_first_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np
     rest = ~missing & ~exact & ~swapped
     lo, hi = np.minimum(cl, cr).astype(np.int64), np.maximum(cl, cr).astype(np.int64)
     nick = rest & np.isin(lo * size + hi, nickname_keys(enc.vocab))
-    length, first_char = _vocab_stats(enc)
-    sl, sr = np.maximum(cl, 0), np.maximum(cr, 0)
-    initial = rest & ((length[sl] == 1) | (length[sr] == 1)) & (first_char[sl] == first_char[sr])
+    initial = _initial(enc, cl, cr, rest)
     fuzzy_mask = rest & ~nick & ~initial
     sim = similarity(enc, cl, cr, fuzzy_mask, "jaro_winkler")
     # "mary" vs "maryann": a first name that starts another is a partial name, scored as close
@@ -169,8 +167,16 @@ def full_name_tf(out: Levels, spec: ComparisonSpec, frame: Frame, li: np.ndarray
     return out
 
 
+def _initial(enc: Encoded, cl: np.ndarray, cr: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Under `mask`: one side is a single letter that is the other side's first letter ("j" vs "jones")."""
+    length, first_char = _vocab_stats(enc)
+    sl, sr = np.maximum(cl, 0), np.maximum(cr, 0)
+    return mask & ((length[sl] == 1) | (length[sr] == 1)) & (first_char[sl] == first_char[sr])
+
+
 def compare_last_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
-    """exact / swapped_surname (weight 0: the swap is scored once, on first_name) / close / far / different."""
+    """exact / swapped_surname (weight 0: the swap is scored once, on first_name) / close / far /
+    initial / different."""
     assert spec.thresholds is not None
     enc, cl, cr, missing, exact, swapped = _name_agreement(spec, frame, li, r)
     rest = ~missing & ~exact & ~swapped
@@ -178,11 +184,14 @@ def compare_last_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.
     # double-barrelled or partial surnames ("smithjones" vs "smith") count as close
     partial = _contains(enc, cl, cr, rest & (sim < spec.thresholds[0]), 4)
     fuzzy = fuzzy_names(len(spec.thresholds))
-    names = [MISSING, "exact", "swapped_surname", *fuzzy, "different"]
+    # "J." against "Jones" is a surname written short, not a different surname (Jaro-Winkler 0.76
+    # put it in "different", whose weight is negative): the weakest agreement, below the fuzzy levels
+    names = [MISSING, "exact", "swapped_surname", *fuzzy, "initial", "different"]
     rules = [(MISSING, missing), ("exact", exact), ("swapped_surname", swapped)]
     rules += [
         (n, (sim >= t) | (partial if i == 0 else False))
         for i, (n, t) in enumerate(zip(fuzzy, spec.thresholds, strict=True))
     ]
+    rules.append(("initial", _initial(enc, cl, cr, rest)))
     out = finish(spec, enc, names, assign(len(li), names, rules), cl)
     return full_name_tf(out, spec, frame, li, r) if spec.term_frequency else out

@@ -57,6 +57,11 @@ def test_first_last_swap():
         ("berry", "berry", "exact"),
         ("berry", "bery", "close"),
         ("smithjones", "smith", "close"),
+        # a surname written as its initial agrees with the full surname, weakly (issue 11)
+        ("j", "jones", "initial"),
+        ("j.", "jones", "initial"),
+        ("jones", "j", "initial"),
+        ("j", "berry", "different"),
         ("berry", "okafor", "different"),
         ("berry", None, "missing"),
     ],
