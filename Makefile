@@ -7,7 +7,11 @@ export UV_LINK_MODE ?= copy
 
 .PHONY: setup demo test lint typecheck unit bench clean-store
 
+# The Prefect database migrated once per Prefect version (flows/prefect_template.py): a warm server
+# starting on a new Prefect home copies it instead of running every migration (about 8 s of CPU).
+# A no-op when it exists, so it runs on every setup (a template deleted by hand comes back).
 setup: .venv/.synced
+	@$(UV) run --frozen python -m flows.prefect_template
 
 # uv installs the locked dependencies (uv.lock); it is bootstrapped from PyPI when missing.
 # --compile-bytecode: the .pyc files are written at install time, so no command compiles the

@@ -95,12 +95,48 @@ def configured_api_url(environ: Mapping[str, str] | None = None, cwd: Path | Non
         url = _table(document, *keys).get("url")
         if url:
             return str(url)
+    url = _active_profile(env).get("PREFECT_API_URL")
+    return str(url) if url else None
+
+
+def _active_profile(env: Mapping[str, str]) -> dict[str, object]:
+    """The settings of the active profile (PREFECT_PROFILES_PATH, else `<PREFECT_HOME>/profiles.toml`)."""
     home = PrefectEnvironment.read(env).home
     path = env.get("PREFECT_PROFILES_PATH") or str(home / "profiles.toml")
     profiles = _toml(Path(path.replace("$PREFECT_HOME", str(home))).expanduser())
     active = env.get("PREFECT_PROFILE") or profiles.get("active") or _DEFAULT_PROFILE
-    url = _table(profiles, "profiles", str(active)).get("PREFECT_API_URL")
-    return str(url) if url else None
+    return _table(profiles, "profiles", str(active))
+
+
+# the settings that move Prefect's database away from its default `<PREFECT_HOME>/prefect.db`
+_DATABASE_FIELDS = ("connection_url", "driver", "name")
+_DATABASE_VARIABLES = tuple(
+    f"PREFECT_{group}_DATABASE_{field.upper()}" for group in ("SERVER", "API") for field in _DATABASE_FIELDS
+)
+
+
+def configured_database(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str | None:
+    """The name of the Prefect database setting the user configured, if any (else None: the default file).
+
+    Looked up where `configured_api_url` looks (the variables, `[server.database]` of `prefect.toml`
+    and `[tool.prefect.server.database]` of `pyproject.toml` in the working directory, the active
+    profile), for a connection URL, driver or database name. Raises UnreadablePrefectConfig.
+    """
+    env = os.environ if environ is None else environ
+    profile = _active_profile(env)
+    for variable in _DATABASE_VARIABLES:
+        if env.get(variable) or profile.get(variable):
+            return variable
+    folder = cwd or Path.cwd()
+    for document, keys in (
+        (_toml(folder / "prefect.toml"), ("server", "database")),
+        (_toml(folder / "pyproject.toml"), ("tool", "prefect", "server", "database")),
+    ):
+        table = _table(document, *keys)
+        for field in _DATABASE_FIELDS:
+            if table.get(field):
+                return ".".join((*keys, field))
+    return None
 
 
 # a Unix socket's path must fit in sockaddr_un.sun_path (108 bytes on Linux, 104 on macOS)

@@ -40,6 +40,7 @@ from typing import IO
 
 from domain.environment import SERVER_ONLY_VARIABLE, PrefectEnvironment, runner_socket_path
 from domain.errors import Unavailable
+from flows.prefect_template import seed_home
 
 STATE_DIR = "idres-warm-server"
 RUNNER_FILE = "runner.json"
@@ -163,6 +164,12 @@ def _spawn(home: Path, idle_s: float) -> tuple[ServerState, subprocess.Popen[byt
     """Start a supervisor on a free port and record it (the caller holds the lock); it is not up yet."""
     log_path = state_dir(home) / "server.log"
     port = _free_port()
+    env = server_environment(port)
+    try:
+        seed_home(home, env)  # a migrated database, when the home would get a new one: seconds saved
+    except OSError as error:  # the server migrates one itself, as without a template
+        with log_path.open("a") as log:
+            print(f"the Prefect database template was not copied: {error}", file=log)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
@@ -179,7 +186,7 @@ def _spawn(home: Path, idle_s: float) -> tuple[ServerState, subprocess.Popen[byt
             stdout=log,
             stderr=log,
             start_new_session=True,  # its own process group: stopping it stops the server too
-            env=server_environment(port),
+            env=env,
         )
     state = ServerState(process.pid, port, f"http://127.0.0.1:{port}/api", time.time(), idle_s)
     _write_state(home, state)

@@ -78,3 +78,25 @@ def test_the_configured_api_url_from_prefect_toml_a_moved_profiles_file_or_an_un
     (tmp_path / "prefect.toml").write_text("[api\nurl = \n")
     with pytest.raises(UnreadablePrefectConfig, match=r"prefect\.toml"):
         configured_api_url(env, cwd=tmp_path)
+
+
+def test_a_configured_database_is_found_in_the_variables_the_active_profile_or_prefect_toml(
+    tmp_path: Path,
+) -> None:
+    from domain.environment import configured_database
+
+    home = {"PREFECT_HOME": str(tmp_path)}
+    assert configured_database(home, cwd=tmp_path) is None  # Prefect's default <home>/prefect.db
+    url = "sqlite+aiosqlite:////elsewhere/p.db"
+    for variable in ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL",
+                     "PREFECT_SERVER_DATABASE_NAME", "PREFECT_API_DATABASE_DRIVER"):  # fmt: skip
+        assert configured_database({**home, variable: url}, cwd=tmp_path) == variable
+    (tmp_path / "profiles.toml").write_text(
+        f'active = "local"\n[profiles.local]\nPREFECT_API_DATABASE_CONNECTION_URL = "{url}"\n'
+    )
+    assert configured_database(home, cwd=tmp_path) == "PREFECT_API_DATABASE_CONNECTION_URL"
+    (tmp_path / "profiles.toml").unlink()
+    (tmp_path / "prefect.toml").write_text(f'[server.database]\nconnection_url = "{url}"\n')
+    assert configured_database(home, cwd=tmp_path) == "server.database.connection_url"
+    (tmp_path / "prefect.toml").write_text('[server.database]\n# name = "x"\ntimeout = 20\n')
+    assert configured_database(home, cwd=tmp_path) is None  # other database settings keep the file

@@ -57,3 +57,40 @@ def test_commands_share_one_server_and_a_dead_one_is_replaced(tmp_path: Path) ->
         assert read_state(home) is None and not healthy(replaced.url, timeout_s=1)
     finally:
         stop_warm_server(home)
+
+
+def test_a_new_home_starts_on_a_copy_of_the_migrated_template_and_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import sqlite3
+
+    from flows import prefect_template
+
+    made = prefect_template.template_path()  # `make setup` makes it; built here when it did not
+    template = tmp_path / "template.db"
+    if made is not None and made.is_file():
+        shutil.copyfile(made, template)
+    else:
+        prefect_template.build(template)
+    with sqlite3.connect(template) as connection:  # marks the copy: the server must run on it
+        connection.execute("CREATE TABLE idres_test_marker (x INTEGER)")
+    connection.close()
+    monkeypatch.setattr(prefect_template, "template_path", lambda: template)
+    home = tmp_path / "prefect-home"
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    for variable in ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    try:
+        state = ensure(home, 1800, TIMEOUT_S)
+        request = urllib.request.Request(
+            f"{state.url}/flow_runs/filter", data=b"{}", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # its tables are there
+            assert response.status == 200 and json.loads(response.read()) == []
+        with sqlite3.connect(home / "prefect.db") as connection:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        connection.close()
+        assert {"idres_test_marker", "flow_run", "alembic_version"} <= tables
+    finally:
+        stop_warm_server(home)
