@@ -177,6 +177,12 @@ def compare_string(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.nda
     rules = [(MISSING, missing), *shared_rule(enc, cl, exact, frame, li, r), ("exact", exact)]
     if spec.kind == "string" and spec.thresholds:
         sim = similarity(enc, cl, cr, ~missing & ~exact, spec.scorer or "jaro_winkler")
+        if handle_like:  # two numbers on one stem: neutral, the names decide (matching/contact.py)
+            from matching.contact import other_number
+
+            col = spec.column
+            numbered = other_number(frame, col, lambda df: df.get_column(col), li, r)
+            rules.append((NAME_STEM, numbered & (sim >= min(spec.thresholds))))
         rules += [(n, sim >= t) for n, t in zip(fuzzy, spec.thresholds, strict=True)]
     out = finish(spec, enc, names, assign(len(li), names, rules), cl)
     if handle_like:  # handle-like values: weigh near matches by stem frequency

@@ -75,13 +75,46 @@ def test_last_name_levels(a, b, level):
     [
         ("jb77@mail.com", "jb77@mail.com", "exact"),
         ("jb77@mail.com", "jb77@other.org", "same_local"),
-        ("jordan.b77@mail.com", "jordan.b78@mail.com", "close"),
+        ("jordan.b77@mail.com", "jordan.n77@mail.com", "close"),
+        ("john.smith@mail.com", "john.smith84@mail.com", "close"),
         ("jb77@mail.com", "zq@x.org", "different"),
         ("jb77@mail.com", None, "missing"),
     ],
 )
 def test_email_levels(a, b, level):
     assert levels_of("email", {"email_norm": a}, {"email_norm": b}) == level
+
+
+@pytest.mark.parametrize(
+    ("field", "left", "right", "level"),
+    [
+        # two people's numbered addresses on one first-name stem: no evidence, the names decide
+        (
+            "email",
+            {"email_norm": "kimberly02@yahoo.com"},
+            {"email_norm": "kimberly74@yahoo.com"},
+            "name_stem",
+        ),
+        ("email", {"email_norm": "jordan.b77@mail.com"}, {"email_norm": "jordan.b78@mail.com"}, "name_stem"),
+        (
+            "screen_name",
+            {"screen_name_norm": "kimberly_91"},
+            {"screen_name_norm": "kimberly_62"},
+            "name_stem",
+        ),
+        # a stem spelling the holder's surname is one person's often enough: still close
+        (
+            "email",
+            {"email_norm": "dianegray11@sky.com", "last_name_norm": "gray"},
+            {"email_norm": "dianegray57@sky.com"},
+            "close",
+        ),
+        # numbers of different lengths (one added or extended) are not two sequence numbers
+        ("screen_name", {"screen_name_norm": "kimberly_9"}, {"screen_name_norm": "kimberly_91"}, "close"),
+    ],
+)
+def test_other_number_on_one_stem_is_no_evidence(field, left, right, level):
+    assert levels_of(field, left, right) == level
 
 
 @pytest.mark.parametrize(
