@@ -197,7 +197,7 @@ def build_rows(
     comments: dict[int, list[int]] = defaultdict(list)
     for comment_id, customer_id in bulk.comment_owners(store, customers).iter_rows():
         comments[int(customer_id)].append(int(comment_id))
-    owner = {c: c for c in customers}  # stored customer -> the run root holding its identities now
+    held: dict[int, list[int]] = {c: [c] for c in customers}  # run root -> the stored customers it holds now
     ready: dict[int, int] = defaultdict(int)  # customer -> the round after which its row is final so far
     rounds: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for merge in merges:
@@ -214,14 +214,15 @@ def build_rows(
             merge["before_absorbed"] = image[merge["absorbed_id"]]
             merge["absorbed_identity_ids"] = sorted(identities[merge["absorbed_id"]])
             merge["absorbed_comment_ids"] = sorted(comments[merge["absorbed_id"]])
-        for customer, root in list(owner.items()):
-            if root in target:
-                owner[customer] = target[root]
-        survivors = {m["survivor_id"] for m in batch}
+        for absorbed, survivor in target.items():
+            held[survivor] += held.pop(absorbed)
+        # only this round's survivors are rebuilt: their stored customers, not every customer of the run
+        survivors = sorted({m["survivor_id"] for m in batch})
         mapping = pl.DataFrame(
-            {"customer_id": list(owner), "root": list(owner.values())},
+            {"customer_id": [c for s in survivors for c in held[s]],
+             "root": [s for s in survivors for _ in held[s]]},
             schema={"customer_id": pl.Int64, "root": pl.Int64},
-        ).filter(pl.col("root").is_in(list(survivors)))
+        )  # fmt: skip
         frame = (
             values.join(mapping, on="customer_id")
             .with_columns(pl.col("root").alias("customer_id"))
@@ -332,31 +333,67 @@ def _json(image: str | dict[str, Any]) -> str:
     return image if isinstance(image, str) else json.dumps(image, default=str)
 
 
+def _id_list(ids: list[int]) -> str:
+    """A list of ids as `json.dumps` writes it (joined directly: a run encodes two per merge)."""
+    return "[" + ", ".join(map(str, ids)) + "]"
+
+
 def _write_merges(store: Store, merges: list[dict[str, Any]], run_id: int, actor: str, now: datetime) -> None:
-    """The merges rows and one audit entry per merge (both with the before-image), two statements."""
-    records, audit = [], []
+    """The merges rows and one audit entry per merge (both with the before-image), two statements.
+
+    Built column by column, the JSON as text (what `json.dumps` of each row gives): a run writes
+    one of each per merge, and encoding them as dicts took seconds at 100,000.
+    """
     first_audit = store.next_id("audit_log", "audit_id")
-    for offset, m in enumerate(merges):
-        row = {"merge_id": m["merge_id"], "survivor_id": m["survivor_id"], "absorbed_id": m["absorbed_id"],
-               "suggestion_id": m["suggestion_id"], "kind": "approved", "requested_by": m["requested_by"] or actor,
-               "applied_by": actor, "apply_run_id": run_id, "applied_at": now, "comment": None}  # fmt: skip
-        # the images are JSON text already (most of them) or rows the run made: assembled as text
-        text = (f'{{"survivor": {_json(m["before_survivor"])}, "absorbed": {_json(m["before_absorbed"])}, '
-                f'"absorbed_identity_ids": {json.dumps(m["absorbed_identity_ids"])}, '
-                f'"absorbed_comment_ids": {json.dumps(m["absorbed_comment_ids"])}, '
-                f'"survivor_after": {_json(m["after_survivor"])}}}')  # fmt: skip
-        records.append({**row, "before_image": text})
-        # the before-image itself is kept once, in the merges row the entry names (not copied here)
-        details = json.dumps(row, default=str)
-        audit.append({"audit_id": first_audit + offset, "occurred_at": now, "actor": actor, "action": "merge",
-                      "subject_kind": "customer", "subject_id": str(m["survivor_id"]), "details": details})  # fmt: skip
-    schema: dict[str, Any] = {"merge_id": pl.Int64, "survivor_id": pl.Int64, "absorbed_id": pl.Int64, "suggestion_id": pl.Int64,
-              "kind": pl.String, "requested_by": pl.String, "applied_by": pl.String, "apply_run_id": pl.Int64,
-              "applied_at": pl.Datetime("us"), "comment": pl.String, "before_image": pl.String}  # fmt: skip
-    bulk.insert_merges(store, pl.DataFrame(records, schema=schema))
-    bulk.insert_audit(store, pl.DataFrame(audit, schema={
-        "audit_id": pl.Int64, "occurred_at": pl.Datetime("us"), "actor": pl.String, "action": pl.String,
-        "subject_kind": pl.String, "subject_id": pl.String, "details": pl.String}))  # fmt: skip
+    requested = [m["requested_by"] or actor for m in merges]
+    texts = [
+        f'{{"survivor": {_json(m["before_survivor"])}, "absorbed": {_json(m["before_absorbed"])}, '
+        f'"absorbed_identity_ids": {_id_list(m["absorbed_identity_ids"])}, '
+        f'"absorbed_comment_ids": {_id_list(m["absorbed_comment_ids"])}, '
+        f'"survivor_after": {_json(m["after_survivor"])}}}'
+        for m in merges
+    ]  # the images are JSON text already (most of them) or rows the run made: assembled as text
+    quoted: dict[str, str] = {}
+    tail = (f'"applied_by": {json.dumps(actor)}, "apply_run_id": {run_id}, '
+            f'"applied_at": {json.dumps(str(now))}, "comment": null}}')  # fmt: skip
+    # the before-image itself is kept once, in the merges row the entry names (not copied here)
+    details = [
+        f'{{"merge_id": {m["merge_id"]}, "survivor_id": {m["survivor_id"]}, "absorbed_id": {m["absorbed_id"]}, '
+        f'"suggestion_id": {_number(m["suggestion_id"])}, "kind": "approved", '
+        f'"requested_by": {quoted.get(by) or quoted.setdefault(by, json.dumps(by))}, {tail}'
+        for m, by in zip(merges, requested, strict=True)
+    ]
+    count = len(merges)
+
+    def column(key: str) -> list[Any]:
+        return [m[key] for m in merges]
+
+    bulk.insert_merges(store, pl.DataFrame({
+        "merge_id": pl.Series(column("merge_id"), dtype=pl.Int64),
+        "survivor_id": pl.Series(column("survivor_id"), dtype=pl.Int64),
+        "absorbed_id": pl.Series(column("absorbed_id"), dtype=pl.Int64),
+        "suggestion_id": pl.Series(column("suggestion_id"), dtype=pl.Int64),
+        "kind": pl.repeat("approved", count, dtype=pl.String, eager=True),
+        "requested_by": pl.Series(requested, dtype=pl.String),
+        "applied_by": pl.repeat(actor, count, dtype=pl.String, eager=True),
+        "apply_run_id": pl.repeat(run_id, count, dtype=pl.Int64, eager=True),
+        "applied_at": pl.repeat(now, count, dtype=pl.Datetime("us"), eager=True),
+        "comment": pl.repeat(None, count, dtype=pl.String, eager=True),
+        "before_image": pl.Series(texts, dtype=pl.String),
+    }))  # fmt: skip
+    bulk.insert_audit(store, pl.DataFrame({
+        "audit_id": pl.int_range(first_audit, first_audit + count, dtype=pl.Int64, eager=True),
+        "occurred_at": pl.repeat(now, count, dtype=pl.Datetime("us"), eager=True),
+        "actor": pl.repeat(actor, count, dtype=pl.String, eager=True),
+        "action": pl.repeat("merge", count, dtype=pl.String, eager=True),
+        "subject_kind": pl.repeat("customer", count, dtype=pl.String, eager=True),
+        "subject_id": pl.Series([str(m["survivor_id"]) for m in merges], dtype=pl.String),
+        "details": pl.Series(details, dtype=pl.String),
+    }))  # fmt: skip
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def _repoint_pending(

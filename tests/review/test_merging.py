@@ -538,3 +538,26 @@ def test_generated_sample_merge_everything_then_undo_in_any_order(
         {column: row[column] for column in profile.split(", ")}
         for row in sorted((json.loads(r) for r in before["customers"]), key=lambda r: r["customer_id"])
     ]
+
+
+def test_an_apply_run_audits_each_merge_as_its_merges_row(world: Store) -> None:
+    approve(world, 2, 5)
+    approve(world, 1, 2, agent="bo")
+    approve(world, 3, 4)
+    report = merging.apply_approved(world, "apply-merges", REVIEW)
+    assert report["merges_applied"] == 3
+    fields = "merge_id, survivor_id, absorbed_id, suggestion_id, kind, requested_by, applied_by, apply_run_id, applied_at, comment"
+    merges = world.rows(f"SELECT {fields}, before_image FROM merges ORDER BY merge_id")
+    entries = world.rows("SELECT subject_id, details FROM audit_log WHERE action = 'merge' ORDER BY audit_id")
+    assert len(entries) == len(merges) == 3
+    for merge, entry in zip(merges, entries, strict=True):
+        image = json.loads(merge.pop("before_image"))
+        # the entry's text is the merges row as json.dumps writes it (the before-image is kept once, in merges)
+        assert entry == {"subject_id": str(merge["survivor_id"]), "details": json.dumps(merge, default=str)}
+        assert image["survivor"]["customer_id"] == merge["survivor_id"]
+        assert image["absorbed"]["customer_id"] == merge["absorbed_id"]
+        assert image["absorbed_identity_ids"] == sorted(image["absorbed_identity_ids"])
+    assert [m["requested_by"] for m in merges] == ["ann", "bo", "ann"]
+    two = json.loads(world.scalar("SELECT before_image FROM merges WHERE absorbed_id = 2"))
+    # 5 was merged into 2 first: 2 took its identities and comments with it into 1
+    assert (two["absorbed_identity_ids"], two["absorbed_comment_ids"]) == ([2, 5], [1, 2])
