@@ -86,27 +86,27 @@ def _oldest(long: pl.DataFrame) -> pl.DataFrame:
 
 
 _RULES = {"most_recent": _most_recent, "most_frequent": _most_frequent}
+_FALLBACK_EMPTY = pl.DataFrame(
+    schema={"customer_id": pl.Int64, "identity_id": pl.Int64, "channel": pl.String, "updated_at": pl.Datetime("us"),
+            "field": pl.String, "value": pl.String, "rule": pl.String}
+)  # fmt: skip
 
 
 def _scalar_picks(identities: pl.DataFrame, rules: Sequence[str]) -> pl.DataFrame:
     long = _long_values(identities)
     picks = []
-    for rank, rule in enumerate([*rules, FALLBACK_RULE]):
+    for rule in [*rules, FALLBACK_RULE]:
         chooser = _oldest if rule == FALLBACK_RULE else _RULES.get(rule)
         if chooser is None:  # agent_edited is applied per customer, outside the identities
             continue
-        picks.append(
-            chooser(long).select(
-                *_KEYS, "field", "value", pl.lit(rule).alias("rule"), pl.lit(rank).alias("rank")
-            )
-        )
-    return (
-        pl.concat(picks)
-        .sort("rank", maintain_order=True)
-        .group_by("customer_id", "field", maintain_order=True)
-        .first()
-        .drop("rank")
-    )
+        if long.height == 0:
+            break
+        # a rule sees only the fields no earlier rule decided (each decides a customer's field from that
+        # field's values alone, so this picks the same as running every rule on everything)
+        chosen = chooser(long).select(*_KEYS, "field", "value", pl.lit(rule).alias("rule"))
+        picks.append(chosen)
+        long = long.join(chosen.select("customer_id", "field"), on=["customer_id", "field"], how="anti")
+    return pl.concat(picks) if picks else _FALLBACK_EMPTY
 
 
 def _list_values(identities: pl.DataFrame, field: str) -> pl.DataFrame:
@@ -171,7 +171,13 @@ def build_profiles(
             .group_by("customer_id", maintain_order=True)
             .agg(pl.col("value"), pl.col("identity_id"), pl.col("channel").first())
         )
-        for customer_id, values, identity_ids, channel in grouped.iter_rows():
+        for customer_id, values, identity_ids, channel in zip(
+            *(
+                grouped.get_column(column).to_list()
+                for column in ("customer_id", "value", "identity_id", "channel")
+            ),
+            strict=True,
+        ):
             if not keep_all:
                 values, identity_ids = values[:1], identity_ids[:1]
             profile, sources = result[int(customer_id)]

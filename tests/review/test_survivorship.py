@@ -112,3 +112,30 @@ def test_many_customers_at_once_and_empty_input() -> None:
     assert profiles[2][1]["first_name"]["identity_id"] == 12
     empty, sources = build_profile(FRAME.head(0), {}, DEFAULT)
     assert empty["first_name"] is None and empty["emails"] == [] and sources == {}
+
+
+def test_each_field_of_each_customer_falls_to_the_first_rule_that_decides_it() -> None:
+    frame = identities(
+        [  # customer 1: first_name by most_recent, last_name (newest tie) by most_frequent, city by oldest
+            {"identity_id": 1, "updated_at": day(1), "first_name": "Ann", "last_name": "Lee", "city": "York"},
+            {"identity_id": 2, "updated_at": day(5), "first_name": "Ann", "last_name": "Lee", "city": "Bath"},
+            {"identity_id": 3, "updated_at": day(9), "first_name": "Anne", "last_name": "Lea", "city": "Hull"},
+            {"identity_id": 4, "updated_at": day(9), "first_name": "Anne", "last_name": "Lee", "city": "Ely"},
+            # customer 2: the same fields, decided by other rules
+            {"customer_id": 2, "identity_id": 5, "updated_at": day(2), "first_name": "Bo", "last_name": "Ng"},
+            {"customer_id": 2, "identity_id": 6, "updated_at": day(3), "first_name": "Bob", "last_name": "Ng"},
+            {"customer_id": 2, "identity_id": 7, "updated_at": day(3), "first_name": "Bo", "city": "Ayr"},
+        ]
+    )  # fmt: skip
+    profiles = build_profiles(frame, {}, DEFAULT)
+    rules = {c: {f: profiles[c][1][f]["rule"] for f in ("first_name", "last_name", "city")} for c in (1, 2)}
+    assert rules == {
+        1: {"first_name": "most_recent", "last_name": "most_frequent", "city": "oldest"},
+        2: {"first_name": "most_frequent", "last_name": "most_recent", "city": "most_recent"},
+    }
+    assert [profiles[1][0][f] for f in ("first_name", "last_name", "city")] == ["Anne", "Lee", "York"]
+    assert [profiles[2][0][f] for f in ("first_name", "last_name", "city")] == ["Bo", "Ng", "Ayr"]
+    # built together or apart, a customer's profile is the same
+    for customer in (1, 2):
+        alone = build_profiles(frame.filter(pl.col("customer_id") == customer), {}, DEFAULT)
+        assert alone[customer] == profiles[customer]
