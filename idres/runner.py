@@ -74,6 +74,23 @@ PRELOAD = (
     "email_validator",
     "graphviz",
     "great_expectations.render.renderer.site_builder",
+    # imported by every flow command's forked child, found with `python -X importtime` in a child:
+    # Prefect serializes a flow's parameters with FastAPI's jsonable_encoder, importing FastAPI
+    # (0.2-0.8 s per command); the rest are the idres and library modules a flow run imports lazily
+    "fastapi.encoders",
+    "flows.runtime",
+    "store.migrations",
+    "matching.address",
+    "matching.contact",
+    "matching.crossfield",
+    "matching.names",
+    "anyio._core._sockets",
+    "anyio._core._streams",
+    "prefect.utilities.visualization",
+    "pandas.core.methods.to_dict",
+    "rich._emoji_codes",
+    "typer._adapters",
+    "typer._click.decorators",
 )
 
 
