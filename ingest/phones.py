@@ -10,7 +10,9 @@ sharing the work with a helper process when there are many. Tests check the emul
 Two policies go beyond phonenumbers: a number written without `+` or an international prefix, and not
 starting with `0`, that is invalid in the default region but valid read as international (`33612345678`,
 a WhatsApp-style id) is taken as international; and an invalid number gets an E.164 only when it has its
-region's shape (general pattern, possible length), never a fabricated one (`phone_columns`).
+region's shape (general pattern, possible length) and, written nationally, the trunk prefix its region
+writes (`trunk_prefix`: GB `310 864 0064` is an American number, not +443108640064), never a fabricated
+one (`phone_columns`); its national significant digits stay its matching key (domain/phones.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import phonenumbers
 import polars as pl
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumberFormat, ValidationResult
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, CountryCodeSource, PhoneNumberFormat, ValidationResult
 from phonenumbers import phonenumberutil as pnu
 from phonenumbers.phonemetadata import PhoneMetadata
 
@@ -68,6 +70,7 @@ class _Region:
     idd: str | None
     keep_stripped: tuple[int, ...]  # lengths whose length test keeps a stripped national prefix
     too_long: tuple[int, ...]  # lengths that test TOO_LONG
+    trunk: str | None  # the national (trunk) prefix, where the national format writes it (`trunk_prefix`)
 
 
 @cache
@@ -103,7 +106,22 @@ def _region(code: str, country_code: int = 0) -> _Region | None:
         idd=meta.international_prefix or None,
         keep_stripped=tuple(n for n, r in results.items() if r not in bad),
         too_long=tuple(n for n, r in results.items() if r == ValidationResult.TOO_LONG),
+        trunk=trunk_prefix(meta),
     )
+
+
+def trunk_prefix(meta: PhoneMetadata) -> str | None:
+    """The national prefix a number of this region is written with nationally ('0' in GB), else None.
+
+    None where the national format leaves it out or it is optional everywhere (US/CA: the 1 is not
+    written, so a bare 10-digit number is the national format; Italy and Spain have none).
+    """
+    prefix = meta.national_prefix
+    formats = list(meta.number_format or ())
+    writes = any(
+        f.national_prefix_formatting_rule and not f.national_prefix_optional_when_formatting for f in formats
+    )
+    return prefix if prefix and writes else None
 
 
 def _full(e: pl.Expr, pattern: str | None) -> pl.Expr:
@@ -234,8 +252,11 @@ def _resolve_plain(keys: pl.Series, region: str) -> pl.DataFrame:
         error=short | (pl.col("is_idd") & cc.is_null()),
         slow=(plus & cc.is_null() & ~short) | (~intl & pl.lit(dr.transform)),
         guess=~intl & ~digits.str.starts_with("0"),
+        # written nationally without the trunk prefix its region writes (GB "310 864 0064"): if it is
+        # invalid, it is most likely a foreign national number, and the region's code would be made up
+        bare=~intl & ~take & (pl.lit(dr.trunk is not None) & ~digits.str.starts_with(dr.trunk or "")),
     )
-    f = f.select("key", "cc", "nsn", "strip_in", "error", "slow", "guess")
+    f = f.select("key", "cc", "nsn", "strip_in", "error", "slow", "guess", "bare")
     parts = [
         f.filter(pl.col("error") | pl.col("slow")).with_columns(e164=pl.lit(None, pl.String), valid=False)
     ]
@@ -256,7 +277,9 @@ def _resolve_plain(keys: pl.Series, region: str) -> pl.DataFrame:
         good = _validity(part.filter((n >= 2) & (n <= 17)), str(cc_value))
         # an invalid number keeps an E.164 only when it has the region's shape (general pattern and
         # length: a reserved or unallocated range); anything else would be a fabricated number
-        plausible = pl.col("valid") | (_full(nsn, r.general) & _len_in(nsn, r.general_lengths))
+        plausible = pl.col("valid") | (
+            _full(nsn, r.general) & _len_in(nsn, r.general_lengths) & ~pl.col("bare")
+        )
         parts += [bad, good.with_columns(e164=pl.when(plausible).then(pl.lit("+") + pl.col("cc") + nsn))]
     return pl.concat([p.select(_RESOLVED.names()) for p in parts])
 
@@ -264,7 +287,7 @@ def _resolve_plain(keys: pl.Series, region: str) -> pl.DataFrame:
 def _parse_slow(raw: str, region: str) -> tuple[str | None, bool]:
     """phonenumbers on one raw string, with the same international guess as the fast path."""
     try:
-        num = phonenumbers.parse(raw, region)
+        num = phonenumbers.parse(raw, region, keep_raw_input=True)
     except phonenumbers.NumberParseException:
         num = None
     if num is not None and phonenumbers.is_valid_number(num):
@@ -281,7 +304,10 @@ def _parse_slow(raw: str, region: str) -> tuple[str | None, bool]:
                 return phonenumbers.format_number(alt, PhoneNumberFormat.E164), True
         except phonenumbers.NumberParseException:
             pass
-    if num is None or not _plausible(num):
+    trunk = trunk_prefix(meta) if meta else None
+    national = num is not None and num.country_code_source == CountryCodeSource.FROM_DEFAULT_COUNTRY
+    bare = national and trunk is not None and not digits.startswith(trunk)
+    if num is None or bare or not _plausible(num):  # `bare`: as `_resolve_plain`
         return None, False
     return phonenumbers.format_number(num, PhoneNumberFormat.E164), False
 

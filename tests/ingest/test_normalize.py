@@ -567,6 +567,34 @@ def test_foreign_national_phones_get_no_fabricated_e164() -> None:
     assert e164 == [None, None] and valid == [False, False]
 
 
+def test_an_invalid_national_phone_without_trunk_prefix_gets_no_e164_but_keeps_its_digits() -> None:
+    # a US number written nationally, read in GB: it has the shape of a GB number but a GB
+    # number written nationally starts with 0, so +443108640064 would be a fabricated number
+    raw = ["310 864 0064", "(310) 864-0064", "3108640064", "310 864 0064 ext. 12"]
+    e164, valid = normalize_phone_values(raw, "GB")
+    assert e164 == [None] * 4 and valid == [False] * 4
+    out = normalize_identities(
+        pl.DataFrame({"channel": ["chat"] * 4, "external_id": list("abcd"), "phone": raw})
+    )
+    assert out["phone_national"].to_list() == ["3108640064"] * 4
+    # and the same number written internationally keeps both (it is valid)
+    assert normalize_phone_values(["+1 310 864 0064"], "GB") == (["+13108640064"], [True])
+
+
+def test_the_no_trunk_prefix_rule_keeps_what_has_a_prefix_a_country_code_or_is_valid() -> None:
+    # with its trunk prefix an invalid number of the region's shape keeps its E.164 (an unallocated
+    # range of the region, written as the region writes numbers); valid numbers are untouched
+    assert normalize_phone_values(["0310 864 0064", "7911 123456"], "GB") == (
+        ["+443108640064", "+447911123456"],
+        [False, True],
+    )
+    # a region whose national format has no trunk prefix (US: 1 is not written) is not affected
+    assert normalize_phone_values(["212 555 0123"], "US") == (["+12125550123"], [True])
+    # the slow path (letters) applies the same rule
+    assert normalize_phone_values(["tel: 310 864 0064"], "GB") == ([None], [False])
+    assert normalize_phone_values(["tel: 0310 864 0064"], "GB") == (["+443108640064"], [False])
+
+
 def test_a_national_phone_is_read_in_the_identitys_own_region() -> None:
     raw = pl.DataFrame(
         {
