@@ -8,7 +8,9 @@ phones are resolved once per distinct canonical digit string (`ingest.phones`). 
   Yahoo's `-keyword` disposable addresses are not folded: the base name is not the account's address.
 - names: when both first and last name are missing, `display_name` is split: "Last, First ..." or
   "First [Middle ...] Last" (a leading title such as "Mr" is dropped; a lone token is a first name, or a
-  last name after a title; bracketed parts are ignored); `name_from_display` says so.
+  last name after a title; bracketed parts are ignored); `name_from_display` says so. A display name
+  that is no person's name ("Mum", "Busy 📵", "Hey there! I am using WhatsApp.", `ingest.display_names`)
+  is kept as it is but not split.
 - screen_name: NFKC, lower-cased, without leading `@`; postcode: NFKC, upper-case, no whitespace;
   country: ISO alpha-2 from codes (alpha-2, common alpha-3) and common names (English and native), else
   the folded text.
@@ -31,6 +33,7 @@ import polars as pl
 
 from domain.columns import CANONICAL_IDENTITY_COLUMNS, NORMALIZED_IDENTITY_COLUMNS, PARSED_TIMESTAMP_COLUMNS
 from domain.phones import national_digits
+from ingest.display_names import person_names
 from ingest.phones import normalize_phone_values, phone_columns
 from ingest.text import collapse_ascii, fold_text, hybrid, key_text, name_key, plain, plain_text
 
@@ -246,8 +249,13 @@ def _split_display(work: pl.DataFrame) -> pl.DataFrame:
         first.is_null() & last.is_null() & pl.col("display_name_norm").is_not_null()
     ).to_series()
     index = need.arg_true()
+    shown = work.get_column("display_name_norm").gather(index)
+    # "Mum", "Living my best life": no person's name, so no first/last name two strangers could share
+    index = index.filter(_mapped_series(shown, person_names))
     d = work.get_column("display_name_norm").gather(index).str.replace_all(r"\s*[(\[][^)\]]*[)\]]", "")
-    sub = pl.DataFrame({"d": d.str.strip_chars()}).with_columns(
+    # words without a letter ("jane smith 🌸", "jo - smith") are no part of the name; a comma still splits
+    words = d.str.split(" ").list.eval(pl.element().filter(pl.element().str.contains(r"[\p{L},]")))
+    sub = pl.DataFrame({"d": words.list.join(" ")}).with_columns(
         comma=pl.col("d").str.contains(",", literal=True),
         untitled=pl.col("d").str.replace(_TITLE, ""),
         parts=pl.col("d").str.splitn(",", 2),
@@ -370,6 +378,12 @@ def _mapped(frame: pl.DataFrame, column: str, build: Callable[[pl.Expr], pl.Expr
     distinct = present.unique()
     mapped = distinct.to_frame(column).select(build(pl.col(column))).to_series()
     return pl.col(column).replace_strict(distinct, mapped, default=None, return_dtype=mapped.dtype)
+
+
+def _mapped_series(values: pl.Series, build: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """`build(values)` computed once per distinct value (display names repeat: "Mum", "🙂")."""
+    distinct = values.unique()
+    return values.replace_strict(distinct, build(distinct), default=None)
 
 
 _OUTPUT = (*NORMALIZED_IDENTITY_COLUMNS, *PARSED_TIMESTAMP_COLUMNS)

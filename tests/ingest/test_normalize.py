@@ -295,6 +295,20 @@ def test_display_name_split_when_names_are_missing(display: str, first: str | No
     assert out["display_name"] == display
 
 
+def test_a_display_name_that_is_no_persons_name_is_kept_but_not_split() -> None:
+    # two strangers with the same status line must not agree on first and last name (issue 11)
+    shown = ["Living my best life", "hey whatsapp", "just me", "Mum", "🙂", "Jane Smith 🌸"]
+    out = normalize_identities(frame("display_name", shown))
+    assert out["first_name_norm"].to_list() == [None] * 5 + ["jane"]
+    assert out["last_name_norm"].to_list() == [None] * 5 + ["smith"]
+    assert out["first_name_key"].to_list() == [None] * 5 + ["jane"]
+    assert out["last_name_key"].to_list() == [None] * 5 + ["smith"]
+    assert out["name_from_display"].to_list() == [False] * 5 + [True]
+    # the agent still sees what the customer calls themselves
+    assert out["display_name"].to_list() == shown
+    assert out["display_name_norm"].to_list()[:2] == ["living my best life", "hey whatsapp"]
+
+
 def test_display_name_not_split_when_a_name_is_given() -> None:
     out = normalize_identities(
         frame(
