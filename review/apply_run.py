@@ -88,8 +88,11 @@ def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan
     roots = {plan.stored_root(c) for c in involved}
     states = bulk.customer_states(store, sorted(roots))
     links, link_rows = _cannot_link_index(store, plan)
-    members: dict[int, set[int]] = {root: {root} for root in roots}  # stored roots in each run component
-    forbidden: dict[int, set[int]] = {root: set(links.get(root, ())) for root in roots}
+    # stored roots in each run component, and the roots it must not join: made when first needed
+    # (a root absent from `members` is alone, one absent from `forbidden` has no cannot-link); a run
+    # involves a few hundred thousand roots, most in one merge and without links
+    members: dict[int, set[int]] = {}
+    forbidden: dict[int, set[int]] = {root: set(links[root]) for root in roots if root in links}
     for suggestion in runnable:
         sid = int(suggestion["suggestion_id"])
         original = (int(suggestion["customer_id_l"]), int(suggestion["customer_id_r"]))
@@ -129,10 +132,10 @@ def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan
             reason = f"held back: {why}; the approval is kept and applied after the unlock"
             _hold(plan, suggestion, pair, reason)
             continue
-        clash = forbidden[left] & members[right]
+        clash = forbidden[left] & members.get(right, {right}) if left in forbidden else set()
         if clash:
             other = min(clash)
-            mine = next(m for m in sorted(members[left]) if other in links.get(m, ()))
+            mine = next(m for m in sorted(members.get(left, {left})) if other in links.get(m, ()))
             link = link_rows[(min(mine, other), max(mine, other))]
             source = f" (suggestion {link['suggestion_id']})" if link["suggestion_id"] is not None else ""
             conflict = (
@@ -143,8 +146,9 @@ def plan_run(store: Store, run_id: int, runnable: list[dict[str, Any]]) -> _Plan
             _hold(plan, suggestion, pair, f"held back for an agent: {conflict}")
             continue
         plan.parent[right] = left
-        members[left] |= members.pop(right)
-        forbidden[left] |= forbidden.pop(right)
+        members.setdefault(left, {left}).update(members.pop(right, {right}))
+        if right in forbidden:
+            forbidden.setdefault(left, set()).update(forbidden.pop(right))
         moved = [
             f"customer {c} was merged into {r}" for c, r in zip(original, now_roots, strict=True) if r != c
         ]
@@ -231,8 +235,9 @@ def build_rows(
         agent: dict[int, dict[str, Any]] = {}
         edited: dict[int, list[str]] = {}
         for merge in batch:  # rows not loaded have no agent edits
-            agent[merge["survivor_id"]], edited[merge["survivor_id"]] = _agent_values(
-                rows.get(merge["survivor_id"], no_row), rows.get(merge["absorbed_id"], no_row)
+            pair = (rows.get(merge["survivor_id"]), rows.get(merge["absorbed_id"]))
+            agent[merge["survivor_id"]], edited[merge["survivor_id"]] = (
+                _agent_values(*(row or no_row for row in pair)) if pair != (None, None) else ({}, [])
             )
         profiles = build_profiles(frame, agent, review.survivorship, review.list_fields)
         for merge in batch:

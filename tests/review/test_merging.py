@@ -561,3 +561,15 @@ def test_an_apply_run_audits_each_merge_as_its_merges_row(world: Store) -> None:
     two = json.loads(world.scalar("SELECT before_image FROM merges WHERE absorbed_id = 2"))
     # 5 was merged into 2 first: 2 took its identities and comments with it into 1
     assert (two["absorbed_identity_ids"], two["absorbed_comment_ids"]) == ([2, 5], [1, 2])
+
+
+def test_a_cannot_link_travels_with_the_absorbed_customer_within_a_run(world: Store) -> None:
+    reject(world, 4, 5)
+    s35 = approve(world, 3, 5)  # 3 has no cannot-link of its own: it takes 5's
+    s34 = approve(world, 3, 4)  # would join 4 and 5 through 3
+    s46 = approve(world, 4, 6)  # 4 is still free to join others
+    report = merging.apply_approved(world, "apply-merges", REVIEW)
+    assert (report["merges_applied"], report["held_back"]) == (2, 1)
+    assert [suggestion(world, s)["status"] for s in (s35, s34, s46)] == ["applied", "held", "applied"]
+    assert "customers 4 and 5" in suggestion(world, s34)["status_reason"]
+    assert redirects.resolve_one(world, 5).survivor == 3 and redirects.resolve_one(world, 6).survivor == 4
