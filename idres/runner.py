@@ -104,6 +104,7 @@ def preload() -> None:
         except ImportError as error:  # an optional part missing: the commands import it themselves
             print(f"not preloaded: {name}: {error}", flush=True)
     _warm_up_validation()
+    _prepare_validation()
     # first uses that fill caches (pydantic schemas, Typer's command tree), paid once, not per command
     import typer
     from prefect.settings import get_current_settings
@@ -140,6 +141,24 @@ def _warm_up_validation() -> None:
         finally:
             validation.build_deferred_data_docs()
         validation._SETUPS.clear()  # the scratch folder is gone
+
+
+def _prepare_validation() -> None:
+    """Build the GX set-ups of the data-docs folder of the runner's settings: its ingests' children reuse them.
+
+    The runner's environment and folder are those of the command that started it, so its settings
+    are usually its commands' too; a command whose settings differ (another folder or rules) builds
+    its own, as without a runner. Nothing is validated here (no polars computation).
+    """
+    from domain.settings import load_settings
+    from ingest.pipeline import prepare_validation
+
+    try:
+        prepare_validation(load_settings().ingest)
+    # A catch-all on purpose: this only saves time, a command meeting the same trouble (a bad
+    # configuration, a data-docs folder it cannot write) reports it itself, and the runner must start
+    except Exception as error:
+        print(f"GX set-ups not prepared: {type(error).__name__}: {error}", flush=True)
 
 
 def _unsafe_threads() -> list[str]:

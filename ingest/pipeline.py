@@ -25,10 +25,12 @@ from ingest.landing import is_temporary
 from ingest.normalize import normalize_identities, parse_timestamps
 from ingest.read import InputFileError, RawFile, raw_rows_json, read_file
 from ingest.validate import (
+    KINDS,
     Rule,
     ValidationOutcome,
     identity_rules,
     message_rules,
+    prepare_setups,
     validate,
     validate_files,
 )
@@ -163,6 +165,12 @@ def normalized(raw: RawFile, settings: IngestSettings) -> pl.DataFrame:
     frame = normalize_identities(frame, default_region=settings.default_region)
     frame = scientific_phones_invalid(frame)
     return future_timestamps_flagged(frame, ["created_at", "updated_at"], utcnow())
+
+
+def prepare_validation(settings: IngestSettings) -> None:
+    """Build the GX set-ups validation will use with these settings (the warm runner, before it forks)."""
+    with data_docs_lock(settings.data_docs_dir):
+        prepare_setups({kind: _rules(kind, settings) for kind in KINDS}, settings.data_docs_dir)
 
 
 def _rules(kind: str, settings: IngestSettings) -> list[Rule]:

@@ -576,13 +576,33 @@ def _setup(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _GxSetup
     `...RelatedResourcesFreshnessError` or cannot find the suite), so it is rebuilt when the project
     files are not the ones this process wrote. The caller holds the docs lock: nothing changes meanwhile.
     """
-    key = (str(data_docs_dir), kind, _suite_signature(rules))
+    # absolute: a forked child works in its command's folder, where a relative path is another folder
+    key = (str(data_docs_dir and data_docs_dir.absolute()), kind, _suite_signature(rules))
     with _SETUPS_LOCK:
         cached = _SETUPS.get(key)
         if cached is None or cached.project_state != _project_state(data_docs_dir):
             _SETUPS[key] = _build_setup(kind, rules, data_docs_dir)
             _SETUPS[key].project_state = _project_state(data_docs_dir)
         return _SETUPS[key]
+
+
+def prepare_setups(suites: dict[str, list[Rule]], data_docs_dir: Path | None) -> None:
+    """Build the GX set-ups of these kinds now, for later validations into `data_docs_dir` to reuse.
+
+    The warm command runner calls it before it forks: a command's child then validates with the
+    context, suite, validation definition and checkpoint already built (2-3 s of a one-row ingest),
+    as long as the project files are still the ones written here. The caller holds the docs lock.
+    """
+    for kind, rules in suites.items():
+        _setup(kind, rules, data_docs_dir)
+    with _SETUPS_LOCK:
+        # a later kind's set-up saved the project (its data asset) after the earlier ones were built:
+        # they are still whole (each kind has its own suite, definition and checkpoint files)
+        state = _project_state(data_docs_dir)
+        for kind, rules in suites.items():
+            _SETUPS[
+                (str(data_docs_dir and data_docs_dir.absolute()), kind, _suite_signature(rules))
+            ].project_state = state
 
 
 def _build_setup(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _GxSetup:
@@ -598,6 +618,9 @@ def _build_setup(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _G
 
     name = f"idres_{kind}"
     batch_definition = _batch_definition(context, kind)
+    reused = _saved_setup(context, kind, rules, data_docs_dir)
+    if reused is not None:
+        return reused
     suite = context.suites.add_or_update(
         gx.ExpectationSuite(name=name, expectations=[_expectation(i, rule) for i, rule in enumerate(rules)])
     )
@@ -616,6 +639,55 @@ def _build_setup(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _G
             result_format=_RESULT_FORMAT,
         )
     )
+    _record_setup(kind, rules, data_docs_dir)
+    return _GxSetup(context, definition, checkpoint)
+
+
+# what the GX set-up of a kind was built from, and its files as written: `_saved_setup` reads them
+_SETUP_RECORDS = "idres_setups"
+
+
+def _setup_files(kind: str, data_docs_dir: Path) -> list[tuple[str, int, int, int]]:
+    project = data_docs_dir / "gx"
+    files = []
+    for folder in ("expectations", "validation_definitions", "checkpoints"):
+        info = (project / folder / f"idres_{kind}.json").stat()
+        files.append((folder, info.st_ino, info.st_size, info.st_mtime_ns))
+    return files
+
+
+def _record_setup(kind: str, rules: list[Rule], data_docs_dir: Path) -> None:
+    record = {"signature": _suite_signature(rules), "files": _setup_files(kind, data_docs_dir)}
+    path = data_docs_dir / "gx" / _SETUP_RECORDS / f"{kind}.json"
+    path.parent.mkdir(exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(record))
+    partial.replace(path)
+
+
+def _saved_setup(context: Any, kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _GxSetup | None:
+    """The set-up of `kind` as saved in the project, when its suite is this one and its files are as written.
+
+    Saving it again (`add_or_update`) compares every expectation and rewrites the files, about a
+    second; the rewrite would also make every other process's cached set-up stale (the warm
+    runner's included). None (build it) when anything differs or is missing.
+    """
+    if data_docs_dir is None:
+        return None
+    try:
+        record = json.loads((data_docs_dir / "gx" / _SETUP_RECORDS / f"{kind}.json").read_text())
+        if record["signature"] != _suite_signature(rules):
+            return None
+        if [list(item) for item in _setup_files(kind, data_docs_dir)] != record["files"]:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    name = f"idres_{kind}"
+    try:
+        definition = context.validation_definitions.get(name)
+        checkpoint = context.checkpoints.get(name)
+    except Exception:  # GX's not-found and parse errors have no common base: build it anew
+        return None
     return _GxSetup(context, definition, checkpoint)
 
 

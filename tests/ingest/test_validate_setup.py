@@ -100,3 +100,55 @@ def test_files_validated_in_one_gx_run_get_the_outcomes_they_get_alone(tmp_path:
     )
     pages = list((docs / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations").rglob("*.html"))
     assert len(pages) == 1 and "landing run" in str(pages[0])  # one GX validation for the three files
+
+
+def test_another_process_reuses_the_saved_set_up_without_rewriting_the_project(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    frame = identity_frame([identity(), identity(email_valid=False)])
+    rules = identity_rules(CHANNELS, MAX_VALUE)
+    first = validate(frame, "identities", rules, batch_name="first", data_docs_dir=docs)
+    saved = validation._project_state(docs)
+    validation._SETUPS.clear()  # another process (a command of its own, or the warm runner's child)
+    again = validate(frame, "identities", rules, batch_name="again", data_docs_dir=docs)
+    # nothing rewritten: the set-ups other processes cached (the warm runner's) stay fresh
+    assert validation._project_state(docs) == saved
+    assert again.summary["rules"] == first.summary["rules"] and again.summary["counts_agree"]
+    assert again.valid.equals(first.valid) and again.quarantined.equals(first.quarantined)
+
+    validation._SETUPS.clear()
+    other = identity_rules(CHANNELS, MAX_VALUE + 1)
+    validate(frame, "identities", other, batch_name="other suite", data_docs_dir=docs)
+    assert validation._project_state(docs) != saved  # another suite is saved
+    changed = validation._project_state(docs)
+    suite = docs / "gx" / "expectations" / "idres_identities.json"
+    suite.write_text(suite.read_text())  # the suite's file changed by something else: built anew
+    validation._SETUPS.clear()
+    outcome = validate(frame, "identities", other, batch_name="after an edit", data_docs_dir=docs)
+    assert outcome.summary["counts_agree"] and validation._project_state(docs) != changed
+
+
+def test_prepared_set_ups_are_what_the_next_validations_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.pipeline import _rules, prepare_validation
+
+    settings = IngestSettings(data_docs_dir=tmp_path / "docs")
+    prepare_validation(settings)  # the warm runner, before it forks
+
+    def no_build(*args: Any) -> Any:
+        raise AssertionError("the set-up was built again")
+
+    monkeypatch.setattr(validation, "_build_setup", no_build)
+    frame = identity_frame([identity()])
+    outcome = validate(
+        frame,
+        "identities",
+        _rules("identities", settings),
+        batch_name="f",
+        data_docs_dir=settings.data_docs_dir,
+    )
+    assert outcome.summary["rows"] == 1 and outcome.summary["counts_agree"]
+    assert {key[1] for key in validation._SETUPS if key[0] == str(settings.data_docs_dir)} == {
+        "identities",
+        "messages",
+    }
