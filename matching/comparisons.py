@@ -178,7 +178,7 @@ def compare_string(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.nda
     if spec.kind == "string" and spec.thresholds:
         sim = similarity(enc, cl, cr, ~missing & ~exact, spec.scorer or "jaro_winkler")
         if handle_like:  # two numbers on one stem: neutral, the names decide (matching/contact.py)
-            from matching.contact import other_number
+            from matching.contact import other_number  # here: contact imports this module
 
             col = spec.column
             numbered = other_number(frame, col, lambda df: df.get_column(col), li, r)

@@ -70,17 +70,15 @@ def other_number(
     decide. A number added, dropped or extended ("john.smith" / "john.smith84", "kimberly9" /
     "kimberly91") is not this.
     """
-    letters = frame.hashed(f"{name}:letters", lambda df: _letters(make(df).cast(pl.String)))
+    # the letters, missing (hash 0) where there are none: "1234" / "5678" have no stem
+    letters = frame.hashed(f"{name}:letters", lambda df: _letters(make(df).cast(pl.String)).replace("", None))
     digits = lambda df: make(df).cast(pl.String).str.replace_all(r"[^0-9]", "").replace("", None)  # noqa: E731
     number = frame.hashed(f"{name}:digits", digits)
-    stem = frame.hashed(
-        f"{name}:has_letters", lambda df: _letters(make(df).cast(pl.String)).replace("", None)
-    )
     # a stem spelling a surname ("dianegray11" / "dianegray57") is one person's often enough
     surname = _name_derived(frame, f"{name}:letters", lambda df: make(df).cast(pl.String))
     out = (
         ~surname[li] & ~surname[r]
-        & (stem[li] != 0) & (stem[r] != 0) & (letters[li] == letters[r])
+        & (letters[li] != 0) & (letters[li] == letters[r])
         & (number[li] != 0) & (number[r] != 0) & (number[li] != number[r])
     )  # fmt: skip
     # a number extended or cut ("kimberly9" / "kimberly91") may be one person's: only numbers

@@ -86,7 +86,7 @@ def _oldest(long: pl.DataFrame) -> pl.DataFrame:
 
 
 _RULES = {"most_recent": _most_recent, "most_frequent": _most_frequent}
-_FALLBACK_EMPTY = pl.DataFrame(
+_NO_PICKS = pl.DataFrame(
     schema={"customer_id": pl.Int64, "identity_id": pl.Int64, "channel": pl.String, "updated_at": pl.Datetime("us"),
             "field": pl.String, "value": pl.String, "rule": pl.String}
 )  # fmt: skip
@@ -106,7 +106,7 @@ def _scalar_picks(identities: pl.DataFrame, rules: Sequence[str]) -> pl.DataFram
         chosen = chooser(long).select(*_KEYS, "field", "value", pl.lit(rule).alias("rule"))
         picks.append(chosen)
         long = long.join(chosen.select("customer_id", "field"), on=["customer_id", "field"], how="anti")
-    return pl.concat(picks) if picks else _FALLBACK_EMPTY
+    return pl.concat(picks) if picks else _NO_PICKS
 
 
 def _list_values(identities: pl.DataFrame, field: str) -> pl.DataFrame:
