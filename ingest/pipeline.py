@@ -129,11 +129,11 @@ def prepare_files(raws: list[RawFile], settings: IngestSettings) -> list[Prepare
     """
     results: list[Prepared | Exception | None] = [None] * len(raws)
     pending: dict[str, list[tuple[int, pl.DataFrame]]] = {}
-    for index, raw in enumerate(raws):
-        try:
-            pending.setdefault(raw.kind, []).append((index, normalized(raw, settings)))
-        except Exception as error:  # a polars error, RecursionError, ...: reported as this file's failure
-            results[index] = error
+    for index, (raw, frame) in enumerate(zip(raws, normalized_files(raws, settings), strict=True)):
+        if isinstance(frame, Exception):
+            results[index] = frame
+        else:
+            pending.setdefault(raw.kind, []).append((index, frame))
     for kind, frames in pending.items():
         rules = _rules(kind, settings)
         batches = [(raws[index].path.name, frame) for index, frame in frames]
@@ -157,10 +157,61 @@ def prepare_files(raws: list[RawFile], settings: IngestSettings) -> list[Prepare
     return [result for result in results if result is not None]
 
 
+def normalized_files(raws: list[RawFile], settings: IngestSettings) -> list[pl.DataFrame | Exception]:
+    """Each file's rows as `normalized` makes them, or the exception that stopped that file.
+
+    Identities files of one layout (same columns and types) are normalized together, in one pass:
+    normalizing has a cost per call besides its cost per row (phones, names and timestamps are resolved
+    per distinct value), and a landing folder of 16 files would pay it 16 times. Should the joint pass
+    fail, each of its files is normalized alone, so that a failure stays one file's.
+    """
+    results: list[pl.DataFrame | Exception | None] = [None] * len(raws)
+    layouts: dict[tuple[tuple[str, pl.DataType], ...], list[int]] = {}
+    for index, raw in enumerate(raws):
+        if raw.kind == "identities" and raw.rows:
+            layouts.setdefault(tuple(raw.frame.schema.items()), []).append(index)
+    for indexes in layouts.values():
+        if len(indexes) > 1:
+            joint = _normalized_jointly([raws[index] for index in indexes], settings)
+            for index, frame in zip(indexes, joint or [], strict=False):
+                results[index] = frame
+    for index, raw in enumerate(raws):
+        if results[index] is None:
+            try:
+                results[index] = normalized(raw, settings)
+            except Exception as error:  # a polars error, RecursionError, ...: reported as this file's failure
+                results[index] = error
+    return [result for result in results if result is not None]
+
+
+def _normalized_jointly(raws: list[RawFile], settings: IngestSettings) -> list[pl.DataFrame] | None:
+    """The files' normalized rows from one pass over all of them; None when that pass fails."""
+    try:
+        joint = normalize_frame(pl.concat([raw.frame for raw in raws]), "identities", settings)
+    except Exception:
+        return None  # then each file alone: which of them failed is that file's report
+    if joint.height != sum(raw.rows for raw in raws):
+        return None
+    frames, offset = [], 0
+    for raw in raws:
+        part = joint.slice(offset, raw.rows)
+        # normalizing keeps each row in its place; should it ever not, each file alone is right
+        if not part.get_column("row_number").equals(raw.frame.get_column("row_number")):
+            return None
+        frames.append(part)
+        offset += raw.rows
+    return frames
+
+
 def normalized(raw: RawFile, settings: IngestSettings) -> pl.DataFrame:
     """The file's rows normalized for validation (an email or phone id becomes its normalized value)."""
-    frame = canonical_channel_ids(raw.frame, settings)
-    if raw.kind != "identities":
+    return normalize_frame(raw.frame, raw.kind, settings)
+
+
+def normalize_frame(frame: pl.DataFrame, kind: str, settings: IngestSettings) -> pl.DataFrame:
+    """Rows of `kind` normalized for validation (the rows of one file, or of several of one layout)."""
+    frame = canonical_channel_ids(frame, settings)
+    if kind != "identities":
         return normalize_messages(frame)
     frame = normalize_identities(frame, default_region=settings.default_region)
     frame = scientific_phones_invalid(frame)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+import ingest.pipeline as pipeline
 import store.identities as store_identities
 from domain.settings import IngestSettings
 from ingest.pipeline import ingest_file
+from ingest.read import RawFile, read_file
 from store import Store
 from tests.helpers import write_csv
 
@@ -454,3 +459,67 @@ def test_the_national_digits_of_every_phone_are_stored(
     assert by_id["c1"]["phone_e164"] is None
     assert by_id["c1"]["phone_national"] == by_id["+33612345678"]["phone_national"] == "612345678"
     assert by_id["c2"]["phone_national"] == "7911123456"
+
+
+def _three_files(tmp_path: Path, ingest_settings: IngestSettings) -> list[RawFile]:
+    files = [
+        [["chat", "a1", "Léa", "Roux", "LEA@Example.com ", "06 12 34 56 78", "2024-01-02"]],
+        [
+            ["whatsapp", "33612345678", "", "", "", "33612345678", "2099-01-01"],
+            ["chat", "b2", "Ann", "Lee", "ann@example", "4.4770090013e11", "yesterday"],
+        ],
+        [["chat", "c1", "Bo", "Ek", "", "+44 7911 123456", ""], ["", "", "", "", "", "", ""]],
+    ]
+    return [
+        read_file(_identities(tmp_path, rows, f"identities_{i}.csv"), ingest_settings)
+        for i, rows in enumerate(files)
+    ]
+
+
+def test_files_of_one_layout_are_normalized_in_one_pass(
+    tmp_path: Path, ingest_settings: IngestSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raws = _three_files(tmp_path, ingest_settings)
+    alone = [pipeline.normalized(raw, ingest_settings) for raw in raws]
+    calls: list[int] = []
+    real = pipeline.normalize_identities
+
+    def counted(frame: pl.DataFrame, *args: Any, **kwargs: Any) -> pl.DataFrame:
+        calls.append(frame.height)
+        return real(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "normalize_identities", counted)
+    prepared = pipeline.prepare_files(raws, ingest_settings)
+    assert calls == [5]  # one pass over the 5 rows of the 3 files
+    assert [p.raw.path for p in prepared if isinstance(p, pipeline.Prepared)] == [raw.path for raw in raws]
+    # each file's rows as normalizing it alone makes them
+    for joint, own in zip(pipeline.normalized_files(raws, ingest_settings), alone, strict=True):
+        assert isinstance(joint, pl.DataFrame)
+        assert_frame_equal(joint, own)
+
+
+def test_a_file_that_breaks_the_joint_pass_fails_alone(
+    tmp_path: Path, ingest_settings: IngestSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raws = _three_files(tmp_path, ingest_settings)
+    # another layout (no phone column): normalized alone, as before
+    other = write_csv(tmp_path / "identities_x.csv", ["external_id"], [["x@example.com"]])
+    raws.append(read_file(other, ingest_settings))
+    real = pipeline.normalize_identities
+
+    def explodes_on_ann(frame: pl.DataFrame, *args: Any, **kwargs: Any) -> pl.DataFrame:
+        if "Ann" in frame.get_column("first_name").to_list():
+            raise ZeroDivisionError("an unforeseen bug")
+        return real(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "normalize_identities", explodes_on_ann)
+    results = pipeline.normalized_files(raws, ingest_settings)
+    assert [type(result).__name__ for result in results] == [
+        "DataFrame",
+        "ZeroDivisionError",
+        "DataFrame",
+        "DataFrame",
+    ]
+    prepared = pipeline.prepare_files(raws, ingest_settings)
+    assert isinstance(prepared[1], ZeroDivisionError)
+    assert [p.raw.rows for p in prepared if isinstance(p, pipeline.Prepared)] == [1, 2, 1]
