@@ -50,8 +50,17 @@ _NOT_NAME_LIKE = r"[^\p{L}\p{M}'’.\-]"  # after the edge commas are stripped (
 
 def person_names(names: pl.Series) -> pl.Series:
     """Per display name: True if it is a person's name (rules in the module docstring), False if
-    not or null."""
-    frame = pl.DataFrame({"d": names.cast(pl.String)}).with_row_index("i")
+    not or null. Each distinct name is judged once (display names repeat: "Mum", "🙂")."""
+    values = names.cast(pl.String)
+    distinct = values.drop_nulls().unique()
+    verdicts = _judged(distinct)
+    return values.replace_strict(distinct, verdicts, default=False, return_dtype=pl.Boolean).rename(
+        names.name
+    )
+
+
+def _judged(names: pl.Series) -> pl.Series:
+    frame = pl.DataFrame({"d": names}).with_row_index("i")
     words = frame.select(
         "i",
         w=pl.col("d").str.to_lowercase().str.replace_all(_BRACKETED, " ").str.split(" "),
@@ -65,7 +74,7 @@ def person_names(names: pl.Series) -> pl.Series:
         & (pl.len() <= MAX_WORDS)
     )
     out = frame.join(verdict, on="i", how="left", maintain_order="left")
-    return out.get_column("person").fill_null(False).rename(names.name)
+    return out.get_column("person").fill_null(False)
 
 
 def is_person_name(text: str | None) -> bool:

@@ -251,8 +251,9 @@ def _split_display(work: pl.DataFrame) -> pl.DataFrame:
     index = need.arg_true()
     shown = work.get_column("display_name_norm").gather(index)
     # "Mum", "Living my best life": no person's name, so no first/last name two strangers could share
-    index = index.filter(_mapped_series(shown, person_names))
-    d = work.get_column("display_name_norm").gather(index).str.replace_all(r"\s*[(\[][^)\]]*[)\]]", "")
+    person = person_names(shown)
+    index = index.filter(person)
+    d = shown.filter(person).str.replace_all(r"\s*[(\[][^)\]]*[)\]]", "")
     # words without a letter ("jane smith 🌸", "jo - smith") are no part of the name; a comma still splits
     words = d.str.split(" ").list.eval(pl.element().filter(pl.element().str.contains(r"[\p{L},]")))
     sub = pl.DataFrame({"d": words.list.join(" ")}).with_columns(
@@ -378,12 +379,6 @@ def _mapped(frame: pl.DataFrame, column: str, build: Callable[[pl.Expr], pl.Expr
     distinct = present.unique()
     mapped = distinct.to_frame(column).select(build(pl.col(column))).to_series()
     return pl.col(column).replace_strict(distinct, mapped, default=None, return_dtype=mapped.dtype)
-
-
-def _mapped_series(values: pl.Series, build: Callable[[pl.Series], pl.Series]) -> pl.Series:
-    """`build(values)` computed once per distinct value (display names repeat: "Mum", "🙂")."""
-    distinct = values.unique()
-    return values.replace_strict(distinct, build(distinct), default=None)
 
 
 _OUTPUT = (*NORMALIZED_IDENTITY_COLUMNS, *PARSED_TIMESTAMP_COLUMNS)
