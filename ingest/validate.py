@@ -576,8 +576,7 @@ def _setup(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _GxSetup
     `...RelatedResourcesFreshnessError` or cannot find the suite), so it is rebuilt when the project
     files are not the ones this process wrote. The caller holds the docs lock: nothing changes meanwhile.
     """
-    # absolute: a forked child works in its command's folder, where a relative path is another folder
-    key = (str(data_docs_dir and data_docs_dir.absolute()), kind, _suite_signature(rules))
+    key = _setup_key(kind, rules, data_docs_dir)
     with _SETUPS_LOCK:
         cached = _SETUPS.get(key)
         if cached is None or cached.project_state != _project_state(data_docs_dir):
@@ -600,9 +599,12 @@ def prepare_setups(suites: dict[str, list[Rule]], data_docs_dir: Path | None) ->
         # they are still whole (each kind has its own suite, definition and checkpoint files)
         state = _project_state(data_docs_dir)
         for kind, rules in suites.items():
-            _SETUPS[
-                (str(data_docs_dir and data_docs_dir.absolute()), kind, _suite_signature(rules))
-            ].project_state = state
+            _SETUPS[_setup_key(kind, rules, data_docs_dir)].project_state = state
+
+
+def _setup_key(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> tuple[str, str, str]:
+    # absolute: a forked child works in its command's folder, where a relative path is another folder
+    return (str(data_docs_dir and data_docs_dir.absolute()), kind, _suite_signature(rules))
 
 
 def _build_setup(kind: str, rules: list[Rule], data_docs_dir: Path | None) -> _GxSetup:
