@@ -419,6 +419,42 @@ def markdown_groups(report: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown_calibration(report: list[dict[str, Any]]) -> str:
+    """Per data set and scoring tool: how far its probabilities are from the observed share of true pairs."""
+    head = [
+        "data set",
+        "tool",
+        "scored pairs",
+        "ECE",
+        "p >= 0.8: mean p",
+        "p >= 0.8: true share",
+        "p < 0.2: mean p",
+        "p < 0.2: true share",
+        "best thr",
+        "calibrated best thr (F1*/2)",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for entry in report:
+        for tool in ("idres", "splink"):
+            scores = (entry.get(tool) or {}).get("scores")
+            if not scores or "calibration_bands" not in scores:
+                continue
+            cells = []
+            for low, high in ((0.8, 1.01), (0.0, 0.2)):
+                bands = [b for b in scores["calibration_bands"] if low <= b["from"] < high]
+                n = sum(b["pairs"] for b in bands)
+                mean_p = sum(b["pairs"] * b["mean_probability"] for b in bands) / n if n else float("nan")
+                share = sum(b["pairs"] * b["true_share"] for b in bands) / n if n else float("nan")
+                cells += [f"{mean_p:.3f}", f"{share:.3f}"]
+            pairs = sum(b["pairs"] for b in scores["calibration_bands"])
+            lines.append(
+                f"| {entry['dataset']} | {tool} | {pairs:,} | {scores['ece']:.3f} | "
+                + " | ".join(cells)
+                + f" | {scores['best_threshold']} | {scores['calibrated_best_threshold']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Command line."""
     parser = argparse.ArgumentParser(
@@ -462,6 +498,8 @@ def main() -> None:
         print(markdown(report))
         print()
         print(markdown_groups(report))
+        print()
+        print(markdown_calibration(report))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from matching.evaluate import (
+    calibration,
     cluster_scores,
     components,
     label_pairs,
@@ -67,6 +68,19 @@ def scorecard(
         best = best_threshold(pairs, truth)
         out.update(precision=pw["precision"], recall=pw["recall"], f1=pw["f1"])
         out.update(best_threshold=best["threshold"], best_f1=best["f1"])
+        # calibrated probabilities put the best-F1 threshold at half the best F1 (Lipton, Elkan and
+        # Narayanaswamy 2014, "Optimal thresholding of classifiers to maximize F1"): the threshold
+        # a calibrated tool would show here, beside the one it shows
+        out.update(calibrated_best_threshold=best["f1"] / 2)
+        reliability = calibration(pairs, truth)
+        out.update(
+            ece=reliability["expected_calibration_error"],
+            brier=reliability["brier"],
+            calibration_bands=[
+                {k: (round(v, 4) if isinstance(v, float) else v) for k, v in band.items()}
+                for band in reliability["bands"]
+            ],
+        )
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
 

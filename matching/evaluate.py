@@ -6,6 +6,8 @@ not. Cluster scores take connected components of the pairs at or above a thresho
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -66,6 +68,54 @@ def threshold_sweep(
         sel = scores >= t
         rows.append({"threshold": t, **_prf(float(match[sel].sum()), float(sel.sum()), actual)})
     return pl.DataFrame(rows)
+
+
+# probability bands of the reliability table: the review band split finer, where agents act
+CALIBRATION_EDGES = (0.0, 0.05, 0.2, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
+
+
+def calibration(
+    pairs: pl.DataFrame,
+    truth: pl.DataFrame,
+    edges: tuple[float, ...] = CALIBRATION_EDGES,
+    score: str = "match_probability",
+) -> dict[str, Any]:
+    """Reliability of scored pairs' probabilities: per band, the mean probability beside the share that is true.
+
+    Calibrated probabilities have the two equal in every band. `expected_calibration_error` is
+    the pair-weighted mean gap over the bands, `brier` the mean squared error of the
+    probabilities. Only scored pairs count: a true pair that was never compared has no
+    probability to be calibrated (it counts against recall instead).
+    """
+    lab = label_pairs(pairs.select("identity_id_l", "identity_id_r", score), truth)
+    prob = lab.get_column(score).cast(pl.Float64).to_numpy()
+    true = lab.get_column("is_match").to_numpy().astype(np.float64)
+    # band i holds edges[i] <= p < edges[i+1]; the last band also holds p == 1
+    band = np.clip(np.searchsorted(np.asarray(edges), prob, side="right") - 1, 0, len(edges) - 2)
+    bands, gap_sum = [], 0.0
+    for i in range(len(edges) - 1):
+        sel = band == i
+        n = int(sel.sum())
+        if n == 0:
+            continue
+        mean_p, observed = float(prob[sel].mean()), float(true[sel].mean())
+        gap_sum += n * abs(mean_p - observed)
+        bands.append(
+            {
+                "from": edges[i],
+                "to": edges[i + 1],
+                "pairs": n,
+                "mean_probability": mean_p,
+                "true_share": observed,
+            }
+        )
+    total = len(prob)
+    return {
+        "pairs": total,
+        "expected_calibration_error": gap_sum / total if total else 0.0,
+        "brier": float(((prob - true) ** 2).mean()) if total else 0.0,
+        "bands": bands,
+    }
 
 
 def components(nodes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:

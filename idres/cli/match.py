@@ -104,7 +104,13 @@ def evaluate_store(
     keys: pl.DataFrame, suggestions: pl.DataFrame, truth: pl.DataFrame, review: float
 ) -> dict[str, Any]:
     """Pairwise and cluster scores of the store's customers plus suggestions against a truth."""
-    from matching.evaluate import cluster_scores, pairwise_scores, suggestion_clusters, threshold_sweep
+    from matching.evaluate import (
+        calibration,
+        cluster_scores,
+        pairwise_scores,
+        suggestion_clusters,
+        threshold_sweep,
+    )
 
     labelled = keys.join(truth, on=["channel", "external_id"], how="inner")
     ids = labelled.select("identity_id", "customer_id")
@@ -153,6 +159,10 @@ def evaluate_store(
         "pairwise_best": best,
         "clusters_at_review": cluster_scores(clusters, truth_ids),
         "clusters_current_customers": cluster_scores(ids, truth_ids),
+        # the model's probabilities only: pairs already in one customer carry no score of their own
+        "calibration": calibration(
+            across.group_by("identity_id_l", "identity_id_r").agg(pl.max("match_probability")), truth_ids
+        ),
     }
 
 

@@ -38,6 +38,12 @@ def test_pairwise_at_the_default_and_at_the_best_threshold() -> None:
     # at 0.3 and below: 1-2, 4-5, 1-3 right, 3-4 wrong -> P = R = 3/4; ties go to the highest threshold
     assert card["best_threshold"] == 0.3
     assert card["best_f1"] == 0.75
+    # a calibrated tool's best threshold would be half its best F1
+    assert card["calibrated_best_threshold"] == pytest.approx(0.375)
+    # reliability: 0.9 and 0.85 (one right, one wrong) in the top bands, 0.5 (right), 0.3 (right)
+    top = [b for b in card["calibration_bands"] if b["from"] >= 0.8]
+    assert sum(b["pairs"] for b in top) == 2
+    assert card["ece"] == pytest.approx((0.1 + 0.85 + 0.5 + 0.7) / 4, abs=1e-4)
 
 
 def test_a_record_the_tool_never_saw_counts_as_a_miss() -> None:

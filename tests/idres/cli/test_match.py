@@ -27,6 +27,10 @@ def test_evaluate_against_truth(tmp_path: Path, matched: Path) -> None:
     assert report["identities_matched_to_store"] == 102
     assert report["pairwise_best"]["recall"] == 1.0
     assert 0.0 <= report["clusters_at_review"]["bcubed_f1"] <= 1.0
+    # the reliability table scores the suggestions' pairs only, every one in exactly one band
+    reliability = report["calibration"]
+    assert reliability["pairs"] == sum(band["pairs"] for band in reliability["bands"]) > 0
+    assert 0.0 <= reliability["expected_calibration_error"] <= 1.0
 
 
 def test_evaluate_counts_truth_records_missing_from_the_store_as_misses(
