@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from compliance.interrupt import StopFlag, stop_on_interrupt
@@ -20,10 +18,10 @@ from flows.common import (
     STORE_RETRY_DELAYS_S,
     StoreBusyFailure,
     explained,
-    markdown_table,
     retry_when_busy,
     run_settings,
 )
+from flows.ingest_summary import add_counts, channel_counts, publish
 from flows.progress import current as progress
 from ingest.landing import Snapshot, archive, changed_since, landed_files, waiting_reason
 from ingest.pipeline import (
@@ -44,6 +42,8 @@ from store import Store, open_store
 from store.quarantine import relocate_batch_file
 
 _BAD_INPUT_HINT = "fix the file and drop it in again (rows that failed validation: `idres quarantine list`)"
+# a checked file's report that no load made (it failed, or the run stopped before it)
+_NOT_LOADED = (BatchStatus.FAILED, BatchStatus.INTERRUPTED)
 _STOPPING = "stopping after the file at hand (it is loaded whole or not at all); Ctrl-C again to stop now"
 
 
@@ -59,125 +59,6 @@ def recognise_task(store_path: str, busy_timeout_s: float, compliance: Complianc
 
     with open_store(Path(store_path), busy_timeout_s=busy_timeout_s) as store:
         return recognise_after_ingest(store, compliance)
-
-
-def channel_counts(prepared: Prepared, report: FileReport) -> dict[str, dict[str, int]]:
-    """Rows read, loaded and quarantined per channel of one file (loaded is 0 for a file seen before)."""
-    frame = prepared.raw.frame.select("row_number", pl.col("channel").fill_null("(none)"))
-    quarantined = prepared.outcome.quarantined.select("row_number").join(frame, on="row_number", how="inner")
-    counts: dict[str, dict[str, int]] = {}
-    for channel, read in frame.group_by("channel").len().iter_rows():
-        counts.setdefault(channel, {"read": 0, "loaded": 0, "quarantined": 0})["read"] = read
-    for channel, bad in quarantined.group_by("channel").len().iter_rows():
-        counts.setdefault(channel, {"read": 0, "loaded": 0, "quarantined": 0})["quarantined"] = bad
-    for channel, actions in report.per_channel.items():
-        counts.setdefault(channel, {"read": 0, "loaded": 0, "quarantined": 0})["loaded"] = sum(
-            actions.values()
-        )
-    return counts
-
-
-def _add_counts(totals: dict[str, dict[str, int]], counts: dict[str, dict[str, int]]) -> None:
-    for channel, values in counts.items():
-        row = totals.setdefault(channel, {"read": 0, "loaded": 0, "quarantined": 0})
-        for name, value in values.items():
-            row[name] += value
-
-
-def _publish(reports: list[FileReport], per_channel: dict[str, dict[str, int]]) -> None:
-    columns = [
-        "file",
-        "kind",
-        "status",
-        "read",
-        "loaded",
-        "new",
-        "updated",
-        "quarantined",
-        "warnings",
-        "detected",
-    ]
-    rows = [
-        [
-            Path(r.path).name,
-            r.kind,
-            r.status,
-            r.rows_read,
-            r.rows_loaded,
-            r.rows_new,
-            r.rows_updated,
-            r.rows_quarantined,
-            sum(r.warnings.values()),
-            r.detected,
-        ]
-        for r in reports
-    ]
-    reasons = [
-        [Path(r.path).name, "quarantined", reason, count]
-        for r in reports
-        for reason, count in r.quarantine_reasons.items()
-    ] + [
-        [Path(r.path).name, "loaded with a bad optional value", field, count]
-        for r in reports
-        for field, count in r.warnings.items()
-    ]
-    channel_rows: dict[str, dict[str, int]] = {}
-    for report in reports:
-        for channel, actions in report.per_channel.items():
-            totals = channel_rows.setdefault(channel, {})
-            for action, count in actions.items():
-                totals[action] = totals.get(action, 0) + count
-    failed = [r for r in reports if r.status == "failed"]
-    summary = [
-        "# Ingest",
-        f"{len(reports)} file(s): {sum(r.rows_read for r in reports)} rows read, "
-        f"{sum(r.rows_loaded for r in reports)} loaded, {sum(r.rows_quarantined for r in reports)} quarantined, "
-        f"{len(failed)} file(s) failed.",
-        "",
-        markdown_table(columns, rows),
-    ]
-    if channel_rows:
-        summary += [
-            "",
-            "## Per channel",
-            markdown_table(
-                ["channel", "new", "updated", "unchanged", "stale"],
-                [
-                    [c, a.get("new", 0), a.get("updated", 0), a.get("unchanged", 0), a.get("stale", 0)]
-                    for c, a in sorted(channel_rows.items())
-                ],
-            ),
-        ]
-    if reasons:
-        summary += [
-            "",
-            "## Quarantine reasons and warnings",
-            "Warnings are rows loaded with the raw value kept and the normalized value left empty.",
-            "",
-            markdown_table(["file", "outcome", "reason or field", "rows"], reasons),
-        ]
-    if failed:
-        summary += ["", "## Failed files", *[f"- {r.error}" for r in failed]]
-    create_markdown_artifact(
-        key="ingest-summary", markdown="\n".join(summary), description="Ingest run summary"
-    )
-    create_table_artifact(
-        key="ingest-files",
-        table=[dict(zip(columns, row, strict=True)) for row in rows],
-        description="Rows read, loaded and quarantined per file",
-    )
-    create_table_artifact(
-        key="ingest-warnings",
-        table=[
-            dict(zip(["file", "outcome", "reason_or_field", "rows"], row, strict=True)) for row in reasons
-        ],
-        description="Quarantine reasons and loaded rows with a bad optional value, per file",
-    )
-    create_table_artifact(
-        key="ingest-channels",
-        table=[{"channel": channel, **values} for channel, values in sorted(per_channel.items())],
-        description="Rows read, loaded and quarantined per channel",
-    )
 
 
 # a run reads, validates and loads its files in groups of about this many bytes: GX validates a group
@@ -258,54 +139,119 @@ def load_task(
     per_channel: dict[str, dict[str, int]],
     from_landing: bool,
 ) -> list[FileReport]:
-    """Load the checked files in order, each in its own transaction, through one store connection.
+    """Load the checked files in order, in one transaction, through one store connection.
 
-    Files seen before are `unchanged`. From the landing folder each file is archived right after its
-    load (processed/ or failed/, its batch and quarantine rows pointing there). Once `stop` is
-    requested, no other file is started.
+    Files seen before are `unchanged`. Should any file fail to load, the transaction is rolled back
+    and each file is loaded in its own (the failure is that file's, the others load). From the landing
+    folder the files are archived once loaded (processed/ or failed/, their batch and quarantine rows
+    pointing there). Once `stop` is requested, no other file is started.
     """
-    reports: list[FileReport] = []
     rebuild = profile_rebuilder(settings.review)
     # the store is opened once for the run (not per file): no busy error can come after this point
     with open_store(settings.store, busy_timeout_s=settings.store_busy_timeout_s) as store:
         store.checkpoint_at_close()
-        for item in checked:
-            if isinstance(item, FileReport):
-                reports.append(_archived(item, Path(item.path), settings, store) if from_landing else item)
-                progress().advance(Path(item.path).name)
-                continue
-            if stop.requested:
-                reports.append(_not_started(item.path, stop))
-                continue
-            began = time.perf_counter()
-            report = _load_one(store, item, rebuild, settings, per_channel)
-            if from_landing:
-                report = _archived(report, item.path, settings, store)
-            report.seconds = round(report.seconds + time.perf_counter() - began, 3)
-            reports.append(report)
-            progress().advance(item.path.name)
+        together, advanced = _loaded_together(store, checked, rebuild, stop)
+        if together is None:
+            reports = _loaded_alone(store, checked, rebuild, settings, stop, advanced)
+        else:
+            reports = together
+        for item, report in zip(checked, reports, strict=True):
+            if isinstance(item, _Checked) and report.status not in _NOT_LOADED:
+                _reported(item, report, per_channel)
+        if from_landing:
+            # one commit for the group's new paths; a crash before it leaves loaded files in the
+            # landing folder, which the next run finds `unchanged` and archives then
+            with store.transaction():
+                reports = [
+                    report
+                    if report.status == BatchStatus.INTERRUPTED
+                    else _archived(report, Path(report.path), settings, store)
+                    for report in reports
+                ]
     return reports
 
 
-def _load_one(
+def _loaded_together(
+    store: Store, checked: list[_Checked | FileReport], rebuild: ProfileRebuilder, stop: StopFlag
+) -> tuple[list[FileReport] | None, int]:
+    """The files' reports, loaded in one transaction, and how many files the progress counted.
+
+    One commit instead of one per file, and the rows of many files reach the store file in whole row
+    groups, so the checkpoint at close writes less. None when a file failed: nothing was written.
+    """
+    reports: list[FileReport] = []
+    try:
+        with store.transaction():
+            for item in checked:
+                if isinstance(item, FileReport):
+                    reports.append(item)
+                elif stop.requested:
+                    reports.append(_not_started(item.path, stop))
+                    continue
+                else:
+                    began = time.perf_counter()
+                    report = already_loaded(store, item.prepared.raw) or load(store, item.prepared, rebuild)
+                    report.seconds = round(report.seconds + time.perf_counter() - began, 3)
+                    reports.append(report)
+                progress().advance(Path(reports[-1].path).name)
+    # any failure, as _load_one takes it: that file's own (named when it is loaded alone), or the store's
+    except Exception as error:
+        get_run_logger().info(
+            "the files could not be loaded together (%s: %s): each is loaded alone",
+            type(error).__name__,
+            error,
+        )
+        return None, len(reports)
+    return reports, len(reports)
+
+
+def _loaded_alone(
     store: Store,
-    item: _Checked,
+    checked: list[_Checked | FileReport],
     rebuild: ProfileRebuilder,
     settings: Settings,
-    per_channel: dict[str, dict[str, int]],
-) -> FileReport:
+    stop: StopFlag,
+    advanced: int,
+) -> list[FileReport]:
+    """The files' reports, each file loaded in its own transaction; a failure is that file's alone.
+
+    The first `advanced` files were counted by the progress already (in the joint attempt).
+    """
+    reports: list[FileReport] = []
+    for index, item in enumerate(checked):
+        if isinstance(item, FileReport):
+            reports.append(item)
+        elif stop.requested:
+            reports.append(_not_started(item.path, stop))
+            continue
+        else:
+            began = time.perf_counter()
+            report = _load_one(store, item, rebuild, settings)
+            report.seconds = round(report.seconds + time.perf_counter() - began, 3)
+            reports.append(report)
+        if index >= advanced:
+            progress().advance(Path(reports[-1].path).name)
+    return reports
+
+
+def _load_one(store: Store, item: _Checked, rebuild: ProfileRebuilder, settings: Settings) -> FileReport:
     """Load one checked file (all or nothing); any failure of it is its own (named, never the run's)."""
-    logger = get_run_logger()
     path, prepared = item.path, item.prepared
     try:
         with explained(f"loading {path.name}", settings.store, _BAD_INPUT_HINT):
-            report = already_loaded(store, prepared.raw) or load(store, prepared, rebuild)
+            return already_loaded(store, prepared.raw) or load(store, prepared, rebuild)
     except StoreBusyFailure:
         raise  # not this file's fault: it stays in the landing folder for the next run
     except Exception as error:
-        logger.error("%s: not loaded (nothing written): %s", path.name, error)
+        get_run_logger().error("%s: not loaded (nothing written): %s", path.name, error)
         return FileReport(path=str(path), status="failed", error=f"{path}: {type(error).__name__}: {error}")
-    _add_counts(per_channel, channel_counts(prepared, report))
+
+
+def _reported(item: _Checked, report: FileReport, per_channel: dict[str, dict[str, int]]) -> None:
+    """Count and log a loaded (committed) file; one that changed after it was read is left for the next run."""
+    logger = get_run_logger()
+    path, prepared = item.path, item.prepared
+    add_counts(per_channel, channel_counts(prepared, report))
     if report.rows_quarantined:
         logger.warning(
             "%s: %d row(s) quarantined (%s): see `idres quarantine list --batch %s`",
@@ -332,7 +278,6 @@ def _load_one(
     if changed_since(path, item.before):
         report.error = f"{path}: changed after it was read: left in the landing folder for the next run"
         logger.warning("%s", report.error)
-    return report
 
 
 def _archived(report: FileReport, path: Path, settings: Settings, store: Store) -> FileReport:
@@ -434,5 +379,5 @@ def ingest_flow(
         reappeared = recognise_task(str(settings.store), settings.store_busy_timeout_s, settings.compliance)
         if reappeared:
             logger.info("%d new identities came back after an erasure: loaded as new customers", reappeared)
-    _publish(reports, per_channel)
+    publish(reports, per_channel)
     return [report.to_dict() for report in reports]

@@ -168,7 +168,9 @@ def refresh_single_identity_profiles(store: Store, customer_ids_sql: str, now: d
         FROM (SELECT i.customer_id, {_profile_values("i", named=True)}
               FROM identities i
               WHERE i.customer_id IN ({customer_ids_sql})
-                AND i.customer_id IN (SELECT customer_id FROM identities GROUP BY 1 HAVING count(*) = 1)) src
+                -- counted among those customers' identities only, not over the whole table
+                AND i.customer_id IN (SELECT customer_id FROM identities WHERE customer_id IN ({customer_ids_sql})
+                                      GROUP BY 1 HAVING count(*) = 1)) src
         WHERE customers.customer_id = src.customer_id
           AND len(coalesce(customers.agent_edited, [])) = 0 AND NOT customers.locked
           AND customers.status = '{CustomerStatus.ACTIVE}'""",
