@@ -271,6 +271,17 @@ def compare_date(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarr
     return finish(spec, enc, names, assign(len(li), names, rules), cl)
 
 
+def compare_source(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
+    """other_source / same_source: whether the two identities come from one channel."""
+    assert spec.column is not None
+    enc = frame.col(spec.column)
+    cl, cr = enc.codes[li], enc.codes[r]
+    missing = (cl < 0) | (cr < 0)
+    names = [MISSING, "other_source", "same_source"]
+    rules = [(MISSING, missing), ("other_source", cl != cr)]
+    return Levels(spec.name, names, neutral_flags(names), assign(len(li), names, rules))
+
+
 def compare(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """Dispatch on the comparison kind."""
     from matching.address import compare_address
@@ -290,5 +301,6 @@ def compare(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -
         "postcode": compare_postcode,
         "name_handle": compare_name_handle,
         "address": compare_address,
+        "source": compare_source,
     }
     return kinds[spec.kind](spec, frame, li, r)

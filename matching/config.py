@@ -18,7 +18,7 @@ thresholds, ascending; date in days, plus a `typo` level for one
 date part wrong or day/month swapped; `date_format` reads a text column), address (token-set
 similarity of canonical addresses with house-number agreement, address.py), and the built-in
 person kinds first_name, last_name, email, phone, postcode, name_handle (see comparisons.py,
-crossfield.py). Columns that are not store columns are extra attributes, prepared in
+crossfield.py), and source (other_source / same_source: one channel or two). Columns that are not store columns are extra attributes, prepared in
 attributes.py (folded text, parsed dates and numbers); `composite_columns` builds one column
 from several. `link_type` (dedupe | link_only | link_and_dedupe) with `source_column` decides
 which pairs may be compared at all (linking.py). The README's "Configuring matching" is the
@@ -61,6 +61,7 @@ ComparisonKind = Literal[
     "postcode",
     "name_handle",
     "address",
+    "source",
 ]
 COMPARISON_KINDS: tuple[str, ...] = ComparisonKind.__args__  # type: ignore[attr-defined]
 SCORERS = ("jaro_winkler", "levenshtein", "token_set", "indel")
@@ -282,6 +283,7 @@ def default_comparisons() -> list[ComparisonSpec]:
         _c("city", "string", "city_norm", thresholds=[0.92], term_frequency=True),
         _c("company", "string", "company_norm", scorer="token_set", thresholds=[0.9], term_frequency=True),
         _c("country", "exact", "country_norm", term_frequency=True),
+        _c("channel", "source", "channel"),
     ]  # fmt: skip
 
 

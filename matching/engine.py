@@ -15,6 +15,7 @@ from matching.blocking import Candidates, block
 from matching.clusters import private_value_floor
 from matching.comparisons import SHARED, Levels, compare
 from matching.config import ConfigError, MatchConfig
+from matching.conflicts import channel_conflicts
 from matching.frequency import Frame, build_frame
 from matching.learning import LabelFit, learn_from_labels, stored_levels
 from matching.linking import comparable_pairs, cross_source, source_codes
@@ -447,6 +448,8 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         neutral,
         config.possible_floor,
     )
+    # approving a suggestion joins two clusters: one channel held twice counts against it
+    suggestions = channel_conflicts(suggestions, frame.df, config, model)
     pairs = pairs.drop("_row_l", "_row_r", "_shared_hit", "cluster_evidence")
     shared_values = widely_shared(frame, config)
     for row in shared_values.head(5).iter_rows(named=True):
