@@ -50,7 +50,7 @@ def test_the_source_comparison_says_whether_two_identities_come_from_one_channel
                 "customer_id": [1, 2, 3, 4],
                 "channel": ["email", "email", "chat", None],
             }
-        ),  # fmt: skip
+        ),
         2,
         20,
     )
