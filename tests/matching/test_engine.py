@@ -102,21 +102,25 @@ def test_incremental_scores_only_changed_pairs_like_a_full_run():
 
 
 def test_customer_level_takes_best_pair_and_skips_same_customer():
+    # three channels: two clusters sharing one would lower the suggestion (matching/conflicts.py)
     rows = [
         {
             "customer_id": 10,
+            "channel": "email",
             "first_name_norm": "jordan",
             "last_name_norm": "berrington",
             "email_norm": "jb@x.com",
         },
         {
             "customer_id": 10,
+            "channel": "sms",
             "first_name_norm": "jordan",
             "last_name_norm": "berrington",
             "phone_e164": "+447700900001",
         },
         {
             "customer_id": 20,
+            "channel": "whatsapp",
             "first_name_norm": "jordan",
             "last_name_norm": "berrington",
             "email_norm": "jb@x.com",
