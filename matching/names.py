@@ -111,18 +111,31 @@ def compare_first_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np
     return finish(spec, enc, names, assign(len(li), names, rules), cl)
 
 
-def _full_name_ratio(frame: Frame, first_col: str, last_col: str) -> np.ndarray:
-    """Per row: p(full name) / (p(first) p(last)), over the frame's typical ratio (nan without both names).
+# How far the full-name ratio (below) moves a name's u away from its parts' product: u is
+# p(first) p(last) (ratio / typical) ** RATIO_SHRINK. At 1 (the hard cap alone) a name commoner
+# than typical gets u ~ holders / typical whatever its parts, so "john smith" held by 2 customers
+# weighed as much as a name of rare parts held by 2; yet among pairs agreeing on the full name
+# and nothing else the share that are one person falls with the expected number of chance holders
+# p(first) p(last) n at any fixed holder count (gen1-100k, 2 holders: 98% true at 1/256 expected,
+# 70% at 1/8, 25% at 1; gen2-100k: 99%, 84%, 45%). Shrinking the ratio keeps both signals.
+# Chosen on the benchmarks, not fitted (bench/quality_bench.py, with the name-in-handle u of
+# matching/crossfield.py: gen2-100k cluster precision 0.913 / 0.895 / 0.832 and F1 0.593 / 0.614 /
+# 0.623 at 0.5 / 0.7 / 1; gen1-100k F1 0.398 / 0.398 / 0.400).
+RATIO_SHRINK = 0.7
 
-    Frequencies count distinct customers, as term frequencies do. The typical ratio (median over
-    the full names held by >= 2 customers) is > 1 by construction: a pair holding a name holds it
-    twice, and names are not independent (families, regions). Only the deviation from it says
-    that a full name is rarer or commoner than its parts predict.
+
+def _full_name_stats(frame: Frame, first_col: str, last_col: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the full-name ratio (see `_full_name_ratio`) and the customers holding the full name.
+
+    Both nan without both names; cached as two per-row arrays (a partition's frame cuts them).
     """
-    key = ("freq", f"full_ratio:{first_col}:{last_col}")
-    hit = frame.cache.get(key)
-    if isinstance(hit, np.ndarray):
-        return hit
+    key, key_n = (
+        ("freq", f"full_ratio:{first_col}:{last_col}"),
+        ("freq", f"full_holders:{first_col}:{last_col}"),
+    )
+    hit, hit_n = frame.cache.get(key), frame.cache.get(key_n)
+    if isinstance(hit, np.ndarray) and isinstance(hit_n, np.ndarray):
+        return hit, hit_n
     frame._miss(key)
     names = frame.df.select(
         pl.col(first_col).cast(pl.String).str.strip_chars().replace("", None).alias("f"),
@@ -138,13 +151,42 @@ def _full_name_ratio(frame: Frame, first_col: str, last_col: str) -> np.ndarray:
     per = per.with_columns(r=(pl.col("nfl") * n) / (pl.col("nf") * pl.col("nl")))
     shared = per.filter(pl.col("nfl") >= 2).get_column("r")
     typical = float(shared.median()) if shared.len() else 1.0  # type: ignore[arg-type]
-    ratio = names.join(per.select("f", "l", "r"), on=["f", "l"], how="left", maintain_order="left")
+    ratio = names.join(per.select("f", "l", "r", "nfl"), on=["f", "l"], how="left", maintain_order="left")
     # one-sided: a combination commoner than typical is most often one person counted on several
     # channels (a name held only by the pair has the highest ratio of all), not a popular name
-    scaled = (ratio.get_column("r") / max(typical, 1e-300)).clip(upper_bound=1.0)
+    scaled = (ratio.get_column("r") / max(typical, 1e-300)).clip(upper_bound=1.0) ** RATIO_SHRINK
     out = scaled.fill_null(np.nan).to_numpy().astype(np.float64)
-    frame.cache[key] = out
-    return out
+    holders = ratio.get_column("nfl").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    frame.cache[key], frame.cache[key_n] = out, holders
+    return out, holders
+
+
+def _full_name_ratio(frame: Frame, first_col: str, last_col: str) -> np.ndarray:
+    """Per row: p(full name) / (p(first) p(last)), over the frame's typical ratio, shrunk (nan without both names).
+
+    Frequencies count distinct customers, as term frequencies do. The typical ratio (median over
+    the full names held by >= 2 customers) is > 1 by construction: a pair holding a name holds it
+    twice, and names are not independent (families, regions). Only the deviation from it says
+    that a full name is rarer or commoner than its parts predict (shrunk: RATIO_SHRINK).
+    """
+    return _full_name_stats(frame, first_col, last_col)[0]
+
+
+def full_name_u(frame: Frame, first_col: str, last_col: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the u of another identity agreeing on this row's whole name, and the name's holders.
+
+    p(first) p(last) times the full-name ratio: the u that first- and last-name agreement give
+    together (`full_name_tf`); nan without both names.
+    """
+    joint = frame.joint(sorted([first_col, last_col]))
+    parts = []
+    for enc in (joint[first_col], joint[last_col]):
+        ok = enc.codes >= 0
+        tf = np.full(frame.n, np.nan)
+        tf[ok] = enc.tf(enc.codes[ok])
+        parts.append(tf)
+    ratio, holders = _full_name_stats(frame, first_col, last_col)
+    return parts[0] * parts[1] * ratio, holders
 
 
 def full_name_tf(out: Levels, spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
