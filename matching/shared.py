@@ -18,7 +18,6 @@ weighted), since the names already tie the pair to one of the value's people.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,31 +34,73 @@ FIRST, LAST = "first_name_key", "last_name_key"
 SAME_NAME_SIMILARITY = 0.8
 
 
-def _canonical(values: Sequence[str | None]) -> list[str | None]:
+def _vocab_parts(vocab: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per vocabulary entry: length, first-character code and canonical-name code."""
     canon = canonical_names()
-    return [None if v is None else canon.get(v, v) for v in values]
+    s = pl.Series(vocab, dtype=pl.String)
+    length = s.str.len_chars().to_numpy().astype(np.int64)
+    first = s.str.slice(0, 1).rank("dense").to_numpy().astype(np.int64)
+    canonical = pl.Series([canon.get(v, v) for v in vocab], dtype=pl.String)
+    return length, first, canonical.rank("dense").to_numpy().astype(np.int64)
 
 
-def _similar(a: list[str | None], b: list[str | None], min_contain: int) -> np.ndarray:
-    """Per position: both present and one name (typo, nickname, prefix/containment, initial) of the other."""
-    n = len(a)
-    out = np.zeros(n, dtype=bool)
-    idx = [i for i in range(n) if a[i] and b[i]]
-    if not idx:
-        return out
-    aa, bb = [a[i] or "" for i in idx], [b[i] or "" for i in idx]
-    sim = process.cpdist(aa, bb, scorer=distance.JaroWinkler.normalized_similarity, workers=-1)
-    ca, cb = _canonical(list(aa)), _canonical(list(bb))
-    for k, i in enumerate(idx):
-        x, y = aa[k], bb[k]
-        short = min(len(x), len(y))
-        out[i] = (
-            sim[k] >= SAME_NAME_SIMILARITY
-            or ca[k] == cb[k]
-            or (short == 1 and x[0] == y[0])
-            or (short >= min_contain and (x in y or y in x))
-        )
-    return out
+def _similar_codes(
+    vocab: list[str], x: np.ndarray, y: np.ndarray, min_contain: list[int]
+) -> list[np.ndarray]:
+    """Per (x, y) code pair and each `min_contain`: both present and one name (typo, nickname,
+    prefix/containment, initial) of the other. Every test runs once per distinct value pair."""
+    both = (x >= 0) & (y >= 0)
+    outs = [np.zeros(len(x), dtype=bool) for _ in min_contain]
+    if not both.any():
+        return outs
+    size = np.int64(len(vocab))
+    key, inv = np.unique(x[both].astype(np.int64) * size + y[both], return_inverse=True)
+    a, b = key // size, key % size
+    va, vb = [vocab[i] for i in a.tolist()], [vocab[i] for i in b.tolist()]
+    sim = process.cpdist(va, vb, scorer=distance.JaroWinkler.normalized_similarity, workers=-1)
+    # the per-name parts of the names these pairs use only
+    used, local = np.unique(np.concatenate([a, b]), return_inverse=True)
+    length, first, canonical = _vocab_parts([vocab[i] for i in used.tolist()])
+    a, b = local[: len(a)], local[len(a) :]
+    short = np.minimum(length[a], length[b])
+    pairs = pl.DataFrame({"a": va, "b": vb}, schema={"a": pl.String, "b": pl.String})
+    contains = pairs.select(
+        pl.col("b").str.contains(pl.col("a"), literal=True)
+        | pl.col("a").str.contains(pl.col("b"), literal=True)
+    )[:, 0].to_numpy()
+    base = (
+        (sim >= SAME_NAME_SIMILARITY)
+        | (canonical[a] == canonical[b])
+        | ((short == 1) & (first[a] == first[b]))
+    )
+    base &= short > 0  # an empty name is present but like no name
+    inv = inv.ravel()
+    for out, k in zip(outs, min_contain, strict=True):
+        out[both] = (base | ((short >= k) & contains))[inv]
+    return outs
+
+
+def compatible_codes(
+    vocab: list[str], fa: np.ndarray, la: np.ndarray, fb: np.ndarray, lb: np.ndarray
+) -> np.ndarray:
+    """`compatible` on codes into `vocab` (-1 = no name): one test per distinct pair of names."""
+    named = ((fa >= 0) | (la >= 0)) & ((fb >= 0) | (lb >= 0))
+    n = len(fa)
+    # the four name pairs of the straight and swapped readings, scored in one pass
+    x = np.concatenate([fa, la, fa, la])
+    y = np.concatenate([fb, lb, lb, fb])
+    sim3, sim4 = _similar_codes(vocab, x, y, [3, 4])
+    ok = (x < 0) | (y < 0) | np.concatenate([sim3[:n], sim4[n : 2 * n], sim3[2 * n :]])
+    straight = ok[:n] & ok[n : 2 * n]
+    swapped = ok[2 * n : 3 * n] & ok[3 * n :]
+    return named & (straight | swapped)
+
+
+def _encode(values: pl.Series) -> tuple[list[str], np.ndarray]:
+    """Dense codes (-1 = null) and the sorted vocabulary of a string series."""
+    vocab = values.drop_nulls().unique().sort()
+    codes = (values.rank("dense").cast(pl.Int64).fill_null(0) - 1).to_numpy()
+    return vocab.to_list(), codes
 
 
 def compatible(
@@ -67,46 +108,55 @@ def compatible(
 ) -> np.ndarray:
     """Per position: both sides named and the names could be one person's (typo, nickname, swap tolerant)."""
     n = len(fa)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    stacked = pl.Series([*fa, *la, *fb, *lb], dtype=pl.String)
+    vocab, codes = _encode(stacked)
+    return compatible_codes(vocab, codes[:n], codes[n : 2 * n], codes[2 * n : 3 * n], codes[3 * n :])
 
-    def ok(x: list[str | None], y: list[str | None], min_contain: int) -> np.ndarray:
-        missing = np.array([x[i] is None or y[i] is None for i in range(n)], dtype=bool)
-        return missing | _similar(x, y, min_contain)
 
-    named = np.array(
-        [
-            (fa[i] is not None or la[i] is not None) and (fb[i] is not None or lb[i] is not None)
-            for i in range(n)
-        ],
-        dtype=bool,
-    )
-    straight = ok(fa, fb, 3) & ok(la, lb, 4)
-    swapped = ok(fa, lb, 3) & ok(la, fb, 3)
-    return named & (straight | swapped)
+def _name_columns(frame: Frame) -> list[pl.Series]:
+    df = frame.df
+    return [
+        df.get_column(c).cast(pl.String).replace("", None)
+        if c in df.columns
+        else pl.Series([None] * df.height, dtype=pl.String)
+        for c in (FIRST, LAST)
+    ]
 
 
 def _names(frame: Frame, rows: np.ndarray) -> tuple[list[str | None], list[str | None]]:
-    df = frame.df
     pick = pl.Series(rows.astype(np.int64))
-    first = (
-        df.get_column(FIRST).cast(pl.String).gather(pick).to_list()
-        if FIRST in df.columns
-        else [None] * len(rows)
-    )
-    last = (
-        df.get_column(LAST).cast(pl.String).gather(pick).to_list()
-        if LAST in df.columns
-        else [None] * len(rows)
-    )
-    return [v or None for v in first], [v or None for v in last]
+    first, last = (s.gather(pick).to_list() for s in _name_columns(frame))
+    return first, last
+
+
+def _name_codes(frame: Frame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """First and last name codes per frame row into one vocabulary (cached on the frame, so a
+    partition's subset gets them cut to its rows)."""
+    from matching.frequency import Encoded
+
+    key = ("compatible_names",)
+    hit = frame.cache.get(key)
+    if not isinstance(hit, dict):
+        first, last = _name_columns(frame)
+        words, codes = _encode(pl.concat([first, last]))
+        vocab = np.array(words or [""], dtype=object)
+        none = np.zeros(len(vocab))
+        hit = {
+            side: Encoded(codes[i * frame.n : (i + 1) * frame.n].astype(np.int32), vocab, none, 0.0)
+            for i, side in enumerate(("first", "last"))
+        }
+        frame.cache[key] = hit
+    return hit["first"].vocab.tolist(), hit["first"].codes, hit["last"].codes
 
 
 def pair_compatible(frame: Frame, li: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Per pair of frame rows: both named and the names compatible."""
     if len(li) == 0:
         return np.zeros(0, dtype=bool)
-    fa, la = _names(frame, li)
-    fb, lb = _names(frame, r)
-    return compatible(fa, la, fb, lb)
+    vocab, first, last = _name_codes(frame)
+    return compatible_codes(vocab, first[li], last[li], first[r], last[r])
 
 
 def shared_codes(frame: Frame, enc: Encoded) -> np.ndarray:
