@@ -138,18 +138,49 @@ def _raise(
     hit, at, others = hit[ok], at[ok], others[ok]
     if len(hit) == 0:
         return
-    rate = np.array([rates[int(k)] for k in holders[at]])
+    table = np.zeros(limit + 1)
+    for k, v in rates.items():
+        table[k] = v
+    rate = table[holders[at].astype(np.int64)]
     bits = np.log2(rate / (1.0 - rate)) + others
     better = bits > floor[hit]
     floor[hit[better]] = bits[better]
-    for k in np.flatnonzero(better):
-        items[hit[k]] = json.dumps(
-            {
-                "field": "private_value",
-                "value_l": str(enc.vocab[private[at[k]]]),
-                "value_r": str(enc.vocab[private[at[k]]]),
-                "level": f"{field} held by {int(holders[at[k]])} customers only; "
-                f"{rate[k]:.1%} of such values are one person's",
-                "weight": round(float(bits[k]), 3),
-            }
-        )
+    for i, text in zip(
+        hit[better].tolist(),
+        _items(enc, field, private, holders, rate[better], at[better], bits[better]),
+        strict=True,
+    ):
+        items[i] = text
+
+
+def _json_strings(values: list[str]) -> list[str]:
+    """json.dumps of each string: plain printable ASCII is quoted as is, the rest through json."""
+    s = pl.Series(values, dtype=pl.String)
+    plain = s.str.contains(r"^[ !#-\[\]-~]*$").to_numpy()
+    quoted = ('"' + s + '"').to_list()
+    return [q if ok else json.dumps(v) for q, ok, v in zip(quoted, plain, values, strict=True)]
+
+
+def _items(
+    enc: Encoded, field: str, private: np.ndarray, holders: np.ndarray, rate: np.ndarray, at: np.ndarray,
+    bits: np.ndarray,
+) -> list[str]:  # fmt: skip
+    """The evidence items of the raised pairs: the bytes json.dumps gives, built once per distinct
+    value, holder count and weight instead of once per pair."""
+    if len(at) == 0:
+        return []
+    codes, code_at = np.unique(at, return_inverse=True)
+    value = _json_strings([str(enc.vocab[private[c]]) for c in codes.tolist()])
+    # the level text depends on the holder count only (the rate is the count's)
+    counts = holders[at].astype(np.int64)
+    level = {
+        k: json.dumps(f"{field} held by {k} customers only; {r:.1%} of such values are one person's")
+        for k, r in zip(counts.tolist(), rate.tolist(), strict=True)
+    }
+    weights, weight_at = np.unique(bits, return_inverse=True)
+    weight = [repr(round(w, 3)) for w in weights.tolist()]
+    head = '{"field": "private_value", "value_l": '
+    return [
+        f'{head}{value[v]}, "value_r": {value[v]}, "level": {level[k]}, "weight": {weight[w]}}}'
+        for v, k, w in zip(code_at.ravel().tolist(), counts.tolist(), weight_at.ravel().tolist(), strict=True)
+    ]
