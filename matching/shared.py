@@ -98,8 +98,9 @@ def compatible_codes(
 
 def _encode(values: pl.Series) -> tuple[list[str], np.ndarray]:
     """Dense codes (-1 = null) and the sorted vocabulary of a string series."""
-    vocab = values.drop_nulls().unique().sort()
-    codes = (values.rank("dense").cast(pl.Int64).fill_null(0) - 1).to_numpy()
+    from matching.frequency import dense_codes
+
+    codes, vocab = dense_codes(values)
     return vocab.to_list(), codes
 
 
