@@ -173,9 +173,10 @@ def _items(
     value = _json_strings([str(enc.vocab[private[c]]) for c in codes.tolist()])
     # the level text depends on the holder count only (the rate is the count's)
     counts = holders[at].astype(np.int64)
+    rate_of = dict(zip(counts.tolist(), rate.tolist(), strict=True))
     level = {
         k: json.dumps(f"{field} held by {k} customers only; {r:.1%} of such values are one person's")
-        for k, r in zip(counts.tolist(), rate.tolist(), strict=True)
+        for k, r in rate_of.items()
     }
     weights, weight_at = np.unique(bits, return_inverse=True)
     weight = [repr(round(w, 3)) for w in weights.tolist()]
