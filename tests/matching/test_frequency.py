@@ -78,3 +78,46 @@ def test_swapped_initials_of_a_third_person_still_share() -> None:
         {"first_name_norm": "tom", "last_name_norm": "gajewska"},
     ]
     assert _shared(rows)
+
+
+def _one_name(x: str | None, y: str | None, min_contain: int) -> bool:
+    """The rule of matching/shared.py for one pair of names, written out per pair."""
+    from rapidfuzz.distance import JaroWinkler
+
+    from matching.nicknames import canonical_names
+
+    if x is None or y is None:
+        return True
+    if not x or not y:
+        return False
+    canon = canonical_names()
+    short = min(len(x), len(y))
+    return (
+        JaroWinkler.normalized_similarity(x, y) >= 0.8
+        or canon.get(x, x) == canon.get(y, y)
+        or (short == 1 and x[0] == y[0])
+        or (short >= min_contain and (x in y or y in x))
+    )
+
+
+def test_compatible_names_judged_per_distinct_pair_agree_with_the_rule_per_pair() -> None:
+    # compatible() scores each distinct pair of names once: every position must still get the
+    # verdict its own names give (typos, nicknames, initials, containment, swaps, missing)
+    import random
+
+    from matching.shared import compatible
+
+    pool = ["bob", "robert", "rob", "j", "jon", "john", "johnny", "smith", "smithjones", "jones",
+            "mary", "maryann", "onna", "donna", "nela", "gajewska", "", "zoë", "ann", "anna"]  # fmt: skip
+    rng = random.Random(3)
+
+    def pick() -> str | None:
+        return None if rng.random() < 0.15 else rng.choice(pool)
+
+    fa, la, fb, lb = ([pick() for _ in range(3000)] for _ in range(4))
+    got = compatible(fa, la, fb, lb)
+    for i in range(len(fa)):
+        named = (fa[i] is not None or la[i] is not None) and (fb[i] is not None or lb[i] is not None)
+        straight = _one_name(fa[i], fb[i], 3) and _one_name(la[i], lb[i], 4)
+        swapped = _one_name(fa[i], lb[i], 3) and _one_name(la[i], fb[i], 3)
+        assert bool(got[i]) == (named and (straight or swapped)), (fa[i], la[i], fb[i], lb[i])
