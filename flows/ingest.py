@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,18 +183,12 @@ def _loaded_together(
     reports: list[FileReport] = []
     try:
         with store.transaction():
-            for item in checked:
-                if isinstance(item, FileReport):
-                    reports.append(item)
-                elif stop.requested:
-                    reports.append(_not_started(item.path, stop))
-                    continue
-                else:
-                    began = time.perf_counter()
-                    report = already_loaded(store, item.prepared.raw) or load(store, item.prepared, rebuild)
-                    report.seconds = round(report.seconds + time.perf_counter() - began, 3)
-                    reports.append(report)
-                progress().advance(Path(reports[-1].path).name)
+            _each_loaded(
+                checked,
+                stop,
+                lambda item: already_loaded(store, item.prepared.raw) or load(store, item.prepared, rebuild),
+                reports,
+            )
     # any failure, as _load_one takes it: that file's own (named when it is loaded alone), or the store's
     except Exception as error:
         get_run_logger().info(
@@ -218,6 +213,22 @@ def _loaded_alone(
     The first `advanced` files were counted by the progress already (in the joint attempt).
     """
     reports: list[FileReport] = []
+    _each_loaded(checked, stop, lambda item: _load_one(store, item, rebuild, settings), reports, advanced)
+    return reports
+
+
+def _each_loaded(
+    checked: list[_Checked | FileReport],
+    stop: StopFlag,
+    load_file: Callable[[_Checked], FileReport],
+    reports: list[FileReport],
+    counted: int = 0,
+) -> None:
+    """Append each file's report in order: kept as checked, not started after a stop, or loaded (timed).
+
+    The progress advances past the first `counted` files only; `reports` holds what was done should
+    `load_file` raise.
+    """
     for index, item in enumerate(checked):
         if isinstance(item, FileReport):
             reports.append(item)
@@ -226,12 +237,11 @@ def _loaded_alone(
             continue
         else:
             began = time.perf_counter()
-            report = _load_one(store, item, rebuild, settings)
+            report = load_file(item)
             report.seconds = round(report.seconds + time.perf_counter() - began, 3)
             reports.append(report)
-        if index >= advanced:
+        if index >= counted:
             progress().advance(Path(reports[-1].path).name)
-    return reports
 
 
 def _load_one(store: Store, item: _Checked, rebuild: ProfileRebuilder, settings: Settings) -> FileReport:
