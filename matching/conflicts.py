@@ -22,7 +22,6 @@ gen2-100k 41%); the public sets unchanged or better (RLdata10k F1 0.963 -> 0.964
 from __future__ import annotations
 
 import json
-from collections import Counter
 
 import numpy as np
 import polars as pl
@@ -79,13 +78,14 @@ def channel_conflicts(
         pl.col("identity_id").cast(pl.Int64), pl.col("customer_id").cast(pl.Int64),
         pl.col(column).cast(pl.String).alias("_src"),
     ).filter(pl.col("customer_id").is_in(joined.cast(pl.Int64).implode()))  # fmt: skip
-    source_of = dict(
-        zip(held.get_column("identity_id").to_list(), held.get_column("_src").to_list(), strict=True)
-    )
-    # per cluster root: identities per source (a customer's own identities to start with)
-    counts: dict[int, Counter[str]] = {}
-    for cust, src in held.drop_nulls("_src").select("customer_id", "_src").iter_rows():
-        counts.setdefault(cust, Counter())[src] += 1
+    # per cluster root: identities per source (a customer's own identities to start with); plain
+    # dicts merged in place, the smaller into the larger (the band's walk is a Python loop: at 1M
+    # identities a few hundred thousand steps)
+    counts: dict[int, dict[str, int]] = {}
+    per_source = held.drop_nulls("_src").group_by("customer_id", "_src").len()
+    for cust, src, n in per_source.iter_rows():
+        counts.setdefault(cust, {})[src] = n
+    sizes = {cust: sum(held_by.values()) for cust, held_by in counts.items()}
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -96,35 +96,57 @@ def channel_conflicts(
             parent[x], x = root, parent.get(x, x)
         return root
 
-    changed: dict[int, tuple[float, int, int]] = {}
-    rows = band.select(
-        "_i", "customer_id_l", "customer_id_r", "match_weight", "identity_id_l", "identity_id_r"
-    )
-    for i, cl, cr, weight, il, ir in rows.iter_rows():
+    changed: dict[int, tuple[float, int, int, float]] = {}
+    # whether the suggestion's own best pair is on one channel, for every band row at once
+    source_of = held.select("identity_id", "_src")
+    rows = (
+        band.select("_i", "customer_id_l", "customer_id_r", "match_weight", "identity_id_l", "identity_id_r")
+        .with_columns(pl.col("identity_id_l", "identity_id_r").cast(pl.Int64))
+        .join(
+            source_of.rename({"_src": "_sl"}),
+            left_on="identity_id_l", right_on="identity_id", how="left", maintain_order="left",
+        )
+        .join(
+            source_of.rename({"_src": "_sr"}),
+            left_on="identity_id_r", right_on="identity_id", how="left", maintain_order="left",
+        )
+        .select(
+            "_i", "customer_id_l", "customer_id_r", "match_weight",
+            (pl.col("_sl") == pl.col("_sr")).fill_null(False).alias("_own_same"),
+        )
+    )  # fmt: skip
+    for i, cl, cr, weight, own_same in rows.iter_rows():
         a, b = find(cl), find(cr)
         if a == b:
             continue
-        ca, cb = counts.get(a, Counter()), counts.get(b, Counter())
-        same = sum(n * cb[s] for s, n in ca.items() if s in cb)
-        cross = sum(ca.values()) * sum(cb.values())
-        own_same = source_of.get(il) is not None and source_of.get(il) == source_of.get(ir)
-        same_rest = same - int(own_same)
-        other_rest = max(cross - 1 - same_rest, 0)
-        extra = same_rest * w_same + other_rest * w_other
-        if same_rest > 0 and extra < 0:
-            changed[i] = (weight + extra, same_rest, cross)
-            if 1.0 / (1.0 + 2.0 ** -(weight + extra)) < config.review_threshold:
-                continue  # out of the band: it joins nothing
+        ca, cb = counts.get(a), counts.get(b)
+        if ca is not None and cb is not None:
+            # a side without identities on any channel has no pair on one channel: nothing to weigh
+            same = sum(n * cb[s] for s, n in ca.items() if s in cb)
+            cross = sizes[a] * sizes[b]
+            same_rest = same - int(own_same)
+            other_rest = max(cross - 1 - same_rest, 0)
+            extra = same_rest * w_same + other_rest * w_other
+            if same_rest > 0 and extra < 0:
+                changed[i] = (weight + extra, same_rest, cross, weight)
+                if 1.0 / (1.0 + 2.0 ** -(weight + extra)) < config.review_threshold:
+                    continue  # out of the band: it joins nothing
+            if sizes[a] < sizes[b]:
+                a, b, ca, cb = b, a, cb, ca
+            for s, n in cb.items():
+                ca[s] = ca.get(s, 0) + n
+            sizes[a] += sizes.pop(b)
+            del counts[b]
+        elif ca is None:
+            a, b = b, a  # the root that holds counts (if any) stays the root
         parent[b] = a
-        counts[a] = ca + cb
-        counts.pop(b, None)
     if not changed:
         return suggestions
     return _lowered(suggestions, changed, config)
 
 
 def _lowered(
-    suggestions: pl.DataFrame, changed: dict[int, tuple[float, int, int]], config: MatchConfig
+    suggestions: pl.DataFrame, changed: dict[int, tuple[float, int, int, float]], config: MatchConfig
 ) -> pl.DataFrame:
     """Apply the lowered weights: probability, band and one evidence item each; drop what leaves."""
     idx = np.fromiter(changed, dtype=np.int64)
@@ -140,7 +162,7 @@ def _lowered(
                 "value_r": None,
                 "level": f"approving joins {changed[i][1]} more identity pair(s) on one channel "
                 f"(of {changed[i][2]} across the two clusters)",
-                "weight": round(float(w - suggestions.get_column("match_weight")[int(i)]), 3),
+                "weight": round(float(w - changed[int(i)][3]), 3),
             }
         )
         for i, w in zip(idx, weight, strict=True)
