@@ -19,6 +19,8 @@ from pathlib import Path
 STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 # set by the warm-server supervisor for itself: the variables only its Prefect server needs
 SERVER_ONLY_VARIABLE = "IDRES_SERVER_ONLY_VARIABLES"
+# Prefect's flow-run heartbeat interval (and its legacy name): when the user sets one, idres keeps it
+HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 _OFF = ("0", "false", "no", "off")
 _DEFAULT_PROFILE = "ephemeral"  # the `active` profile of Prefect's own default profiles file
 
@@ -36,6 +38,7 @@ class PrefectEnvironment:
     )
     startup_timeout_s: float | None  # STARTUP_TIMEOUT_VARIABLE, when set (the user's own or idres's)
     server_only: frozenset[str]  # SERVER_ONLY_VARIABLE: what the supervisor keeps from its commands
+    heartbeat_set: bool = False  # one of HEARTBEAT_VARIABLES is set (the user's own heartbeat interval)
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> PrefectEnvironment:
@@ -47,6 +50,7 @@ class PrefectEnvironment:
             warm_server=env.get("IDRES_PREFECT__WARM_SERVER", "true").strip().lower() not in _OFF,
             startup_timeout_s=None if timeout is None else float(timeout),
             server_only=frozenset(name for name in env.get(SERVER_ONLY_VARIABLE, "").split(",") if name),
+            heartbeat_set=any(name in env for name in HEARTBEAT_VARIABLES),
         )
 
 

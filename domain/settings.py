@@ -358,6 +358,11 @@ class PrefectSettings(BaseModel):
     idle_minutes: float = Field(default=30.0, gt=0)
     # how long a command waits for a Prefect server (warm or temporary) to start
     startup_timeout_s: float = Field(default=300.0, ge=5)
+    # seconds between Prefect's flow-run heartbeats (for a crashed-run automation), or none sent:
+    # Prefect's heartbeat thread sleeps in 1 s steps and the run waits for it, up to 1 s at the end
+    # of every flow command, while runs of idres last seconds to minutes (PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    # when set, wins)
+    heartbeat_s: int | None = Field(default=None, ge=30)
 
 
 # the file `load_settings(config=...)` reads while it builds the settings (`idres --config FILE`)

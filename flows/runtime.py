@@ -108,6 +108,7 @@ def prefect_api(settings: PrefectSettings, *, quiet: bool = False) -> Iterator[s
     prepare_prefect(settings)
     from prefect.settings import (
         PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         get_current_settings,
         temporary_settings,
@@ -121,6 +122,8 @@ def prefect_api(settings: PrefectSettings, *, quiet: bool = False) -> Iterator[s
     wanted = settings.startup_timeout_s if environment_timeout is None else environment_timeout
     if current.server.ephemeral.startup_timeout_seconds != wanted:
         updates[PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS] = wanted
+    if not PrefectEnvironment.read().heartbeat_set and current.flows.heartbeat_frequency != settings.heartbeat_s:
+        updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = settings.heartbeat_s
     url = current.api.url
     with ExitStack() as stack:
         if url is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from domain.environment import HEARTBEAT_VARIABLES
 from domain.settings import PrefectSettings
 from flows.runtime import STARTUP_TIMEOUT_VARIABLE, is_prefect_failure, prefect_api
 from flows.warm_server import WarmServerError
@@ -53,6 +54,26 @@ def test_the_timeout_is_in_force_even_when_prefect_was_imported_first(
         assert get_current_settings().server.ephemeral.startup_timeout_seconds == 66
         if url is None:  # no server configured in this process: Prefect's temporary server will be used
             assert get_current_settings().api.url is None
+
+
+def test_no_flow_heartbeats_by_default_and_the_users_interval_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prefect's heartbeat thread sleeps in 1 s steps and every flow run waits for it at its end
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
+
+    for name in HEARTBEAT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert get_current_settings().flows.heartbeat_frequency is not None  # Prefect's default sends them
+    with prefect_api(PrefectSettings(warm_server=False)):
+        assert get_current_settings().flows.heartbeat_frequency is None
+    with prefect_api(PrefectSettings(warm_server=False, heartbeat_s=60)):
+        assert get_current_settings().flows.heartbeat_frequency == 60
+    # PREFECT_FLOWS_HEARTBEAT_FREQUENCY set by the user (read by Prefect when it was imported) wins
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "90")
+    with (
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 90}),
+        prefect_api(PrefectSettings(warm_server=False)),
+    ):
+        assert get_current_settings().flows.heartbeat_frequency == 90
 
 
 def test_a_configured_server_that_does_not_answer_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
