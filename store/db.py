@@ -244,15 +244,6 @@ class Store:
                 self.execute("INSERT INTO personal_data_columns VALUES (?, ?, ?)", [table, column, category])
                 self.execute(f"COMMENT ON COLUMN {table}.{column} IS 'personal data: {category}'")
 
-    def checkpoint_at_close(self) -> None:
-        """Write committed changes into the store file once, at close, not at every large commit.
-
-        DuckDB checkpoints (rewrites the changed tables into the file) whenever the write-ahead log
-        passes 16 MB; a run of many commits (an ingest of many files) would rewrite the growing tables
-        at each one. Commits stay durable in the log either way.
-        """
-        self.execute("SET checkpoint_threshold = '64GB'")
-
     def close(self) -> None:
         """Close the connection (releases the file lock)."""
         self.connection.close()
