@@ -36,7 +36,9 @@ def _strip_country_code(digits: pl.Expr) -> pl.Expr:
 def national_digits(e164: pl.Series, raw: pl.Series | None = None) -> pl.Series:
     """Per row: the national significant digits from the E.164 form, else from the raw value (null if too short)."""
     e = e164.cast(pl.String)
-    from_e164 = pl.DataFrame({"e": e}).select(_strip_country_code(pl.col("e").str.strip_prefix("+"))).to_series()
+    from_e164 = (
+        pl.DataFrame({"e": e}).select(_strip_country_code(pl.col("e").str.strip_prefix("+"))).to_series()
+    )
     without = e.is_null()
     if raw is not None and without.any():
         # the raw value only where no E.164 form is (the regexes over every row cost more than all else)

@@ -122,7 +122,10 @@ def prefect_api(settings: PrefectSettings, *, quiet: bool = False) -> Iterator[s
     wanted = settings.startup_timeout_s if environment_timeout is None else environment_timeout
     if current.server.ephemeral.startup_timeout_seconds != wanted:
         updates[PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS] = wanted
-    if not PrefectEnvironment.read().heartbeat_set and current.flows.heartbeat_frequency != settings.heartbeat_s:
+    if (
+        not PrefectEnvironment.read().heartbeat_set
+        and current.flows.heartbeat_frequency != settings.heartbeat_s
+    ):
         updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = settings.heartbeat_s
     url = current.api.url
     with ExitStack() as stack:

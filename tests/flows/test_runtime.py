@@ -56,7 +56,9 @@ def test_the_timeout_is_in_force_even_when_prefect_was_imported_first(
             assert get_current_settings().api.url is None
 
 
-def test_no_flow_heartbeats_by_default_and_the_users_interval_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_flow_heartbeats_by_default_and_the_users_interval_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Prefect's heartbeat thread sleeps in 1 s steps and every flow run waits for it at its end
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
