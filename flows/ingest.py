@@ -373,12 +373,13 @@ def ingest_flow(
     progress().start("files", total=len(inputs))
     # Ctrl-C or SIGTERM: the file at hand is finished, the others are not started (and stay in the
     # landing folder), the run reports what it did
-    with data_docs_once(settings.ingest), stop_on_interrupt(message=_STOPPING) as stop:
+    with data_docs_once(settings.ingest) as build_data_docs, stop_on_interrupt(message=_STOPPING) as stop:
         for group in _groups(inputs):
             if stop.requested:
                 reports += [_not_started(path, stop) for path in group]
                 continue
             checked = check_task([str(path) for path in group], settings.ingest, kind, channel)
+            build_data_docs()  # the group's validation pages, rendered while its files load
             reports += load_task(settings, checked, stop, per_channel, from_landing)
     if stop.requested:
         skipped = [r for r in reports if r.status == BatchStatus.INTERRUPTED]

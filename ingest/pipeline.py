@@ -284,16 +284,40 @@ def data_docs_lock(data_docs_dir: Path | None) -> Iterator[None]:
 
 
 @contextmanager
-def data_docs_once(settings: IngestSettings) -> Iterator[None]:
-    """Validate the files of the block with their Data Docs built once, at the end (under the docs lock)."""
-    from ingest.validate import build_deferred_data_docs, start_deferred_data_docs
+def data_docs_once(settings: IngestSettings) -> Iterator[Callable[[], None]]:
+    """Validate the files of the block with their Data Docs built once, at the end (under the docs lock).
+
+    The function yielded starts building the pages of the validations so far in a thread, under the
+    docs lock (a run calls it before it loads what it validated: GX renders while DuckDB writes).
+    The block ends once every page is built; a failed build fails it as it would have at the end.
+    """
+    from ingest.validate import build_deferred_data_docs, start_deferred_data_docs, take_deferred_data_docs
+
+    builders: list[threading.Thread] = []
+    failures: list[BaseException] = []
+
+    def build(pages: Callable[[], None]) -> None:
+        try:
+            with data_docs_lock(settings.data_docs_dir):
+                pages()
+        except BaseException as error:  # raised where the block ends, in the run's own thread
+            failures.append(error)
+
+    def build_in_background() -> None:
+        thread = threading.Thread(target=build, args=(take_deferred_data_docs(),), name="idres-data-docs")
+        thread.start()
+        builders.append(thread)
 
     start_deferred_data_docs()
     try:
-        yield
+        yield build_in_background
     finally:
+        for thread in builders:
+            thread.join()
         with data_docs_lock(settings.data_docs_dir):
             build_deferred_data_docs()
+        if failures:
+            raise failures[0]
 
 
 def already_loaded(store: Store, raw: RawFile) -> FileReport | None:

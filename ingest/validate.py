@@ -38,7 +38,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -729,12 +729,26 @@ def start_deferred_data_docs() -> None:
     _PENDING_DOCS = {}
 
 
+def take_deferred_data_docs() -> Callable[[], None]:
+    """What builds the pages of the validations so far (to be called once); later ones stay deferred."""
+    global _PENDING_DOCS
+    pending = _PENDING_DOCS or {}
+    if _PENDING_DOCS is not None:
+        _PENDING_DOCS = {}
+
+    def build() -> None:
+        for context, identifiers in pending.values():
+            context.build_data_docs(resource_identifiers=list(dict.fromkeys(identifiers)))
+
+    return build
+
+
 def build_deferred_data_docs() -> None:
     """Build the Data Docs pages of every validation since `start_deferred_data_docs`, and stop deferring."""
     global _PENDING_DOCS
-    pending, _PENDING_DOCS = _PENDING_DOCS or {}, None
-    for context, identifiers in pending.values():
-        context.build_data_docs(resource_identifiers=list(dict.fromkeys(identifiers)))
+    build = take_deferred_data_docs()
+    _PENDING_DOCS = None
+    build()
 
 
 def _batch_definition(context: Any, kind: str) -> Any:

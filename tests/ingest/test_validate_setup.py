@@ -70,6 +70,45 @@ def test_a_run_of_many_files_builds_the_data_docs_once(
     assert len(pages) == 4  # the warm-up and the three files of the run, each with its page
 
 
+def test_pages_built_in_the_background_are_done_when_the_run_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    frame = identity_frame([identity()])
+    rules = identity_rules(CHANNELS, MAX_VALUE)
+    validate(frame, "identities", rules, batch_name="warm-up", data_docs_dir=docs)
+    setup = next(s for key, s in validation._SETUPS.items() if key[0] == str(docs))
+    builds = _count_calls(monkeypatch, type(setup.context), "build_data_docs")
+    with data_docs_once(IngestSettings(data_docs_dir=docs)) as build_in_background:
+        first = [
+            validate(frame, "identities", rules, batch_name=f"file{i}", data_docs_dir=docs) for i in range(2)
+        ]
+        build_in_background()  # as a run does before it loads the group it validated
+        validate(frame, "identities", rules, batch_name="file2", data_docs_dir=docs)
+    assert len(builds) == 2  # the first two files' pages, then the third's
+    pages = list((Path(str(first[0].data_docs_path)).parent / "validations").rglob("*.html"))
+    assert len(pages) == 4
+
+
+def test_a_background_build_that_fails_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = tmp_path / "docs"
+    frame = identity_frame([identity()])
+    rules = identity_rules(CHANNELS, MAX_VALUE)
+    validate(frame, "identities", rules, batch_name="warm-up", data_docs_dir=docs)
+    setup = next(s for key, s in validation._SETUPS.items() if key[0] == str(docs))
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    with (
+        pytest.raises(OSError, match="disk full"),
+        data_docs_once(IngestSettings(data_docs_dir=docs)) as build,
+    ):
+        validate(frame, "identities", rules, batch_name="file0", data_docs_dir=docs)
+        monkeypatch.setattr(type(setup.context), "build_data_docs", broken)
+        build()
+
+
 def test_files_validated_in_one_gx_run_get_the_outcomes_they_get_alone(tmp_path: Path) -> None:
     rules = identity_rules(CHANNELS, MAX_VALUE)
     files = [
