@@ -10,6 +10,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from compliance.interrupt import StopFlag, stop_on_interrupt
 from domain.settings import ComplianceSettings, IngestSettings, Settings
@@ -380,7 +381,8 @@ def ingest_flow(
                 continue
             checked = check_task([str(path) for path in group], settings.ingest, kind, channel)
             build_data_docs()  # the group's validation pages, rendered while its files load
-            reports += load_task(settings, checked, stop, per_channel, from_landing)
+            # quoted: Prefect would walk every frame of the checked files looking for futures
+            reports += load_task(settings, quote(checked), stop, per_channel, from_landing)
     if stop.requested:
         skipped = [r for r in reports if r.status == BatchStatus.INTERRUPTED]
         logger.warning("stopped (%s): %d file(s) not started", stop.signal_name, len(skipped))
