@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -381,8 +381,10 @@ def ingest_flow(
                 continue
             checked = check_task([str(path) for path in group], settings.ingest, kind, channel)
             build_data_docs()  # the group's validation pages, rendered while its files load
-            # quoted: Prefect would walk every frame of the checked files looking for futures
-            reports += load_task(settings, quote(checked), stop, per_channel, from_landing)
+            # quoted: Prefect would walk every frame of the checked files looking for futures (the
+            # task gets the list itself: Prefect unwraps the quote)
+            unwalked = cast(list[_Checked | FileReport], quote(checked))
+            reports += load_task(settings, unwalked, stop, per_channel, from_landing)
     if stop.requested:
         skipped = [r for r in reports if r.status == BatchStatus.INTERRUPTED]
         logger.warning("stopped (%s): %d file(s) not started", stop.signal_name, len(skipped))
