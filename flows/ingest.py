@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -88,6 +89,23 @@ def _failed(path: Path, error: BaseException) -> FileReport:
     return FileReport(path=str(path), status="failed", error=f"{path}: {type(error).__name__}: {error}")
 
 
+# files read at once by a group's check: polars parses without holding the GIL, and one small file
+# keeps a core busy only part of the time (the 16 files of a 150k landing: 0.31 -> 0.21 s)
+_READERS = 4
+
+
+def _read(
+    path: Path, settings: IngestSettings, kind: str | None, channel: str | None
+) -> tuple[Snapshot, RawFile] | Exception:
+    """The file's snapshot before it was read and its content, or why it could not be read (no logging:
+    this runs in a reader thread, outside the run's context)."""
+    try:
+        before = Snapshot.of(path)
+        return before, read_file(path, settings, kind=kind, channel=channel)
+    except Exception as error:
+        return error
+
+
 @task(cache_policy=NO_CACHE)
 def check_task(
     paths: list[str], settings: IngestSettings, kind: str | None, channel: str | None
@@ -96,14 +114,14 @@ def check_task(
     began = time.perf_counter()
     results: list[_Checked | FileReport | None] = [None] * len(paths)
     read: list[tuple[int, Snapshot, RawFile]] = []
-    for index, name in enumerate(paths):
-        path = Path(name)
-        try:
-            before = Snapshot.of(path)
-            raw = read_file(path, settings, kind=kind, channel=channel)
-        except Exception as error:
-            results[index] = _failed(path, error)
+    files = [Path(name) for name in paths]
+    with ThreadPoolExecutor(max_workers=max(1, min(_READERS, len(files)))) as pool:
+        attempts = list(pool.map(lambda path: _read(path, settings, kind, channel), files))
+    for index, (path, attempt) in enumerate(zip(files, attempts, strict=True)):
+        if isinstance(attempt, Exception):
+            results[index] = _failed(path, attempt)
             continue
+        before, raw = attempt
         if changed_since(path, before):
             # a writer was still at it: what was read may be a part of the file; nothing is written
             get_run_logger().warning(
