@@ -31,8 +31,11 @@ def _in_landing(landing: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_a_file_still_being_written_waits_for_the_next_run(
-    tmp_path: Path, landing: Path, prefect_harness: None
+    tmp_path: Path, landing: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a settle window far longer than a flow's start on a loaded machine (5 s was not, at load 8-10);
+    # `settled` backdates past it
+    monkeypatch.setenv("IDRES_INGEST__LANDING_SETTLE_S", "60")
     store = tmp_path / "store.duckdb"
     write_csv(landing / "identities_email.csv", HEADER, _rows(50))  # modified just now: a writer may be at it
 
