@@ -36,10 +36,12 @@ from ingest.validate import (
 )
 from store import Store, utcnow
 from store.identities import (
+    LoadCounts,
     find_loaded_batch,
     insert_batch,
     insert_quarantine,
     load_identities,
+    load_identity_batches,
     load_messages,
 )
 
@@ -342,84 +344,131 @@ def load(store: Store, prepared: Prepared, rebuild_profiles: ProfileRebuilder | 
     """
     raw, outcome = prepared.raw, prepared.outcome
     started = utcnow()
-    quarantined = outcome.quarantined
     with store.transaction():
         batch_id = store.next_id("ingest_batches", "batch_id")
         if raw.kind == "identities":
             counts = load_identities(store, outcome.valid, batch_id, started)
-            if counts.customers_to_rebuild:
-                # a changed identity of a merged customer changes what survivorship picks
-                if rebuild_profiles is None:
-                    raise RuntimeError("load() changed identities of merged customers: pass rebuild_profiles")
-                rebuild_profiles(store, counts.customers_to_rebuild, started)
+            _rebuilt(store, counts, rebuild_profiles, started)
         else:
             counts = load_messages(store, outcome.valid, batch_id, started)
-        raw_rows = (
-            raw_rows_json(raw, quarantined.get_column("row_number").to_list()) if quarantined.height else {}
+        return _recorded(store, prepared, batch_id, counts, started)
+
+
+def load_jointly(
+    store: Store, files: list[Prepared], rebuild_profiles: ProfileRebuilder | None = None
+) -> list[FileReport] | None:
+    """Load several identity files with one set of statements, in one transaction; None if they can't be.
+
+    The same store and reports as loading them one after the other (`load`; a file whose content was
+    loaded before is `unchanged`), with a file's fixed cost (staging, inserts, counts: about 0.1 s)
+    paid once (`load_identity_batches`). None, with nothing written, for fewer than two files, files
+    that are not identities, or two files of the same content (the second is `unchanged` in turn).
+    """
+    if len(files) < 2 or any(f.raw.kind != "identities" for f in files):
+        return None
+    if len({f.raw.sha256 for f in files}) < len(files):
+        return None
+    seen = [already_loaded(store, f.raw) for f in files]
+    started = utcnow()
+    with store.transaction():
+        loading = [f for f, report in zip(files, seen, strict=True) if report is None]
+        first_batch = store.next_id("ingest_batches", "batch_id")
+        batch_ids = [first_batch + index for index in range(len(loading))]
+        every_counts = load_identity_batches(store, [f.outcome.valid for f in loading], batch_ids, started)
+        if every_counts:
+            _rebuilt(store, every_counts[0], rebuild_profiles, started)
+        loaded = iter(
+            [
+                _recorded(store, prepared, batch_id, counts, started)
+                for prepared, batch_id, counts in zip(loading, batch_ids, every_counts, strict=True)
+            ]
         )
-        insert_quarantine(
-            store,
-            quarantined.select(
-                pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
-                pl.lit(raw.kind).alias("kind"),
-                pl.lit(str(raw.path)).alias("file_path"),
-                "row_number",
-                "expectation",
-                "reason",
-                pl.col("row_number")
-                .replace_strict(raw_rows, default=None, return_dtype=pl.Utf8)
-                .alias("raw_row"),
-                pl.lit(started).alias("quarantined_at"),
-            ),
+        return [report if report is not None else next(loaded) for report in seen]
+
+
+def _rebuilt(
+    store: Store, counts: LoadCounts, rebuild_profiles: ProfileRebuilder | None, now: datetime
+) -> None:
+    """Rebuild the profiles of the merged customers an identity load changed."""
+    if counts.customers_to_rebuild:
+        # a changed identity of a merged customer changes what survivorship picks
+        if rebuild_profiles is None:
+            raise RuntimeError("load() changed identities of merged customers: pass rebuild_profiles")
+        rebuild_profiles(store, counts.customers_to_rebuild, now)
+
+
+def _recorded(
+    store: Store, prepared: Prepared, batch_id: int, counts: LoadCounts, started: datetime
+) -> FileReport:
+    """Quarantine a loaded file's failing rows and record its batch (in the caller's transaction); its report."""
+    raw, outcome = prepared.raw, prepared.outcome
+    quarantined = outcome.quarantined
+    raw_rows = (
+        raw_rows_json(raw, quarantined.get_column("row_number").to_list()) if quarantined.height else {}
+    )
+    insert_quarantine(
+        store,
+        quarantined.select(
+            pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
+            pl.lit(raw.kind).alias("kind"),
+            pl.lit(str(raw.path)).alias("file_path"),
+            "row_number",
+            "expectation",
+            "reason",
+            pl.col("row_number")
+            .replace_strict(raw_rows, default=None, return_dtype=pl.Utf8)
+            .alias("raw_row"),
+            pl.lit(started).alias("quarantined_at"),
+        ),
+    )
+    status = "loaded" if counts.loaded else "rejected"
+    report = FileReport(
+        path=str(raw.path),
+        status=status,
+        kind=raw.kind,
+        batch_id=batch_id,
+        rows_read=raw.rows,
+        rows_loaded=counts.loaded,
+        rows_new=counts.new,
+        rows_updated=counts.updated,
+        rows_unchanged=counts.unchanged,
+        rows_stale=counts.stale,
+        rows_quarantined=quarantined.height,
+        identities_created=counts.identities_created,
+        per_channel=counts.per_channel,
+        quarantine_reasons=reason_counts(quarantined),
+        warnings=dict(outcome.summary.get("warnings", {})),
+        detected=raw.describe(),
+        data_docs_path=outcome.data_docs_path,
+    )
+    if report.rows_loaded + report.rows_quarantined != report.rows_read:
+        # a row neither loaded nor quarantined would be lost: refuse the whole file
+        raise RuntimeError(
+            f"{raw.path}: {report.rows_read} rows read but {report.rows_loaded} loaded and "
+            f"{report.rows_quarantined} quarantined; nothing was written"
         )
-        status = "loaded" if counts.loaded else "rejected"
-        report = FileReport(
-            path=str(raw.path),
-            status=status,
-            kind=raw.kind,
-            batch_id=batch_id,
-            rows_read=raw.rows,
-            rows_loaded=counts.loaded,
-            rows_new=counts.new,
-            rows_updated=counts.updated,
-            rows_unchanged=counts.unchanged,
-            rows_stale=counts.stale,
-            rows_quarantined=quarantined.height,
-            identities_created=counts.identities_created,
-            per_channel=counts.per_channel,
-            quarantine_reasons=reason_counts(quarantined),
-            warnings=dict(outcome.summary.get("warnings", {})),
-            detected=raw.describe(),
-            data_docs_path=outcome.data_docs_path,
-        )
-        if report.rows_loaded + report.rows_quarantined != report.rows_read:
-            # a row neither loaded nor quarantined would be lost: refuse the whole file
-            raise RuntimeError(
-                f"{raw.path}: {report.rows_read} rows read but {report.rows_loaded} loaded and "
-                f"{report.rows_quarantined} quarantined; nothing was written"
-            )
-        insert_batch(
-            store,
-            {
-                "batch_id": batch_id,
-                "kind": raw.kind,
-                "file_path": str(raw.path),
-                "file_sha256": raw.sha256,
-                "file_size": raw.size,
-                "channel": raw.channel,
-                "status": status,
-                "rows_read": report.rows_read,
-                "rows_loaded": report.rows_loaded,
-                "rows_new": report.rows_new,
-                "rows_updated": report.rows_updated,
-                "rows_unchanged": report.rows_unchanged + report.rows_stale,
-                "rows_quarantined": report.rows_quarantined,
-                "started_at": started,
-                "finished_at": utcnow(),
-                "validation": json.dumps({**outcome.summary, "input": raw.detected}, default=str),
-                "data_docs_path": outcome.data_docs_path,
-            },
-        )
+    insert_batch(
+        store,
+        {
+            "batch_id": batch_id,
+            "kind": raw.kind,
+            "file_path": str(raw.path),
+            "file_sha256": raw.sha256,
+            "file_size": raw.size,
+            "channel": raw.channel,
+            "status": status,
+            "rows_read": report.rows_read,
+            "rows_loaded": report.rows_loaded,
+            "rows_new": report.rows_new,
+            "rows_updated": report.rows_updated,
+            "rows_unchanged": report.rows_unchanged + report.rows_stale,
+            "rows_quarantined": report.rows_quarantined,
+            "started_at": started,
+            "finished_at": utcnow(),
+            "validation": json.dumps({**outcome.summary, "input": raw.detected}, default=str),
+            "data_docs_path": outcome.data_docs_path,
+        },
+    )
     return report
 
 

@@ -23,6 +23,16 @@ FUTURE_TOLERANCE = timedelta(days=1)
 PROFILE_COLUMNS = (*PROFILE_FIELDS, "profile_sources")
 # The content that makes a record "the same" on re-ingest: raw values and extra attributes.
 _HASHED = ("channel", "external_id", *RAW_IDENTITY_COLUMNS, "extra", "created_at", "updated_at")
+# What a load reads of a normalized frame.
+_INPUT_COLUMNS = (
+    "channel",
+    "external_id",
+    *RAW_IDENTITY_COLUMNS,
+    "extra",
+    *NORMALIZED_IDENTITY_COLUMNS,
+    "created_at_ts",
+    "updated_at_ts",
+)
 _VALUE_COLUMNS = (*RAW_IDENTITY_COLUMNS, "extra", "created_at", "updated_at", *NORMALIZED_IDENTITY_COLUMNS)
 
 
@@ -61,9 +71,10 @@ def find_loaded_batch(store: Store, sha256: str, kind: str) -> dict[str, Any] | 
 
 
 def _stage_identities(store: Store, frame: pl.DataFrame) -> None:
-    """Create temp table `stage` of incoming rows joined to the identities they update."""
+    """Create temp table `stage` of incoming rows (with their batch_id) joined to the identities they update."""
     columns = ["channel", "external_id", *RAW_IDENTITY_COLUMNS, "extra", *NORMALIZED_IDENTITY_COLUMNS]
     incoming = frame.select(
+        "batch_id",
         *columns,
         pl.col("created_at_ts").alias("created_at"),
         pl.col("updated_at_ts").alias("updated_at"),
@@ -90,13 +101,53 @@ def _stage_identities(store: Store, frame: pl.DataFrame) -> None:
 
 def load_identities(store: Store, frame: pl.DataFrame, batch_id: int, now: datetime) -> LoadCounts:
     """Insert new identities (each with a customer of its own) and update changed ones."""
-    _stage_identities(store, frame)
-    counts = LoadCounts()
-    for row in store.rows("SELECT channel, action, count(*) AS n FROM stage GROUP BY ALL"):
-        setattr(counts, row["action"], getattr(counts, row["action"]) + row["n"])
-        counts.per_channel.setdefault(row["channel"], {})[row["action"]] = row["n"]
+    (counts,) = load_identity_batches(store, [frame], [batch_id], now)
+    return counts
 
-    if counts.new:
+
+def load_identity_batches(
+    store: Store, frames: Sequence[pl.DataFrame], batch_ids: Sequence[int], now: datetime
+) -> list[LoadCounts]:
+    """load_identities for several files at once, each its own batch: as if loaded one after the other.
+
+    A file's fixed cost (staging, inserts, counts) is paid once per wave, not per file. Wave k holds
+    the k-th occurrence of each (channel, external_id) across the files (a key occurs once per file:
+    ingest quarantines repeats), so a later file's row meets the identity its earlier occurrence left,
+    as it does loaded in turn; new ids follow the files' order, then each file's row order (only
+    first occurrences are new). The customers to rebuild are all in the first file's counts.
+    """
+    if not frames:
+        return []
+    frame = pl.concat(
+        [
+            part.select(*_INPUT_COLUMNS).with_columns(pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"))
+            for part, batch_id in zip(frames, batch_ids, strict=True)
+        ],
+        how="vertical_relaxed",
+    ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("channel", "external_id").alias("_wave"))
+    per_batch = {batch_id: LoadCounts() for batch_id in batch_ids}
+    rebuild: set[int] = set()
+    for wave in range(int(frame.select(pl.col("_wave").max()).item() or 0) + 1):
+        rebuild.update(_load_wave(store, frame.filter(pl.col("_wave") == wave).drop("_wave"), now, per_batch))
+    per_batch[batch_ids[0]].customers_to_rebuild = sorted(rebuild)
+    return [per_batch[batch_id] for batch_id in batch_ids]
+
+
+def _load_wave(
+    store: Store, frame: pl.DataFrame, now: datetime, per_batch: dict[int, LoadCounts]
+) -> list[int]:
+    """Load rows of distinct keys (with their batch_id), adding to each batch's counts; customers to rebuild."""
+    _stage_identities(store, frame)
+    new = updated = 0
+    for row in store.rows("SELECT batch_id, channel, action, count(*) AS n FROM stage GROUP BY ALL"):
+        of_batch, action, n = per_batch[row["batch_id"]], row["action"], row["n"]
+        setattr(of_batch, action, getattr(of_batch, action) + n)
+        of_channel = of_batch.per_channel.setdefault(row["channel"], {})
+        of_channel[action] = of_channel.get(action, 0) + n
+        new += n if action == "new" else 0
+        updated += n if action == "updated" else 0
+
+    if new:
         first_identity = store.next_id("identities", "identity_id")
         first_customer = store.next_id("customers", "customer_id")
         store.execute(
@@ -110,8 +161,8 @@ def load_identities(store: Store, frame: pl.DataFrame, batch_id: int, now: datet
         store.execute(
             f"""INSERT INTO identities ({insert_columns}, record_hash, batch_id, first_seen_at, changed_at,
                 match_pending, anonymized)
-            SELECT {insert_columns}, record_hash, ?, ?, ?, TRUE, FALSE FROM stage WHERE action = 'new'""",
-            [batch_id, now, now],
+            SELECT {insert_columns}, record_hash, batch_id, ?, ?, TRUE, FALSE FROM stage WHERE action = 'new'""",
+            [now, now],
         )
         store.execute(
             f"""INSERT INTO customers (customer_id, status, {", ".join(PROFILE_COLUMNS)}, agent_edited, locked,
@@ -120,16 +171,17 @@ def load_identities(store: Store, frame: pl.DataFrame, batch_id: int, now: datet
             FROM stage WHERE action = 'new'""",
             [now, now],
         )
-    if counts.updated:
+    rebuild: list[int] = []
+    if updated:
         assignments = ", ".join(f"{column} = s.{column}" for column in _VALUE_COLUMNS)
         store.execute(
-            f"""UPDATE identities SET {assignments}, record_hash = s.record_hash, batch_id = ?,
+            f"""UPDATE identities SET {assignments}, record_hash = s.record_hash, batch_id = s.batch_id,
                 changed_at = ?, match_pending = TRUE
             FROM stage s WHERE s.action = 'updated' AND identities.identity_id = s.identity_id""",
-            [batch_id, now],
+            [now],
         )
         refresh_single_identity_profiles(store, "SELECT customer_id FROM stage WHERE action = 'updated'", now)
-        counts.customers_to_rebuild = [
+        rebuild = [
             int(row["customer_id"])
             for row in store.rows(
                 f"""SELECT DISTINCT c.customer_id FROM customers c
@@ -142,7 +194,7 @@ def load_identities(store: Store, frame: pl.DataFrame, batch_id: int, now: datet
             )
         ]
     store.execute("DROP TABLE stage")
-    return counts
+    return rebuild
 
 
 def _profile_values(alias: str = "", named: bool = False) -> str:

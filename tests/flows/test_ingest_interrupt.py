@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM (real signals) during `idres ingest`, through the CLI and the Prefect flow in a child
 process: both stop the run the same way. The file being loaded is finished, the next is not started,
-the command says so and exits 130 (SIGINT) or 143 (SIGTERM); the next run loads the rest."""
+the command says so and exits 130 (SIGINT) or 143 (SIGTERM); the next run loads the rest. Files loaded
+jointly (one set of statements, `load_jointly`) are one step: a signal during it lets it finish."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ import os, sys, time
 import flows.ingest
 
 signum, store, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-original = flows.ingest.load
+import ingest.pipeline
+
+original, original_batches = flows.ingest.load, ingest.pipeline.load_identity_batches
 
 
 def load(session, prepared, *args):
@@ -33,7 +36,15 @@ def load(session, prepared, *args):
     return original(session, prepared, *args)
 
 
+def load_identity_batches(session, frames, *args):
+    if signum and len(frames) > 1:
+        os.kill(os.getpid(), signum)
+        time.sleep(0.2)  # in the middle of a joint load
+    return original_batches(session, frames, *args)
+
+
 flows.ingest.load = load
+ingest.pipeline.load_identity_batches = load_identity_batches
 sys.argv = ["idres", "ingest", *paths, "--store", store]
 from idres.launcher import main
 
@@ -41,12 +52,19 @@ main()
 """
 
 
-def _files(folder: Path) -> list[Path]:
+def _files(folder: Path, jointly: bool = False) -> list[Path]:
+    """a.csv, b.csv, c.csv of identities; unless `jointly`, c holds a message of c@example.com instead
+    (a group with messages loads one file at a time; c's author becomes an identity)."""
     paths = []
     for name in ("a", "b", "c"):
         path = folder / f"{name}.csv"
         path.write_text(HEADER + f"email,{name}@example.com,Ann,{name.upper()}ee,{name}@example.com\n")
         paths.append(path)
+    if not jointly:
+        paths[2].write_text(
+            "thread_id,message_id,channel,external_id,body,created_at\n"
+            "t1,m1,email,c@example.com,Hello,2024-01-01T10:00:00Z\n"
+        )
     return paths
 
 
@@ -91,3 +109,20 @@ def test_a_signal_during_idres_ingest_finishes_the_file_at_hand_and_starts_no_ot
     again = _cli(tmp_path, store, paths)  # the next run loads what was left
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert _loaded(store) == ["a@example.com", "b@example.com", "c@example.com"]
+
+
+@pytest.mark.slow
+def test_a_signal_during_a_joint_load_lets_it_finish(tmp_path: Path, prefect_harness: None) -> None:
+    store = tmp_path / "store.duckdb"
+    paths = _files(tmp_path, jointly=True)
+
+    stopped = _cli(tmp_path, store, paths, signal.SIGINT)
+    output = stopped.stdout + stopped.stderr
+    # nothing was left to do: the three files were one step, which finished
+    assert stopped.returncode == 0, output[-3000:]
+    assert _loaded(store) == ["a@example.com", "b@example.com", "c@example.com"], output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+
+    again = _cli(tmp_path, store, paths)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert again.stdout.count("unchanged") >= 3, again.stdout[-3000:]
