@@ -228,3 +228,15 @@ def test_generic_string_comparison_from_config():
         levels_of("addr", {"company_norm": "acme widgets ltd"}, {"company_norm": "ltd acme widgets"}, cfg)
         == "close"
     )
+
+
+def test_a_named_sides_own_address_is_not_counted_again_against_the_other_side() -> None:
+    # "a.hill" at two domains: the email comparison counts the shared local part (same_local);
+    # that the named side's own address spells its name says nothing more about the pair
+    named = {"first_name_norm": "alice", "last_name_norm": "hill", "email_norm": "a.hill@yahoo.com"}
+    unnamed = {"email_norm": "a.hill@gmail.com"}
+    assert levels_of("email", named, unnamed) == "same_local"
+    assert levels_of("name_handle", named, unnamed) == "n/a"
+    assert levels_of("name_handle", unnamed, named) == "n/a"
+    # another address of the other side that holds the name is still evidence
+    assert levels_of("name_handle", named, {"email_norm": "alice.hill@gmail.com"}) == "full"
