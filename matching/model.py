@@ -76,6 +76,9 @@ class ModelParameters:
     # and what the fit used (labels, matches, non_matches, down_weighted, agreement before/after)
     prior_shift: float = 0.0
     labels: dict[str, Any] = field(default_factory=dict)
+    # bits a pair agreeing on a full name that two customers hold on one channel gets (<= 0;
+    # matching/namesakes.py), fitted with the model so an incremental run scores as a full one
+    namesake_bits: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
