@@ -141,8 +141,9 @@ def _drop_counted(
     separator apart ("wesselroosenboom" / "wesselrosenboom", "john.smith" / "johnsmith") is left
     alone: mostly one person's address typed twice (gen2-100k: 92 of 98 typo pairs).
     """
-    local = pl.col(email_c).str.extract(r"^([^@]+)@", 1)
-    own = df.select(local.str.to_lowercase().alias("e"), pl.col(screen_c).str.to_lowercase().alias("s"))
+    # email local parts as the email comparison's same_local reads them (separators aside)
+    local = pl.col(email_c).str.extract(r"^([^@]+)@", 1).str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
+    own = df.select(local.replace("", None).alias("e"), pl.col(screen_c).str.to_lowercase().alias("s"))
     a, b = own[nrow], own[hrow]
     out = {}
     for col, h in (("e", "h1"), ("s", "h2")):
