@@ -67,6 +67,10 @@ def collisions(
     agree = (levels[fi].levels == levels[fi].level("exact")) & (
         levels[la].levels == levels[la].level("exact")
     )
+    # one side's whole name in the other (unnamed) side's email or handle: the same agreement
+    handle = _handle_full(config, levels)
+    if handle is not None:
+        agree |= handle
     if not agree.any():
         return agree, none
     rows = frame.df.select(
@@ -91,8 +95,20 @@ def collisions(
     other = per_row.get_column("other").fill_null(0).to_numpy()
     code = frame.col(channel).codes
     same = code[li] == code[r]
-    flag = agree & np.where(same, (own[li] >= 3) | (other[li] >= 2), np.maximum(own[li], other[li]) >= 2)
+    # the named side (the left one unless only the right one has the name)
+    named = np.where(per_row.get_column("f").is_null().to_numpy()[li], r, li)
+    flag = agree & np.where(
+        same, (own[named] >= 3) | (other[named] >= 2), np.maximum(own[named], other[named]) >= 2
+    )
     return agree, flag
+
+
+def _handle_full(config: MatchConfig, levels: list[Levels]) -> np.ndarray | None:
+    """Per pair: the name_handle comparison found one side's full name in the other's handle."""
+    for spec, lv in zip(config.active_comparisons(), levels, strict=True):
+        if spec.kind == "name_handle" and "full" in lv.level_names:
+            return lv.levels == lv.level("full")
+    return None
 
 
 def fit_collision_bits(total: np.ndarray, agree: np.ndarray, flag: np.ndarray) -> float:

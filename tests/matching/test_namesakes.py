@@ -55,3 +55,17 @@ def test_the_collision_weight_is_what_the_data_says() -> None:
     assert -0.3 < fit_collision_bits(total, agree, even) <= 0.0
     # no collision anywhere: nothing to fit
     assert fit_collision_bits(total, agree, np.zeros(n, dtype=bool)) == 0.0
+
+
+def test_a_full_name_in_the_other_sides_handle_is_flagged_by_the_named_sides_collisions() -> None:
+    maria = {"first_name_norm": "maria", "last_name_norm": "garcia"}
+    rows = [
+        {**maria, "channel": "facebook"},
+        {**maria, "channel": "facebook"},
+        {"screen_name_norm": "mariagarcia", "channel": "instagram"},
+        {"first_name_norm": "zoe", "last_name_norm": "quill", "channel": "facebook"},
+        {"screen_name_norm": "zoequill", "channel": "instagram"},
+    ]
+    agree, flag = _flags(rows, [(0, 2), (2, 0), (3, 4)])
+    assert agree.tolist() == [True, True, True]
+    assert flag.tolist() == [True, True, False]
