@@ -69,3 +69,13 @@ def test_a_full_name_in_the_other_sides_handle_is_flagged_by_the_named_sides_col
     agree, flag = _flags(rows, [(0, 2), (2, 0), (3, 4)])
     assert agree.tolist() == [True, True, True]
     assert flag.tolist() == [True, True, False]
+
+
+def test_data_on_a_single_channel_flags_nothing() -> None:
+    maria = {"first_name_norm": "maria", "last_name_norm": "garcia", "channel": "crm"}
+    rows = [maria, maria, maria, *[{**r, "channel": "crm"} for r in filler(20)]]
+    cfg = MatchConfig()
+    frame = build_frame(make_identities(rows), cfg.shared_min_holders, cfg.shared_min_customers)
+    li, r = np.array([0], dtype=np.int32), np.array([1], dtype=np.int32)
+    _, flag = collisions(frame, cfg, compare_all(frame, cfg, li, r), li, r)
+    assert not flag[0]  # three holders on one channel, but every identity is on it
