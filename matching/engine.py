@@ -27,6 +27,7 @@ from matching.model import (
     match_weights,
     probability,
 )
+from matching.namesakes import collision_items, collisions, fit_collision_bits
 from matching.phones import with_national_digits
 from matching.suggestions import build_suggestions
 
@@ -431,12 +432,19 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     # a contact value private to a few customers, as often one person's as the data shows
     # (matching/clusters.py)
     floor, private_items = private_value_floor(frame, config, levels, fields, cand.left, cand.right)
-    raised = np.maximum(total, floor)
+    # a full name two customers hold on one channel is at least two people's (matching/namesakes.py)
+    agree, flag = collisions(frame, config, levels, cand.left, cand.right)
+    if trained:
+        model.namesake_bits = fit_collision_bits(total, agree, flag)
+    shifted = total + model.namesake_bits * flag
+    raised = np.maximum(shifted, floor)
+    items = collision_items(frame, config, cand.left, flag & (shifted >= floor), model.namesake_bits)
+    evidence = [p if n is None else n for p, n in zip(private_items, items, strict=True)]
     pairs = pairs_frame(frame, config, cand, levels, fields, raised)
     # match weight = prior + field weights + cluster_weight (the cluster evidence's part)
     pairs = pairs.with_columns(
         pl.Series("cluster_weight", (raised - total).astype(np.float32)),
-        pl.Series("cluster_evidence", private_items, dtype=pl.String),
+        pl.Series("cluster_evidence", evidence, dtype=pl.String),
     )
     neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
     suggestions = build_suggestions(

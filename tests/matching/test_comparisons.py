@@ -77,6 +77,9 @@ def test_last_name_levels(a, b, level):
         ("jb77@mail.com", "jb77@other.org", "same_local"),
         ("jordan.b77@mail.com", "jordan.n77@mail.com", "close"),
         ("john.smith@mail.com", "john.smith84@mail.com", "close"),
+        # separators apart: another mailbox built the same way from one name, not a typo
+        ("melanie.cooper@mail.com", "melanie_cooper@mail.com", "same_local"),
+        ("melanie.cooper@mail.com", "melaniecooper@other.org", "same_local"),
         ("jb77@mail.com", "zq@x.org", "different"),
         ("jb77@mail.com", None, "missing"),
     ],
@@ -228,3 +231,20 @@ def test_generic_string_comparison_from_config():
         levels_of("addr", {"company_norm": "acme widgets ltd"}, {"company_norm": "ltd acme widgets"}, cfg)
         == "close"
     )
+
+
+def test_a_named_sides_own_address_is_not_counted_again_against_the_other_side() -> None:
+    # "a.hill" at two domains: the email comparison counts the shared local part (same_local);
+    # that the named side's own address spells its name says nothing more about the pair
+    named = {"first_name_norm": "alice", "last_name_norm": "hill", "email_norm": "a.hill@yahoo.com"}
+    unnamed = {"email_norm": "a.hill@gmail.com"}
+    assert levels_of("email", named, unnamed) == "same_local"
+    assert levels_of("name_handle", named, unnamed) == "n/a"
+    assert levels_of("name_handle", unnamed, named) == "n/a"
+    # separators apart it is the same local part to both comparisons
+    dotted = {"email_norm": "alice_hill@gmail.com"}
+    full = {**named, "email_norm": "alice.hill@yahoo.com"}
+    assert levels_of("email", full, dotted) == "same_local"
+    assert levels_of("name_handle", full, dotted) == "n/a"
+    # another address of the other side that holds the name is still evidence
+    assert levels_of("name_handle", named, {"email_norm": "alice.hill@gmail.com"}) == "full"

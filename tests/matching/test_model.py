@@ -142,3 +142,19 @@ def test_the_identifier_scale_survives_storing_the_model() -> None:
     model = run_match(_phone_people(), MatchConfig()).model
     again = ModelParameters.from_dict(model.to_dict())
     assert again.by_name()["phone"].tf_scale == model.by_name()["phone"].tf_scale < 1.0
+
+
+def test_the_identifier_scale_does_not_lower_the_u_of_another_address_sharing_its_local_part() -> None:
+    import pytest
+
+    from matching.model import log_bayes_factors
+
+    names = ["missing", "exact", "same_local", "close", "different"]
+    lv = Levels("email", names, [True, False, False, False, False], np.array([1, 2, 3], dtype=np.int8))
+    lv.tf, lv.tf_level = np.array([1e-4, 1e-4, 1e-4]), 1
+    params = ComparisonParams("email", names, [0.0, 0.9, 0.04, 0.04, 0.02], [0.0, 1e-6, 1e-5, 1e-5, 1.0],
+                              [True, False, False, False, False], tf_level=1, tf_scale=0.01)  # fmt: skip
+    bits = log_bayes_factors([lv], [params])[0] / np.log(2)
+    assert bits[0] == pytest.approx(np.log2(0.9 / (1e-4 * 0.01)), rel=1e-5)  # exact: scaled
+    assert bits[2] == pytest.approx(np.log2(0.04 / (1e-4 * 0.01)), rel=1e-5)  # a typo of it: scaled
+    assert bits[1] == pytest.approx(np.log2(0.04 / 1e-4), rel=1e-5)  # another address: its stem's u
