@@ -100,24 +100,33 @@ def private_value_floor(
     negative = np.minimum(fields, 0.0)
     names = np.array([s.kind in NAME_KINDS for s in specs])
     handle = np.array([s.kind == "name_handle" for s in specs])
-    # a disagreeing name counts against the pair unless the names are compatible after all (an
-    # initial, a typo, a nickname, a swap: matching/shared.py), which the levels do not all see
-    name_negative = negative[names].sum(axis=0)
-    compat = np.zeros(n, dtype=bool)
-    doubtful = np.flatnonzero(name_negative < 0)
-    compat[doubtful] = pair_compatible(frame, cand_left[doubtful], cand_right[doubtful])
-    name_negative[compat] = 0.0
+    # the pairs agreeing on a contact value: only they can be raised
+    agreeing: list[tuple[int, str, str, np.ndarray]] = []  # comparison, name, column, pairs
     for c, (spec, lv) in enumerate(zip(specs, levels, strict=True)):
         if not spec.shared_values or spec.column is None:
             continue
-        rest = np.delete(negative, [c, *np.flatnonzero(names | handle)], axis=0).sum(axis=0)
-        others = rest + name_negative
         for level, column in AGREE_LEVELS.items():
             if level not in lv.level_names or (column is not None and column not in spec.columns):
                 continue
             hit = np.flatnonzero(lv.levels == lv.level(level))
-            enc = frame.col(column or spec.column, shared=True)
-            _raise(floor, items, frame, enc, spec.name, hit, cand_left[hit], others[hit], limit)
+            agreeing.append((c, spec.name, column or spec.column, hit))
+    # a disagreeing name counts against the pair unless the names are compatible after all (an
+    # initial, a typo, a nickname, a swap: matching/shared.py), which the levels do not all see;
+    # tested on the agreeing pairs only (the others' name weights are never read)
+    name_negative = negative[names].sum(axis=0)
+    could_rise = np.zeros(n, dtype=bool)
+    for *_, hit in agreeing:
+        could_rise[hit] = True
+    doubtful = np.flatnonzero((name_negative < 0) & could_rise)
+    compat = np.zeros(n, dtype=bool)
+    compat[doubtful] = pair_compatible(frame, cand_left[doubtful], cand_right[doubtful])
+    name_negative[compat] = 0.0
+    for c, field, column, hit in agreeing:
+        # the other fields' negative weights, summed over the agreeing pairs' columns only
+        rest = np.delete(negative[:, hit], [c, *np.flatnonzero(names | handle)], axis=0).sum(axis=0)
+        others = rest + name_negative[hit]
+        enc = frame.col(column, shared=True)
+        _raise(floor, items, frame, enc, field, hit, cand_left[hit], others, limit)
     return floor, items
 
 

@@ -229,11 +229,35 @@ def date_parts(frame: Frame, column: str) -> tuple[np.ndarray, np.ndarray, np.nd
     return year, month, day, days
 
 
-def digit_errors(a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
-    """Positions at which two non-negative numbers written with `width` digits differ."""
-    out = np.zeros(len(a), dtype=np.int64)
-    for k in range(width):
-        out += (a // 10**k) % 10 != (b // 10**k) % 10
+def packed_digits(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The last 4 digits of the year and 2 of month and day, one per 4 bits of a uint32."""
+    out = np.zeros(len(year), dtype=np.uint32)
+    shift = 0
+    for values, width in ((year, 4), (month, 2), (day, 2)):
+        for k in range(width):
+            out |= ((values // 10**k) % 10).astype(np.uint32) << np.uint32(shift)
+            shift += 4
+    return out
+
+
+def packed_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Digit positions at which two packed_digits values differ (nonzero 4-bit groups of a ^ b)."""
+    x = a ^ b
+    nibble = (x | (x >> np.uint32(1)) | (x >> np.uint32(2)) | (x >> np.uint32(3))) & np.uint32(0x11111111)
+    return np.bitwise_count(nibble)
+
+
+def date_table(frame: Frame, column: str) -> np.ndarray:
+    """(n, 5) int64 per row: year, month, day, day number (date_parts) and packed digits; cached
+    on the frame (a partition's subset gets its rows), so the raw text is parsed once a run."""
+    key = ("date_parts", column)
+    hit = frame.cache.get(key)
+    if isinstance(hit, np.ndarray):
+        return hit
+    frame._miss(key)
+    year, month, day, days = date_parts(frame, column)
+    out = np.stack([year, month, day, days, packed_digits(year, month, day).astype(np.int64)], axis=1)
+    frame.cache[key] = out
     return out
 
 
@@ -248,18 +272,19 @@ def compare_date(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarr
     assert spec.column is not None and spec.thresholds is not None
     enc = frame.col(spec.column, shared=spec.shared_values)
     cl, _cr, missing, exact, names = exact_part(spec, enc, li, r)
-    y, m, dd, days = date_parts(frame, spec.column)
-    known = (y[li] >= 0) & (y[r] >= 0)
+    table = date_table(frame, spec.column)
+    left, right = table[li], table[r]  # one gather of every part per side
+    (yl, ml, dl, days_l, pl_), (yr, mr, dr, days_r, pr) = left.T, right.T
+    known = (yl >= 0) & (yr >= 0)
     missing = ~known
-    exact = exact | (known & (y[li] == y[r]) & (m[li] == m[r]) & (dd[li] == dd[r]))
-    same = (y[li] == y[r]).astype(int) + (m[li] == m[r]) + (dd[li] == dd[r])
-    swapped = (y[li] == y[r]) & (m[li] == dd[r]) & (dd[li] == m[r])
-    wrong = digit_errors(y[li], y[r], 4) + digit_errors(m[li], m[r], 2) + digit_errors(dd[li], dd[r], 2)
+    same_y, same_m, same_d = yl == yr, ml == mr, dl == dr
+    exact = exact | (known & same_y & same_m & same_d)
+    same = same_y.astype(int) + same_m + same_d
+    swapped = same_y & (ml == dr) & (dl == mr)
+    wrong = packed_errors(pl_.astype(np.uint32), pr.astype(np.uint32))
     fuzzy = fuzzy_names(len(spec.thresholds))
     names = [*names, "one_digit", "typo", *fuzzy, "different"]
-    diff = np.where(
-        (days[li] < -9000) | (days[r] < -9000), np.iinfo(np.int32).max, np.abs(days[li] - days[r])
-    )
+    diff = np.where((days_l < -9000) | (days_r < -9000), np.iinfo(np.int32).max, np.abs(days_l - days_r))
     rules = [
         (MISSING, missing),
         *shared_rule(enc, cl, exact, frame, li, r),
