@@ -23,6 +23,12 @@ from matching.config import ComparisonSpec
 from matching.frequency import Frame
 
 
+def email_local_alnum(column: str) -> pl.Expr:
+    """An address's local part, lower-cased, letters and digits only (null when nothing is left)."""
+    local = pl.col(column).str.extract(r"^([^@]+)@", 1).str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
+    return local.replace("", None)
+
+
 def compare_email(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
     """exact (provider-folded key) / shared / same_local (the local part, separators aside, in another
     address) / close (typo) / different."""
@@ -39,14 +45,7 @@ def compare_email(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndar
     # address like one at another domain, not a typo of it (gen2-1m: 1,653 such pairs at p >= 0.8
     # as close, 8.6% one person; gen1-100k: 5)
     local = frame.hashed(
-        f"{norm_col}:local_alnum",
-        lambda df: (
-            df.get_column(norm_col)
-            .str.extract(r"^([^@]+)@", 1)
-            .str.to_lowercase()
-            .str.replace_all(r"[^a-z0-9]", "")
-            .replace("", None)
-        ),
+        f"{norm_col}:local_alnum", lambda df: df.select(email_local_alnum(norm_col)).to_series()
     )
     ll, lr = local[li], local[r]
     rest = ~missing & ~exact

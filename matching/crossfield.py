@@ -16,6 +16,7 @@ import polars as pl
 
 from matching.comparisons import NA, Levels, cpdist, finish
 from matching.config import ComparisonSpec
+from matching.contact import email_local_alnum
 from matching.frequency import Frame
 from matching.names import full_name_u
 
@@ -142,8 +143,7 @@ def _drop_counted(
     alone: mostly one person's address typed twice (gen2-100k: 92 of 98 typo pairs).
     """
     # email local parts as the email comparison's same_local reads them (separators aside)
-    local = pl.col(email_c).str.extract(r"^([^@]+)@", 1).str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
-    own = df.select(local.replace("", None).alias("e"), pl.col(screen_c).str.to_lowercase().alias("s"))
+    own = df.select(email_local_alnum(email_c).alias("e"), pl.col(screen_c).str.to_lowercase().alias("s"))
     a, b = own[nrow], own[hrow]
     out = {}
     for col, h in (("e", "h1"), ("s", "h2")):
