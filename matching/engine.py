@@ -438,7 +438,9 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         model.namesake_bits = fit_collision_bits(total, agree, flag)
     shifted = total + model.namesake_bits * flag
     raised = np.maximum(shifted, floor)
-    items = collision_items(frame, config, cand.left, flag & (shifted >= floor), model.namesake_bits)
+    items = collision_items(
+        frame, config, cand.left, cand.right, flag & (shifted >= floor), model.namesake_bits
+    )
     evidence = [p if n is None else n for p, n in zip(private_items, items, strict=True)]
     pairs = pairs_frame(frame, config, cand, levels, fields, raised)
     # match weight = prior + field weights + cluster_weight (the cluster evidence's part)

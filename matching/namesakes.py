@@ -24,6 +24,8 @@ third holder (their own same-channel evidence is the `source` comparison's).
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 
@@ -138,18 +140,20 @@ def fit_collision_bits(total: np.ndarray, agree: np.ndarray, flag: np.ndarray) -
 
 
 def collision_items(
-    frame: Frame, config: MatchConfig, li: np.ndarray, flag: np.ndarray, bits: float
+    frame: Frame, config: MatchConfig, li: np.ndarray, r: np.ndarray, flag: np.ndarray, bits: float
 ) -> list[str | None]:
-    """The evidence item of each flagged pair (None elsewhere)."""
-    import json
-
+    """The evidence item of each flagged pair (None elsewhere), naming the named side's full name."""
     out: list[str | None] = [None] * len(li)
     names = _name_specs(config)
     hit = np.flatnonzero(flag)
     if names is None or len(hit) == 0 or bits >= 0:
         return out
-    first = frame.df.get_column(names[2]).cast(pl.String).gather(pl.Series(li[hit].astype(np.int64)))
-    last = frame.df.get_column(names[3]).cast(pl.String).gather(pl.Series(li[hit].astype(np.int64)))
+    first_names = frame.df.get_column(names[2]).cast(pl.String)
+    # the named side, as collisions() takes it: the left one unless only the right one has the name
+    left_unnamed = first_names.gather(pl.Series(li[hit].astype(np.int64))).is_null().to_numpy()
+    rows = pl.Series(np.where(left_unnamed, r[hit], li[hit]).astype(np.int64))
+    first = first_names.gather(rows)
+    last = frame.df.get_column(names[3]).cast(pl.String).gather(rows)
     level = json.dumps("full name held by two customers on one channel: at least two people carry it")
     for i, f, la in zip(hit.tolist(), first.to_list(), last.to_list(), strict=True):
         value = json.dumps(f"{f} {la}")

@@ -1,9 +1,11 @@
+import json
+
 import numpy as np
 
 from matching.config import MatchConfig
 from matching.engine import compare_all
 from matching.frequency import build_frame
-from matching.namesakes import collisions, fit_collision_bits
+from matching.namesakes import collision_items, collisions, fit_collision_bits
 from tests.matching.idframes import filler, make_identities
 
 
@@ -69,6 +71,15 @@ def test_a_full_name_in_the_other_sides_handle_is_flagged_by_the_named_sides_col
     agree, flag = _flags(rows, [(0, 2), (2, 0), (3, 4)])
     assert agree.tolist() == [True, True, True]
     assert flag.tolist() == [True, True, False]
+
+    # the evidence names the named side's full name, whichever side of the pair it is
+    cfg = MatchConfig()
+    frame = build_frame(
+        make_identities([*rows, *filler(20)]), cfg.shared_min_holders, cfg.shared_min_customers
+    )
+    li, r = np.array([0, 2, 3], dtype=np.int32), np.array([2, 0, 4], dtype=np.int32)
+    items = collision_items(frame, cfg, li, r, flag, -2.0)
+    assert [json.loads(i)["value_l"] if i else None for i in items] == ["maria garcia", "maria garcia", None]
 
 
 def test_data_on_a_single_channel_flags_nothing() -> None:
