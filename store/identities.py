@@ -23,16 +23,9 @@ FUTURE_TOLERANCE = timedelta(days=1)
 PROFILE_COLUMNS = (*PROFILE_FIELDS, "profile_sources")
 # The content that makes a record "the same" on re-ingest: raw values and extra attributes.
 _HASHED = ("channel", "external_id", *RAW_IDENTITY_COLUMNS, "extra", "created_at", "updated_at")
-# What a load reads of a normalized frame.
-_INPUT_COLUMNS = (
-    "channel",
-    "external_id",
-    *RAW_IDENTITY_COLUMNS,
-    "extra",
-    *NORMALIZED_IDENTITY_COLUMNS,
-    "created_at_ts",
-    "updated_at_ts",
-)
+# What a load reads of a normalized frame: these as they are, and the parsed timestamps.
+_STAGED_COLUMNS = ("channel", "external_id", *RAW_IDENTITY_COLUMNS, "extra", *NORMALIZED_IDENTITY_COLUMNS)
+_INPUT_COLUMNS = (*_STAGED_COLUMNS, "created_at_ts", "updated_at_ts")
 _VALUE_COLUMNS = (*RAW_IDENTITY_COLUMNS, "extra", "created_at", "updated_at", *NORMALIZED_IDENTITY_COLUMNS)
 
 
@@ -72,13 +65,12 @@ def find_loaded_batch(store: Store, sha256: str, kind: str) -> dict[str, Any] | 
 
 def _stage_identities(store: Store, frame: pl.DataFrame) -> None:
     """Create temp table `stage` of incoming rows (with their batch_id) joined to the identities they update."""
-    columns = ["channel", "external_id", *RAW_IDENTITY_COLUMNS, "extra", *NORMALIZED_IDENTITY_COLUMNS]
     incoming = frame.select(
         "batch_id",
-        *columns,
+        *_STAGED_COLUMNS,
         pl.col("created_at_ts").alias("created_at"),
         pl.col("updated_at_ts").alias("updated_at"),
-        # the file's row order: new ids follow it (a parallel join does not keep any order)
+        # the files' row order: new ids follow it (a parallel join does not keep any order)
         pl.int_range(pl.len(), dtype=pl.Int64).alias("input_order"),
     )
     with store.registered("incoming_identities", incoming):
