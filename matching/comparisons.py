@@ -248,15 +248,20 @@ def packed_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def date_table(frame: Frame, column: str) -> np.ndarray:
-    """(n, 5) int64 per row: year, month, day, day number (date_parts) and packed digits; cached
-    on the frame (a partition's subset gets its rows), so the raw text is parsed once a run."""
+    """(n, 5) int32 per row: year, month, day, day number (date_parts) and packed digits (their
+    uint32 bits); cached on the frame (a partition's subset gets its rows), so the raw text is
+    parsed once a run. int32: every part fits, and the two gathers per comparison move half the bytes."""
     key = ("date_parts", column)
     hit = frame.cache.get(key)
     if isinstance(hit, np.ndarray):
         return hit
     frame._miss(key)
     year, month, day, days = date_parts(frame, column)
-    out = np.stack([year, month, day, days, packed_digits(year, month, day).astype(np.int64)], axis=1)
+    packed = packed_digits(year, month, day).view(np.int32)
+    out = np.stack(
+        [year.astype(np.int32), month.astype(np.int32), day.astype(np.int32), days.astype(np.int32), packed],
+        axis=1,
+    )
     frame.cache[key] = out
     return out
 
@@ -281,7 +286,7 @@ def compare_date(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarr
     exact = exact | (known & same_y & same_m & same_d)
     same = same_y.astype(int) + same_m + same_d
     swapped = same_y & (ml == dr) & (dl == mr)
-    wrong = packed_errors(pl_.astype(np.uint32), pr.astype(np.uint32))
+    wrong = packed_errors(pl_.view(np.uint32), pr.view(np.uint32))
     fuzzy = fuzzy_names(len(spec.thresholds))
     names = [*names, "one_digit", "typo", *fuzzy, "different"]
     diff = np.where((days_l < -9000) | (days_r < -9000), np.iinfo(np.int32).max, np.abs(days_l - days_r))
