@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from matching.config import BlockingRuleSpec, parse_key
+from matching.frequency import sorted_distinct
 from matching.nicknames import canonical_names
 
 _SEP = "\x1f"  # joins the parts of a conjunctive key; never occurs in normalized values
@@ -156,11 +157,19 @@ def _touched(keys: pl.DataFrame, changed: np.ndarray) -> pl.DataFrame:
 
 
 def rule_pairs(
-    keys: pl.DataFrame, max_block_size: int, changed: np.ndarray | None, multi_key: bool = True
-) -> tuple[pl.DataFrame, int, int]:
-    """Pairs (l < r) sharing a key in blocks of 2..max size; (pairs, oversize blocks, largest block).
+    keys: pl.DataFrame,
+    max_block_size: int,
+    changed: np.ndarray | None,
+    multi_key: bool = True,
+    apart: tuple[np.ndarray, ...] = (),
+    n: int = 1 << 31,
+) -> tuple[np.ndarray, int, int]:
+    """Pairs sharing a key in blocks of 2..max size; (pair keys, oversize blocks, largest block).
 
-    With `changed`, only blocks holding a changed row are sized (and counted as oversize/largest).
+    Pair keys are row_l * n + row_r (l < r), sorted and distinct, of rows whose codes in every
+    `apart` array (a code per row: customer, source) differ: tested inside the join, and deduped
+    as one int64 column, not as a frame of two columns. With `changed`, only blocks holding a
+    changed row are sized (and counted as oversize/largest).
     """
     if changed is not None:
         keys = _touched(keys, changed)
@@ -169,17 +178,28 @@ def rule_pairs(
     largest = int(sizes.get_column("len").to_numpy().max()) if sizes.height else 0
     ok = sizes.filter((pl.col("len") >= 2) & (pl.col("len") <= max_block_size)).select("k")
     keys = keys.join(ok, on="k", how="semi")
-    left = keys if changed is None else keys.filter(pl.Series(changed[keys.get_column("idx").to_numpy()]))
-    joined = left.join(keys, on="k", suffix="_r")
+    idx = keys.get_column("idx").to_numpy()
+    keys = keys.with_columns(pl.Series(f"a{j}", codes[idx]) for j, codes in enumerate(apart))
+    left = keys if changed is None else keys.filter(pl.Series(changed[idx]))
+    lo, hi = pl.col("idx"), pl.col("idx_r")
     if changed is None:
-        pairs = joined.filter(pl.col("idx") < pl.col("idx_r")).select(l="idx", r="idx_r")
+        order = lo < hi
     else:
-        pairs = joined.filter(pl.col("idx") != pl.col("idx_r")).select(
-            pl.min_horizontal("idx", "idx_r").alias("l"), pl.max_horizontal("idx", "idx_r").alias("r")
-        )
-    if changed is not None or multi_key:
-        pairs = pairs.unique()  # one identity pair can share several keys of the rule
-    return pairs, oversize.height, largest
+        order, lo, hi = lo != hi, pl.min_horizontal(lo, hi), pl.max_horizontal(lo, hi)
+    differ = [pl.col(f"a{j}") != pl.col(f"a{j}_r") for j in range(len(apart))]
+    pk = (
+        left.lazy()
+        .join(keys.lazy(), on="k", suffix="_r")
+        .filter(order, *differ)
+        .select(lo.cast(pl.Int64) * n + hi.cast(pl.Int64))
+        .collect()
+        .to_series()
+        .to_numpy()
+    )
+    # sorted: a join's output order varies between runs, and EM's sample and sums must not;
+    # one identity pair can share several keys of the rule
+    pk = sorted_distinct(pk) if changed is not None or multi_key else np.sort(pk)
+    return pk, oversize.height, largest
 
 
 def _first_rule(collected: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
@@ -234,14 +254,11 @@ def block(
     for rule in rules:
         keys = rule_keys(df, rule, memo, changed)
         cap = min(rule.max_block_size or max_block_size, max_block_size)
-        pairs, oversize, largest = rule_pairs(keys, cap, changed, len(rule.variants()) > 1)
-        l_idx = pairs.get_column("l").to_numpy()
-        r_idx = pairs.get_column("r").to_numpy()
-        keep = customer[l_idx] != customer[r_idx]  # pairs inside one customer are already merged
-        if source is not None and (link_only or rule.different_source):
-            keep &= source[l_idx] != source[r_idx]
-        # sorted: a join's output order varies between runs, and EM's sample and sums must not
-        pk = np.sort(l_idx[keep].astype(np.int64) * n + r_idx[keep].astype(np.int64))
+        # pairs inside one customer are already merged
+        apart = (
+            (customer,) if source is None or not (link_only or rule.different_source) else (customer, source)
+        )
+        pk, oversize, largest = rule_pairs(keys, cap, changed, len(rule.variants()) > 1, apart, n)
         collected.append(pk)
         counts.append((rule.name, len(pk), oversize, largest))
     pk_all, rule_all, by_rule = _first_rule(collected)

@@ -247,6 +247,18 @@ def dense_codes(values: pl.Series) -> tuple[np.ndarray, pl.Series]:
     return joined.get_column("i").fill_null(-1).to_numpy().astype(np.int32), vocab
 
 
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted: np.unique's result by a sort and a mask.
+
+    numpy 2.4's np.unique without return_* arguments takes a hash-table path that is ~90 times
+    slower on 8M distinct int64 pair keys (8.4 s against 0.09 s).
+    """
+    out = np.sort(values)
+    if len(out) > 1:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
+
+
 def _as_string(s: pl.Series) -> pl.Series:
     if s.dtype != pl.String:
         s = s.cast(pl.String)
