@@ -590,7 +590,7 @@ def pairs_frame(
     }
     shared_hit = np.zeros(len(cand.left), dtype=bool)
     household = np.zeros(len(cand.left), dtype=bool)
-    reasons = []
+    shared_counts: dict[str, np.ndarray] = {}
     for c, lv in enumerate(levels):
         cols[f"{lv.name}_level"] = _enum(lv.level_names, lv.levels)
         cols[f"{lv.name}_weight"] = pl.Series(fields[c])
@@ -600,16 +600,28 @@ def pairs_frame(
             # a value held by many customers (a switchboard, a team inbox) is one finding of its
             # own (MatchResult.shared_values), not a "related" suggestion per pair of its holders
             household |= hit & (lv.shared_count < config.shared_min_customers)
-            cols[f"_n_{lv.name}"] = pl.Series(lv.shared_count.astype(np.int64))
-            text = pl.format(f"shares a {lv.name} value held by {{}} customers", pl.col(f"_n_{lv.name}"))
-            reasons.append(pl.when(pl.col(f"_n_{lv.name}") > 0).then(text))
+            shared_counts[lv.name] = lv.shared_count
     related = household & (prob < config.review_threshold)
     out = pl.DataFrame(cols).with_columns(
         pl.Series("related_only", related),
         pl.Series("_shared_hit", shared_hit),
     )
-    reason = pl.coalesce(reasons) if reasons else pl.lit(None, dtype=pl.String)
-    out = out.with_columns(
-        pl.when(pl.col("related_only")).then(reason).otherwise(None).cast(pl.String).alias("related_reason")
-    )
-    return out.drop([c for c in out.columns if c.startswith("_n_")])
+    return out.with_columns(_related_reason(shared_counts, related))
+
+
+def _related_reason(shared_counts: dict[str, np.ndarray], related: np.ndarray) -> pl.Series:
+    """Per pair: which shared value makes it related, null unless related_only.
+
+    The text is formatted for the related pairs only (thousands among millions of pairs).
+    """
+    out = pl.Series("related_reason", dtype=pl.String).extend_constant(None, len(related))
+    where = np.flatnonzero(related)
+    if not shared_counts or not len(where):
+        return out
+    n = {f"_n_{name}": pl.Series(count[where].astype(np.int64)) for name, count in shared_counts.items()}
+    reasons = [
+        pl.when(pl.col(col) > 0).then(pl.format(f"shares a {name} value held by {{}} customers", pl.col(col)))
+        for name, col in zip(shared_counts, n, strict=True)
+    ]
+    text = pl.DataFrame(n).select(pl.coalesce(reasons).cast(pl.String)).to_series()
+    return out.scatter(pl.Series(where), text)
