@@ -17,7 +17,7 @@ from matching.comparisons import (
     similarity,
 )
 from matching.config import ComparisonSpec
-from matching.frequency import Encoded, Frame
+from matching.frequency import Encoded, Frame, sorted_distinct
 from matching.nicknames import nickname_pairs
 
 
@@ -34,7 +34,17 @@ def nickname_keys(vocab: np.ndarray) -> np.ndarray:
     ok = (ia < len(vocab)) & (ib < len(vocab))
     ok[ok] &= (vocab[ia[ok]] == a[ok]) & (vocab[ib[ok]] == b[ok])
     lo, hi = np.minimum(ia[ok], ib[ok]), np.maximum(ia[ok], ib[ok])
-    return np.unique(lo.astype(np.int64) * len(vocab) + hi)
+    return sorted_distinct(lo.astype(np.int64) * len(vocab) + hi)
+
+
+def _is_nickname(cl: np.ndarray, cr: np.ndarray, size: int, keys: np.ndarray) -> np.ndarray:
+    """Per pair: its code pair is among the sorted nickname keys (a binary search, not np.isin,
+    which sorts the million pair keys with the few thousand nickname keys)."""
+    pair = np.minimum(cl, cr).astype(np.int64) * size + np.maximum(cl, cr)
+    if not len(keys):
+        return np.zeros(len(pair), dtype=bool)
+    at = np.minimum(np.searchsorted(keys, pair), len(keys) - 1)
+    return keys[at] == pair
 
 
 def _vocab_stats(enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +98,7 @@ def compare_first_name(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np
     enc, cl, cr, missing, exact, swapped = _name_agreement(spec, frame, li, r)
     size = len(enc.vocab)
     rest = ~missing & ~exact & ~swapped
-    lo, hi = np.minimum(cl, cr).astype(np.int64), np.maximum(cl, cr).astype(np.int64)
-    nick = rest & np.isin(lo * size + hi, nickname_keys(enc.vocab))
+    nick = rest & _is_nickname(cl, cr, size, nickname_keys(enc.vocab))
     initial = _initial(enc, cl, cr, rest)
     fuzzy_mask = rest & ~nick & ~initial
     sim = similarity(enc, cl, cr, fuzzy_mask, "jaro_winkler")
