@@ -87,18 +87,36 @@ def _token_tf(frame: Frame, first_c: str, last_c: str) -> dict[str, np.ndarray]:
 OWN_HANDLE_SAMPLE = 100_000
 
 
+def _handles(frame: Frame, columns: list[str]) -> pl.DataFrame:
+    """Per row: letters of the first and last name (first, last), of the email local part (h1) and
+    the screen name (h2); alphanumerics of both (a, b: a is contact.email_local_alnum); the screen
+    name lower-cased (s). Derived once per frame and gathered per pair."""
+    first_c, last_c, email_c, screen_c = columns
+    local = pl.col(email_c).str.extract(r"^([^@]+)@", 1)
+    return frame.rows(
+        "handles:" + ":".join(columns),
+        lambda df: df.select(
+            _letters(pl.col(first_c)).alias("first"),
+            _letters(pl.col(last_c)).alias("last"),
+            _letters(local).alias("h1"),
+            _letters(pl.col(screen_c)).alias("h2"),
+            email_local_alnum(email_c).alias("a"),
+            _alnum(pl.col(screen_c)).alias("b"),
+            pl.col(screen_c).str.to_lowercase().alias("s"),
+        ),
+    )
+
+
 def _own_handle_rate(frame: Frame, columns: list[str]) -> float:
     """Share of identities with a full name and an email or handle whose email local part or handle holds it."""
-    first_c, last_c, email_c, screen_c = columns
-    own = frame.df.select(
-        _letters(pl.col(first_c)).alias("first"),
-        _letters(pl.col(last_c)).alias("last"),
-        _letters(pl.col(email_c).str.extract(r"^([^@]+)@", 1)).alias("h1"),
-        _letters(pl.col(screen_c)).alias("h2"),
-    ).filter(
-        pl.col("first").is_not_null()
-        & pl.col("last").is_not_null()
-        & (pl.col("h1").is_not_null() | pl.col("h2").is_not_null())
+    own = (
+        _handles(frame, columns)
+        .select("first", "last", "h1", "h2")
+        .filter(
+            pl.col("first").is_not_null()
+            & pl.col("last").is_not_null()
+            & (pl.col("h1").is_not_null() | pl.col("h2").is_not_null())
+        )
     )
     if own.height == 0:
         return 1.0
@@ -130,9 +148,7 @@ def _full_in_handle_u(frame: Frame, columns: list[str]) -> np.ndarray:
     return out
 
 
-def _drop_counted(
-    sub: pl.DataFrame, df: pl.DataFrame, email_c: str, screen_c: str, nrow: pl.Series, hrow: pl.Series
-) -> pl.DataFrame:
+def _drop_counted(sub: pl.DataFrame, handles: pl.DataFrame, nrow: pl.Series, hrow: pl.Series) -> pl.DataFrame:
     """sub with h1 / h2 nulled where the named side holds the same email local part / screen name.
 
     The direct comparison has counted that agreement already ("a.hill@yahoo" / "a.hill@gmail":
@@ -143,10 +159,10 @@ def _drop_counted(
     alone: mostly one person's address typed twice (gen2-100k: 92 of 98 typo pairs).
     """
     # email local parts as the email comparison's same_local reads them (separators aside)
-    own = df.select(email_local_alnum(email_c).alias("e"), pl.col(screen_c).str.to_lowercase().alias("s"))
+    own = handles.select("a", "s")
     a, b = own[nrow], own[hrow]
     out = {}
-    for col, h in (("e", "h1"), ("s", "h2")):
+    for col, h in (("a", "h1"), ("s", "h2")):
         x, y = a.get_column(col), b.get_column(col)
         same = (x == y).fill_null(False)
         out[h] = pl.when(same).then(None).otherwise(sub.get_column(h))
@@ -168,6 +184,7 @@ def compare_name_handle(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: n
     has_name = (df.get_column(first_c).is_not_null() | df.get_column(last_c).is_not_null()).to_numpy()
     has_e = df.get_column(email_c).is_not_null().to_numpy()
     has_s = df.get_column(screen_c).is_not_null().to_numpy()
+    handles = _handles(frame, spec.columns)
     n = len(li)
     levels = np.zeros(n, dtype=np.int8)
     tf = np.full(n, np.nan)
@@ -180,10 +197,10 @@ def compare_name_handle(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: n
             continue
         sub = pl.DataFrame(
             {
-                "a": df.get_column(email_c).gather(pl.Series(e_side[gate])).str.extract(r"^([^@]+)@", 1),
-                "b": df.get_column(screen_c).gather(pl.Series(s_side[gate])),
+                "a": handles.get_column("a").gather(pl.Series(e_side[gate])),
+                "b": handles.get_column("b").gather(pl.Series(s_side[gate])),
             }
-        ).select(_alnum(pl.col("a")).alias("a"), _alnum(pl.col("b")).alias("b"))
+        )
         sub = sub.with_columns(
             (pl.col("a") == pl.col("b")).fill_null(False).alias("eq"),
             (pl.col("a").str.replace_all(r"\d", "") == pl.col("b").str.replace_all(r"\d", ""))
@@ -209,15 +226,10 @@ def compare_name_handle(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: n
         if not gate.any():
             continue
         nrow, hrow = pl.Series(name_side[gate]), pl.Series(handle_side[gate])
-        sub = pl.DataFrame(
-            {
-                "first": df.get_column(first_c).gather(nrow),
-                "last": df.get_column(last_c).gather(nrow),
-                "h1": df.get_column(email_c).gather(hrow).str.extract(r"^([^@]+)@", 1),
-                "h2": df.get_column(screen_c).gather(hrow),
-            }
-        ).select(*(_letters(pl.col(c)).alias(c) for c in ("first", "last", "h1", "h2")))
-        sub = _drop_counted(sub, df, email_c, screen_c, nrow, hrow)
+        sub = pl.concat(
+            [handles.select("first", "last")[nrow], handles.select("h1", "h2")[hrow]], how="horizontal"
+        )
+        sub = _drop_counted(sub, handles, nrow, hrow)
         code = _name_vs_handles(sub)
         lv = np.array([LEVELS.index(_NAME_CODE[int(c)]) for c in range(6) if c > 0], dtype=np.int8)[code - 1]
         current = levels[gate]

@@ -56,6 +56,8 @@ class Frame:
     cache: dict[tuple[str, ...], Encoded | dict[str, Encoded] | np.ndarray] = field(default_factory=dict)
     focus: np.ndarray | None = None  # sorted row indices that comparisons will read; None = all
     complete: bool = True  # False for a partition's subset: every statistic must come from the cache
+    # per-row values derived from df by name (no statistics: a subset derives its own rows again)
+    memo: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def subset(self, rows: np.ndarray) -> Frame:
         """These rows (sorted) with the statistics already computed over the whole frame, for one partition.
@@ -75,6 +77,17 @@ class Frame:
             self.df[pl.Series(rows)], self.customer[rows], self.shared_min_holders,
             self.shared_min_customers, cache, None, complete=False,
         )  # fmt: skip
+
+    def rows(self, name: str, make: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+        """make(df): per-row values of every row (the focus aside), derived once per frame.
+
+        Comparisons gather them per pair instead of deriving them again for each call's pairs
+        (the email local part, a handle's letters: regexes over a million rows).
+        """
+        hit = self.memo.get(name)
+        if hit is None:
+            hit = self.memo[name] = make(self.df)
+        return hit
 
     def _miss(self, key: tuple[str, ...]) -> None:
         if not self.complete:
