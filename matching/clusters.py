@@ -88,14 +88,14 @@ def private_value_rates(holders: np.ndarray, tested: np.ndarray, clean: np.ndarr
 def private_value_floor(
     frame: Frame, config: MatchConfig, levels: list[Levels], fields: np.ndarray, cand_left: np.ndarray,
     cand_right: np.ndarray,
-) -> tuple[np.ndarray, list[str | None]]:  # fmt: skip
+) -> tuple[np.ndarray, pl.Series]:  # fmt: skip
     """Per candidate pair: the floor of its match weight (bits, -inf where none) and its evidence item."""
     n = len(cand_left)
     floor = np.full(n, -np.inf)
-    items: list[str | None] = [None] * n
+    items: list[tuple[np.ndarray, list[str]]] = []  # (pairs, items): a later raise overwrites
     limit = config.private_value_max_customers
     if limit < 2 or n == 0:
-        return floor, items
+        return floor, scattered(n, items)
     specs = config.active_comparisons()
     negative = np.minimum(fields, 0.0)
     names = np.array([s.kind in NAME_KINDS for s in specs])
@@ -127,11 +127,25 @@ def private_value_floor(
         others = rest + name_negative[hit]
         enc = frame.col(column, shared=True)
         _raise(floor, items, frame, enc, field, hit, cand_left[hit], others, limit)
-    return floor, items
+    return floor, scattered(n, items)
+
+
+def scattered(n: int, parts: list[tuple[np.ndarray, list[str]]]) -> pl.Series:
+    """n nulls with each part's texts written at its positions, in turn (a later part overwrites).
+
+    The evidence items of a few hundred thousand among millions of pairs: not a Python list of
+    millions of None turned into a column.
+    """
+    out = pl.Series(dtype=pl.String).extend_constant(None, n)
+    for at, texts in parts:
+        if len(at):
+            out = out.scatter(pl.Series(at.astype(np.int64)), pl.Series(texts, dtype=pl.String))
+    return out
 
 
 def _raise(
-    floor: np.ndarray, items: list[str | None], frame: Frame, enc: Encoded, field: str, hit: np.ndarray,
+    floor: np.ndarray, items: list[tuple[np.ndarray, list[str]]], frame: Frame, enc: Encoded, field: str,
+    hit: np.ndarray,
     rows: np.ndarray, others: np.ndarray, limit: int,
 ) -> None:  # fmt: skip
     """Raise the floor of the pairs `hit` (left rows `rows`) that agree on a clean private value of `enc`."""
@@ -154,15 +168,10 @@ def _raise(
     bits = np.log2(rate / (1.0 - rate)) + others
     better = bits > floor[hit]
     floor[hit[better]] = bits[better]
-    for i, text in zip(
-        hit[better].tolist(),
-        _items(enc, field, private, holders, rate[better], at[better], bits[better]),
-        strict=True,
-    ):
-        items[i] = text
+    items.append((hit[better], _items(enc, field, private, holders, rate[better], at[better], bits[better])))
 
 
-def _json_strings(values: list[str]) -> list[str]:
+def json_strings(values: list[str]) -> list[str]:
     """json.dumps of each string: plain printable ASCII is quoted as is, the rest through json."""
     s = pl.Series(values, dtype=pl.String)
     plain = s.str.contains(r"^[ !#-\[\]-~]*$").to_numpy()
@@ -179,7 +188,7 @@ def _items(
     if len(at) == 0:
         return []
     codes, code_at = np.unique(at, return_inverse=True)
-    value = _json_strings([str(enc.vocab[private[c]]) for c in codes.tolist()])
+    value = json_strings([str(enc.vocab[private[c]]) for c in codes.tolist()])
     # the level text depends on the holder count only (the rate is the count's)
     counts = holders[at].astype(np.int64)
     rate_of = dict(zip(counts.tolist(), rate.tolist(), strict=True))

@@ -441,12 +441,12 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     items = collision_items(
         frame, config, cand.left, cand.right, flag & (shifted >= floor), model.namesake_bits
     )
-    evidence = [p if n is None else n for p, n in zip(private_items, items, strict=True)]
+    evidence = pl.DataFrame({"n": items, "p": private_items}).select(pl.coalesce("n", "p")).to_series()
     pairs = pairs_frame(frame, config, cand, levels, fields, raised)
     # match weight = prior + field weights + cluster_weight (the cluster evidence's part)
     pairs = pairs.with_columns(
         pl.Series("cluster_weight", (raised - total).astype(np.float32)),
-        pl.Series("cluster_evidence", evidence, dtype=pl.String),
+        evidence.alias("cluster_evidence"),
     )
     neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
     suggestions = build_suggestions(

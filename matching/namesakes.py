@@ -29,6 +29,7 @@ import json
 import numpy as np
 import polars as pl
 
+from matching.clusters import json_strings, scattered
 from matching.comparisons import Levels
 from matching.config import MatchConfig
 from matching.frequency import Frame
@@ -141,24 +142,20 @@ def fit_collision_bits(total: np.ndarray, agree: np.ndarray, flag: np.ndarray) -
 
 def collision_items(
     frame: Frame, config: MatchConfig, li: np.ndarray, r: np.ndarray, flag: np.ndarray, bits: float
-) -> list[str | None]:
-    """The evidence item of each flagged pair (None elsewhere), naming the named side's full name."""
-    out: list[str | None] = [None] * len(li)
+) -> pl.Series:
+    """The evidence item of each flagged pair (null elsewhere), naming the named side's full name."""
     names = _name_specs(config)
     hit = np.flatnonzero(flag)
     if names is None or len(hit) == 0 or bits >= 0:
-        return out
+        return scattered(len(li), [])
     first_names = frame.df.get_column(names[2]).cast(pl.String)
     # the named side, as collisions() takes it: the left one unless only the right one has the name
     left_unnamed = first_names.gather(pl.Series(li[hit].astype(np.int64))).is_null().to_numpy()
     rows = pl.Series(np.where(left_unnamed, r[hit], li[hit]).astype(np.int64))
-    first = first_names.gather(rows)
-    last = frame.df.get_column(names[3]).cast(pl.String).gather(rows)
+    first = first_names.gather(rows).fill_null("None")  # as f"{first} {last}" writes a missing part
+    last = frame.df.get_column(names[3]).cast(pl.String).gather(rows).fill_null("None")
+    value = json_strings((first + " " + last).to_list())
     level = json.dumps("full name held by two customers on one channel: at least two people carry it")
-    for i, f, la in zip(hit.tolist(), first.to_list(), last.to_list(), strict=True):
-        value = json.dumps(f"{f} {la}")
-        out[i] = (
-            f'{{"field": "namesakes", "value_l": {value}, "value_r": {value}, "level": {level}, '
-            f'"weight": {round(bits, 3)!r}}}'
-        )
-    return out
+    tail = f', "level": {level}, "weight": {round(bits, 3)!r}}}'
+    items = [f'{{"field": "namesakes", "value_l": {v}, "value_r": {v}{tail}' for v in value]
+    return scattered(len(li), [(hit, items)])
