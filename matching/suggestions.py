@@ -37,8 +37,11 @@ SUGGESTION_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _value(df: pl.DataFrame, cols: list[str], rows: pl.Series) -> pl.Series:
-    parts = [df.get_column(c).gather(rows).cast(pl.String) for c in cols]
+def _value(rows: pl.DataFrame, cols: list[str]) -> pl.Series:
+    """The display value of gathered rows: their columns joined by " | " (null when empty)."""
+    parts = [rows.get_column(c).cast(pl.String) for c in cols]
+    if len(parts) == 1:  # what concat_str of one column gives: the column, "" as null
+        return parts[0].replace("", None)
     frame = pl.DataFrame([p.alias(f"v{i}") for i, p in enumerate(parts)])
     return frame.select(pl.concat_str(pl.all(), separator=" | ", ignore_nulls=True).replace("", None))[:, 0]
 
@@ -51,20 +54,26 @@ def evidence_frame(
 ) -> pl.DataFrame:
     """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair."""
     available = set(identities.columns)
-    rows_l, rows_r = best.get_column("_row_l"), best.get_column("_row_r")
+    shown = {spec.name: spec.display_columns(available) for spec in specs}
+    # every displayed column gathered once per side, in one frame gather (columns in parallel),
+    # not once per comparison showing it
+    needed = list(dict.fromkeys(c for cols in shown.values() for c in cols))
+    side_l = identities.select(needed)[best.get_column("_row_l")]
+    side_r = identities.select(needed)[best.get_column("_row_r")]
     items, hash_parts = [], []
     ev = pl.DataFrame({"i": range(best.height)})
     for spec in specs:
-        cols = spec.display_columns(available)
+        cols = shown[spec.name]
         level = best.get_column(f"{spec.name}_level").cast(pl.String)
         ev = ev.with_columns(
-            _value(identities, cols, rows_l).alias(f"{spec.name}_vl"),
-            _value(identities, cols, rows_r).alias(f"{spec.name}_vr"),
+            _value(side_l, cols).alias(f"{spec.name}_vl"),
+            _value(side_r, cols).alias(f"{spec.name}_vr"),
             level.alias(f"{spec.name}_lv"),
             best.get_column(f"{spec.name}_weight").round(3).alias(f"{spec.name}_w"),
+            # missing / n/a fields are left out: they carry no evidence either way
+            (~level.is_in(sorted({"missing", "n/a"}))).alias(f"{spec.name}_k"),
         )
-        # missing / n/a fields are left out: they carry no evidence either way
-        keep = ~pl.col(f"{spec.name}_lv").is_in(sorted({"missing", "n/a"}))
+        keep = pl.col(f"{spec.name}_k")
         item = pl.struct(
             field=pl.lit(spec.name),
             value_l=pl.col(f"{spec.name}_vl"),
