@@ -136,18 +136,30 @@ def rule_keys(
     """
     frames = []
     memo = {} if memo is None else memo
+    # (hash, kept) per row of each earlier alternative: a row can repeat a key only across its own
+    # alternatives, so comparing row by row dedupes (idx, k) exactly, without a frame unique (0.55 s
+    # for name_handle's 3.3M keys at a million identities)
+    earlier: list[tuple[np.ndarray, np.ndarray]] = []
     for alt in rule.variants():
         parts = [key_series(df, parse_key(e), memo).alias(f"p{i}") for i, e in enumerate(alt)]
-        key = pl.DataFrame(parts).select(pl.concat_str(pl.all(), separator=_SEP).alias("key"))
-        key = key.with_row_index("idx").drop_nulls()
+        key = parts[0]  # one part: the string concat_str would copy
+        if len(parts) > 1:
+            key = pl.DataFrame(parts).select(pl.concat_str(pl.all(), separator=_SEP))[:, 0]
+        ok = key.is_not_null()
         if rule.min_key_length > 1:
-            key = key.filter(pl.col("key").str.len_chars() >= rule.min_key_length)
+            ok &= key.str.len_chars() >= rule.min_key_length
+        kept = ok.fill_null(False).to_numpy()
         # 64-bit hashes join faster than strings; a collision only adds a harmless candidate
-        frames.append(key.select(pl.col("idx").cast(pl.Int32), pl.col("key").hash().alias("k")))
+        k = key.hash().to_numpy()
+        for k_before, kept_before in earlier:
+            kept &= ~(kept_before & (k_before == k))
+        earlier.append((k, kept))
+        idx = np.flatnonzero(kept)
+        frames.append(
+            pl.DataFrame({"idx": idx.astype(np.int32), "k": k[idx]}, schema={"idx": pl.Int32, "k": pl.UInt64})
+        )
     out = pl.concat(frames)
-    if changed is not None:
-        out = _touched(out, changed)
-    return out.unique() if len(frames) > 1 else out
+    return out if changed is None else _touched(out, changed)
 
 
 def _touched(keys: pl.DataFrame, changed: np.ndarray) -> pl.DataFrame:
