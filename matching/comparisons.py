@@ -189,7 +189,11 @@ def compare_string(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.nda
         from matching.contact import stem_tf
 
         col = spec.column
-        make = lambda df: df.get_column(col).cast(pl.String).str.to_lowercase().str.replace_all(r"[^a-z]", "")  # noqa: E731
+        # the same letters other_number derives for the handle (one memo: Frame.per_row)
+        make = frame.per_row(
+            f"{col}:letters",
+            lambda df: df.get_column(col).cast(pl.String).str.to_lowercase().str.replace_all(r"[^a-z]", ""),
+        )
         out = stem_tf(out, frame, li, r, f"{col}:letters", make, tuple(fuzzy))
     return out
 

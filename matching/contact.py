@@ -44,9 +44,14 @@ def compare_email(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndar
     # (gmail's dots are folded into the key already) built the same way from one name, another
     # address like one at another domain, not a typo of it (gen2-1m: 1,653 such pairs at p >= 0.8
     # as close, 8.6% one person; gen1-100k: 5)
-    local = frame.hashed(
-        f"{norm_col}:local_alnum", lambda df: df.select(email_local_alnum(norm_col)).to_series()
+    # the raw local part and its letters derived once per frame: several statistics read them
+    local_part = frame.per_row(
+        f"{norm_col}:local", lambda df: df.get_column(norm_col).str.extract(r"^([^@]+)@", 1)
     )
+    local_letters = frame.per_row(f"{norm_col}:local:letters", lambda df: _letters(local_part(df)))
+    # email_local_alnum, on the local part
+    alnum = lambda df: local_part(df).str.to_lowercase().str.replace_all(r"[^a-z0-9]", "").replace("", None)  # noqa: E731
+    local = frame.hashed(f"{norm_col}:local_alnum", alnum)
     ll, lr = local[li], local[r]
     rest = ~missing & ~exact
     same_local = rest & (ll != 0) & (ll == lr)
@@ -54,20 +59,12 @@ def compare_email(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndar
     names = [*names, "same_local", "close", NAME_STEM, "different"]
     rules = [(MISSING, missing), *shared_rule(key, cl, exact, frame, li, r), ("exact", exact)]
     close = sim >= spec.thresholds[0]
-    local_part = lambda df: df.get_column(norm_col).str.extract(r"^([^@]+)@", 1)  # noqa: E731
     # two numbers on one stem: no evidence either way (see other_number), the names decide
     numbered = close & other_number(frame, f"{norm_col}:local", local_part, li, r)
     rules += [("same_local", same_local), (NAME_STEM, numbered), ("close", close)]
     out = finish(spec, key, names, assign(len(li), names, rules), cl)
-    return stem_tf(
-        out,
-        frame,
-        li,
-        r,
-        f"{norm_col}:local_letters",
-        lambda df: _letters(df.get_column(norm_col).str.extract(r"^([^@]+)@", 1)),
-        ("same_local", "close"),
-    )
+    # named as other_number names the stem: its surname test is read from the cache, not run again
+    return stem_tf(out, frame, li, r, f"{norm_col}:local:letters", local_letters, ("same_local", "close"))
 
 
 def other_number(
@@ -84,11 +81,12 @@ def other_number(
     "kimberly91") is not this.
     """
     # the letters, missing (hash 0) where there are none: "1234" / "5678" have no stem
-    letters = frame.hashed(f"{name}:letters", lambda df: _letters(make(df).cast(pl.String)).replace("", None))
+    letters_of = frame.per_row(f"{name}:letters", lambda df: _letters(make(df).cast(pl.String)))
+    letters = frame.hashed(f"{name}:letters", lambda df: letters_of(df).replace("", None))
     digits = lambda df: make(df).cast(pl.String).str.replace_all(r"[^0-9]", "").replace("", None)  # noqa: E731
     number = frame.hashed(f"{name}:digits", digits)
     # a stem spelling a surname ("dianegray11" / "dianegray57") is one person's often enough
-    surname = _name_derived(frame, f"{name}:letters", lambda df: make(df).cast(pl.String))
+    surname = _name_derived(frame, f"{name}:letters", letters_of)
     out = (
         ~surname[li] & ~surname[r]
         & (letters[li] != 0) & (letters[li] == letters[r])
@@ -126,6 +124,7 @@ def stem_tf(
 
     Handles and email local parts are mostly built from names, so "johnsmith" agreeing across
     two identities is expected for two different John Smiths: weigh it by the stem's frequency.
+    `make` gives the letter stem (lower-case letters only).
     """
     freq = frame.row_frequency(name, make)
     if out.tf is None:
@@ -143,7 +142,8 @@ def stem_tf(
     return out
 
 
-def _name_derived(frame: Frame, name: str, make: Callable[[pl.DataFrame], pl.Series]) -> np.ndarray:
+def _name_derived(frame: Frame, name: str, letters: Callable[[pl.DataFrame], pl.Series]) -> np.ndarray:
+    """Per row: the letter stem `letters` gives contains the row's surname (3 letters or more)."""
     key = ("name_derived", name)
     hit = frame.cache.get(key)
     if isinstance(hit, np.ndarray):
@@ -154,7 +154,7 @@ def _name_derived(frame: Frame, name: str, make: Callable[[pl.DataFrame], pl.Ser
     else:
         # per row: only the rows comparisons read (all, or the focus of an incremental run)
         rows = frame.df if frame.focus is None else frame.df[pl.Series(frame.focus)]
-        stem = _letters(make(rows).cast(pl.String))
+        stem = letters(rows)
         sur = rows.get_column(last).cast(pl.String).str.to_lowercase()
         df = pl.DataFrame({"s": stem, "n": sur})
         ok = (pl.col("n").str.len_chars() >= 3) & pl.col("s").str.contains(pl.col("n"), literal=True)

@@ -89,6 +89,19 @@ class Frame:
             hit = self.memo[name] = make(self.df)
         return hit
 
+    def per_row(
+        self, name: str, make: Callable[[pl.DataFrame], pl.Series]
+    ) -> Callable[[pl.DataFrame], pl.Series]:
+        """make, derived once for the frame's own rows (Frame.rows); other rows (an incremental
+        run's focus) as asked. For a value several statistics derive (an email's local part)."""
+
+        def derived(df: pl.DataFrame) -> pl.Series:
+            if df is not self.df:
+                return make(df)
+            return self.rows(name, lambda d: make(d).alias(name).to_frame()).to_series()
+
+        return derived
+
     def _miss(self, key: tuple[str, ...]) -> None:
         if not self.complete:
             raise RuntimeError(
