@@ -122,9 +122,16 @@ def solve_prior(weights: np.ndarray, all_pairs: float, start: float) -> float:
     Pairs outside the blocks count as non-matches (blocking is built to find nearly all).
     """
     lam = start
+    buf = np.empty(len(weights))  # model.probability step by step in one buffer (millions of pairs)
     for _ in range(100):
         logit = np.log2(lam / (1 - lam))
-        new = float(np.clip(probability(weights + logit).sum() / max(all_pairs, 1.0), 1e-15, 0.5))
+        np.add(weights, logit, out=buf)
+        np.clip(buf, -200, 200, out=buf)
+        np.negative(buf, out=buf)
+        np.exp2(buf, out=buf)
+        np.add(1.0, buf, out=buf)
+        np.divide(1.0, buf, out=buf)
+        new = float(np.clip(buf.sum() / max(all_pairs, 1.0), 1e-15, 0.5))
         if abs(new - lam) <= 1e-4 * lam:
             return new
         lam = new

@@ -270,7 +270,8 @@ def log_bayes_factors(levels: list[Levels], params: list[ComparisonParams]) -> n
         # ln(m/u) per level, gathered once per pair (u rounded to float32 as _log_u rounds it);
         # only the term-frequency pairs are weighed one by one
         table = np.where(neutral, 0.0, logm - np.log(np.maximum(u, 1e-12)).astype(np.float32))
-        out[c] = table[lv.levels]
+        # rounded to float32 before the gather, as the assignment rounds it: a third of the time
+        np.take(table.astype(np.float32), lv.levels, out=out[c])
         if lv.tf is not None:
             hit = np.flatnonzero(~np.isnan(lv.tf))
             at = lv.levels[hit]
