@@ -185,14 +185,14 @@ class Frame:
             return hit
         self._miss(key)
         s = _as_string(make(self.df))
-        df = pl.DataFrame({"v": s, "c": self.customer})
-        total = df.drop_nulls().unique().height
         if self.focus is None:
-            counts = (
-                df.select(pl.col("c").n_unique().over("v").alias("n"))[:, 0].to_numpy().astype(np.float64)
-            )
-            out = np.where(s.is_null().to_numpy(), np.nan, counts / max(total, 1))
+            # customers per value counted on codes (a sort of int64 keys, not a window n_unique)
+            codes, vocab = dense_codes(s)
+            holders, total = _customer_counts(codes, self.customer, max(len(vocab), 1))
+            out = np.where(codes < 0, np.nan, holders[np.maximum(codes, 0)] / max(total, 1))
         else:
+            df = pl.DataFrame({"v": s, "c": self.customer})
+            total = df.drop_nulls().unique().height
             wanted = self._focus_series(s)
             held = df.filter(pl.col("v").is_in(wanted.drop_nulls().unique().implode()))
             per_value = held.group_by("v").agg(pl.col("c").n_unique().alias("n"))
@@ -304,12 +304,20 @@ def _as_string(s: pl.Series) -> pl.Series:
 
 
 def _customer_counts(codes: np.ndarray, customer: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """Distinct customers per code, and distinct (code, customer) holdings: one int64 key per row
+    (code * span + customer offset) sorted and deduped, not a two-column frame unique."""
     ok = codes >= 0
     if not ok.any():
         return np.zeros(size, dtype=np.float64), 0.0
-    df = pl.DataFrame({"v": codes[ok], "c": customer[ok]}).unique()
-    counts = np.bincount(df.get_column("v").to_numpy(), minlength=size).astype(np.float64)
-    return counts, float(df.height)
+    held = customer[ok]
+    low = int(held.min())
+    span = int(held.max()) - low + 1
+    if span > (1 << 62) // max(size, 1):  # ids too far apart to pack beside the code: rank them
+        held, low = distinct_inverse(held)[1], 0
+        span = int(held.max()) + 1
+    key = sorted_distinct(codes[ok].astype(np.int64) * span + (held - low))
+    counts = np.bincount(key // span, minlength=size).astype(np.float64)
+    return counts, float(len(key))
 
 
 def build_frame(df: pl.DataFrame, shared_min_holders: int, shared_min_customers: int) -> Frame:
