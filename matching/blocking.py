@@ -224,12 +224,18 @@ def _first_rule(collected: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, pl
     """
     bits = max(len(collected) - 1, 1).bit_length()
     low = (1 << bits) - 1
-    tagged = np.sort(
-        np.concatenate([(pk << bits) | i for i, pk in enumerate(collected)] or [np.zeros(0, dtype=np.int64)])
-    )
+    # written in place into one buffer (every pass over millions of keys allocates otherwise)
+    tagged = np.empty(sum(len(pk) for pk in collected), dtype=np.int64)
+    at = 0
+    for i, pk in enumerate(collected):
+        part = tagged[at : at + len(pk)]
+        np.left_shift(pk, bits, out=part)
+        np.bitwise_or(part, i, out=part)
+        at += len(pk)
+    tagged.sort()
     pair = tagged >> bits
     first = np.ones(len(tagged), dtype=bool)
-    first[1:] = pair[1:] != pair[:-1]
+    np.not_equal(pair[1:], pair[:-1], out=first[1:])
     head = tagged[first]
     rule_first = (head & low).astype(np.int16)
     # first appearance: by first rule, then by pair (each rule's own pairs are sorted); int16 keys
@@ -237,8 +243,13 @@ def _first_rule(collected: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, pl
     order = np.argsort(rule_first, kind="stable")
     pos_of = np.empty(len(head), dtype=np.int64)
     pos_of[order] = np.arange(len(head))
-    pos = pos_of[np.cumsum(first) - 1]  # a pair's position among the kept pairs, for each rule
-    key = np.sort(((tagged & low) << 40) | pos)
+    group = np.cumsum(first)
+    group -= 1
+    pos = pos_of[group]  # a pair's position among the kept pairs, for each rule
+    key = np.bitwise_and(tagged, low, out=tagged)  # the rule, then rule << 40 | pos: tagged's buffer
+    np.left_shift(key, 40, out=key)
+    np.bitwise_or(key, pos, out=key)
+    key.sort()
     by_rule = pl.DataFrame(
         {"pos": key & ((1 << 40) - 1), "rule": (key >> 40).astype(np.int16)},
         schema={"pos": pl.Int64, "rule": pl.Int16},
