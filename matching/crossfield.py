@@ -16,7 +16,6 @@ import polars as pl
 
 from matching.comparisons import NA, Levels, cpdist, finish
 from matching.config import ComparisonSpec
-from matching.contact import email_local_alnum
 from matching.frequency import Frame
 from matching.names import full_name_u
 
@@ -64,16 +63,11 @@ def _token_tf(frame: Frame, first_c: str, last_c: str) -> dict[str, np.ndarray]:
         "surname": last,
         "first_name": first,
     }
-    # the letters of both names once, not once per token level (a regex over every row)
-    letters: list[pl.DataFrame] = []
+    # the letters of both names once a frame (shared with _handles), not once per token level
 
     def maker(expr: pl.Expr) -> Callable[[pl.DataFrame], pl.Series]:
         def make(df: pl.DataFrame) -> pl.Series:
-            if not letters:
-                letters.append(
-                    df.select(_letters(pl.col(first_c)).alias("f"), _letters(pl.col(last_c)).alias("l"))
-                )
-            return letters[0].select(expr).to_series()
+            return _name_letters(frame, first_c, last_c, df).select(expr).to_series()
 
         return make
 
@@ -87,24 +81,38 @@ def _token_tf(frame: Frame, first_c: str, last_c: str) -> dict[str, np.ndarray]:
 OWN_HANDLE_SAMPLE = 100_000
 
 
+def _name_letters(frame: Frame, first_c: str, last_c: str, df: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per row of df (default: the frame's): letters of the first and last name (f, l), derived
+    once for the frame's own rows."""
+
+    def make(rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.select(_letters(pl.col(first_c)).alias("f"), _letters(pl.col(last_c)).alias("l"))
+
+    if df is not None and df is not frame.df:
+        return make(df)
+    return frame.rows(f"name_letters:{first_c}:{last_c}", make)
+
+
 def _handles(frame: Frame, columns: list[str]) -> pl.DataFrame:
     """Per row: letters of the first and last name (first, last), of the email local part (h1) and
     the screen name (h2); alphanumerics of both (a, b: a is contact.email_local_alnum); the screen
     name lower-cased (s). Derived once per frame and gathered per pair."""
     first_c, last_c, email_c, screen_c = columns
-    local = pl.col(email_c).str.extract(r"^([^@]+)@", 1)
-    return frame.rows(
-        "handles:" + ":".join(columns),
-        lambda df: df.select(
-            _letters(pl.col(first_c)).alias("first"),
-            _letters(pl.col(last_c)).alias("last"),
-            _letters(local).alias("h1"),
+
+    def make(df: pl.DataFrame) -> pl.DataFrame:
+        names = _name_letters(frame, first_c, last_c).select(first="f", last="l")
+        # the local part extracted once; a is contact.email_local_alnum of it
+        local = df.select(pl.col(email_c).str.extract(r"^([^@]+)@", 1).alias("e"), pl.col(screen_c))
+        handles = local.select(
+            _letters(pl.col("e")).alias("h1"),
             _letters(pl.col(screen_c)).alias("h2"),
-            email_local_alnum(email_c).alias("a"),
+            _alnum(pl.col("e")).alias("a"),
             _alnum(pl.col(screen_c)).alias("b"),
             pl.col(screen_c).str.to_lowercase().alias("s"),
-        ),
-    )
+        )
+        return pl.concat([names, handles], how="horizontal")
+
+    return frame.rows("handles:" + ":".join(columns), make)
 
 
 def _own_handle_rate(frame: Frame, columns: list[str]) -> float:
