@@ -311,7 +311,7 @@ def compare(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -
     """Dispatch on the comparison kind."""
     from matching.address import compare_address
     from matching.contact import compare_email, compare_phone, compare_postcode
-    from matching.crossfield import compare_name_handle
+    from matching.crossfield import compare_name_handle, compare_name_part
     from matching.names import compare_first_name, compare_last_name
 
     kinds: dict[str, Callable[[ComparisonSpec, Frame, np.ndarray, np.ndarray], Levels]] = {
@@ -325,6 +325,7 @@ def compare(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -
         "phone": compare_phone,
         "postcode": compare_postcode,
         "name_handle": compare_name_handle,
+        "name_part": compare_name_part,
         "address": compare_address,
         "source": compare_source,
     }

@@ -248,3 +248,59 @@ def test_a_named_sides_own_address_is_not_counted_again_against_the_other_side()
     assert levels_of("name_handle", full, dotted) == "n/a"
     # another address of the other side that holds the name is still evidence
     assert levels_of("name_handle", named, {"email_norm": "alice.hill@gmail.com"}) == "full"
+
+
+@pytest.mark.parametrize(
+    ("holder", "lacker", "level"),
+    [
+        # the surname one side lacks is in that side's own email local part / screen name
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"first_name_norm": "jordan", "email_norm": "jberry7@mail.com"}, "surname"),
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"first_name_norm": "jordan", "screen_name_norm": "berry_fan"}, "surname"),
+        # the first name one side lacks
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"last_name_norm": "berry", "screen_name_norm": "jordan_b"}, "first_name"),
+        # looked for, not there
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"first_name_norm": "jordan", "screen_name_norm": "zztop"}, "none"),
+        # nothing to look in, a part too short to look for, or both sides hold the whole name
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"}, {"first_name_norm": "jordan"}, "n/a"),
+        ({"first_name_norm": "jordan", "last_name_norm": "li"},
+         {"first_name_norm": "jordan", "screen_name_norm": "jordanli"}, "n/a"),
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"first_name_norm": "jordan", "last_name_norm": "berry", "screen_name_norm": "jberry"}, "n/a"),
+        # no name at all on one side is name_handle's case
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"}, {"screen_name_norm": "jberry"}, "n/a"),
+    ],
+)  # fmt: skip
+def test_name_part_looks_for_the_missing_part_in_the_sides_own_handle(holder, lacker, level):
+    assert levels_of("name_part", holder, lacker) == level
+    assert levels_of("name_part", lacker, holder) == level
+
+
+def test_name_part_ignores_a_handle_both_sides_hold() -> None:
+    # the shared local part is the email comparison's evidence; it is not counted a second time
+    holder = {"first_name_norm": "jordan", "last_name_norm": "berry", "email_norm": "jberry@yahoo.com"}
+    lacker = {"first_name_norm": "jordan", "email_norm": "jberry@gmail.com"}
+    assert levels_of("email", holder, lacker) == "same_local"
+    assert levels_of("name_part", holder, lacker) == "n/a"
+
+
+def test_name_part_weighs_a_rare_part_more_than_a_common_one() -> None:
+    cfg = MatchConfig()
+    common = [{"first_name_norm": f"x{i}", "last_name_norm": "smith"} for i in range(12)]
+    rows = [
+        {"first_name_norm": "jordan", "last_name_norm": "smith"},
+        {"first_name_norm": "jordan", "email_norm": "jsmith@mail.com"},
+        {"first_name_norm": "jordan", "last_name_norm": "kzetvornel"},
+        {"first_name_norm": "jordan", "email_norm": "jkzetvornel@mail.com"},
+        *common,
+    ]
+    frame = build_frame(
+        make_identities([*rows, *filler(20)]), cfg.shared_min_holders, cfg.shared_min_customers
+    )
+    spec = next(c for c in cfg.comparisons if c.name == "name_part")
+    lv = compare(spec, frame, np.array([0, 2], dtype=np.int32), np.array([1, 3], dtype=np.int32))
+    assert [lv.level_names[int(x)] for x in lv.levels] == ["surname", "surname"]
+    assert lv.tf is not None and lv.tf[1] < lv.tf[0]
