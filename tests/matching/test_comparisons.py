@@ -280,11 +280,13 @@ def test_name_part_looks_for_the_missing_part_in_the_sides_own_handle(holder, la
 
 
 def test_name_part_ignores_a_handle_both_sides_hold() -> None:
-    # the shared local part is the email comparison's evidence; it is not counted a second time
+    # the shared local part is the email comparison's to weigh (here: neutral, it spells the
+    # holder's surname, as namesakes' addresses do); name_part does not count it again
     holder = {"first_name_norm": "jordan", "last_name_norm": "berry", "email_norm": "jberry@yahoo.com"}
     lacker = {"first_name_norm": "jordan", "email_norm": "jberry@gmail.com"}
-    assert levels_of("email", holder, lacker) == "same_local"
+    assert levels_of("email", holder, lacker) == "name_stem"
     assert levels_of("name_part", holder, lacker) == "n/a"
+    assert levels_of("name_part", holder, {**lacker, "screen_name_norm": "berry_fan"}) == "surname"
 
 
 def test_name_part_weighs_a_rare_part_more_than_a_common_one() -> None:
@@ -304,3 +306,41 @@ def test_name_part_weighs_a_rare_part_more_than_a_common_one() -> None:
     lv = compare(spec, frame, np.array([0, 2], dtype=np.int32), np.array([1, 3], dtype=np.int32))
     assert [lv.level_names[int(x)] for x in lv.levels] == ["surname", "surname"]
     assert lv.tf is not None and lv.tf[1] < lv.tf[0]
+
+
+def test_one_local_part_at_two_domains_spelling_the_names_is_the_names_evidence() -> None:
+    # Nigel Hynes (a typo in the name field) and Nigel Haynes: the address spells the name, which
+    # the name comparisons count; namesakes build addresses the same way
+    hynes = {"first_name_norm": "nigel", "last_name_norm": "hynes", "email_norm": "nigel.haynes@gmail.com"}
+    haynes = {"first_name_norm": "nigel", "last_name_norm": "haynes", "email_norm": "nigel.haynes@sky.com"}
+    assert levels_of("email", hynes, haynes) == "name_stem"
+    assert levels_of("email", haynes, hynes) == "name_stem"
+    # a side with no surname: the other's surname in both addresses
+    nigel = {"first_name_norm": "nigel", "email_norm": "nigel.haynes@sky.com"}
+    assert levels_of("email", {**haynes, "email_norm": "nigel.haynes@gmail.com"}, nigel) == "name_stem"
+    # a side with no name at all: the local part is the only trace of a name, still evidence
+    assert levels_of("email", hynes, {"email_norm": "nigel.haynes@sky.com"}) == "same_local"
+    # an address that does not spell the names is still another address sharing the local part
+    other = {**hynes, "email_norm": "bluefox.runner@gmail.com"}
+    assert levels_of("email", other, {**haynes, "email_norm": "bluefox.runner@sky.com"}) == "same_local"
+
+
+def test_one_address_typed_twice_stays_close() -> None:
+    # a number added at one domain is mostly one person's address typed twice, whoever's surname it spells
+    named = {"first_name_norm": "julie", "last_name_norm": "hughes", "email_norm": "julie.hughes@gmail.com"}
+    bare = {"first_name_norm": "julie", "email_norm": "julie.hughes52@gmail.com"}
+    assert levels_of("email", named, bare) == "close"
+
+
+def test_near_handles_spelling_two_first_names_with_two_surnames_are_neutral() -> None:
+    lloyd = {"first_name_norm": "kayleigh", "last_name_norm": "lloyd", "screen_name_norm": "kayleighllo"}
+    lewis = {"first_name_norm": "kayleigh", "last_name_norm": "lewis", "screen_name_norm": "kayleighlew"}
+    assert levels_of("screen_name", lloyd, lewis) == "name_stem"
+    # the same near handles with one surname mistyped: a typo of one handle, still close
+    lewis_typo = {**lewis, "last_name_norm": "lloyf"}
+    assert levels_of("screen_name", lloyd, lewis_typo) == "close"
+    # without names a near handle is a typo of it
+    assert (
+        levels_of("screen_name", {"screen_name_norm": "kayleighllo"}, {"screen_name_norm": "kayleighlo"})
+        == "close"
+    )
