@@ -192,7 +192,7 @@ def compare_string(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.nda
 
         col = spec.column
         make = lambda df: df.get_column(col).cast(pl.String).str.to_lowercase().str.replace_all(r"[^a-z]", "")  # noqa: E731
-        out = stem_tf(out, frame, li, r, f"{col}:letters", make, tuple(fuzzy))
+        out = stem_tf(out, frame, li, r, f"{col}:letters", make, tuple(fuzzy), handle=True)
         # the identifier scale (the share of strangers among pairs holding one handle) is measured
         # on exact agreement; a near match is not the handle typed twice as often as an email
         # address is, namesakes' handles differ by a separator or a letter ("iain_brown" /

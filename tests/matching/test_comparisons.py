@@ -344,3 +344,24 @@ def test_near_handles_spelling_two_first_names_with_two_surnames_are_neutral() -
         levels_of("screen_name", {"screen_name_norm": "kayleighllo"}, {"screen_name_norm": "kayleighlo"})
         == "close"
     )
+
+
+def test_near_handles_spelling_a_common_full_name_are_the_names_evidence() -> None:
+    from matching.contact import NAMESAKE_HOLDERS
+
+    named = {"first_name_norm": "paula", "last_name_norm": "walker", "screen_name_norm": "paula_walker5"}
+    unnamed = {"screen_name_norm": "paula_walker555"}
+    cfg = MatchConfig()
+    spec = next(c for c in cfg.comparisons if c.name == "screen_name")
+
+    def level(holders: int) -> str:
+        others = [{"first_name_norm": "paula", "last_name_norm": "walker"} for _ in range(holders - 1)]
+        df = make_identities([named, unnamed, *others, *filler(20)])
+        frame = build_frame(df, cfg.shared_min_holders, cfg.shared_min_customers)
+        lv = compare(spec, frame, np.array([0], dtype=np.int32), np.array([1], dtype=np.int32))
+        return lv.level_names[int(lv.levels[0])]
+
+    # a name few hold: one person's handle with a number extended; a common one: namesakes' as often
+    assert level(1) == "close"
+    assert level(NAMESAKE_HOLDERS) == "close"
+    assert level(NAMESAKE_HOLDERS + 1) == "name_stem"
