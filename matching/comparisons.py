@@ -24,6 +24,7 @@ MISSING = "missing"
 SHARED = "shared"
 NA = "n/a"
 NAME_STEM = "name_stem"
+HOUSEHOLD = "household"
 
 
 @dataclass
@@ -47,8 +48,8 @@ class Levels:
 
 
 def neutral_flags(names: Sequence[str]) -> list[bool]:
-    """Levels that carry no evidence: missing / n/a, shared values, and a swapped surname."""
-    return [n in (MISSING, NA, SHARED, NAME_STEM, "swapped_surname") for n in names]
+    """Levels that carry no evidence: missing / n/a, shared values (a household's too), a swapped surname."""
+    return [n in (MISSING, NA, SHARED, NAME_STEM, HOUSEHOLD, "swapped_surname") for n in names]
 
 
 def fuzzy_names(k: int) -> list[str]:

@@ -365,3 +365,21 @@ def test_near_handles_spelling_a_common_full_name_are_the_names_evidence() -> No
     assert level(1) == "close"
     assert level(NAMESAKE_HOLDERS) == "close"
     assert level(NAMESAKE_HOLDERS + 1) == "name_stem"
+
+
+def test_a_phone_two_people_of_one_surname_give_is_their_homes() -> None:
+    anna = {"first_name_norm": "anna", "last_name_norm": "berry", "phone_e164": "+441632960001"}
+    john = {"first_name_norm": "john", "last_name_norm": "berry", "phone_e164": "+441632960001"}
+    assert levels_of("phone", anna, john) == "household"
+    # one person: a nickname, a typo, or a side without a first name keeps the number's weight
+    assert levels_of("phone", {**john, "first_name_norm": "johnny"}, john) == "exact"
+    assert levels_of("phone", {**john, "first_name_norm": "jhon"}, john) == "exact"
+    assert levels_of("phone", {**john, "first_name_norm": None}, john) == "exact"
+    # two surnames: not a household, the names weigh against the pair as usual
+    assert levels_of("phone", {**anna, "last_name_norm": "smith"}, john) == "exact"
+
+
+def test_the_household_level_carries_no_weight() -> None:
+    from matching.comparisons import neutral_flags
+
+    assert neutral_flags(["missing", "household", "exact"]) == [True, True, False]
