@@ -175,6 +175,18 @@ def same_surname_other_person(frame: Frame, li: np.ndarray, r: np.ndarray) -> np
     return household
 
 
+def first_names_differ(frame: Frame, li: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Per pair of frame rows: two first names, clearly two people's (no typo, nickname, initial apart)."""
+    vocab, first, _last = _name_codes(frame)
+    fa, fb = first[li], first[r]
+    both = (fa >= 0) & (fb >= 0) & (fa != fb)
+    out = np.zeros(len(li), dtype=bool)
+    where = np.flatnonzero(both)
+    if len(where):
+        out[where] = ~_similar_codes(vocab, fa[where], fb[where], [3])[0]
+    return out
+
+
 def shared_codes(frame: Frame, enc: Encoded) -> np.ndarray:
     """Per code of `enc`: the value is shared (see the module docstring)."""
     out = enc.customers >= frame.shared_min_customers

@@ -383,3 +383,11 @@ def test_the_household_level_carries_no_weight() -> None:
     from matching.comparisons import neutral_flags
 
     assert neutral_flags(["missing", "household", "exact"]) == [True, True, False]
+
+
+def test_near_addresses_of_one_surname_and_two_first_names_are_a_households() -> None:
+    anna = {"first_name_norm": "anna", "last_name_norm": "berry", "email_norm": "aberry@mail.com"}
+    john = {"first_name_norm": "john", "email_norm": "jberry@mail.com"}
+    assert levels_of("email", anna, john) == "name_stem"
+    # one first name (a typo of it): one person's address with a typo, still close
+    assert levels_of("email", anna, {**john, "first_name_norm": "ana"}) == "close"
