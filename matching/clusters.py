@@ -99,7 +99,7 @@ def private_value_floor(
     specs = config.active_comparisons()
     negative = np.minimum(fields, 0.0)
     names = np.array([s.kind in NAME_KINDS for s in specs])
-    handle = np.array([s.kind == "name_handle" for s in specs])
+    handle = np.array([s.kind in ("name_handle", "name_part") for s in specs])
     # the pairs agreeing on a contact value: only they can be raised
     agreeing: list[tuple[int, str, str, np.ndarray]] = []  # comparison, name, column, pairs
     for c, (spec, lv) in enumerate(zip(specs, levels, strict=True)):

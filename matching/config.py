@@ -17,7 +17,7 @@ thresholds in (0, 1], descending, one level each), numeric / date (absolute diff
 thresholds, ascending; date in days, plus a `typo` level for one
 date part wrong or day/month swapped; `date_format` reads a text column), address (token-set
 similarity of canonical addresses with house-number agreement, address.py), and the built-in
-person kinds first_name, last_name, email, phone, postcode, name_handle (see comparisons.py,
+person kinds first_name, last_name, email, phone, postcode, name_handle, name_part (see comparisons.py,
 crossfield.py), and source (other_source / same_source: one channel or two). Columns that are not store columns are extra attributes, prepared in
 attributes.py (folded text, parsed dates and numbers); `composite_columns` builds one column
 from several. `link_type` (dedupe | link_only | link_and_dedupe) with `source_column` decides
@@ -60,6 +60,7 @@ ComparisonKind = Literal[
     "phone",
     "postcode",
     "name_handle",
+    "name_part",
     "address",
     "source",
 ]
@@ -83,7 +84,7 @@ KEY_FUNCTIONS: dict[str, int] = {
     "sorted": -1,
 }
 # kinds that take several columns (in this order) instead of one `column`
-MULTI_COLUMN_KINDS = {"name_handle": 4}
+MULTI_COLUMN_KINDS = {"name_handle": 4, "name_part": 4}
 # the raw text a normalized date column was parsed from: read too, so that an impossible date
 # (month 13) the ingest could not parse still compares by its parts (comparisons.compare_date)
 RAW_DATE_COLUMNS = {"birth_date_norm": "birth_date"}
@@ -114,7 +115,7 @@ class ComparisonSpec(BaseModel):
     kind: ComparisonKind
     column: str | None = None
     # secondary columns: first_name/last_name -> [partner name column] for swaps;
-    # name_handle -> [first, last, email, screen]
+    # name_handle, name_part -> [first, last, email, screen]
     columns: list[str] = Field(default_factory=list)
     scorer: Literal["jaro_winkler", "levenshtein", "token_set", "indel"] | None = None
     thresholds: list[float] | None = None
@@ -278,6 +279,8 @@ def default_comparisons() -> list[ComparisonSpec]:
            term_frequency=True, shared_values=True),
         _c("name_handle", "name_handle",
            columns=["first_name_key", "last_name_key", "email_norm", "screen_name_norm"]),
+        _c("name_part", "name_part",
+           columns=["first_name_key", "last_name_key", "email_norm", "screen_name_norm"]),
         _c("birth_date", "date", "birth_date_norm"),
         _c("postcode", "postcode", "postcode_norm", term_frequency=True),
         _c("city", "string", "city_norm", thresholds=[0.92], term_frequency=True),
@@ -325,7 +328,7 @@ def default_blocking_rules() -> list[BlockingRuleSpec]:
         _r("birth_date_city", "birth_date_norm", "city_norm"),
         _r("full_name", "sorted(first_name_key, last_name_key)", **name_cap),
         _r("name_handle", any_of=handle_keys, min_key_length=5, **name_cap,
-           exclude_comparisons=["name_handle"]),
+           exclude_comparisons=["name_handle", "name_part"]),
         _r("email_local_first_initial", "email_local(email_norm)", "initial(canonical(first_name_key))"),
     ]  # fmt: skip
 

@@ -253,3 +253,76 @@ def compare_name_handle(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: n
     out = finish(spec, None, list(LEVELS), levels)
     out.tf = tf
     return out
+
+
+PART_LEVELS = [NA, "surname", "first_name", "none"]
+# the shortest name part looked for in a handle: as name_handle's surname / first_name levels
+# (`_name_vs_handles`), a 3-letter part ("ann", "lee") sits inside too many unrelated handles
+MIN_PART_LETTERS = 4
+
+
+def _part_found(
+    frame: Frame, columns: list[str], part_c: str, holder: np.ndarray, lacker: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(looked, found) per pair: the holder's name part is looked for / found in the lacker's own handles."""
+    first_c, last_c = columns[0], columns[1]
+    hrow, lrow = pl.Series(holder), pl.Series(lacker)
+    # the per-row letters name_handle derives once a frame (_handles), gathered per pair
+    handles = _handles(frame, columns)
+    part_letters = {first_c: "first", last_c: "last"}[part_c]  # the part is one of the two names
+    sub = pl.concat(
+        [handles.select(pl.col(part_letters).alias("part"))[hrow], handles.select("h1", "h2")[lrow]],
+        how="horizontal",
+    )
+    # an email local part or screen name both sides hold is the direct comparisons' evidence
+    sub = _drop_counted(sub, handles, hrow, lrow)
+    part = pl.col("part")
+    looked = (
+        (part.str.len_chars() >= MIN_PART_LETTERS) & (pl.col("h1").is_not_null() | pl.col("h2").is_not_null())
+    ).fill_null(False)
+    found = pl.any_horizontal(
+        h.str.contains(part, literal=True).fill_null(False) for h in (pl.col("h1"), pl.col("h2"))
+    )
+    out = sub.select(looked.alias("looked"), (looked & found).alias("found"))
+    return out.get_column("looked").to_numpy(), out.get_column("found").to_numpy()
+
+
+def compare_name_part(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
+    """A name part one named side lacks, looked for in that side's own email local part or handle.
+
+    "Jordan Berry" against "Jordan" <jberry7@...>: the surname comparison is missing, yet the
+    second identity's own address spells the surname. surname / first_name: the missing part
+    found (term-frequency adjusted by the part's token frequency: "smith" is weaker than
+    "kzetvornel"); none: looked for and not found. Only where both sides have a name; where one
+    has none, name_handle compares the whole name with the handles instead.
+    """
+    first_c, last_c, _email_c, screen_c = spec.columns
+    df = frame.df
+    has_f = df.get_column(first_c).is_not_null().to_numpy()
+    has_l = df.get_column(last_c).is_not_null().to_numpy()
+    has_h = (df.get_column(spec.columns[2]).is_not_null() | df.get_column(screen_c).is_not_null()).to_numpy()
+    n = len(li)
+    levels = np.zeros(n, dtype=np.int8)
+    tf = np.full(n, np.nan)
+    freq = _token_tf(frame, first_c, last_c)
+    none = PART_LEVELS.index("none")
+    for level, part_c, has_part, has_other in (
+        ("surname", last_c, has_l, has_f),
+        ("first_name", first_c, has_f, has_l),
+    ):
+        code = PART_LEVELS.index(level)
+        for holder, lacker in ((li, r), (r, li)):
+            # the lacker is named by its other part (no name at all: name_handle's case)
+            gate = has_part[holder] & ~has_part[lacker] & has_other[lacker] & has_h[lacker]
+            gate &= (levels == 0) | (levels == none)  # a part found already is the stronger level
+            idx = np.flatnonzero(gate)
+            if not len(idx):
+                continue
+            looked, found = _part_found(frame, spec.columns, part_c, holder[idx], lacker[idx])
+            levels[idx[looked & ~found]] = none
+            hit = idx[found]
+            levels[hit] = code
+            tf[hit] = freq[level][holder[hit]]
+    out = finish(spec, None, list(PART_LEVELS), levels)
+    out.tf = tf
+    return out

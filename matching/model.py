@@ -253,10 +253,13 @@ def _log_u(lv: Levels, u: np.ndarray, tf_scale: float = 1.0) -> np.ndarray:
 
 
 def _tf_scales(lv: Levels, at: np.ndarray, tf_scale: float) -> np.ndarray:
-    """The tf_scale of each term-frequency pair at levels `at`: 1.0 on OTHER_VALUE (see _log_u)."""
+    """The tf_scale of each term-frequency pair at levels `at`: 1.0 on OTHER_VALUE (see _log_u) and
+    on levels the comparison does not scale (Levels.scaled_levels)."""
     scale = np.full(len(at), tf_scale)
     if OTHER_VALUE in lv.level_names:
         scale[at == lv.level_names.index(OTHER_VALUE)] = 1.0
+    if lv.scaled_levels is not None:
+        scale[~np.isin(at, lv.scaled_levels)] = 1.0
     return scale
 
 

@@ -170,6 +170,11 @@ def _full_name_stats(frame: Frame, first_col: str, last_col: str) -> tuple[np.nd
     return out, holders
 
 
+def full_name_holders(frame: Frame, first_col: str, last_col: str) -> np.ndarray:
+    """Per row: the customers holding the row's full name (nan without both names)."""
+    return _full_name_stats(frame, first_col, last_col)[1]
+
+
 def _full_name_ratio(frame: Frame, first_col: str, last_col: str) -> np.ndarray:
     """Per row: p(full name) / (p(first) p(last)), over the frame's typical ratio, shrunk (nan without both names).
 

@@ -160,6 +160,33 @@ def pair_compatible(frame: Frame, li: np.ndarray, r: np.ndarray) -> np.ndarray:
     return compatible_codes(vocab, first[li], last[li], first[r], last[r])
 
 
+def same_surname_other_person(frame: Frame, li: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Per pair of frame rows: one surname, two first names that are clearly two people's (a household).
+
+    The name codes are read even for no pairs: a partition's frame gets them from the probe.
+    """
+    vocab, first, last = _name_codes(frame)
+    if len(li) == 0:
+        return np.zeros(0, dtype=bool)
+    fa, fb, la, lb = first[li], first[r], last[li], last[r]
+    household = (la >= 0) & (la == lb) & (fa >= 0) & (fb >= 0) & (fa != fb)
+    where = np.flatnonzero(household)
+    household[where] = ~compatible_codes(vocab, fa[where], la[where], fb[where], lb[where])
+    return household
+
+
+def first_names_differ(frame: Frame, li: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Per pair of frame rows: two first names, clearly two people's (no typo, nickname, initial apart)."""
+    vocab, first, _last = _name_codes(frame)
+    fa, fb = first[li], first[r]
+    both = (fa >= 0) & (fb >= 0) & (fa != fb)
+    out = np.zeros(len(li), dtype=bool)
+    where = np.flatnonzero(both)
+    if len(where):
+        out[where] = ~_similar_codes(vocab, fa[where], fb[where], [3])[0]
+    return out
+
+
 def shared_codes(frame: Frame, enc: Encoded) -> np.ndarray:
     """Per code of `enc`: the value is shared (see the module docstring)."""
     out = enc.customers >= frame.shared_min_customers

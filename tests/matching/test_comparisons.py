@@ -248,3 +248,146 @@ def test_a_named_sides_own_address_is_not_counted_again_against_the_other_side()
     assert levels_of("name_handle", full, dotted) == "n/a"
     # another address of the other side that holds the name is still evidence
     assert levels_of("name_handle", named, {"email_norm": "alice.hill@gmail.com"}) == "full"
+
+
+@pytest.mark.parametrize(
+    ("holder", "lacker", "level"),
+    [
+        # the surname one side lacks is in that side's own email local part / screen name
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"first_name_norm": "jordan", "email_norm": "jberry7@mail.com"}, "surname"),
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"first_name_norm": "jordan", "screen_name_norm": "berry_fan"}, "surname"),
+        # the first name one side lacks
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"last_name_norm": "berry", "screen_name_norm": "jordan_b"}, "first_name"),
+        # looked for, not there
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"first_name_norm": "jordan", "screen_name_norm": "zztop"}, "none"),
+        # nothing to look in, a part too short to look for, or both sides hold the whole name
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"}, {"first_name_norm": "jordan"}, "n/a"),
+        ({"first_name_norm": "jordan", "last_name_norm": "li"},
+         {"first_name_norm": "jordan", "screen_name_norm": "jordanli"}, "n/a"),
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"},
+         {"first_name_norm": "jordan", "last_name_norm": "berry", "screen_name_norm": "jberry"}, "n/a"),
+        # no name at all on one side is name_handle's case
+        ({"first_name_norm": "jordan", "last_name_norm": "berry"}, {"screen_name_norm": "jberry"}, "n/a"),
+    ],
+)  # fmt: skip
+def test_name_part_looks_for_the_missing_part_in_the_sides_own_handle(holder, lacker, level):
+    assert levels_of("name_part", holder, lacker) == level
+    assert levels_of("name_part", lacker, holder) == level
+
+
+def test_name_part_ignores_a_handle_both_sides_hold() -> None:
+    # the shared local part is the email comparison's to weigh (here: neutral, it spells the
+    # holder's surname, as namesakes' addresses do); name_part does not count it again
+    holder = {"first_name_norm": "jordan", "last_name_norm": "berry", "email_norm": "jberry@yahoo.com"}
+    lacker = {"first_name_norm": "jordan", "email_norm": "jberry@gmail.com"}
+    assert levels_of("email", holder, lacker) == "name_stem"
+    assert levels_of("name_part", holder, lacker) == "n/a"
+    assert levels_of("name_part", holder, {**lacker, "screen_name_norm": "berry_fan"}) == "surname"
+
+
+def test_name_part_weighs_a_rare_part_more_than_a_common_one() -> None:
+    cfg = MatchConfig()
+    common = [{"first_name_norm": f"x{i}", "last_name_norm": "smith"} for i in range(12)]
+    rows = [
+        {"first_name_norm": "jordan", "last_name_norm": "smith"},
+        {"first_name_norm": "jordan", "email_norm": "jsmith@mail.com"},
+        {"first_name_norm": "jordan", "last_name_norm": "kzetvornel"},
+        {"first_name_norm": "jordan", "email_norm": "jkzetvornel@mail.com"},
+        *common,
+    ]
+    frame = build_frame(
+        make_identities([*rows, *filler(20)]), cfg.shared_min_holders, cfg.shared_min_customers
+    )
+    spec = next(c for c in cfg.comparisons if c.name == "name_part")
+    lv = compare(spec, frame, np.array([0, 2], dtype=np.int32), np.array([1, 3], dtype=np.int32))
+    assert [lv.level_names[int(x)] for x in lv.levels] == ["surname", "surname"]
+    assert lv.tf is not None and lv.tf[1] < lv.tf[0]
+
+
+def test_one_local_part_at_two_domains_spelling_the_names_is_the_names_evidence() -> None:
+    # Nigel Hynes (a typo in the name field) and Nigel Haynes: the address spells the name, which
+    # the name comparisons count; namesakes build addresses the same way
+    hynes = {"first_name_norm": "nigel", "last_name_norm": "hynes", "email_norm": "nigel.haynes@gmail.com"}
+    haynes = {"first_name_norm": "nigel", "last_name_norm": "haynes", "email_norm": "nigel.haynes@sky.com"}
+    assert levels_of("email", hynes, haynes) == "name_stem"
+    assert levels_of("email", haynes, hynes) == "name_stem"
+    # a side with no surname: the other's surname in both addresses
+    nigel = {"first_name_norm": "nigel", "email_norm": "nigel.haynes@sky.com"}
+    assert levels_of("email", {**haynes, "email_norm": "nigel.haynes@gmail.com"}, nigel) == "name_stem"
+    # a side with no name at all: the local part is the only trace of a name, still evidence
+    assert levels_of("email", hynes, {"email_norm": "nigel.haynes@sky.com"}) == "same_local"
+    # an address that does not spell the names is still another address sharing the local part
+    other = {**hynes, "email_norm": "bluefox.runner@gmail.com"}
+    assert levels_of("email", other, {**haynes, "email_norm": "bluefox.runner@sky.com"}) == "same_local"
+
+
+def test_one_address_typed_twice_stays_close() -> None:
+    # a number added at one domain is mostly one person's address typed twice, whoever's surname it spells
+    named = {"first_name_norm": "julie", "last_name_norm": "hughes", "email_norm": "julie.hughes@gmail.com"}
+    bare = {"first_name_norm": "julie", "email_norm": "julie.hughes52@gmail.com"}
+    assert levels_of("email", named, bare) == "close"
+
+
+def test_near_handles_spelling_two_first_names_with_two_surnames_are_neutral() -> None:
+    lloyd = {"first_name_norm": "kayleigh", "last_name_norm": "lloyd", "screen_name_norm": "kayleighllo"}
+    lewis = {"first_name_norm": "kayleigh", "last_name_norm": "lewis", "screen_name_norm": "kayleighlew"}
+    assert levels_of("screen_name", lloyd, lewis) == "name_stem"
+    # the same near handles with one surname mistyped: a typo of one handle, still close
+    lewis_typo = {**lewis, "last_name_norm": "lloyf"}
+    assert levels_of("screen_name", lloyd, lewis_typo) == "close"
+    # without names a near handle is a typo of it
+    assert (
+        levels_of("screen_name", {"screen_name_norm": "kayleighllo"}, {"screen_name_norm": "kayleighlo"})
+        == "close"
+    )
+
+
+def test_near_handles_spelling_a_common_full_name_are_the_names_evidence() -> None:
+    from matching.contact import NAMESAKE_HOLDERS
+
+    named = {"first_name_norm": "paula", "last_name_norm": "walker", "screen_name_norm": "paula_walker5"}
+    unnamed = {"screen_name_norm": "paula_walker555"}
+    cfg = MatchConfig()
+    spec = next(c for c in cfg.comparisons if c.name == "screen_name")
+
+    def level(holders: int) -> str:
+        others = [{"first_name_norm": "paula", "last_name_norm": "walker"} for _ in range(holders - 1)]
+        df = make_identities([named, unnamed, *others, *filler(20)])
+        frame = build_frame(df, cfg.shared_min_holders, cfg.shared_min_customers)
+        lv = compare(spec, frame, np.array([0], dtype=np.int32), np.array([1], dtype=np.int32))
+        return lv.level_names[int(lv.levels[0])]
+
+    # a name few hold: one person's handle with a number extended; a common one: namesakes' as often
+    assert level(1) == "close"
+    assert level(NAMESAKE_HOLDERS) == "close"
+    assert level(NAMESAKE_HOLDERS + 1) == "name_stem"
+
+
+def test_a_phone_two_people_of_one_surname_give_is_their_homes() -> None:
+    anna = {"first_name_norm": "anna", "last_name_norm": "berry", "phone_e164": "+441632960001"}
+    john = {"first_name_norm": "john", "last_name_norm": "berry", "phone_e164": "+441632960001"}
+    assert levels_of("phone", anna, john) == "household"
+    # one person: a nickname, a typo, or a side without a first name keeps the number's weight
+    assert levels_of("phone", {**john, "first_name_norm": "johnny"}, john) == "exact"
+    assert levels_of("phone", {**john, "first_name_norm": "jhon"}, john) == "exact"
+    assert levels_of("phone", {**john, "first_name_norm": None}, john) == "exact"
+    # two surnames: not a household, the names weigh against the pair as usual
+    assert levels_of("phone", {**anna, "last_name_norm": "smith"}, john) == "exact"
+
+
+def test_the_household_level_carries_no_weight() -> None:
+    from matching.comparisons import neutral_flags
+
+    assert neutral_flags(["missing", "household", "exact"]) == [True, True, False]
+
+
+def test_near_addresses_of_one_surname_and_two_first_names_are_a_households() -> None:
+    anna = {"first_name_norm": "anna", "last_name_norm": "berry", "email_norm": "aberry@mail.com"}
+    john = {"first_name_norm": "john", "email_norm": "jberry@mail.com"}
+    assert levels_of("email", anna, john) == "name_stem"
+    # one first name (a typo of it): one person's address with a typo, still close
+    assert levels_of("email", anna, {**john, "first_name_norm": "ana"}) == "close"

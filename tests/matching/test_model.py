@@ -158,3 +158,30 @@ def test_the_identifier_scale_does_not_lower_the_u_of_another_address_sharing_it
     assert bits[0] == pytest.approx(np.log2(0.9 / (1e-4 * 0.01)), rel=1e-5)  # exact: scaled
     assert bits[2] == pytest.approx(np.log2(0.04 / (1e-4 * 0.01)), rel=1e-5)  # a typo of it: scaled
     assert bits[1] == pytest.approx(np.log2(0.04 / 1e-4), rel=1e-5)  # another address: its stem's u
+
+
+def test_the_identifier_scale_does_not_lower_the_u_of_a_near_handle() -> None:
+    import pytest
+
+    from matching.comparisons import compare
+    from matching.frequency import build_frame
+    from matching.model import log_bayes_factors
+
+    # a handle comparison marks its exact level as the only one the identifier scale applies to
+    cfg = MatchConfig()
+    spec = next(c for c in cfg.comparisons if c.name == "screen_name")
+    rows = [{"screen_name_norm": "kzetvornel_x"}, {"screen_name_norm": "kzetvornel_x"},
+            {"screen_name_norm": "kzetvornel_y"}]  # fmt: skip
+    frame = build_frame(
+        make_identities([*rows, *filler(20)]), cfg.shared_min_holders, cfg.shared_min_customers
+    )
+    lv = compare(spec, frame, np.array([0, 0], dtype=np.int32), np.array([1, 2], dtype=np.int32))
+    assert [lv.level_names[int(x)] for x in lv.levels] == ["exact", "close"]
+    assert lv.scaled_levels == [lv.level("exact")]
+    k = len(lv.level_names)
+    params = ComparisonParams("screen_name", lv.level_names, [0.5] * k, [1e-3] * k, lv.neutral,
+                              tf_level=lv.tf_level, tf_scale=0.01)  # fmt: skip
+    assert lv.tf is not None
+    bits = log_bayes_factors([lv], [params])[0] / np.log(2)
+    assert bits[0] == pytest.approx(np.log2(0.5 / (lv.tf[0] * 0.01)), rel=1e-5)  # exact: scaled
+    assert bits[1] == pytest.approx(np.log2(0.5 / lv.tf[1]), rel=1e-5)  # near: its stem's u alone
