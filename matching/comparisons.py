@@ -184,8 +184,10 @@ def compare_string(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.nda
             from matching.contact import other_number  # here: contact imports this module
 
             col = spec.column
-            numbered = other_number(frame, col, lambda df: df.get_column(col), li, r)
-            rules.append((NAME_STEM, numbered & (sim >= min(spec.thresholds))))
+            numbered = sim >= min(spec.thresholds)  # tested on the near pairs only
+            at = np.flatnonzero(numbered)
+            numbered[at] = other_number(frame, col, lambda df: df.get_column(col), li[at], r[at])
+            rules.append((NAME_STEM, numbered))
         rules += [(n, sim >= t) for n, t in zip(fuzzy, spec.thresholds, strict=True)]
     out = finish(spec, enc, names, assign(len(li), names, rules), cl)
     if handle_like:  # handle-like values: weigh near matches by stem frequency

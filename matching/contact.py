@@ -63,7 +63,9 @@ def compare_email(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndar
     rules = [(MISSING, missing), *shared_rule(key, cl, exact, frame, li, r), ("exact", exact)]
     close = sim >= spec.thresholds[0]
     # two numbers on one stem: no evidence either way (see other_number), the names decide
-    numbered = close & other_number(frame, f"{norm_col}:local", local_part, li, r)
+    numbered = close.copy()  # tested on the close pairs only (a few percent of the candidates)
+    at = np.flatnonzero(close)
+    numbered[at] = other_number(frame, f"{norm_col}:local", local_part, li[at], r[at])
     rules += [("same_local", same_local), (NAME_STEM, numbered), ("close", close)]
     out = finish(spec, key, names, assign(len(li), names, rules), cl)
     # named as other_number names the stem: its surname test is read from the cache, not run again
