@@ -217,8 +217,10 @@ def full_name_tf(out: Levels, spec: ComparisonSpec, frame: Frame, li: np.ndarray
     first_col, last_col = spec.columns[0], spec.column
     ratio = _full_name_ratio(frame, first_col, last_col)
     first = frame.joint(sorted([first_col, last_col]))[first_col]
-    fl, fr = first.codes[li], first.codes[r]
-    both = (out.levels == out.tf_level) & (fl >= 0) & (fl == fr) & ~np.isnan(ratio[li])
+    # read on the pairs agreeing exactly on the surname only
+    at = np.flatnonzero(out.levels == out.tf_level)
+    fl, fr = first.codes[li[at]], first.codes[r[at]]
+    both = at[(fl >= 0) & (fl == fr) & ~np.isnan(ratio[li[at]])]
     out.tf[both] = np.clip(out.tf[both] * ratio[li[both]], 1e-12, 1.0)
     return out
 
