@@ -418,8 +418,10 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         source = source_codes(frame.df, config) if link_only else None
         all_pairs = comparable_pairs(frame.customer, source, link_only)
         model.lambda_ = solve_prior(total, all_pairs, model.lambda_)
+        before = model.comparisons
         model = identifier_scale(model, config, rule_pairs(cand, config))
-        fields, total = match_weights(levels, model.comparisons, 0.5)
+        # only the comparisons identifier_scale changed are weighed again
+        fields, total = match_weights(levels, model.comparisons, 0.5, previous=(before, fields))
         model.lambda_ = solve_prior(total, all_pairs, model.lambda_)
     timings["model"] = time.perf_counter() - t
     t = time.perf_counter()

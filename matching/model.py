@@ -354,14 +354,30 @@ def fit(
 
 
 def match_weights(
-    levels: list[Levels], params: list[ComparisonParams], prior: float
+    levels: list[Levels],
+    params: list[ComparisonParams],
+    prior: float,
+    previous: tuple[list[ComparisonParams], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(per-field log2 weights (C, n) float32, total match_weight incl. the prior (n,) float64)."""
+    """(per-field log2 weights (C, n) float32, total match_weight incl. the prior (n,) float64).
+
+    `previous` (params, fields) of an earlier call on the same levels: the rows of comparisons whose
+    params are the very same objects are kept (their fields array is reused in place), the others
+    weighed again (identifier_scale changes a few comparisons' u only).
+    """
     if not levels or len(levels[0].levels) == 0:
         return np.zeros((len(levels), 0), dtype=np.float32), np.zeros(0)
-    fields = log_bayes_factors(levels, params)
+    if previous is None:
+        fields = log_bayes_factors(levels, params)
+        changed = list(range(len(levels)))
+    else:
+        fields = previous[1]
+        changed = [c for c, (p, q) in enumerate(zip(params, previous[0], strict=True)) if p is not q]
+        for c in changed:
+            fields[c] = log_bayes_factors([levels[c]], [params[c]])[0]
     # in place: each value divided in float64 and rounded to float32, as the float64 copy gave
-    np.divide(fields, np.log(2), out=fields)
+    for c in changed:
+        np.divide(fields[c], np.log(2), out=fields[c])
     total = fields.sum(axis=0, dtype=np.float64) + np.log2(prior / (1 - prior))
     return fields, total
 
