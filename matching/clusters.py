@@ -97,7 +97,6 @@ def private_value_floor(
     if limit < 2 or n == 0:
         return floor, scattered(n, items)
     specs = config.active_comparisons()
-    negative = np.minimum(fields, 0.0)
     names = np.array([s.kind in NAME_KINDS for s in specs])
     handle = np.array([s.kind in ("name_handle", "name_part") for s in specs])
     # the pairs agreeing on a contact value: only they can be raised
@@ -113,18 +112,21 @@ def private_value_floor(
     # a disagreeing name counts against the pair unless the names are compatible after all (an
     # initial, a typo, a nickname, a swap: matching/shared.py), which the levels do not all see;
     # tested on the agreeing pairs only (the others' name weights are never read)
-    name_negative = negative[names].sum(axis=0)
     could_rise = np.zeros(n, dtype=bool)
     for *_, hit in agreeing:
         could_rise[hit] = True
-    doubtful = np.flatnonzero((name_negative < 0) & could_rise)
-    compat = np.zeros(n, dtype=bool)
-    compat[doubtful] = pair_compatible(frame, cand_left[doubtful], cand_right[doubtful])
-    name_negative[compat] = 0.0
+    # the negative field weights of those pairs only (not a copy of every pair's fields)
+    rise = np.flatnonzero(could_rise)
+    negative = np.minimum(fields[:, rise], 0.0)
+    name_negative = negative[names].sum(axis=0)
+    doubtful = np.flatnonzero(name_negative < 0)
+    compat = pair_compatible(frame, cand_left[rise[doubtful]], cand_right[rise[doubtful]])
+    name_negative[doubtful[compat]] = 0.0
     for c, field, column, hit in agreeing:
+        at = np.searchsorted(rise, hit)  # the agreeing pairs among the rising ones
         # the other fields' negative weights, summed over the agreeing pairs' columns only
-        rest = np.delete(negative[:, hit], [c, *np.flatnonzero(names | handle)], axis=0).sum(axis=0)
-        others = rest + name_negative[hit]
+        rest = np.delete(negative[:, at], [c, *np.flatnonzero(names | handle)], axis=0).sum(axis=0)
+        others = rest + name_negative[at]
         enc = frame.col(column, shared=True)
         _raise(floor, items, frame, enc, field, hit, cand_left[hit], others, limit)
     return floor, scattered(n, items)
