@@ -226,7 +226,7 @@ def prepare(
     df = identities
     if len(excluded):
         df = df.filter(~pl.col("customer_id").is_in(pl.Series(excluded, dtype=pl.Int64).implode()))
-    frame = build_frame(df, config.shared_min_holders, config.shared_min_customers)
+    frame = build_frame(df, config.shared_min_holders, config.shared_min_customers, config.namesake_holders)
     changed = None
     if changed_ids is not None:
         ids = pl.Series(_ids(changed_ids), dtype=pl.Int64)

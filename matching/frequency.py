@@ -56,6 +56,7 @@ class Frame:
     cache: dict[tuple[str, ...], Encoded | dict[str, Encoded] | np.ndarray] = field(default_factory=dict)
     focus: np.ndarray | None = None  # sorted row indices that comparisons will read; None = all
     complete: bool = True  # False for a partition's subset: every statistic must come from the cache
+    namesake_holders: int | None = None  # [match] namesake_holders (names.py), None: off
     # per-row values derived from df by name (no statistics: a subset derives its own rows again)
     memo: dict[str, pl.DataFrame] = field(default_factory=dict)
 
@@ -75,7 +76,7 @@ class Frame:
                 cache[key] = value[rows]
         return Frame(
             self.df[pl.Series(rows)], self.customer[rows], self.shared_min_holders,
-            self.shared_min_customers, cache, None, complete=False,
+            self.shared_min_customers, cache, None, complete=False, namesake_holders=self.namesake_holders,
         )  # fmt: skip
 
     def rows(self, name: str, make: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
@@ -320,7 +321,9 @@ def _customer_counts(codes: np.ndarray, customer: np.ndarray, size: int) -> tupl
     return counts, float(len(key))
 
 
-def build_frame(df: pl.DataFrame, shared_min_holders: int, shared_min_customers: int) -> Frame:
+def build_frame(
+    df: pl.DataFrame, shared_min_holders: int, shared_min_customers: int, namesake_holders: int | None = None
+) -> Frame:
     """Prepare the identities frame (row order preserved) for blocking and comparison."""
     customer = df.get_column("customer_id").cast(pl.Int64).to_numpy()
-    return Frame(df, customer, shared_min_holders, shared_min_customers)
+    return Frame(df, customer, shared_min_holders, shared_min_customers, namesake_holders=namesake_holders)

@@ -164,6 +164,12 @@ def _full_name_stats(frame: Frame, first_col: str, last_col: str) -> tuple[np.nd
     # one-sided: a combination commoner than typical is most often one person counted on several
     # channels (a name held only by the pair has the highest ratio of all), not a popular name
     scaled = (ratio.get_column("r") / max(typical, 1e-300)).clip(upper_bound=1.0) ** RATIO_SHRINK
+    if frame.namesake_holders is not None:
+        # precision first ([match] namesake_holders): the holders beyond the first k may each be
+        # another person, so u >= (holders - k) / n, as a multiplier of p(first) p(last): r (h - k) / h
+        h = ratio.get_column("nfl").cast(pl.Float64)  # unsigned: h - k would wrap below k
+        floor = ratio.get_column("r") * (h - frame.namesake_holders).clip(lower_bound=0) / h
+        scaled = pl.select(pl.max_horizontal(scaled, floor)).to_series()
     out = scaled.fill_null(np.nan).to_numpy().astype(np.float64)
     holders = ratio.get_column("nfl").cast(pl.Float64).fill_null(np.nan).to_numpy()
     frame.cache[key], frame.cache[key_n] = out, holders

@@ -97,3 +97,21 @@ def test_a_name_in_a_handle_weighs_as_the_full_name_held_by_one_more() -> None:
     assert u[1] == pytest.approx(name_u[2] * 6 / 5 * 0.5)
     # far rarer than the raw frequency of the concatenated name among named customers (1 of 40)
     assert u[0] < (1 / 40) / 10
+
+
+def test_namesake_holders_floors_the_u_of_a_common_full_name_only() -> None:
+    rows = [{"first_name_norm": "maria", "last_name_norm": "kowalczyk"} for _ in range(6)]
+    rows += [{"first_name_norm": "jordan", "last_name_norm": "zetvornel"} for _ in range(2)]
+    df = make_identities([*rows, *_strangers(40)])
+    off = full_name_u(build_frame(df, 3, 8), "first_name_key", "last_name_key")[0]
+    on = full_name_u(build_frame(df, 3, 8, namesake_holders=3), "first_name_key", "last_name_key")[0]
+    # six holders: at least the three beyond the first three may be other people
+    assert on[0] > off[0]
+    assert on[0] >= 3 / 48 * 0.999
+    # two holders: untouched
+    assert on[6] == off[6]
+
+
+def test_namesake_holders_is_a_match_setting() -> None:
+    assert MatchConfig.from_settings({"namesake_holders": 3}).namesake_holders == 3
+    assert MatchConfig().namesake_holders is None
