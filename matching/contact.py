@@ -26,10 +26,10 @@ from matching.names import full_name_holders
 from matching.shared import first_names_differ, same_surname_other_person
 
 
-def email_local_alnum(column: str) -> pl.Expr:
-    """An address's local part, lower-cased, letters and digits only (null when nothing is left)."""
-    local = pl.col(column).str.extract(r"^([^@]+)@", 1).str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
-    return local.replace("", None)
+def alnum(s: pl.Expr) -> pl.Expr:
+    """Lower-cased, letters and digits only (null when nothing is left): an email local part or a
+    handle as same_local and name_handle compare them, separators aside."""
+    return s.str.to_lowercase().str.replace_all(r"[^a-z0-9]", "").replace("", None)
 
 
 def compare_email(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndarray) -> Levels:
@@ -52,9 +52,10 @@ def compare_email(spec: ComparisonSpec, frame: Frame, li: np.ndarray, r: np.ndar
         f"{norm_col}:local", lambda df: df.get_column(norm_col).str.extract(r"^([^@]+)@", 1)
     )
     local_letters = frame.per_row(f"{norm_col}:local:letters", lambda df: _letters(local_part(df)))
-    # email_local_alnum, on the local part
-    alnum = lambda df: local_part(df).str.to_lowercase().str.replace_all(r"[^a-z0-9]", "").replace("", None)  # noqa: E731
-    local = frame.hashed(f"{norm_col}:local_alnum", alnum)
+    local = frame.hashed(
+        f"{norm_col}:local_alnum",
+        lambda df: local_part(df).to_frame("e").select(alnum(pl.col("e"))).to_series(),
+    )
     ll, lr = local[li], local[r]
     rest = ~missing & ~exact
     same_local = rest & (ll != 0) & (ll == lr)
@@ -200,7 +201,7 @@ def _names_explain(
         sides.append(
             pl.DataFrame(
                 {
-                    "s": _letters(make(sub).cast(pl.String)),
+                    "s": make(sub).cast(pl.String),  # the letter stem already (stem_tf)
                     "f": _letters(sub.get_column(cols[0]).cast(pl.String)),
                     "l": _letters(sub.get_column(cols[1]).cast(pl.String)),
                 }

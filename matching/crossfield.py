@@ -16,6 +16,7 @@ import polars as pl
 
 from matching.comparisons import NA, Levels, cpdist, finish
 from matching.config import ComparisonSpec
+from matching.contact import alnum
 from matching.frequency import Frame
 from matching.names import full_name_u
 
@@ -25,10 +26,6 @@ _NAME_CODE = {1: "full", 2: "initial_surname", 3: "surname", 4: "first_name", 5:
 
 def _letters(s: pl.Expr) -> pl.Expr:
     return s.str.to_lowercase().str.replace_all(r"[^a-z]", "").replace("", None)
-
-
-def _alnum(s: pl.Expr) -> pl.Expr:
-    return s.str.to_lowercase().str.replace_all(r"[^a-z0-9]", "").replace("", None)
 
 
 def _name_vs_handles(df: pl.DataFrame) -> np.ndarray:
@@ -95,19 +92,19 @@ def _name_letters(frame: Frame, first_c: str, last_c: str, df: pl.DataFrame | No
 
 def _handles(frame: Frame, columns: list[str]) -> pl.DataFrame:
     """Per row: letters of the first and last name (first, last), of the email local part (h1) and
-    the screen name (h2); alphanumerics of both (a, b: a is contact.email_local_alnum); the screen
+    the screen name (h2); alphanumerics of both (a, b: contact.alnum); the screen
     name lower-cased (s). Derived once per frame and gathered per pair."""
     first_c, last_c, email_c, screen_c = columns
 
     def make(df: pl.DataFrame) -> pl.DataFrame:
         names = _name_letters(frame, first_c, last_c).select(first="f", last="l")
-        # the local part extracted once; a is contact.email_local_alnum of it
+        # the local part extracted once for its letters and alphanumerics
         local = df.select(pl.col(email_c).str.extract(r"^([^@]+)@", 1).alias("e"), pl.col(screen_c))
         handles = local.select(
             _letters(pl.col("e")).alias("h1"),
             _letters(pl.col(screen_c)).alias("h2"),
-            _alnum(pl.col("e")).alias("a"),
-            _alnum(pl.col(screen_c)).alias("b"),
+            alnum(pl.col("e")).alias("a"),
+            alnum(pl.col(screen_c)).alias("b"),
             pl.col(screen_c).str.to_lowercase().alias("s"),
         )
         return pl.concat([names, handles], how="horizontal")
