@@ -27,6 +27,7 @@ from matching.model import (
     match_weights,
     probability,
 )
+from matching.name_cells import calibrate_full_names
 from matching.namesakes import collision_items, collisions, fit_collision_bits
 from matching.phones import with_national_digits
 from matching.suggestions import build_suggestions
@@ -436,6 +437,8 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         total = fields.sum(axis=0, dtype=np.float64)
         notes.append(learning_note(model.labels))
     total = total + model.prior_bits(frame.n)
+    # a full-name agreement weighs as often as its cell's names are one person on this data
+    total = calibrate_full_names(frame, config, levels, model, fields, total, cand.left, trained)
     timings["learning"] = time.perf_counter() - t
     t = time.perf_counter()
     # a contact value private to a few customers, as often one person's as the data shows

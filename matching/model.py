@@ -79,6 +79,9 @@ class ModelParameters:
     # bits a pair agreeing on a full name that two customers hold on one channel gets (<= 0;
     # matching/namesakes.py), fitted with the model so an incremental run scores as a full one
     namesake_bits: float = 0.0
+    # log2 odds that a pair agreeing on a full name is one person, per cell of holders and chance
+    # holders ("5:-3"), measured on the pairs' other fields (matching/name_cells.py)
+    name_cells: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""

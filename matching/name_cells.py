@@ -1,0 +1,166 @@
+"""How often a shared full name is one person, measured on the data's own pairs.
+
+A pair agreeing on the whole name is weighed by the name's term frequency: its u is the share of
+strangers expected to share it. Whether the other holders of a name are strangers or the same
+person's other identities, frequencies cannot say, and data sets disagree: on the project's
+generator one person holds up to ten identities under one name (gen1-100k: pairs agreeing on
+the full name and nothing else were one person 85% of the time at a mean p of 0.77), on the
+independent one names follow countries and strangers share them (gen2-1m: 85% at p 0.93, and a
+name five customers hold with parts rarer than its count, 57-85% at p 0.88-0.99). The same
+frequencies, opposite errors.
+
+So the name's evidence is measured instead of assumed. The pairs agreeing exactly on first and
+last name fall into cells by the customers holding the name (2, 3, ... 13-20) and by how many
+holders its parts predict by chance (p(first) p(last) named identities, in powers of two). Per
+cell, EM finds the share of one-person pairs that the pairs' *other* fields explain (the name's
+weight and the prior left out; an email, a phone, a date of birth that agree or differ), and each
+pair of the cell gets that share as its prior odds plus its other fields' weight. Pairs with
+nothing but the name get the cell's share: about the share of them that are one person when the
+other fields are as often present for them as for the rest (they are, on both generators:
+estimate vs truth 0.71 / 0.78 and 0.25 / 0.32 for names five customers hold).
+
+A cell with few pairs to learn from keeps its own mean probability (CELL_PSEUDO pseudo-pairs at
+the model's mean), and names more than MAX_CELL_HOLDERS customers hold are left alone: the name
+blocking rules skip such blocks, so their candidate pairs come from the contact rules and are no
+sample of the name's holders. The cells' odds are fitted with the model and stored with it, so an
+incremental run scores as a full one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from matching.comparisons import Levels
+from matching.config import MatchConfig
+from matching.frequency import Frame
+from matching.model import ModelParameters, probability
+from matching.names import full_name_holders
+
+EM_ITERATIONS = 100
+# a cell's own mean probability weighs as much as this many pairs with other evidence: a cell of
+# a 10k data set with a handful of such pairs keeps the frequency model's estimate
+CELL_PSEUDO = 20.0
+# the name-only blocking rules' block cap (matching/config.py, max_block_size of those rules)
+MAX_CELL_HOLDERS = 20
+HOLDER_EDGES = (2, 3, 4, 5, 6, 7, 9, 13, MAX_CELL_HOLDERS + 1)
+EXPECTED_LOG2 = (-8, 3)  # chance holders per cell: 2^-8 or fewer ... 2^3 or more
+# shares are kept off 0 and 1 only as far as float64 odds need: a tighter clip would raise a cell
+# whose pairs all score below it (a small frame's prior is -50 bits)
+SHARE_FLOOR = 1e-15
+
+
+def _name_columns(config: MatchConfig) -> tuple[int, int, str, str] | None:
+    """(first comparison index, last comparison index, first column, last column), if both exist."""
+    first = last = None
+    for i, spec in enumerate(config.active_comparisons()):
+        if spec.kind == "first_name" and first is None:
+            first = (i, spec.column)
+        if spec.kind == "last_name" and last is None:
+            last = (i, spec.column)
+    if first is None or last is None or first[1] is None or last[1] is None:
+        return None
+    return first[0], last[0], first[1], last[1]
+
+
+def _label(code: int) -> str:
+    """A cell code's stored name: "holders:log2 expected" ("5:-3": 5-5 holders, 2^-3 expected)."""
+    h, e = divmod(code, E_SPAN)
+    return f"{HOLDER_EDGES[h]}:{e + EXPECTED_LOG2[0]}"
+
+
+E_SPAN = EXPECTED_LOG2[1] - EXPECTED_LOG2[0] + 1
+LABELS = [_label(c) for c in range((len(HOLDER_EDGES) - 1) * E_SPAN)]
+
+
+def name_cells(frame: Frame, config: MatchConfig, levels: list[Levels], left: np.ndarray) -> np.ndarray:
+    """Per candidate pair: the cell code (an index of LABELS) of its exact full-name agreement, -1 elsewhere."""
+    out = np.full(len(left), -1, dtype=np.int64)
+    names = _name_columns(config)
+    if names is None or len(left) == 0:
+        return out
+    fi, la, first_col, last_col = names
+    agree = (levels[fi].levels == levels[fi].level("exact")) & (
+        levels[la].levels == levels[la].level("exact")
+    )
+    at = np.flatnonzero(agree)
+    if not len(at):
+        return out
+    holders = full_name_holders(frame, first_col, last_col)[left[at]]
+    joint = frame.joint(sorted([first_col, last_col]))
+    first, last = joint[first_col], joint[last_col]
+    # over every row, not the codes: a focused frame (an incremental run) reads other rows as missing
+    named = float(
+        frame.df.select(pl.col(first_col).is_not_null() & pl.col(last_col).is_not_null()).to_series().sum()
+    )
+    cf, cl = first.codes[left[at]], last.codes[left[at]]
+    ok = (cf >= 0) & (cl >= 0) & (holders >= 2) & (holders <= MAX_CELL_HOLDERS)  # nan compares False
+    expected = first.tf(np.maximum(cf, 0)) * last.tf(np.maximum(cl, 0)) * named
+    low, high = EXPECTED_LOG2
+    e = np.clip(np.floor(np.log2(np.maximum(expected, 1e-300))), low, high).astype(np.int64) - low
+    h = np.searchsorted(HOLDER_EDGES, np.where(ok, holders, 2), side="right") - 1
+    out[at[ok]] = h[ok] * E_SPAN + e[ok]
+    return out
+
+
+def fit_cell_odds(total: np.ndarray, name_bits: np.ndarray, cells: np.ndarray) -> dict[str, float]:
+    """Per cell label: log2 odds that a pair of it is one person, by EM with the other fields' weights fixed.
+
+    total: each pair's match weight (bits, prior included); name_bits: its first- and last-name
+    weights plus the prior, the part the cell's odds replace.
+    """
+    at = np.flatnonzero(cells >= 0)
+    if not len(at):
+        return {}
+    present, cell = np.unique(cells[at], return_inverse=True)  # ~100 cells: small
+    other = total[at] - name_bits[at]
+    count = np.bincount(cell, minlength=len(present)).astype(np.float64)
+    own = np.bincount(cell, weights=probability(total[at]), minlength=len(present)) / count
+    own = np.clip(own, SHARE_FLOOR, 1 - SHARE_FLOOR)
+    share = own.copy()
+    for _ in range(EM_ITERATIONS):
+        post = probability(np.log2(share / (1 - share))[cell] + other)
+        new = (np.bincount(cell, weights=post, minlength=len(present)) + CELL_PSEUDO * own) / (
+            count + CELL_PSEUDO
+        )
+        new = np.clip(new, SHARE_FLOOR, 1 - SHARE_FLOOR)
+        done = float(np.abs(new - share).max()) < 1e-7
+        share = new
+        if done:
+            break
+    return {LABELS[int(c)]: float(np.log2(s / (1 - s))) for c, s in zip(present, share, strict=True)}
+
+
+def calibrate_full_names(
+    frame: Frame,
+    config: MatchConfig,
+    levels: list[Levels],
+    model: ModelParameters,
+    fields: np.ndarray,
+    total: np.ndarray,
+    left: np.ndarray,
+    fit: bool,
+) -> np.ndarray:
+    """total with each full-name agreement weighed by its cell's measured odds (fitted into the model
+    when `fit`); the difference goes to the pair's first- and last-name weights in `fields`, half each,
+    so the fields still add up to the match weight."""
+    names = _name_columns(config)
+    if names is None or len(left) == 0:
+        return total
+    fi, la = names[0], names[1]
+    cells = name_cells(frame, config, levels, left)
+    name_bits = fields[fi].astype(np.float64) + fields[la] + model.prior_bits(frame.n)
+    if fit:
+        model.name_cells = fit_cell_odds(total, name_bits, cells)
+    table = np.array([model.name_cells.get(label, np.nan) for label in LABELS])
+    at = np.flatnonzero(cells >= 0)
+    at = at[~np.isnan(table[cells[at]])]
+    if not len(at):
+        return total
+    odds = table[cells[at]]
+    delta = odds - name_bits[at]
+    out = total.copy()
+    out[at] = total[at] + delta
+    fields[fi, at] += (delta / 2).astype(np.float32)
+    fields[la, at] += (delta / 2).astype(np.float32)
+    return out
