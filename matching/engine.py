@@ -438,7 +438,7 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         notes.append(learning_note(model.labels))
     total = total + model.prior_bits(frame.n)
     # a full-name agreement weighs as often as its cell's names are one person on this data
-    total = calibrate_full_names(frame, config, levels, model, fields, total, cand.left, trained)
+    total = calibrate_full_names(frame, config, levels, model, fields, total, cand.left, cand.right, trained)
     timings["learning"] = time.perf_counter() - t
     t = time.perf_counter()
     # a contact value private to a few customers, as often one person's as the data shows

@@ -10,7 +10,8 @@ name five customers hold with parts rarer than its count, 57-85% at p 0.88-0.99)
 frequencies, opposite errors.
 
 So the name's evidence is measured instead of assumed. The pairs agreeing exactly on first and
-last name fall into cells by the customers holding the name (2, 3, ... 13-20) and by how many
+last name (and, as a second kind, those whose one side's whole name is in the other, unnamed
+side's email local part or handle: name_handle "full") fall into cells by the customers holding the name (2, 3, ... 13-20) and by how many
 holders its parts predict by chance (p(first) p(last) named identities, in powers of two). Per
 cell, EM finds the share of one-person pairs that the pairs' *other* fields explain (the name's
 weight and the prior left out; an email, a phone, a date of birth that agree or differ), and each
@@ -63,18 +64,53 @@ def _name_columns(config: MatchConfig) -> tuple[int, int, str, str] | None:
     return first[0], last[0], first[1], last[1]
 
 
-def _label(code: int) -> str:
-    """A cell code's stored name: "holders:log2 expected" ("5:-3": 5-5 holders, 2^-3 expected)."""
-    h, e = divmod(code, E_SPAN)
-    return f"{HOLDER_EDGES[h]}:{e + EXPECTED_LOG2[0]}"
-
-
 E_SPAN = EXPECTED_LOG2[1] - EXPECTED_LOG2[0] + 1
-LABELS = [_label(c) for c in range((len(HOLDER_EDGES) - 1) * E_SPAN)]
+N_CELLS = (len(HOLDER_EDGES) - 1) * E_SPAN
+# where the two agree: both names (first and last exact), or one side's whole name in the other,
+# unnamed side's email local part or handle (name_handle "full"), which weighs differently
+KINDS = ("", "handle ")
 
 
-def name_cells(frame: Frame, config: MatchConfig, levels: list[Levels], left: np.ndarray) -> np.ndarray:
-    """Per candidate pair: the cell code (an index of LABELS) of its exact full-name agreement, -1 elsewhere."""
+def _label(code: int) -> str:
+    """A cell code's stored name: "holders:log2 expected" ("5:-3": 5 holders, 2^-3 expected by
+    chance), "handle 5:-3" for a name found in a handle."""
+    kind, rest = divmod(code, N_CELLS)
+    h, e = divmod(rest, E_SPAN)
+    return f"{KINDS[kind]}{HOLDER_EDGES[h]}:{e + EXPECTED_LOG2[0]}"
+
+
+LABELS = [_label(c) for c in range(len(KINDS) * N_CELLS)]
+
+
+def _cells_of(frame: Frame, first_col: str, last_col: str, rows: np.ndarray) -> np.ndarray:
+    """Per row: the cell of its full name (holders x chance holders), -1 without one or above the cap."""
+    holders = full_name_holders(frame, first_col, last_col)[rows]
+    joint = frame.joint(sorted([first_col, last_col]))
+    first, last = joint[first_col], joint[last_col]
+    # over every row, not the codes: a focused frame (an incremental run) reads other rows as missing
+    named = float(
+        frame.df.select(pl.col(first_col).is_not_null() & pl.col(last_col).is_not_null()).to_series().sum()
+    )
+    cf, cl = first.codes[rows], last.codes[rows]
+    ok = (cf >= 0) & (cl >= 0) & (holders >= 2) & (holders <= MAX_CELL_HOLDERS)  # nan compares False
+    expected = first.tf(np.maximum(cf, 0)) * last.tf(np.maximum(cl, 0)) * named
+    low, high = EXPECTED_LOG2
+    e = np.clip(np.floor(np.log2(np.maximum(expected, 1e-300))), low, high).astype(np.int64) - low
+    h = np.searchsorted(HOLDER_EDGES, np.where(ok, holders, 2), side="right") - 1
+    return np.where(ok, h * E_SPAN + e, -1)
+
+
+def _handle_comparison(config: MatchConfig, levels: list[Levels]) -> int | None:
+    for i, (spec, lv) in enumerate(zip(config.active_comparisons(), levels, strict=True)):
+        if spec.kind == "name_handle" and "full" in lv.level_names:
+            return i
+    return None
+
+
+def name_cells(
+    frame: Frame, config: MatchConfig, levels: list[Levels], left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """Per candidate pair: the cell code (an index of LABELS) of its full-name agreement, -1 elsewhere."""
     out = np.full(len(left), -1, dtype=np.int64)
     names = _name_columns(config)
     if names is None or len(left) == 0:
@@ -84,22 +120,17 @@ def name_cells(frame: Frame, config: MatchConfig, levels: list[Levels], left: np
         levels[la].levels == levels[la].level("exact")
     )
     at = np.flatnonzero(agree)
-    if not len(at):
-        return out
-    holders = full_name_holders(frame, first_col, last_col)[left[at]]
-    joint = frame.joint(sorted([first_col, last_col]))
-    first, last = joint[first_col], joint[last_col]
-    # over every row, not the codes: a focused frame (an incremental run) reads other rows as missing
-    named = float(
-        frame.df.select(pl.col(first_col).is_not_null() & pl.col(last_col).is_not_null()).to_series().sum()
-    )
-    cf, cl = first.codes[left[at]], last.codes[left[at]]
-    ok = (cf >= 0) & (cl >= 0) & (holders >= 2) & (holders <= MAX_CELL_HOLDERS)  # nan compares False
-    expected = first.tf(np.maximum(cf, 0)) * last.tf(np.maximum(cl, 0)) * named
-    low, high = EXPECTED_LOG2
-    e = np.clip(np.floor(np.log2(np.maximum(expected, 1e-300))), low, high).astype(np.int64) - low
-    h = np.searchsorted(HOLDER_EDGES, np.where(ok, holders, 2), side="right") - 1
-    out[at[ok]] = h[ok] * E_SPAN + e[ok]
+    if len(at):
+        out[at] = _cells_of(frame, first_col, last_col, left[at])
+    nh = _handle_comparison(config, levels)
+    if nh is not None:
+        at = np.flatnonzero(levels[nh].levels == levels[nh].level("full"))
+        if len(at):
+            # the named side: the left one unless only the right one has a first name
+            unnamed = frame.df.get_column(first_col).is_null().to_numpy()
+            rows = np.where(unnamed[left[at]], right[at], left[at])
+            code = _cells_of(frame, first_col, last_col, rows)
+            out[at] = np.where(code >= 0, code + N_CELLS, -1)
     return out
 
 
@@ -139,17 +170,23 @@ def calibrate_full_names(
     fields: np.ndarray,
     total: np.ndarray,
     left: np.ndarray,
+    right: np.ndarray,
     fit: bool,
 ) -> np.ndarray:
     """total with each full-name agreement weighed by its cell's measured odds (fitted into the model
-    when `fit`); the difference goes to the pair's first- and last-name weights in `fields`, half each,
-    so the fields still add up to the match weight."""
+    when `fit`); the difference goes to the agreement's own weights in `fields` (first and last name
+    half each, or the name-in-handle weight), so the fields still add up to the match weight."""
     names = _name_columns(config)
     if names is None or len(left) == 0:
         return total
     fi, la = names[0], names[1]
-    cells = name_cells(frame, config, levels, left)
-    name_bits = fields[fi].astype(np.float64) + fields[la] + model.prior_bits(frame.n)
+    nh = _handle_comparison(config, levels)
+    cells = name_cells(frame, config, levels, left, right)
+    handle = cells >= N_CELLS
+    name_bits = np.where(handle, 0.0, fields[fi].astype(np.float64) + fields[la])
+    if nh is not None:
+        name_bits = np.where(handle, fields[nh].astype(np.float64), name_bits)
+    name_bits = name_bits + model.prior_bits(frame.n)
     if fit:
         model.name_cells = fit_cell_odds(total, name_bits, cells)
     table = np.array([model.name_cells.get(label, np.nan) for label in LABELS])
@@ -157,10 +194,13 @@ def calibrate_full_names(
     at = at[~np.isnan(table[cells[at]])]
     if not len(at):
         return total
-    odds = table[cells[at]]
-    delta = odds - name_bits[at]
+    delta = table[cells[at]] - name_bits[at]
     out = total.copy()
     out[at] = total[at] + delta
-    fields[fi, at] += (delta / 2).astype(np.float32)
-    fields[la, at] += (delta / 2).astype(np.float32)
+    by_handle = handle[at]
+    two, one = at[~by_handle], at[by_handle]
+    fields[fi, two] += (delta[~by_handle] / 2).astype(np.float32)
+    fields[la, two] += (delta[~by_handle] / 2).astype(np.float32)
+    if nh is not None:
+        fields[nh, one] += delta[by_handle].astype(np.float32)
     return out

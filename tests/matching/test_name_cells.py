@@ -90,3 +90,21 @@ def test_the_cells_are_stored_with_the_model_and_reused_incrementally():
     key = ["identity_id_l", "identity_id_r"]
     got, expect = inc.pairs.sort(key), full.pairs.filter(touches).sort(key)
     assert np.allclose(got.get_column("match_probability"), expect.get_column("match_probability"))
+
+
+def test_a_name_found_in_a_handle_has_cells_of_its_own():
+    df = _world(False)
+    handles = [
+        {"screen_name_norm": f"{first}{last}", "channel": "twitter"}
+        for first, last in df.filter(pl.col("channel") == "facebook")
+        .select("first_name_norm", "last_name_norm")
+        .iter_rows()
+    ]
+    df = make_identities(df.drop("identity_id", "customer_id", "external_id").to_dicts() + handles)
+    res = run_match(df, MatchConfig())
+    found = res.pairs.filter(pl.col("name_handle_level").cast(pl.String) == "full")
+    assert found.height >= 60
+    assert any(label.startswith("handle ") for label in res.model.name_cells)
+    weights = [c for c in res.pairs.columns if c.endswith("_weight") and c != "match_weight"]
+    added = found.select(pl.sum_horizontal(weights)).to_series().to_numpy() + res.model.prior_bits(df.height)
+    assert np.allclose(added, found.get_column("match_weight").to_numpy(), atol=1e-3)
