@@ -139,7 +139,8 @@ def stem_tf(
     derived = _name_derived(frame, name, make)
     # computed here, not only for the pairs that need it: a partition's frame gets it from the probe
     names = NAME_COLUMNS if all(c in frame.df.columns for c in NAME_COLUMNS) else None
-    holders = full_name_holders(frame, *names) if handle and names else None
+    # per row: holds a full name (first and last)
+    full = ~np.isnan(full_name_holders(frame, *names)) if handle and names else None
     for level in levels:
         if level in out.level_names:
             hit = out.levels == out.level(level)
@@ -147,19 +148,20 @@ def stem_tf(
             # a near match of two stems that both just spell the person's surname adds nothing
             # the name comparisons have not counted already: neutral level name_stem
             stem = hit & derived[li] & derived[r]
-            stem |= _names_explain(frame, make, li, r, hit & ~stem, derived, level == "close", holders)
+            stem |= _names_explain(frame, make, li, r, hit & ~stem, derived, level == "close", full)
             out.levels[stem] = out.level(NAME_STEM)
             out.tf[stem] = np.nan
     return out
 
 
-# near handles spelling a full name held by more customers than this are namesakes' as often as
-# one person's: a person's handles vary by a separator or a number ("paula_walker5" /
-# "paula_walker555") and so do namesakes'. Screen_name close pairs whose letters are equal were
-# one person 44-56% of the time on gen1-1m, 60-73% on gen1-100k. Measured, not fitted: neutral
-# above 2 / 3 / 4 holders (always): gen1-1m review-band precision 0.954 / 0.953 / 0.952 (0.958),
-# gen1-100k cluster F1 0.4236 / 0.4239 / 0.4241 (0.4227), against 0.949 and 0.4241 with no rule.
-NAMESAKE_HOLDERS = 3
+# Near handles spelling the pair's surname, one side holding a full name, are the names' evidence:
+# a person's handles vary by a separator or a number ("paula_walker5" / "paula_walker555") and so
+# do namesakes' (screen_name close pairs whose letters are equal were one person 44-56% of the time
+# on gen1-1m, 60-73% on gen1-100k). Until the name cells (matching/name_cells.py) measured how
+# often a shared name is one person, this held only above 3 holders of the name, to keep gen1's
+# one-person handles counted (gen1-100k cluster F1 0.4239 against 0.4227 always); with the cells
+# it holds always: gen1-1m review band 0.957 -> 0.962 (cluster 0.945 -> 0.951), gen2-1m 0.963 ->
+# 0.964, gen1-100k cluster F1 0.441 -> 0.437.
 NAME_COLUMNS = ("first_name_key", "last_name_key")
 # surnames at most this Jaro-Winkler similar are two surnames, not one with a typo (the name
 # comparisons' "far" threshold: below it last_name says "different")
@@ -174,7 +176,7 @@ def _names_explain(
     mask: np.ndarray,
     derived: np.ndarray,
     near: bool,
-    holders: np.ndarray | None,
+    full: np.ndarray | None,
 ) -> np.ndarray:
     """Under `mask`: the two stems' agreement is the names', which the name comparisons count.
 
@@ -187,8 +189,8 @@ def _names_explain(
     / "julie.hughes52" at one domain, 97% one person on gen1-100k), unless both stems spell their
     holder's own first name while the surnames differ ("kayleighllo" / "kayleighlew" of Kayleigh
     Lloyd and Kayleigh Lewis: gen2-100k, 23 of 25 such close handles at p >= 0.8 two people).
-    Near handles (`holders`: customers per row holding the row's full name) spelling the pair's
-    surname are the names' evidence too once that name is common (NAMESAKE_HOLDERS).
+    Near handles spelling the pair's surname where a side holds a full name (`full`, per row)
+    are the names' evidence too (see above NAME_COLUMNS).
     """
     out = np.zeros(len(li), dtype=bool)
     cols = NAME_COLUMNS
@@ -226,11 +228,8 @@ def _names_explain(
         ]
         out[hit] = spelled & named[0] & named[1]
     else:
-        if holders is not None:
-            held = np.nan_to_num(
-                np.fmax(holders[li[hit]], holders[r[hit]]), nan=0.0
-            )  # one side may have no name
-            out[hit] = spelled & (held > NAMESAKE_HOLDERS)
+        if full is not None:
+            out[hit] = spelled & (full[li[hit]] | full[r[hit]])  # one side may have no name
         sim = process.cpdist(
             a.fill_null("").to_list(), b.fill_null("").to_list(),
             scorer=distance.JaroWinkler.normalized_similarity, workers=-1,

@@ -346,25 +346,25 @@ def test_near_handles_spelling_two_first_names_with_two_surnames_are_neutral() -
     )
 
 
-def test_near_handles_spelling_a_common_full_name_are_the_names_evidence() -> None:
-    from matching.contact import NAMESAKE_HOLDERS
-
+def test_near_handles_spelling_a_full_name_are_the_names_evidence() -> None:
     named = {"first_name_norm": "paula", "last_name_norm": "walker", "screen_name_norm": "paula_walker5"}
     unnamed = {"screen_name_norm": "paula_walker555"}
     cfg = MatchConfig()
     spec = next(c for c in cfg.comparisons if c.name == "screen_name")
 
-    def level(holders: int) -> str:
-        others = [{"first_name_norm": "paula", "last_name_norm": "walker"} for _ in range(holders - 1)]
-        df = make_identities([named, unnamed, *others, *filler(20)])
+    def level(*rows: dict[str, str]) -> str:
+        df = make_identities([*rows, *filler(20)])
         frame = build_frame(df, cfg.shared_min_holders, cfg.shared_min_customers)
         lv = compare(spec, frame, np.array([0], dtype=np.int32), np.array([1], dtype=np.int32))
         return lv.level_names[int(lv.levels[0])]
 
-    # a name few hold: one person's handle with a number extended; a common one: namesakes' as often
-    assert level(1) == "close"
-    assert level(NAMESAKE_HOLDERS) == "close"
-    assert level(NAMESAKE_HOLDERS + 1) == "name_stem"
+    # the handles agree because they spell the name: the name comparisons (and name cells) weigh it,
+    # however few hold the name
+    assert level(named, unnamed) == "name_stem"
+    # without a full name on either side a near handle is a typo of one
+    assert level({"screen_name_norm": "paula_walker5"}, unnamed) == "close"
+    # handles that do not spell the name stay evidence
+    assert level({**named, "screen_name_norm": "bluefox77"}, {"screen_name_norm": "bluefox777"}) == "close"
 
 
 def test_a_phone_two_people_of_one_surname_give_is_their_homes() -> None:
