@@ -202,8 +202,9 @@ class MatchTuning(BaseModel):
     # the share of such values the data shows to be one person's (matching/clusters.py); 0: off
     private_value_max_customers: int = Field(default=5, ge=0)
     # precision first: a full name more than this many customers hold weighs no more than its other
-    # holders allow, u >= (holders - this) / customers (matching/names.py); None: off. At 3 the
-    # review band's precision rises (gen2-1m 0.935 -> 0.960) and its recall falls (README)
+    # holders allow, u >= (holders - this) / customers (matching/names.py); None: off. The name
+    # cells (matching/name_cells.py) do most of this from the data now; at 3 gen2-100k's review
+    # band goes 0.970 -> 0.972 and its cluster F1 0.596 -> 0.583 (README)
     namesake_holders: int | None = Field(default=None, ge=2)
     # random pairs sampled to estimate u; 300k gives ~1% relative error on a level with u=0.01
     u_sample_pairs: int = Field(default=300_000, ge=1000)
