@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,9 +85,22 @@ def _ids(values: Any) -> np.ndarray:
     return np.asarray(list(values) if isinstance(values, Iterable) else [values], dtype=np.int64)
 
 
+# threads for independent steps (1: all in the caller's thread); comparisons of PARALLEL_PAIRS
+# pairs or more run one comparison per thread
+WORKERS = os.cpu_count() or 1
+PARALLEL_PAIRS = 100_000
+
+
 def compare_all(frame: Frame, config: MatchConfig, li: np.ndarray, r: np.ndarray) -> list[Levels]:
     """Every active comparison over the pairs (li[i], r[i]) of frame rows."""
-    return [compare(spec, frame, li, r) for spec in config.active_comparisons()]
+    specs = config.active_comparisons()
+    workers = min(WORKERS, len(specs))
+    if len(li) < PARALLEL_PAIRS or workers < 2:
+        return [compare(spec, frame, li, r) for spec in specs]
+    # the frame's statistics are cached by then (prepare computes them), so comparisons only
+    # read it; most of their work is numpy, polars and rapidfuzz, which release the GIL
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda spec: compare(spec, frame, li, r), specs))
 
 
 def excluded_matrix(config: MatchConfig) -> np.ndarray:
@@ -233,27 +248,34 @@ def prepare(
         changed = df.get_column("identity_id").cast(pl.Int64).is_in(ids.implode()).to_numpy()
     timings["prepare"] = time.perf_counter() - t0
     t = time.perf_counter()
-    cand = block(
-        frame.df,
-        config.active_rules(),
-        config.max_block_size,
-        frame.customer,
-        changed,
-        source=source_codes(frame.df, config),
-        link_only=config.link_type == "link_only",
-    )
-    timings["blocking"] = time.perf_counter() - t
-    t = time.perf_counter()
-    notes: list[str] = []
     # incremental with a stored model: only the rows in candidate pairs need codes and per-row
     # values (their statistics still count every row), which skips most of the frame's encoding
-    label_rows, label_stored = _label_rows(frame, labels)
     focused = changed is not None and model is not None
-    if focused:
-        extra = [] if label_rows is None else [label_rows[0], label_rows[1]]
-        frame.set_focus(np.concatenate([cand.left, cand.right, *extra]))
     empty = np.zeros(0, dtype=np.int32)
-    probe = compare_all(frame, config, empty, empty)  # fills the frame's encodings and statistics
+    with ThreadPoolExecutor(1) as pool:
+        # otherwise the whole frame's encodings and statistics do not depend on the candidates:
+        # computed on a second core while blocking runs (both are mostly numpy and polars, which
+        # release the GIL)
+        later = focused or WORKERS < 2
+        background = None if later else pool.submit(compare_all, frame, config, empty, empty)
+        cand = block(
+            frame.df,
+            config.active_rules(),
+            config.max_block_size,
+            frame.customer,
+            changed,
+            source=source_codes(frame.df, config),
+            link_only=config.link_type == "link_only",
+        )
+        timings["blocking"] = time.perf_counter() - t
+        t = time.perf_counter()
+        notes: list[str] = []
+        label_rows, label_stored = _label_rows(frame, labels)
+        if focused:
+            extra = [] if label_rows is None else [label_rows[0], label_rows[1]]
+            frame.set_focus(np.concatenate([cand.left, cand.right, *extra]))
+        # fills the frame's encodings and statistics
+        probe = compare_all(frame, config, empty, empty) if background is None else background.result()
     if model is not None and not model.fits(probe):
         notes.append("stored model does not fit the configured comparisons: refitted from scratch")
         model = None
@@ -261,6 +283,7 @@ def prepare(
             frame.set_focus(None)
             focused = False
             compare_all(frame, config, empty, empty)
+    # with the statistics computed beside blocking, what they took beyond it
     timings["statistics"] = time.perf_counter() - t
     return Prepared(frame, config, cand, model, notes, timings, t0, focused, label_rows, label_stored)
 
