@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -15,7 +15,7 @@ import polars as pl
 from matching.attributes import prepare_attributes
 from matching.blocking import Candidates, block
 from matching.clusters import private_value_floor
-from matching.comparisons import SHARED, Levels, compare
+from matching.comparisons import Levels, compare
 from matching.config import ConfigError, MatchConfig
 from matching.conflicts import channel_conflicts
 from matching.frequency import Frame, build_frame
@@ -27,12 +27,13 @@ from matching.model import (
     fit,
     identifier_scale,
     match_weights,
-    probability,
 )
 from matching.namesakes import collision_items, collisions, fit_collision_bits
+from matching.pairs import PairColumns, pair_columns, pairs_frame
 from matching.phones import with_national_digits
 from matching.suggestions import build_suggestions
 
+T = TypeVar("T")
 REQUIRED = ("identity_id", "customer_id")
 SHARED_VALUES_SCHEMA = {"field": pl.String, "value": pl.String, "customers": pl.Int64}
 
@@ -412,6 +413,28 @@ def run_match(
 
 def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     """Model (fit or reuse), weights and customer-level suggestions from the gathered levels."""
+    with ThreadPoolExecutor(1) as pool:
+        # what needs no model (the namesake flags, the pairs frame's ids and levels) is computed on
+        # a second core while the model is fitted (EM is single-threaded numpy)
+        frame, config, cand = prepared.frame, prepared.config, prepared.cand
+        namesakes = _beside(pool, collisions, frame, config, levels, cand.left, cand.right)
+        columns = _beside(pool, pair_columns, frame, config, cand, levels)
+        return _finish(prepared, levels, namesakes, columns)
+
+
+def _beside(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """fn(*args) started on the pool's thread (with cores to spare), its result when called."""
+    if WORKERS < 2:
+        return lambda: fn(*args)
+    return pool.submit(fn, *args).result
+
+
+def _finish(
+    prepared: Prepared,
+    levels: list[Levels],
+    namesakes: Callable[[], tuple[np.ndarray, np.ndarray]],
+    columns: Callable[[], PairColumns],
+) -> MatchResult:
     frame, config, cand, model = prepared.frame, prepared.config, prepared.cand, prepared.model
     timings, notes = dict(prepared.timings), list(prepared.notes)
     t = time.perf_counter()
@@ -465,7 +488,7 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     # (matching/clusters.py)
     floor, private_items = private_value_floor(frame, config, levels, fields, cand.left, cand.right)
     # a full name two customers hold on one channel is at least two people's (matching/namesakes.py)
-    agree, flag = collisions(frame, config, levels, cand.left, cand.right)
+    agree, flag = namesakes()
     if trained:
         model.namesake_bits = fit_collision_bits(total, agree, flag)
     shifted = total + model.namesake_bits * flag
@@ -474,7 +497,7 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         frame, config, cand.left, cand.right, flag & (shifted >= floor), model.namesake_bits
     )
     evidence = pl.DataFrame({"n": items, "p": private_items}).select(pl.coalesce("n", "p")).to_series()
-    pairs = pairs_frame(frame, config, cand, levels, fields, raised)
+    pairs = pairs_frame(columns(), config, levels, fields, raised)
     # match weight = prior + field weights + cluster_weight (the cluster evidence's part)
     pairs = pairs.with_columns(
         pl.Series("cluster_weight", (raised - total).astype(np.float32)),
@@ -590,70 +613,3 @@ def _concat_levels(parts: list[Levels]) -> Levels:
         None,
         first.u_exact,
     )
-
-
-def _enum(names: list[str], codes: np.ndarray) -> pl.Series:
-    """Codes as an Enum column without building a Python string per row."""
-    return pl.Series(names, dtype=pl.Enum(names)).gather(pl.Series(codes.astype(np.uint32)))
-
-
-def pairs_frame(
-    frame: Frame,
-    config: MatchConfig,
-    cand: Candidates,
-    levels: list[Levels],
-    fields: np.ndarray,
-    total: np.ndarray,
-) -> pl.DataFrame:
-    """The scored identity pairs as a polars frame (levels as Enum, weights float32)."""
-    ids = frame.df.get_column("identity_id").cast(pl.Int64).to_numpy()
-    rules = [r.name for r in config.active_rules()]
-    prob = probability(total)
-    cols: dict[str, pl.Series] = {
-        "identity_id_l": pl.Series(ids[cand.left]),
-        "identity_id_r": pl.Series(ids[cand.right]),
-        "customer_id_l": pl.Series(frame.customer[cand.left]),
-        "customer_id_r": pl.Series(frame.customer[cand.right]),
-        "rule": _enum(rules, cand.rule),
-        "match_weight": pl.Series(total),
-        "match_probability": pl.Series(prob),
-        "_row_l": pl.Series(cand.left),
-        "_row_r": pl.Series(cand.right),
-    }
-    shared_hit = np.zeros(len(cand.left), dtype=bool)
-    household = np.zeros(len(cand.left), dtype=bool)
-    shared_counts: dict[str, np.ndarray] = {}
-    for c, lv in enumerate(levels):
-        cols[f"{lv.name}_level"] = _enum(lv.level_names, lv.levels)
-        cols[f"{lv.name}_weight"] = pl.Series(fields[c])
-        if SHARED in lv.level_names and lv.shared_count is not None:
-            hit = lv.levels == lv.level(SHARED)
-            shared_hit |= hit
-            # a value held by many customers (a switchboard, a team inbox) is one finding of its
-            # own (MatchResult.shared_values), not a "related" suggestion per pair of its holders
-            household |= hit & (lv.shared_count < config.shared_min_customers)
-            shared_counts[lv.name] = lv.shared_count
-    related = household & (prob < config.review_threshold)
-    out = pl.DataFrame(cols).with_columns(
-        pl.Series("related_only", related),
-        pl.Series("_shared_hit", shared_hit),
-    )
-    return out.with_columns(_related_reason(shared_counts, related))
-
-
-def _related_reason(shared_counts: dict[str, np.ndarray], related: np.ndarray) -> pl.Series:
-    """Per pair: which shared value makes it related, null unless related_only.
-
-    The text is formatted for the related pairs only (thousands among millions of pairs).
-    """
-    out = pl.Series("related_reason", dtype=pl.String).extend_constant(None, len(related))
-    where = np.flatnonzero(related)
-    if not shared_counts or not len(where):
-        return out
-    n = {f"_n_{name}": pl.Series(count[where].astype(np.int64)) for name, count in shared_counts.items()}
-    reasons = [
-        pl.when(pl.col(col) > 0).then(pl.format(f"shares a {name} value held by {{}} customers", pl.col(col)))
-        for name, col in zip(shared_counts, n, strict=True)
-    ]
-    text = pl.DataFrame(n).select(pl.coalesce(reasons).cast(pl.String)).to_series()
-    return out.scatter(pl.Series(where), text)
