@@ -14,7 +14,7 @@ import polars as pl
 
 from matching.attributes import prepare_attributes
 from matching.blocking import Candidates, block
-from matching.clusters import private_value_floor
+from matching.clusters import PrivateValues, private_value_floor, private_values
 from matching.comparisons import Levels, compare
 from matching.config import ConfigError, MatchConfig
 from matching.conflicts import channel_conflicts
@@ -419,7 +419,8 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         frame, config, cand = prepared.frame, prepared.config, prepared.cand
         namesakes = _beside(pool, collisions, frame, config, levels, cand.left, cand.right)
         columns = _beside(pool, pair_columns, frame, config, cand, levels)
-        return _finish(prepared, levels, namesakes, columns)
+        private = _beside(pool, private_values, frame, config, levels)
+        return _finish(prepared, levels, namesakes, columns, private)
 
 
 def _beside(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> Callable[[], T]:
@@ -434,6 +435,7 @@ def _finish(
     levels: list[Levels],
     namesakes: Callable[[], tuple[np.ndarray, np.ndarray]],
     columns: Callable[[], PairColumns],
+    private: Callable[[], dict[str, PrivateValues]],
 ) -> MatchResult:
     frame, config, cand, model = prepared.frame, prepared.config, prepared.cand, prepared.model
     timings, notes = dict(prepared.timings), list(prepared.notes)
@@ -486,7 +488,9 @@ def _finish(
     t = time.perf_counter()
     # a contact value private to a few customers, as often one person's as the data shows
     # (matching/clusters.py)
-    floor, private_items = private_value_floor(frame, config, levels, fields, cand.left, cand.right)
+    floor, private_items = private_value_floor(
+        frame, config, levels, fields, cand.left, cand.right, private()
+    )
     # a full name two customers hold on one channel is at least two people's (matching/namesakes.py)
     agree, flag = namesakes()
     if trained:
