@@ -17,7 +17,7 @@ from matching.blocking import Candidates, block
 from matching.clusters import PrivateValues, private_value_floor, private_values
 from matching.comparisons import Levels, compare
 from matching.config import ConfigError, MatchConfig
-from matching.conflicts import channel_conflicts
+from matching.conflicts import conflict_changes, lowered
 from matching.frequency import Frame, build_frame
 from matching.learning import LabelFit, learn_from_labels, stored_levels
 from matching.linking import comparable_pairs, cross_source, source_codes
@@ -31,7 +31,7 @@ from matching.model import (
 from matching.namesakes import collision_items, collisions, fit_collision_bits
 from matching.pairs import PairColumns, pair_columns, pairs_frame
 from matching.phones import with_national_digits
-from matching.suggestions import build_suggestions
+from matching.suggestions import SUGGESTION_SCHEMA, evidence_frame, suggestion_rows, with_evidence
 
 T = TypeVar("T")
 REQUIRED = ("identity_id", "customer_id")
@@ -420,7 +420,7 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         namesakes = _beside(pool, collisions, frame, config, levels, cand.left, cand.right)
         columns = _beside(pool, pair_columns, frame, config, cand, levels)
         private = _beside(pool, private_values, frame, config, levels)
-        return _finish(prepared, levels, namesakes, columns, private)
+        return _finish(prepared, levels, pool, namesakes, columns, private)
 
 
 def _beside(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> Callable[[], T]:
@@ -433,6 +433,7 @@ def _beside(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> Calla
 def _finish(
     prepared: Prepared,
     levels: list[Levels],
+    pool: ThreadPoolExecutor,
     namesakes: Callable[[], tuple[np.ndarray, np.ndarray]],
     columns: Callable[[], PairColumns],
     private: Callable[[], dict[str, PrivateValues]],
@@ -508,17 +509,16 @@ def _finish(
         evidence.alias("cluster_evidence"),
     )
     neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
-    suggestions = build_suggestions(
-        pairs,
-        frame.df,
-        config.active_comparisons(),
-        config.review_threshold,
-        config.auto_approve_threshold,
-        neutral,
-        config.possible_floor,
+    specs = config.active_comparisons()
+    head, best = suggestion_rows(
+        pairs, specs, config.review_threshold, config.auto_approve_threshold, config.possible_floor
     )
+    # the evidence text (polars) is built on the second thread while the channel walk (Python) runs
+    text = _beside(pool, evidence_frame, best, frame.df, specs, neutral) if head.height else None
     # approving a suggestion joins two clusters: one channel held twice counts against it
-    suggestions = channel_conflicts(suggestions, frame.df, config, model)
+    changed = conflict_changes(head, frame.df, config, model)
+    suggestions = pl.DataFrame(schema=SUGGESTION_SCHEMA) if text is None else with_evidence(head, text())
+    suggestions = lowered(suggestions, changed, config)
     pairs = pairs.drop("_row_l", "_row_r", "_shared_hit", "cluster_evidence")
     shared_values = widely_shared(frame, config)
     for row in shared_values.head(5).iter_rows(named=True):

@@ -125,10 +125,25 @@ def build_suggestions(
     possible_floor: float | None = None,
 ) -> pl.DataFrame:
     """Customer pairs (customer_id_l < customer_id_r) with band, reason, evidence and its hash."""
+    head, best = suggestion_rows(pairs, specs, review_threshold, auto_approve_threshold, possible_floor)
+    if head.height == 0:
+        return pl.DataFrame(schema=SUGGESTION_SCHEMA)
+    return with_evidence(head, evidence_frame(best, identities, specs, neutral_levels))
+
+
+def suggestion_rows(
+    pairs: pl.DataFrame,
+    specs: list[ComparisonSpec],
+    review_threshold: float,
+    auto_approve_threshold: float | None,
+    possible_floor: float | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The suggestions without their evidence (in their final order, `_best`: the row of `best`),
+    and `best`, each customer pair's best identity pair (what evidence_frame takes)."""
     floor = review_threshold if possible_floor is None else min(possible_floor, review_threshold)
     cand = pairs.filter((pl.col("match_probability") >= floor) | pl.col("related_only"))
     if cand.height == 0:
-        return pl.DataFrame(schema=SUGGESTION_SCHEMA)
+        return pl.DataFrame(schema={**SUGGESTION_SCHEMA, "_best": pl.UInt32()}), cand
     flip = pl.col("customer_id_l") > pl.col("customer_id_r")
     swap = {"customer_id": True, "identity_id": True, "_row": True}
     cand = cand.with_columns(
@@ -138,7 +153,6 @@ def build_suggestions(
     best = cand.sort(
         ["match_weight", "identity_id_l", "identity_id_r"], descending=[True, False, False]
     ).unique(subset=["customer_id_l", "customer_id_r"], keep="first", maintain_order=True)
-    ev = evidence_frame(best, identities, specs, neutral_levels)
     band = (
         pl.when(
             pl.lit(auto_approve_threshold is not None)
@@ -153,7 +167,7 @@ def build_suggestions(
         .otherwise(pl.lit("below"))
     )
     top = _top_fields(specs)
-    out = pl.concat([best, ev], how="horizontal").select(
+    head = best.with_row_index("_best").select(
         pl.col("customer_id_l").cast(pl.Int64),
         pl.col("customer_id_r").cast(pl.Int64),
         pl.col("match_probability").alias("probability"),
@@ -162,12 +176,23 @@ def build_suggestions(
         pl.col("related_only"),
         pl.when(pl.col("related_only")).then(pl.col("related_reason")).otherwise(top).alias("reason"),
         pl.col("rule").cast(pl.String),
-        pl.col("evidence"),
         pl.col("identity_id_l").cast(pl.Int64),
         pl.col("identity_id_r").cast(pl.Int64),
-        pl.col("evidence_hash"),
+        pl.col("_best"),
     )
-    return out.sort(["probability", "customer_id_l", "customer_id_r"], descending=[True, False, False])
+    # customer pairs are distinct: the order is total
+    head = head.sort(["probability", "customer_id_l", "customer_id_r"], descending=[True, False, False])
+    return head, best
+
+
+def with_evidence(head: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
+    """suggestion_rows' suggestions with the evidence_frame of their best pairs, in SUGGESTION_SCHEMA's order."""
+    if head.height == 0:
+        return pl.DataFrame(schema=SUGGESTION_SCHEMA)
+    ev = evidence[head.get_column("_best")]
+    return head.with_columns(ev.get_column("evidence"), ev.get_column("evidence_hash")).select(
+        list(SUGGESTION_SCHEMA)
+    )
 
 
 def _top_fields(specs: list[ComparisonSpec]) -> pl.Expr:
