@@ -37,13 +37,14 @@ SUGGESTION_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _value(rows: pl.DataFrame, cols: list[str]) -> pl.Series:
-    """The display value of gathered rows: their columns joined by " | " (null when empty)."""
-    parts = [rows.get_column(c).cast(pl.String) for c in cols]
+def _value(prefix: str, cols: list[str]) -> pl.Expr:
+    """The display value of gathered rows (columns `prefix` + name): joined by " | ", null when empty."""
+    parts = [pl.col(prefix + c).cast(pl.String) for c in cols]
+    if not parts:
+        return pl.lit(None, dtype=pl.String)
     if len(parts) == 1:  # what concat_str of one column gives: the column, "" as null
         return parts[0].replace("", None)
-    frame = pl.DataFrame([p.alias(f"v{i}") for i, p in enumerate(parts)])
-    return frame.select(pl.concat_str(pl.all(), separator=" | ", ignore_nulls=True).replace("", None))[:, 0]
+    return pl.concat_str(parts, separator=" | ", ignore_nulls=True).replace("", None)
 
 
 def evidence_frame(
@@ -52,27 +53,44 @@ def evidence_frame(
     specs: list[ComparisonSpec],
     neutral_levels: dict[str, set[str]],
 ) -> pl.DataFrame:
-    """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair."""
+    """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair.
+
+    One lazy query: it runs beside the Python walk of channel conflicts, and each eager call
+    would wait for the GIL again.
+    """
     available = set(identities.columns)
     shown = {spec.name: spec.display_columns(available) for spec in specs}
     # every displayed column gathered once per side, in one frame gather (columns in parallel),
     # not once per comparison showing it
     needed = list(dict.fromkeys(c for cols in shown.values() for c in cols))
-    side_l = identities.select(needed)[best.get_column("_row_l")]
-    side_r = identities.select(needed)[best.get_column("_row_r")]
-    items, hash_parts = [], []
-    ev = pl.DataFrame({"i": range(best.height)})
+    own = [c for spec in specs for c in (f"{spec.name}_level", f"{spec.name}_weight")]
+    if "cluster_evidence" in best.columns:
+        own.append("cluster_evidence")
+    rows = identities.lazy().select(needed)
+    ev = pl.concat(
+        [
+            best.lazy().select(own),
+            rows.select(pl.all().name.prefix("l:")).select(
+                pl.all().gather(pl.lit(best.get_column("_row_l")))
+            ),
+            rows.select(pl.all().name.prefix("r:")).select(
+                pl.all().gather(pl.lit(best.get_column("_row_r")))
+            ),
+        ],
+        how="horizontal",
+    )
+    items, hash_parts, columns = [], [], []
     for spec in specs:
         cols = shown[spec.name]
-        level = best.get_column(f"{spec.name}_level").cast(pl.String)
-        ev = ev.with_columns(
-            _value(side_l, cols).alias(f"{spec.name}_vl"),
-            _value(side_r, cols).alias(f"{spec.name}_vr"),
+        level = pl.col(f"{spec.name}_level").cast(pl.String)
+        columns += [
+            _value("l:", cols).alias(f"{spec.name}_vl"),
+            _value("r:", cols).alias(f"{spec.name}_vr"),
             level.alias(f"{spec.name}_lv"),
-            best.get_column(f"{spec.name}_weight").round(3).alias(f"{spec.name}_w"),
+            pl.col(f"{spec.name}_weight").round(3).alias(f"{spec.name}_w"),
             # missing / n/a fields are left out: they carry no evidence either way
             (~level.is_in(sorted({"missing", "n/a"}))).alias(f"{spec.name}_k"),
-        )
+        ]
         keep = pl.col(f"{spec.name}_k")
         item = pl.struct(
             field=pl.lit(spec.name),
@@ -92,7 +110,7 @@ def evidence_frame(
             )
         )
     if "cluster_evidence" in best.columns:  # matching/clusters.py: one item of its own
-        ev = ev.with_columns(best.get_column("cluster_evidence").alias("_cluster"))
+        columns.append(pl.col("cluster_evidence").alias("_cluster"))
         items.append(pl.when(pl.col("_cluster").is_not_null()).then(pl.col("_cluster")))
         # hashed without its rate and weight: a refit alone is not new evidence
         key = pl.col("_cluster").str.json_path_match("$.value_l")
@@ -101,11 +119,15 @@ def evidence_frame(
         return pl.DataFrame({"evidence": ["[]"] * best.height, "evidence_hash": [""] * best.height})
     # one JSON object per kept field, joined into a list: the same bytes as json_encode of the
     # list of structs, without concat_list + drop_nulls on structs (slow: ~30 us per row)
-    out = ev.select(
-        pl.concat_str(
-            [pl.lit("["), pl.concat_str(items, separator=",", ignore_nulls=True), pl.lit("]")]
-        ).alias("evidence"),
-        pl.concat_str(hash_parts, separator="\x1e", ignore_nulls=True).alias("_h"),
+    out = (
+        ev.with_columns(columns)
+        .select(
+            pl.concat_str(
+                [pl.lit("["), pl.concat_str(items, separator=",", ignore_nulls=True), pl.lit("]")]
+            ).alias("evidence"),
+            pl.concat_str(hash_parts, separator="\x1e", ignore_nulls=True).alias("_h"),
+        )
+        .collect()
     )
     json = out.select("evidence")
     # the hash covers fields, values and levels but not weights: a model refit alone is not new evidence
