@@ -31,7 +31,14 @@ from matching.model import (
 from matching.namesakes import collision_items, collisions, fit_collision_bits
 from matching.pairs import PairColumns, pair_columns, pairs_frame
 from matching.phones import with_national_digits
-from matching.suggestions import SUGGESTION_SCHEMA, evidence_frame, suggestion_rows, with_evidence
+from matching.suggestions import (
+    SUGGESTION_SCHEMA,
+    evidence_columns,
+    evidence_hashes,
+    evidence_json,
+    suggestion_rows,
+    with_evidence,
+)
 
 T = TypeVar("T")
 REQUIRED = ("identity_id", "customer_id")
@@ -424,10 +431,21 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
 
 
 def _beside(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> Callable[[], T]:
-    """fn(*args) started on the pool's thread (with cores to spare), its result when called."""
-    if WORKERS < 2:
-        return lambda: fn(*args)
-    return pool.submit(fn, *args).result
+    """fn(*args) started on the pool's thread (with cores to spare), its result when called.
+
+    The pool has one thread: what is submitted runs in order, so a later task may read an
+    earlier one's result. On one core fn runs when its result is first asked for.
+    """
+    if WORKERS >= 2:
+        return pool.submit(fn, *args).result
+    done: list[T] = []
+
+    def later() -> T:
+        if not done:
+            done.append(fn(*args))
+        return done[0]
+
+    return later
 
 
 def _finish(
@@ -498,28 +516,40 @@ def _finish(
         model.namesake_bits = fit_collision_bits(total, agree, flag)
     shifted = total + model.namesake_bits * flag
     raised = np.maximum(shifted, floor)
-    items = collision_items(
-        frame, config, cand.left, cand.right, flag & (shifted >= floor), model.namesake_bits
+    # the cluster evidence items (Python strings) on the second thread while the pairs frame and
+    # the suggestion rows are built; they are read for the suggestions' best pairs only
+    cluster_items = _beside(
+        pool,
+        _cluster_items,
+        frame,
+        config,
+        cand,
+        flag & (shifted >= floor),
+        model.namesake_bits,
+        private_items,
     )
-    evidence = pl.DataFrame({"n": items, "p": private_items}).select(pl.coalesce("n", "p")).to_series()
     pairs = pairs_frame(columns(), config, levels, fields, raised)
     # match weight = prior + field weights + cluster_weight (the cluster evidence's part)
     pairs = pairs.with_columns(
         pl.Series("cluster_weight", (raised - total).astype(np.float32)),
-        evidence.alias("cluster_evidence"),
+        pl.Series("_pair", np.arange(len(raised), dtype=np.int64)),
     )
-    neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
     specs = config.active_comparisons()
     head, best = suggestion_rows(
         pairs, specs, config.review_threshold, config.auto_approve_threshold, config.possible_floor
     )
-    # the evidence text (polars) is built on the second thread while the channel walk (Python) runs
-    text = _beside(pool, evidence_frame, best, frame.df, specs, neutral) if head.height else None
-    # approving a suggestion joins two clusters: one channel held twice counts against it
-    changed = conflict_changes(head, frame.df, config, model)
-    suggestions = pl.DataFrame(schema=SUGGESTION_SCHEMA) if text is None else with_evidence(head, text())
-    suggestions = lowered(suggestions, changed, config)
-    pairs = pairs.drop("_row_l", "_row_r", "_shared_hit", "cluster_evidence")
+    suggestions = pl.DataFrame(schema=SUGGESTION_SCHEMA)
+    if head.height:
+        best = best.with_columns(cluster_items().gather(best.get_column("_pair")).alias("cluster_evidence"))
+        # the evidence's values and JSON (polars) are built on the second thread while the channel
+        # walk (Python) runs, then its hashes here while the JSON is finished there
+        evidence = _beside(pool, evidence_columns, best, frame.df, specs)
+        text = _beside(pool, lambda: evidence_json(evidence(), specs))
+        # approving a suggestion joins two clusters: one channel held twice counts against it
+        changed = conflict_changes(head, frame.df, config, model)
+        hashes = evidence_hashes(evidence(), specs)
+        suggestions = lowered(with_evidence(head, pl.DataFrame([text(), hashes])), changed, config)
+    pairs = pairs.drop("_row_l", "_row_r", "_shared_hit", "_pair")
     shared_values = widely_shared(frame, config)
     for row in shared_values.head(5).iter_rows(named=True):
         notes.append(
@@ -529,6 +559,14 @@ def _finish(
     timings["suggestions"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - prepared.started
     return MatchResult(pairs, suggestions, cand.rule_counts, model, timings, notes, shared_values)
+
+
+def _cluster_items(
+    frame: Frame, config: MatchConfig, cand: Candidates, flagged: np.ndarray, bits: float, private: pl.Series
+) -> pl.Series:
+    """Per pair: its cluster evidence item, the namesakes' (matching/namesakes.py) or else the private value's."""
+    items = collision_items(frame, config, cand.left, cand.right, flagged, bits)
+    return pl.DataFrame({"n": items, "p": private}).select(pl.coalesce("n", "p")).to_series()
 
 
 def rule_pairs(cand: Candidates, config: MatchConfig) -> dict[str, float]:

@@ -53,7 +53,16 @@ def evidence_frame(
     specs: list[ComparisonSpec],
     neutral_levels: dict[str, set[str]],
 ) -> pl.DataFrame:
-    """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair.
+    """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair."""
+    ev = evidence_columns(best, identities, specs)
+    return pl.DataFrame([evidence_json(ev, specs), evidence_hashes(ev, specs)])
+
+
+def evidence_columns(
+    best: pl.DataFrame, identities: pl.DataFrame, specs: list[ComparisonSpec]
+) -> pl.DataFrame:
+    """What the evidence of each best pair is built from: per comparison the two display values,
+    the level, the rounded weight and whether it is shown; `_cluster`, the cluster evidence item.
 
     One lazy query: it runs beside the Python walk of channel conflicts, and each eager call
     would wait for the GIL again.
@@ -79,7 +88,7 @@ def evidence_frame(
         ],
         how="horizontal",
     )
-    items, hash_parts, columns = [], [], []
+    columns = []
     for spec in specs:
         cols = shown[spec.name]
         level = pl.col(f"{spec.name}_level").cast(pl.String)
@@ -91,7 +100,15 @@ def evidence_frame(
             # missing / n/a fields are left out: they carry no evidence either way
             (~level.is_in(sorted({"missing", "n/a"}))).alias(f"{spec.name}_k"),
         ]
-        keep = pl.col(f"{spec.name}_k")
+    if "cluster_evidence" in best.columns:  # matching/clusters.py: one item of its own
+        columns.append(pl.col("cluster_evidence").alias("_cluster"))
+    return ev.select(columns).collect()
+
+
+def evidence_json(ev: pl.DataFrame, specs: list[ComparisonSpec]) -> pl.Series:
+    """`evidence` of evidence_columns' rows: one JSON object per shown field, as a list."""
+    items = []
+    for spec in specs:
         item = pl.struct(
             field=pl.lit(spec.name),
             value_l=pl.col(f"{spec.name}_vl"),
@@ -99,42 +116,42 @@ def evidence_frame(
             level=pl.col(f"{spec.name}_lv"),
             weight=pl.col(f"{spec.name}_w").cast(pl.Float64),
         )
-        items.append(pl.when(keep).then(item.struct.json_encode()))
-        hash_parts.append(
-            pl.when(keep).then(
-                pl.concat_str(
-                    [pl.lit(spec.name), f"{spec.name}_vl", f"{spec.name}_vr", f"{spec.name}_lv"],
-                    separator="\x1f",
-                    ignore_nulls=True,
-                )
+        items.append(pl.when(pl.col(f"{spec.name}_k")).then(item.struct.json_encode()))
+    if "_cluster" in ev.columns:
+        items.append(pl.when(pl.col("_cluster").is_not_null()).then(pl.col("_cluster")))
+    if not items:
+        return pl.Series("evidence", ["[]"] * ev.height, dtype=pl.String)
+    # one JSON object per kept field, joined into a list: the same bytes as json_encode of the
+    # list of structs, without concat_list + drop_nulls on structs (slow: ~30 us per row)
+    return ev.select(
+        pl.concat_str(
+            [pl.lit("["), pl.concat_str(items, separator=",", ignore_nulls=True), pl.lit("]")]
+        ).alias("evidence")
+    ).to_series()
+
+
+def evidence_hashes(ev: pl.DataFrame, specs: list[ComparisonSpec]) -> pl.Series:
+    """`evidence_hash` of evidence_columns' rows: fields, values and levels, not weights (a model
+    refit alone is not new evidence)."""
+    hash_parts = [
+        pl.when(pl.col(f"{spec.name}_k")).then(
+            pl.concat_str(
+                [pl.lit(spec.name), f"{spec.name}_vl", f"{spec.name}_vr", f"{spec.name}_lv"],
+                separator="\x1f",
+                ignore_nulls=True,
             )
         )
-    if "cluster_evidence" in best.columns:  # matching/clusters.py: one item of its own
-        columns.append(pl.col("cluster_evidence").alias("_cluster"))
-        items.append(pl.when(pl.col("_cluster").is_not_null()).then(pl.col("_cluster")))
+        for spec in specs
+    ]
+    if "_cluster" in ev.columns:
         # hashed without its rate and weight: a refit alone is not new evidence
         key = pl.col("_cluster").str.json_path_match("$.value_l")
         hash_parts.append(pl.when(key.is_not_null()).then(pl.lit("private_value\x1f") + key))
-    if not items:
-        return pl.DataFrame({"evidence": ["[]"] * best.height, "evidence_hash": [""] * best.height})
-    # one JSON object per kept field, joined into a list: the same bytes as json_encode of the
-    # list of structs, without concat_list + drop_nulls on structs (slow: ~30 us per row)
-    out = (
-        ev.with_columns(columns)
-        .select(
-            pl.concat_str(
-                [pl.lit("["), pl.concat_str(items, separator=",", ignore_nulls=True), pl.lit("]")]
-            ).alias("evidence"),
-            pl.concat_str(hash_parts, separator="\x1e", ignore_nulls=True).alias("_h"),
-        )
-        .collect()
-    )
-    json = out.select("evidence")
-    # the hash covers fields, values and levels but not weights: a model refit alone is not new evidence
-    digests = [
-        hashlib.blake2b(s.encode(), digest_size=12).hexdigest() for s in out.get_column("_h").to_list()
-    ]
-    return json.with_columns(pl.Series("evidence_hash", digests, dtype=pl.String))
+    if not hash_parts:
+        return pl.Series("evidence_hash", [""] * ev.height, dtype=pl.String)
+    joined = ev.select(pl.concat_str(hash_parts, separator="\x1e", ignore_nulls=True)).to_series()
+    digests = [hashlib.blake2b(s.encode(), digest_size=12).hexdigest() for s in joined.to_list()]
+    return pl.Series("evidence_hash", digests, dtype=pl.String)
 
 
 def build_suggestions(
