@@ -23,6 +23,7 @@ team's. Each raised pair carries one evidence item saying which value and rate r
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,7 +175,7 @@ def private_value_floor(
     return floor, scattered(n, items)
 
 
-def scattered(n: int, parts: list[tuple[np.ndarray, list[str]]]) -> pl.Series:
+def scattered(n: int, parts: Sequence[tuple[np.ndarray, list[str] | pl.Series]]) -> pl.Series:
     """n nulls with each part's texts written at its positions, in turn (a later part overwrites).
 
     The evidence items of a few hundred thousand among millions of pairs: not a Python list of
@@ -216,6 +217,18 @@ def _raise(
     better = bits > floor[hit]
     floor[hit[better]] = bits[better]
     items.append((hit[better], _items(enc, field, private, holders, rate[better], at[better], bits[better])))
+
+
+def json_quoted(values: pl.Series) -> pl.Series:
+    """json.dumps of each (non-null) string, as a column: plain printable ASCII quoted by polars,
+    the rest through json."""
+    plain = values.str.contains(r"^[ !#-\[\]-~]*$").to_numpy()
+    out = '"' + values + '"'
+    odd = np.flatnonzero(~plain)
+    if len(odd):
+        texts = [json.dumps(v) for v in values.gather(pl.Series(odd)).to_list()]
+        out = out.scatter(pl.Series(odd), pl.Series(texts, dtype=pl.String))
+    return out
 
 
 def json_strings(values: list[str]) -> list[str]:
