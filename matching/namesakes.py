@@ -96,8 +96,9 @@ def collisions(
     held = held.join(tops, on=["f", "l"]).with_columns(
         other=pl.when(pl.col("h") < pl.col("top")).then(pl.col("top")).otherwise(pl.col("second"))
     )
-    per_row = rows.join(held.select("f", "l", "ch", "h", "other"), on=["f", "l", "ch"], how="left").sort(
-        "_row"
+    # one row of held per (name, channel): the left join keeps the rows' order
+    per_row = rows.join(
+        held.select("f", "l", "ch", "h", "other"), on=["f", "l", "ch"], how="left", maintain_order="left"
     )
     own = per_row.get_column("h").fill_null(0).to_numpy()
     other = per_row.get_column("other").fill_null(0).to_numpy()
