@@ -101,14 +101,24 @@ PARALLEL_PAIRS = 100_000
 
 def compare_all(frame: Frame, config: MatchConfig, li: np.ndarray, r: np.ndarray) -> list[Levels]:
     """Every active comparison over the pairs (li[i], r[i]) of frame rows."""
+    return compare_sets(frame, config, [(li, r)])[0]
+
+
+def compare_sets(
+    frame: Frame, config: MatchConfig, sets: list[tuple[np.ndarray, np.ndarray]]
+) -> list[list[Levels]]:
+    """compare_all of each set of pairs, the sets' comparisons sharing the threads."""
     specs = config.active_comparisons()
-    workers = min(WORKERS, len(specs))
-    if len(li) < PARALLEL_PAIRS or workers < 2:
-        return [compare(spec, frame, li, r) for spec in specs]
-    # the frame's statistics are cached by then (prepare computes them), so comparisons only
-    # read it; most of their work is numpy, polars and rapidfuzz, which release the GIL
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda spec: compare(spec, frame, li, r), specs))
+    tasks = [(spec, li, r) for li, r in sets for spec in specs]
+    workers = min(WORKERS, len(tasks))
+    if sum(len(li) for li, _ in sets) < PARALLEL_PAIRS or workers < 2:
+        done = [compare(spec, frame, li, r) for spec, li, r in tasks]
+    else:
+        # the frame's statistics are cached by then (prepare computes them), so comparisons only
+        # read it; most of their work is numpy, polars and rapidfuzz, which release the GIL
+        with ThreadPoolExecutor(workers) as pool:
+            done = list(pool.map(lambda task: compare(task[0], frame, task[1], task[2]), tasks))
+    return [done[i * len(specs) : (i + 1) * len(specs)] for i in range(len(sets))]
 
 
 def excluded_matrix(config: MatchConfig) -> np.ndarray:
@@ -161,12 +171,28 @@ def solve_prior(weights: np.ndarray, all_pairs: float, start: float) -> float:
     return lam
 
 
-def train(frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Levels]) -> ModelParameters:
-    """Estimate u from random pairs and m, lambda by EM on (a sample of) the blocked pairs."""
+def u_pairs(frame: Frame, config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The random cross-customer pairs u is estimated from (seeded: the same pairs every run)."""
     rng = np.random.default_rng(config.seed)
     across = source_codes(frame.df, config) if config.link_type == "link_only" else None
-    ru, rv = _random_pairs(frame, config.u_sample_pairs, rng, across)
-    u_params = estimate_u(compare_all(frame, config, ru, rv))
+    return _random_pairs(frame, config.u_sample_pairs, rng, across)
+
+
+def train(
+    frame: Frame,
+    config: MatchConfig,
+    cand: Candidates,
+    levels: list[Levels],
+    u_levels: list[Levels] | None = None,
+) -> ModelParameters:
+    """Estimate u from random pairs and m, lambda by EM on (a sample of) the blocked pairs.
+
+    `u_levels`: the comparisons of u_pairs, when already made (run_match makes them with the
+    candidates').
+    """
+    across = source_codes(frame.df, config) if config.link_type == "link_only" else None
+    ru, rv = u_pairs(frame, config)
+    u_params = estimate_u(compare_all(frame, config, ru, rv) if u_levels is None else u_levels)
     # EM strata are each rule's own pairs (a pair found by two rules is in both), sampled uniformly
     strata = cand.by_rule
     if strata.height > config.em_max_pairs:
@@ -215,6 +241,7 @@ class Prepared:
     # whose identities are not in the frame, with their stored comparison levels (or none)
     label_rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     label_stored: pl.DataFrame | None = None
+    u_levels: list[Levels] | None = None  # the comparisons of u_pairs, made beside the candidates'
 
 
 def prepare(
@@ -412,6 +439,13 @@ def run_match(
             frame, li, r = partition_payload(prepared, pos)
             parts.append(score_partition(frame, prepared.config, li, r))
         levels = gather_levels(parts, positions, len(cand.left))
+    elif prepared.model is None:
+        # the random pairs u is estimated from are compared with the candidates, on the same
+        # threads, instead of at the start of training (beside the model-free work of finish)
+        frame, config = prepared.frame, prepared.config
+        levels, prepared.u_levels = compare_sets(
+            frame, config, [(cand.left, cand.right), u_pairs(frame, config)]
+        )
     else:
         levels = score_partition(prepared.frame, prepared.config, cand.left, cand.right)
     prepared.timings["comparisons"] = time.perf_counter() - t
@@ -461,7 +495,7 @@ def _finish(
     t = time.perf_counter()
     trained = model is None
     if model is None:
-        model = train(frame, config, cand, levels)
+        model = train(frame, config, cand, levels, prepared.u_levels)
     elif config.refit_on_incremental and len(cand.left):
         params, _lam_r, iters, conv = fit(
             levels, cand.rule.astype(np.int64), excluded_matrix(config), model.comparisons, 5,
