@@ -23,6 +23,8 @@ team's. Each raised pair carries one evidence item saying which value and rate r
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -85,11 +87,59 @@ def private_value_rates(holders: np.ndarray, tested: np.ndarray, clean: np.ndarr
     return out
 
 
+@dataclass
+class PrivateValues:
+    """A contact column's private values (held by 2..limit customers) and what their holders show."""
+
+    enc: Encoded
+    private: np.ndarray  # sorted codes of the private values
+    holders: np.ndarray  # customers holding each
+    tested: np.ndarray  # per private value (see _value_status)
+    clean: np.ndarray
+    rates: dict[int, float]  # per holder count (private_value_rates)
+
+
+def _agreeing(config: MatchConfig, levels: list[Levels]) -> list[tuple[int, str, str, np.ndarray]]:
+    """The pairs agreeing on a contact value (only they can be raised): comparison, name, column, pairs."""
+    out = []
+    for c, (spec, lv) in enumerate(zip(config.active_comparisons(), levels, strict=True)):
+        if not spec.shared_values or spec.column is None:
+            continue
+        for level, column in AGREE_LEVELS.items():
+            if level not in lv.level_names or (column is not None and column not in spec.columns):
+                continue
+            out.append((c, spec.name, column or spec.column, np.flatnonzero(lv.levels == lv.level(level))))
+    return out
+
+
+def private_values(frame: Frame, config: MatchConfig, levels: list[Levels]) -> dict[str, PrivateValues]:
+    """Per contact column pairs agree on: its private values' status (no model needed: computed
+    while the model is fitted)."""
+    limit = config.private_value_max_customers
+    out: dict[str, PrivateValues] = {}
+    if limit < 2 or not levels or len(levels[0].levels) == 0:
+        return out
+    for _c, _field, column, hit in _agreeing(config, levels):
+        if column in out or len(hit) == 0:
+            continue
+        enc = frame.col(column, shared=True)
+        private = np.flatnonzero((enc.customers >= 2) & (enc.customers <= limit))
+        holders = enc.customers[private]
+        tested, clean = _value_status(frame, enc, private)
+        out[column] = PrivateValues(
+            enc, private, holders, tested, clean, private_value_rates(holders, tested, clean)
+        )
+    return out
+
+
 def private_value_floor(
     frame: Frame, config: MatchConfig, levels: list[Levels], fields: np.ndarray, cand_left: np.ndarray,
-    cand_right: np.ndarray,
+    cand_right: np.ndarray, values: dict[str, PrivateValues] | None = None,
 ) -> tuple[np.ndarray, pl.Series]:  # fmt: skip
-    """Per candidate pair: the floor of its match weight (bits, -inf where none) and its evidence item."""
+    """Per candidate pair: the floor of its match weight (bits, -inf where none) and its evidence item.
+
+    `values`: private_values of these levels, when already computed.
+    """
     n = len(cand_left)
     floor = np.full(n, -np.inf)
     items: list[tuple[np.ndarray, list[str]]] = []  # (pairs, items): a later raise overwrites
@@ -99,16 +149,9 @@ def private_value_floor(
     specs = config.active_comparisons()
     names = np.array([s.kind in NAME_KINDS for s in specs])
     handle = np.array([s.kind in ("name_handle", "name_part") for s in specs])
-    # the pairs agreeing on a contact value: only they can be raised
-    agreeing: list[tuple[int, str, str, np.ndarray]] = []  # comparison, name, column, pairs
-    for c, (spec, lv) in enumerate(zip(specs, levels, strict=True)):
-        if not spec.shared_values or spec.column is None:
-            continue
-        for level, column in AGREE_LEVELS.items():
-            if level not in lv.level_names or (column is not None and column not in spec.columns):
-                continue
-            hit = np.flatnonzero(lv.levels == lv.level(level))
-            agreeing.append((c, spec.name, column or spec.column, hit))
+    agreeing = _agreeing(config, levels)
+    if values is None:
+        values = private_values(frame, config, levels)
     # a disagreeing name counts against the pair unless the names are compatible after all (an
     # initial, a typo, a nickname, a swap: matching/shared.py), which the levels do not all see;
     # tested on the agreeing pairs only (the others' name weights are never read)
@@ -127,12 +170,12 @@ def private_value_floor(
         # the other fields' negative weights, summed over the agreeing pairs' columns only
         rest = np.delete(negative[:, at], [c, *np.flatnonzero(names | handle)], axis=0).sum(axis=0)
         others = rest + name_negative[at]
-        enc = frame.col(column, shared=True)
-        _raise(floor, items, frame, enc, field, hit, cand_left[hit], others, limit)
+        if column in values:
+            _raise(floor, items, values[column], field, hit, cand_left[hit], others, limit)
     return floor, scattered(n, items)
 
 
-def scattered(n: int, parts: list[tuple[np.ndarray, list[str]]]) -> pl.Series:
+def scattered(n: int, parts: Sequence[tuple[np.ndarray, list[str] | pl.Series]]) -> pl.Series:
     """n nulls with each part's texts written at its positions, in turn (a later part overwrites).
 
     The evidence items of a few hundred thousand among millions of pairs: not a Python list of
@@ -146,17 +189,20 @@ def scattered(n: int, parts: list[tuple[np.ndarray, list[str]]]) -> pl.Series:
 
 
 def _raise(
-    floor: np.ndarray, items: list[tuple[np.ndarray, list[str]]], frame: Frame, enc: Encoded, field: str,
+    floor: np.ndarray, items: list[tuple[np.ndarray, list[str]]], values: PrivateValues, field: str,
     hit: np.ndarray,
     rows: np.ndarray, others: np.ndarray, limit: int,
 ) -> None:  # fmt: skip
-    """Raise the floor of the pairs `hit` (left rows `rows`) that agree on a clean private value of `enc`."""
-    private = np.flatnonzero((enc.customers >= 2) & (enc.customers <= limit))
+    """Raise the floor of the pairs `hit` (left rows `rows`) that agree on a clean private value."""
+    enc, private, holders, clean, rates = (
+        values.enc,
+        values.private,
+        values.holders,
+        values.clean,
+        values.rates,
+    )
     if len(private) == 0 or len(hit) == 0:
         return
-    holders = enc.customers[private]
-    tested, clean = _value_status(frame, enc, private)
-    rates = private_value_rates(holders, tested, clean)
     code = enc.codes[rows]
     at = np.minimum(np.searchsorted(private, code), len(private) - 1)
     ok = (private[at] == code) & clean[at]
@@ -171,6 +217,18 @@ def _raise(
     better = bits > floor[hit]
     floor[hit[better]] = bits[better]
     items.append((hit[better], _items(enc, field, private, holders, rate[better], at[better], bits[better])))
+
+
+def json_quoted(values: pl.Series) -> pl.Series:
+    """json.dumps of each (non-null) string, as a column: plain printable ASCII quoted by polars,
+    the rest through json."""
+    plain = values.str.contains(r"^[ !#-\[\]-~]*$").to_numpy()
+    out = '"' + values + '"'
+    odd = np.flatnonzero(~plain)
+    if len(odd):
+        texts = [json.dumps(v) for v in values.gather(pl.Series(odd)).to_list()]
+        out = out.scatter(pl.Series(odd), pl.Series(texts, dtype=pl.String))
+    return out
 
 
 def json_strings(values: list[str]) -> list[str]:

@@ -63,12 +63,22 @@ def channel_conflicts(
     suggestions: pl.DataFrame, identities: pl.DataFrame, config: MatchConfig, model: ModelParameters
 ) -> pl.DataFrame:
     """The suggestions with those that chain identities of one channel into a cluster lowered."""
+    return lowered(suggestions, conflict_changes(suggestions, identities, config, model), config)
+
+
+def conflict_changes(
+    suggestions: pl.DataFrame, identities: pl.DataFrame, config: MatchConfig, model: ModelParameters
+) -> dict[int, tuple[float, int, int, float]]:
+    """Per suggestion row to lower: (new weight, pairs on one channel, pairs across, old weight).
+
+    Reads neither evidence column (the walk runs while the evidence is built).
+    """
     weights = source_weights(config, model)
     if weights is None or suggestions.height == 0:
-        return suggestions
+        return {}
     column, w_same, w_other = weights
     if w_same >= 0:
-        return suggestions
+        return {}
     band = (
         suggestions.with_row_index("_i")
         .filter(pl.col("band").is_in(BAND_IN) & ~pl.col("related_only"))
@@ -161,15 +171,15 @@ def channel_conflicts(
         elif ca is None:
             a, b = b, a  # the root that holds counts (if any) stays the root
         parent[b] = a
-    if not changed:
-        return suggestions
-    return _lowered(suggestions, changed, config)
+    return changed
 
 
-def _lowered(
+def lowered(
     suggestions: pl.DataFrame, changed: dict[int, tuple[float, int, int, float]], config: MatchConfig
 ) -> pl.DataFrame:
-    """Apply the lowered weights: probability, band and one evidence item each; drop what leaves."""
+    """Apply conflict_changes: probability, band and one evidence item each; drop what leaves."""
+    if not changed:
+        return suggestions
     idx = np.fromiter(changed, dtype=np.int64)
     weight = np.array([changed[i][0] for i in idx])
     prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -200, 200)))

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 
 from matching.attributes import prepare_attributes
 from matching.blocking import Candidates, block
-from matching.clusters import private_value_floor
-from matching.comparisons import SHARED, Levels, compare
+from matching.clusters import PrivateValues, private_value_floor, private_values
+from matching.comparisons import Levels, compare
 from matching.config import ConfigError, MatchConfig
-from matching.conflicts import channel_conflicts
+from matching.conflicts import conflict_changes, lowered
 from matching.frequency import Frame, build_frame
 from matching.learning import LabelFit, learn_from_labels, stored_levels
 from matching.linking import comparable_pairs, cross_source, source_codes
@@ -25,13 +27,21 @@ from matching.model import (
     fit,
     identifier_scale,
     match_weights,
-    probability,
 )
 from matching.name_cells import calibrate_full_names
 from matching.namesakes import collision_items, collisions, fit_collision_bits
+from matching.pairs import PairColumns, pair_columns, pairs_frame
 from matching.phones import with_national_digits
-from matching.suggestions import build_suggestions
+from matching.suggestions import (
+    SUGGESTION_SCHEMA,
+    evidence_columns,
+    evidence_hashes,
+    evidence_json,
+    suggestion_rows,
+    with_evidence,
+)
 
+T = TypeVar("T")
 REQUIRED = ("identity_id", "customer_id")
 SHARED_VALUES_SCHEMA = {"field": pl.String, "value": pl.String, "customers": pl.Int64}
 
@@ -84,9 +94,32 @@ def _ids(values: Any) -> np.ndarray:
     return np.asarray(list(values) if isinstance(values, Iterable) else [values], dtype=np.int64)
 
 
+# threads for independent steps (1: all in the caller's thread); comparisons of PARALLEL_PAIRS
+# pairs or more run one comparison per thread
+WORKERS = os.cpu_count() or 1
+PARALLEL_PAIRS = 100_000
+
+
 def compare_all(frame: Frame, config: MatchConfig, li: np.ndarray, r: np.ndarray) -> list[Levels]:
     """Every active comparison over the pairs (li[i], r[i]) of frame rows."""
-    return [compare(spec, frame, li, r) for spec in config.active_comparisons()]
+    return compare_sets(frame, config, [(li, r)])[0]
+
+
+def compare_sets(
+    frame: Frame, config: MatchConfig, sets: list[tuple[np.ndarray, np.ndarray]]
+) -> list[list[Levels]]:
+    """compare_all of each set of pairs, the sets' comparisons sharing the threads."""
+    specs = config.active_comparisons()
+    tasks = [(spec, li, r) for li, r in sets for spec in specs]
+    workers = min(WORKERS, len(tasks))
+    if sum(len(li) for li, _ in sets) < PARALLEL_PAIRS or workers < 2:
+        done = [compare(spec, frame, li, r) for spec, li, r in tasks]
+    else:
+        # the frame's statistics are cached by then (prepare computes them), so comparisons only
+        # read it; most of their work is numpy, polars and rapidfuzz, which release the GIL
+        with ThreadPoolExecutor(workers) as pool:
+            done = list(pool.map(lambda task: compare(task[0], frame, task[1], task[2]), tasks))
+    return [done[i * len(specs) : (i + 1) * len(specs)] for i in range(len(sets))]
 
 
 def excluded_matrix(config: MatchConfig) -> np.ndarray:
@@ -139,12 +172,28 @@ def solve_prior(weights: np.ndarray, all_pairs: float, start: float) -> float:
     return lam
 
 
-def train(frame: Frame, config: MatchConfig, cand: Candidates, levels: list[Levels]) -> ModelParameters:
-    """Estimate u from random pairs and m, lambda by EM on (a sample of) the blocked pairs."""
+def u_pairs(frame: Frame, config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The random cross-customer pairs u is estimated from (seeded: the same pairs every run)."""
     rng = np.random.default_rng(config.seed)
     across = source_codes(frame.df, config) if config.link_type == "link_only" else None
-    ru, rv = _random_pairs(frame, config.u_sample_pairs, rng, across)
-    u_params = estimate_u(compare_all(frame, config, ru, rv))
+    return _random_pairs(frame, config.u_sample_pairs, rng, across)
+
+
+def train(
+    frame: Frame,
+    config: MatchConfig,
+    cand: Candidates,
+    levels: list[Levels],
+    u_levels: list[Levels] | None = None,
+) -> ModelParameters:
+    """Estimate u from random pairs and m, lambda by EM on (a sample of) the blocked pairs.
+
+    `u_levels`: the comparisons of u_pairs, when already made (run_match makes them with the
+    candidates').
+    """
+    across = source_codes(frame.df, config) if config.link_type == "link_only" else None
+    ru, rv = u_pairs(frame, config)
+    u_params = estimate_u(compare_all(frame, config, ru, rv) if u_levels is None else u_levels)
     # EM strata are each rule's own pairs (a pair found by two rules is in both), sampled uniformly
     strata = cand.by_rule
     if strata.height > config.em_max_pairs:
@@ -193,6 +242,7 @@ class Prepared:
     # whose identities are not in the frame, with their stored comparison levels (or none)
     label_rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     label_stored: pl.DataFrame | None = None
+    u_levels: list[Levels] | None = None  # the comparisons of u_pairs, made beside the candidates'
 
 
 def prepare(
@@ -234,27 +284,34 @@ def prepare(
         changed = df.get_column("identity_id").cast(pl.Int64).is_in(ids.implode()).to_numpy()
     timings["prepare"] = time.perf_counter() - t0
     t = time.perf_counter()
-    cand = block(
-        frame.df,
-        config.active_rules(),
-        config.max_block_size,
-        frame.customer,
-        changed,
-        source=source_codes(frame.df, config),
-        link_only=config.link_type == "link_only",
-    )
-    timings["blocking"] = time.perf_counter() - t
-    t = time.perf_counter()
-    notes: list[str] = []
     # incremental with a stored model: only the rows in candidate pairs need codes and per-row
     # values (their statistics still count every row), which skips most of the frame's encoding
-    label_rows, label_stored = _label_rows(frame, labels)
     focused = changed is not None and model is not None
-    if focused:
-        extra = [] if label_rows is None else [label_rows[0], label_rows[1]]
-        frame.set_focus(np.concatenate([cand.left, cand.right, *extra]))
     empty = np.zeros(0, dtype=np.int32)
-    probe = compare_all(frame, config, empty, empty)  # fills the frame's encodings and statistics
+    with ThreadPoolExecutor(1) as pool:
+        # otherwise the whole frame's encodings and statistics do not depend on the candidates:
+        # computed on a second core while blocking runs (both are mostly numpy and polars, which
+        # release the GIL)
+        later = focused or WORKERS < 2
+        background = None if later else pool.submit(compare_all, frame, config, empty, empty)
+        cand = block(
+            frame.df,
+            config.active_rules(),
+            config.max_block_size,
+            frame.customer,
+            changed,
+            source=source_codes(frame.df, config),
+            link_only=config.link_type == "link_only",
+        )
+        timings["blocking"] = time.perf_counter() - t
+        t = time.perf_counter()
+        notes: list[str] = []
+        label_rows, label_stored = _label_rows(frame, labels)
+        if focused:
+            extra = [] if label_rows is None else [label_rows[0], label_rows[1]]
+            frame.set_focus(np.concatenate([cand.left, cand.right, *extra]))
+        # fills the frame's encodings and statistics
+        probe = compare_all(frame, config, empty, empty) if background is None else background.result()
     if model is not None and not model.fits(probe):
         notes.append("stored model does not fit the configured comparisons: refitted from scratch")
         model = None
@@ -262,6 +319,7 @@ def prepare(
             frame.set_focus(None)
             focused = False
             compare_all(frame, config, empty, empty)
+    # with the statistics computed beside blocking, what they took beyond it
     timings["statistics"] = time.perf_counter() - t
     return Prepared(frame, config, cand, model, notes, timings, t0, focused, label_rows, label_stored)
 
@@ -382,6 +440,13 @@ def run_match(
             frame, li, r = partition_payload(prepared, pos)
             parts.append(score_partition(frame, prepared.config, li, r))
         levels = gather_levels(parts, positions, len(cand.left))
+    elif prepared.model is None:
+        # the random pairs u is estimated from are compared with the candidates, on the same
+        # threads, instead of at the start of training (beside the model-free work of finish)
+        frame, config = prepared.frame, prepared.config
+        levels, prepared.u_levels = compare_sets(
+            frame, config, [(cand.left, cand.right), u_pairs(frame, config)]
+        )
     else:
         levels = score_partition(prepared.frame, prepared.config, cand.left, cand.right)
     prepared.timings["comparisons"] = time.perf_counter() - t
@@ -390,12 +455,48 @@ def run_match(
 
 def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     """Model (fit or reuse), weights and customer-level suggestions from the gathered levels."""
+    with ThreadPoolExecutor(1) as pool:
+        # what needs no model (the namesake flags, the pairs frame's ids and levels) is computed on
+        # a second core while the model is fitted (EM is single-threaded numpy)
+        frame, config, cand = prepared.frame, prepared.config, prepared.cand
+        namesakes = _beside(pool, collisions, frame, config, levels, cand.left, cand.right)
+        columns = _beside(pool, pair_columns, frame, config, cand, levels)
+        private = _beside(pool, private_values, frame, config, levels)
+        return _finish(prepared, levels, pool, namesakes, columns, private)
+
+
+def _beside(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """fn(*args) started on the pool's thread (with cores to spare), its result when called.
+
+    The pool has one thread: what is submitted runs in order, so a later task may read an
+    earlier one's result. On one core fn runs when its result is first asked for.
+    """
+    if WORKERS >= 2:
+        return pool.submit(fn, *args).result
+    done: list[T] = []
+
+    def later() -> T:
+        if not done:
+            done.append(fn(*args))
+        return done[0]
+
+    return later
+
+
+def _finish(
+    prepared: Prepared,
+    levels: list[Levels],
+    pool: ThreadPoolExecutor,
+    namesakes: Callable[[], tuple[np.ndarray, np.ndarray]],
+    columns: Callable[[], PairColumns],
+    private: Callable[[], dict[str, PrivateValues]],
+) -> MatchResult:
     frame, config, cand, model = prepared.frame, prepared.config, prepared.cand, prepared.model
     timings, notes = dict(prepared.timings), list(prepared.notes)
     t = time.perf_counter()
     trained = model is None
     if model is None:
-        model = train(frame, config, cand, levels)
+        model = train(frame, config, cand, levels, prepared.u_levels)
     elif config.refit_on_incremental and len(cand.left):
         params, _lam_r, iters, conv = fit(
             levels, cand.rule.astype(np.int64), excluded_matrix(config), model.comparisons, 5,
@@ -443,36 +544,49 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     t = time.perf_counter()
     # a contact value private to a few customers, as often one person's as the data shows
     # (matching/clusters.py)
-    floor, private_items = private_value_floor(frame, config, levels, fields, cand.left, cand.right)
+    floor, private_items = private_value_floor(
+        frame, config, levels, fields, cand.left, cand.right, private()
+    )
     # a full name two customers hold on one channel is at least two people's (matching/namesakes.py)
-    agree, flag = collisions(frame, config, levels, cand.left, cand.right)
+    agree, flag = namesakes()
     if trained:
         model.namesake_bits = fit_collision_bits(total, agree, flag)
     shifted = total + model.namesake_bits * flag
     raised = np.maximum(shifted, floor)
-    items = collision_items(
-        frame, config, cand.left, cand.right, flag & (shifted >= floor), model.namesake_bits
+    # the cluster evidence items (Python strings) on the second thread while the pairs frame and
+    # the suggestion rows are built; they are read for the suggestions' best pairs only
+    cluster_items = _beside(
+        pool,
+        _cluster_items,
+        frame,
+        config,
+        cand,
+        flag & (shifted >= floor),
+        model.namesake_bits,
+        private_items,
     )
-    evidence = pl.DataFrame({"n": items, "p": private_items}).select(pl.coalesce("n", "p")).to_series()
-    pairs = pairs_frame(frame, config, cand, levels, fields, raised)
+    pairs = pairs_frame(columns(), config, levels, fields, raised)
     # match weight = prior + field weights + cluster_weight (the cluster evidence's part)
     pairs = pairs.with_columns(
         pl.Series("cluster_weight", (raised - total).astype(np.float32)),
-        evidence.alias("cluster_evidence"),
+        pl.Series("_pair", np.arange(len(raised), dtype=np.int64)),
     )
-    neutral = {lv.name: {n for n, z in zip(lv.level_names, lv.neutral, strict=True) if z} for lv in levels}
-    suggestions = build_suggestions(
-        pairs,
-        frame.df,
-        config.active_comparisons(),
-        config.review_threshold,
-        config.auto_approve_threshold,
-        neutral,
-        config.possible_floor,
+    specs = config.active_comparisons()
+    head, best = suggestion_rows(
+        pairs, specs, config.review_threshold, config.auto_approve_threshold, config.possible_floor
     )
-    # approving a suggestion joins two clusters: one channel held twice counts against it
-    suggestions = channel_conflicts(suggestions, frame.df, config, model)
-    pairs = pairs.drop("_row_l", "_row_r", "_shared_hit", "cluster_evidence")
+    suggestions = pl.DataFrame(schema=SUGGESTION_SCHEMA)
+    if head.height:
+        best = best.with_columns(cluster_items().gather(best.get_column("_pair")).alias("cluster_evidence"))
+        # the evidence's values and JSON (polars) are built on the second thread while the channel
+        # walk (Python) runs, then its hashes here while the JSON is finished there
+        evidence = _beside(pool, evidence_columns, best, frame.df, specs)
+        text = _beside(pool, lambda: evidence_json(evidence(), specs))
+        # approving a suggestion joins two clusters: one channel held twice counts against it
+        changed = conflict_changes(head, frame.df, config, model)
+        hashes = evidence_hashes(evidence(), specs)
+        suggestions = lowered(with_evidence(head, pl.DataFrame([text(), hashes])), changed, config)
+    pairs = pairs.drop("_row_l", "_row_r", "_shared_hit", "_pair")
     shared_values = widely_shared(frame, config)
     for row in shared_values.head(5).iter_rows(named=True):
         notes.append(
@@ -482,6 +596,14 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
     timings["suggestions"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - prepared.started
     return MatchResult(pairs, suggestions, cand.rule_counts, model, timings, notes, shared_values)
+
+
+def _cluster_items(
+    frame: Frame, config: MatchConfig, cand: Candidates, flagged: np.ndarray, bits: float, private: pl.Series
+) -> pl.Series:
+    """Per pair: its cluster evidence item, the namesakes' (matching/namesakes.py) or else the private value's."""
+    items = collision_items(frame, config, cand.left, cand.right, flagged, bits)
+    return pl.DataFrame({"n": items, "p": private}).select(pl.coalesce("n", "p")).to_series()
 
 
 def rule_pairs(cand: Candidates, config: MatchConfig) -> dict[str, float]:
@@ -570,70 +692,3 @@ def _concat_levels(parts: list[Levels]) -> Levels:
         None,
         first.u_exact,
     )
-
-
-def _enum(names: list[str], codes: np.ndarray) -> pl.Series:
-    """Codes as an Enum column without building a Python string per row."""
-    return pl.Series(names, dtype=pl.Enum(names)).gather(pl.Series(codes.astype(np.uint32)))
-
-
-def pairs_frame(
-    frame: Frame,
-    config: MatchConfig,
-    cand: Candidates,
-    levels: list[Levels],
-    fields: np.ndarray,
-    total: np.ndarray,
-) -> pl.DataFrame:
-    """The scored identity pairs as a polars frame (levels as Enum, weights float32)."""
-    ids = frame.df.get_column("identity_id").cast(pl.Int64).to_numpy()
-    rules = [r.name for r in config.active_rules()]
-    prob = probability(total)
-    cols: dict[str, pl.Series] = {
-        "identity_id_l": pl.Series(ids[cand.left]),
-        "identity_id_r": pl.Series(ids[cand.right]),
-        "customer_id_l": pl.Series(frame.customer[cand.left]),
-        "customer_id_r": pl.Series(frame.customer[cand.right]),
-        "rule": _enum(rules, cand.rule),
-        "match_weight": pl.Series(total),
-        "match_probability": pl.Series(prob),
-        "_row_l": pl.Series(cand.left),
-        "_row_r": pl.Series(cand.right),
-    }
-    shared_hit = np.zeros(len(cand.left), dtype=bool)
-    household = np.zeros(len(cand.left), dtype=bool)
-    shared_counts: dict[str, np.ndarray] = {}
-    for c, lv in enumerate(levels):
-        cols[f"{lv.name}_level"] = _enum(lv.level_names, lv.levels)
-        cols[f"{lv.name}_weight"] = pl.Series(fields[c])
-        if SHARED in lv.level_names and lv.shared_count is not None:
-            hit = lv.levels == lv.level(SHARED)
-            shared_hit |= hit
-            # a value held by many customers (a switchboard, a team inbox) is one finding of its
-            # own (MatchResult.shared_values), not a "related" suggestion per pair of its holders
-            household |= hit & (lv.shared_count < config.shared_min_customers)
-            shared_counts[lv.name] = lv.shared_count
-    related = household & (prob < config.review_threshold)
-    out = pl.DataFrame(cols).with_columns(
-        pl.Series("related_only", related),
-        pl.Series("_shared_hit", shared_hit),
-    )
-    return out.with_columns(_related_reason(shared_counts, related))
-
-
-def _related_reason(shared_counts: dict[str, np.ndarray], related: np.ndarray) -> pl.Series:
-    """Per pair: which shared value makes it related, null unless related_only.
-
-    The text is formatted for the related pairs only (thousands among millions of pairs).
-    """
-    out = pl.Series("related_reason", dtype=pl.String).extend_constant(None, len(related))
-    where = np.flatnonzero(related)
-    if not shared_counts or not len(where):
-        return out
-    n = {f"_n_{name}": pl.Series(count[where].astype(np.int64)) for name, count in shared_counts.items()}
-    reasons = [
-        pl.when(pl.col(col) > 0).then(pl.format(f"shares a {name} value held by {{}} customers", pl.col(col)))
-        for name, col in zip(shared_counts, n, strict=True)
-    ]
-    text = pl.DataFrame(n).select(pl.coalesce(reasons).cast(pl.String)).to_series()
-    return out.scatter(pl.Series(where), text)

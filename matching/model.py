@@ -30,6 +30,7 @@ import polars as pl
 
 from matching.comparisons import Levels
 from matching.config import MatchConfig
+from matching.frequency import distinct_inverse
 
 
 @dataclass
@@ -297,7 +298,7 @@ def fit(
 ) -> tuple[list[ComparisonParams], np.ndarray, int, bool]:
     """EM for m (u fixed) and each rule stratum's match share; returns (params, lambda_r, iterations, converged)."""
     n_rules, n_comp = excluded.shape[0], len(levels)
-    lv_arr = np.stack([lv.levels for lv in levels]).astype(np.int64)  # (C, n)
+    lv_arr = np.stack([lv.levels for lv in levels])  # (C, n) int8
     neutral = [np.asarray(p.neutral) for p in u_params]
     active = np.stack([~neutral[c][lv_arr[c]] for c in range(n_comp)]) & ~excluded[rule].T
     # the u side of every pair's log-likelihood ratio is fixed during EM: sum it once
@@ -305,25 +306,31 @@ def fit(
     for c, (lv, p) in enumerate(zip(levels, u_params, strict=True)):
         sum_logu += np.where(active[c], _log_u(lv, np.asarray(p.u), p.tf_scale), 0.0)
     # the m side depends only on the comparison pattern (levels + rule): a few thousand distinct
-    codes = np.where(active, lv_arr, -1) + 1  # 0 = not counted
+    codes = np.where(active, lv_arr + 1, 0).astype(np.int8)  # 0 = not counted (levels < 15)
     key = rule.astype(np.int64)
     for c in range(n_comp):
         key = key * 16 + codes[c]
-    _, first, pid = np.unique(key, return_index=True, return_inverse=True)
-    pid = pid.ravel()
+    pattern, pid = distinct_inverse(key)
+    first = np.empty(len(pattern), dtype=np.int64)
+    first[pid] = np.arange(len(pid))  # a pair of each pattern (the key fixes its codes and rule)
     pat_codes, pat_rule = codes[:, first], rule[first]
     m = [np.asarray(p.m) if p.m and sum(p.m) > 0 else _init_m(p) for p in (init or u_params)]
     prior = [prior_m(p.neutral) for p in u_params]
     lam = np.full(n_rules, 0.2)
     counts = np.bincount(rule, minlength=n_rules)
+    # a pair's posterior depends on its pattern and its sum of log u only: a million pairs hold
+    # ~20k distinct (pattern, sum) at 1M identities, so it is computed once per distinct one
+    su, su_of = distinct_inverse(sum_logu.view(np.int64))
+    combo, combo_of = distinct_inverse(pid * len(su) + su_of)
+    combo_pid, combo_logu = combo // len(su), su.view(np.float64)[combo % len(su)]
     iterations, converged = 0, False
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is returned
         pat_logm = np.log(lam / (1 - lam))[pat_rule]
         for c in range(n_comp):
             logm = np.concatenate([[0.0], np.log(np.maximum(m[c], 1e-12))])
             pat_logm = pat_logm + logm[pat_codes[c]]
-        logit = pat_logm[pid] - sum_logu
-        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))
+        logit = pat_logm[combo_pid] - combo_logu
+        post = (1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60))))[combo_of]
         weight = np.bincount(pid, weights=post, minlength=len(first))
         new_m = []
         for c in range(n_comp):

@@ -37,13 +37,14 @@ SUGGESTION_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _value(rows: pl.DataFrame, cols: list[str]) -> pl.Series:
-    """The display value of gathered rows: their columns joined by " | " (null when empty)."""
-    parts = [rows.get_column(c).cast(pl.String) for c in cols]
+def _value(prefix: str, cols: list[str]) -> pl.Expr:
+    """The display value of gathered rows (columns `prefix` + name): joined by " | ", null when empty."""
+    parts = [pl.col(prefix + c).cast(pl.String) for c in cols]
+    if not parts:
+        return pl.lit(None, dtype=pl.String)
     if len(parts) == 1:  # what concat_str of one column gives: the column, "" as null
         return parts[0].replace("", None)
-    frame = pl.DataFrame([p.alias(f"v{i}") for i, p in enumerate(parts)])
-    return frame.select(pl.concat_str(pl.all(), separator=" | ", ignore_nulls=True).replace("", None))[:, 0]
+    return pl.concat_str(parts, separator=" | ", ignore_nulls=True).replace("", None)
 
 
 def evidence_frame(
@@ -53,27 +54,61 @@ def evidence_frame(
     neutral_levels: dict[str, set[str]],
 ) -> pl.DataFrame:
     """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair."""
+    ev = evidence_columns(best, identities, specs)
+    return pl.DataFrame([evidence_json(ev, specs), evidence_hashes(ev, specs)])
+
+
+def evidence_columns(
+    best: pl.DataFrame, identities: pl.DataFrame, specs: list[ComparisonSpec]
+) -> pl.DataFrame:
+    """What the evidence of each best pair is built from: per comparison the two display values,
+    the level, the rounded weight and whether it is shown; `_cluster`, the cluster evidence item.
+
+    One lazy query: it runs beside the Python walk of channel conflicts, and each eager call
+    would wait for the GIL again.
+    """
     available = set(identities.columns)
     shown = {spec.name: spec.display_columns(available) for spec in specs}
     # every displayed column gathered once per side, in one frame gather (columns in parallel),
     # not once per comparison showing it
     needed = list(dict.fromkeys(c for cols in shown.values() for c in cols))
-    side_l = identities.select(needed)[best.get_column("_row_l")]
-    side_r = identities.select(needed)[best.get_column("_row_r")]
-    items, hash_parts = [], []
-    ev = pl.DataFrame({"i": range(best.height)})
+    own = [c for spec in specs for c in (f"{spec.name}_level", f"{spec.name}_weight")]
+    if "cluster_evidence" in best.columns:
+        own.append("cluster_evidence")
+    rows = identities.lazy().select(needed)
+    ev = pl.concat(
+        [
+            best.lazy().select(own),
+            rows.select(pl.all().name.prefix("l:")).select(
+                pl.all().gather(pl.lit(best.get_column("_row_l")))
+            ),
+            rows.select(pl.all().name.prefix("r:")).select(
+                pl.all().gather(pl.lit(best.get_column("_row_r")))
+            ),
+        ],
+        how="horizontal",
+    )
+    columns = []
     for spec in specs:
         cols = shown[spec.name]
-        level = best.get_column(f"{spec.name}_level").cast(pl.String)
-        ev = ev.with_columns(
-            _value(side_l, cols).alias(f"{spec.name}_vl"),
-            _value(side_r, cols).alias(f"{spec.name}_vr"),
+        level = pl.col(f"{spec.name}_level").cast(pl.String)
+        columns += [
+            _value("l:", cols).alias(f"{spec.name}_vl"),
+            _value("r:", cols).alias(f"{spec.name}_vr"),
             level.alias(f"{spec.name}_lv"),
-            best.get_column(f"{spec.name}_weight").round(3).alias(f"{spec.name}_w"),
+            pl.col(f"{spec.name}_weight").round(3).alias(f"{spec.name}_w"),
             # missing / n/a fields are left out: they carry no evidence either way
             (~level.is_in(sorted({"missing", "n/a"}))).alias(f"{spec.name}_k"),
-        )
-        keep = pl.col(f"{spec.name}_k")
+        ]
+    if "cluster_evidence" in best.columns:  # matching/clusters.py: one item of its own
+        columns.append(pl.col("cluster_evidence").alias("_cluster"))
+    return ev.select(columns).collect()
+
+
+def evidence_json(ev: pl.DataFrame, specs: list[ComparisonSpec]) -> pl.Series:
+    """`evidence` of evidence_columns' rows: one JSON object per shown field, as a list."""
+    items = []
+    for spec in specs:
         item = pl.struct(
             field=pl.lit(spec.name),
             value_l=pl.col(f"{spec.name}_vl"),
@@ -81,38 +116,42 @@ def evidence_frame(
             level=pl.col(f"{spec.name}_lv"),
             weight=pl.col(f"{spec.name}_w").cast(pl.Float64),
         )
-        items.append(pl.when(keep).then(item.struct.json_encode()))
-        hash_parts.append(
-            pl.when(keep).then(
-                pl.concat_str(
-                    [pl.lit(spec.name), f"{spec.name}_vl", f"{spec.name}_vr", f"{spec.name}_lv"],
-                    separator="\x1f",
-                    ignore_nulls=True,
-                )
+        items.append(pl.when(pl.col(f"{spec.name}_k")).then(item.struct.json_encode()))
+    if "_cluster" in ev.columns:
+        items.append(pl.when(pl.col("_cluster").is_not_null()).then(pl.col("_cluster")))
+    if not items:
+        return pl.Series("evidence", ["[]"] * ev.height, dtype=pl.String)
+    # one JSON object per kept field, joined into a list: the same bytes as json_encode of the
+    # list of structs, without concat_list + drop_nulls on structs (slow: ~30 us per row)
+    return ev.select(
+        pl.concat_str(
+            [pl.lit("["), pl.concat_str(items, separator=",", ignore_nulls=True), pl.lit("]")]
+        ).alias("evidence")
+    ).to_series()
+
+
+def evidence_hashes(ev: pl.DataFrame, specs: list[ComparisonSpec]) -> pl.Series:
+    """`evidence_hash` of evidence_columns' rows: fields, values and levels, not weights (a model
+    refit alone is not new evidence)."""
+    hash_parts = [
+        pl.when(pl.col(f"{spec.name}_k")).then(
+            pl.concat_str(
+                [pl.lit(spec.name), f"{spec.name}_vl", f"{spec.name}_vr", f"{spec.name}_lv"],
+                separator="\x1f",
+                ignore_nulls=True,
             )
         )
-    if "cluster_evidence" in best.columns:  # matching/clusters.py: one item of its own
-        ev = ev.with_columns(best.get_column("cluster_evidence").alias("_cluster"))
-        items.append(pl.when(pl.col("_cluster").is_not_null()).then(pl.col("_cluster")))
+        for spec in specs
+    ]
+    if "_cluster" in ev.columns:
         # hashed without its rate and weight: a refit alone is not new evidence
         key = pl.col("_cluster").str.json_path_match("$.value_l")
         hash_parts.append(pl.when(key.is_not_null()).then(pl.lit("private_value\x1f") + key))
-    if not items:
-        return pl.DataFrame({"evidence": ["[]"] * best.height, "evidence_hash": [""] * best.height})
-    # one JSON object per kept field, joined into a list: the same bytes as json_encode of the
-    # list of structs, without concat_list + drop_nulls on structs (slow: ~30 us per row)
-    out = ev.select(
-        pl.concat_str(
-            [pl.lit("["), pl.concat_str(items, separator=",", ignore_nulls=True), pl.lit("]")]
-        ).alias("evidence"),
-        pl.concat_str(hash_parts, separator="\x1e", ignore_nulls=True).alias("_h"),
-    )
-    json = out.select("evidence")
-    # the hash covers fields, values and levels but not weights: a model refit alone is not new evidence
-    digests = [
-        hashlib.blake2b(s.encode(), digest_size=12).hexdigest() for s in out.get_column("_h").to_list()
-    ]
-    return json.with_columns(pl.Series("evidence_hash", digests, dtype=pl.String))
+    if not hash_parts:
+        return pl.Series("evidence_hash", [""] * ev.height, dtype=pl.String)
+    joined = ev.select(pl.concat_str(hash_parts, separator="\x1e", ignore_nulls=True)).to_series()
+    digests = [hashlib.blake2b(s.encode(), digest_size=12).hexdigest() for s in joined.to_list()]
+    return pl.Series("evidence_hash", digests, dtype=pl.String)
 
 
 def build_suggestions(
@@ -125,10 +164,25 @@ def build_suggestions(
     possible_floor: float | None = None,
 ) -> pl.DataFrame:
     """Customer pairs (customer_id_l < customer_id_r) with band, reason, evidence and its hash."""
+    head, best = suggestion_rows(pairs, specs, review_threshold, auto_approve_threshold, possible_floor)
+    if head.height == 0:
+        return pl.DataFrame(schema=SUGGESTION_SCHEMA)
+    return with_evidence(head, evidence_frame(best, identities, specs, neutral_levels))
+
+
+def suggestion_rows(
+    pairs: pl.DataFrame,
+    specs: list[ComparisonSpec],
+    review_threshold: float,
+    auto_approve_threshold: float | None,
+    possible_floor: float | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The suggestions without their evidence (in their final order, `_best`: the row of `best`),
+    and `best`, each customer pair's best identity pair (what evidence_frame takes)."""
     floor = review_threshold if possible_floor is None else min(possible_floor, review_threshold)
     cand = pairs.filter((pl.col("match_probability") >= floor) | pl.col("related_only"))
     if cand.height == 0:
-        return pl.DataFrame(schema=SUGGESTION_SCHEMA)
+        return pl.DataFrame(schema={**SUGGESTION_SCHEMA, "_best": pl.UInt32()}), cand
     flip = pl.col("customer_id_l") > pl.col("customer_id_r")
     swap = {"customer_id": True, "identity_id": True, "_row": True}
     cand = cand.with_columns(
@@ -138,7 +192,6 @@ def build_suggestions(
     best = cand.sort(
         ["match_weight", "identity_id_l", "identity_id_r"], descending=[True, False, False]
     ).unique(subset=["customer_id_l", "customer_id_r"], keep="first", maintain_order=True)
-    ev = evidence_frame(best, identities, specs, neutral_levels)
     band = (
         pl.when(
             pl.lit(auto_approve_threshold is not None)
@@ -153,7 +206,7 @@ def build_suggestions(
         .otherwise(pl.lit("below"))
     )
     top = _top_fields(specs)
-    out = pl.concat([best, ev], how="horizontal").select(
+    head = best.with_row_index("_best").select(
         pl.col("customer_id_l").cast(pl.Int64),
         pl.col("customer_id_r").cast(pl.Int64),
         pl.col("match_probability").alias("probability"),
@@ -162,12 +215,23 @@ def build_suggestions(
         pl.col("related_only"),
         pl.when(pl.col("related_only")).then(pl.col("related_reason")).otherwise(top).alias("reason"),
         pl.col("rule").cast(pl.String),
-        pl.col("evidence"),
         pl.col("identity_id_l").cast(pl.Int64),
         pl.col("identity_id_r").cast(pl.Int64),
-        pl.col("evidence_hash"),
+        pl.col("_best"),
     )
-    return out.sort(["probability", "customer_id_l", "customer_id_r"], descending=[True, False, False])
+    # customer pairs are distinct: the order is total
+    head = head.sort(["probability", "customer_id_l", "customer_id_r"], descending=[True, False, False])
+    return head, best
+
+
+def with_evidence(head: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
+    """suggestion_rows' suggestions with the evidence_frame of their best pairs, in SUGGESTION_SCHEMA's order."""
+    if head.height == 0:
+        return pl.DataFrame(schema=SUGGESTION_SCHEMA)
+    ev = evidence[head.get_column("_best")]
+    return head.with_columns(ev.get_column("evidence"), ev.get_column("evidence_hash")).select(
+        list(SUGGESTION_SCHEMA)
+    )
 
 
 def _top_fields(specs: list[ComparisonSpec]) -> pl.Expr:

@@ -92,3 +92,12 @@ def test_an_initial_the_levels_call_different_does_not_count_against_a_private_p
     raised = _run(_holders(40, same_person=True), initial)
     assert raised.get_column("probability")[0] >= 0.8
     assert _private(raised) is not None
+
+
+def test_json_quoted_and_json_strings_write_what_json_dumps_writes() -> None:
+    from matching.clusters import json_quoted, json_strings
+
+    values = ["ann lee", 'o"neil', "back\\slash", "zoë müller", "tab\there", "", "~!#[]", "None None"]
+    want = [json.dumps(v) for v in values]
+    assert json_quoted(pl.Series(values, dtype=pl.String)).to_list() == want
+    assert json_strings(values) == want

@@ -48,3 +48,21 @@ def test_partitioned_full_and_incremental_runs_equal_the_single_run(
     assert inc_single.pairs.height > 0
     assert_frame_equal(inc_split.pairs, inc_single.pairs)
     assert_frame_equal(inc_split.suggestions, inc_single.suggestions)
+
+
+def test_threaded_statistics_and_comparisons_equal_the_sequential_run(
+    identities: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matching import engine
+
+    config = MatchConfig()
+    monkeypatch.setattr(engine, "WORKERS", 1)
+    sequential = run_match(identities, config)
+    # statistics beside blocking, and every comparison of the candidate and random pairs on a thread
+    monkeypatch.setattr(engine, "WORKERS", 3)
+    monkeypatch.setattr(engine, "PARALLEL_PAIRS", 1)
+    threaded = run_match(identities, config)
+    assert threaded.pairs.height > 0
+    assert_frame_equal(threaded.pairs, sequential.pairs)
+    assert_frame_equal(threaded.suggestions, sequential.suggestions)
+    assert threaded.model.to_dict() == sequential.model.to_dict()
