@@ -208,8 +208,10 @@ class MatchTuning(BaseModel):
     namesake_holders: int | None = Field(default=None, ge=2)
     # random pairs sampled to estimate u; 300k gives ~1% relative error on a level with u=0.01
     u_sample_pairs: int = Field(default=300_000, ge=1000)
-    # EM trains on at most this many blocked pairs (a uniform sample); enough for ~25 m values
-    em_max_pairs: int = Field(default=1_000_000, ge=1000)
+    # EM trains on at most this many blocked pairs (a uniform sample); enough for ~25 m values:
+    # 1M -> 500k changed review-band precision and cluster F1 by <= 0.0015 at 1M identities (the
+    # 100k sets have fewer pairs) and took 0.5-0.9 s off the model step there
+    em_max_pairs: int = Field(default=500_000, ge=1000)
     em_max_iterations: int = Field(default=100, ge=1)
     em_tolerance: float = Field(default=1e-4, gt=0.0)
     # incremental runs with a stored model: re-estimate m on the new pairs (few EM rounds) or not
