@@ -126,7 +126,7 @@ def _erasure_candidate(settings: Settings, keep: int | None) -> int | None:
 
 def _compliance(settings: Settings, export_customer: int | None) -> list[str]:
     """Queue one export and one erasure, then run the scheduled `export` and `anonymize` flows once."""
-    from compliance.requests import get_request, request_anonymization, request_export
+    from compliance.requests import confirm_request, get_request, request_anonymization, request_export
     from flows.anonymize import anonymize_flow
     from flows.export import export_flow
 
@@ -143,6 +143,11 @@ def _compliance(settings: Settings, export_customer: int | None) -> list[str]:
             erasure = request_anonymization(
                 store, DEMO_OFFICER, customer_id=erase_customer, reason="demo: erasure request"
             )
+        # a customer with pending suggestions has other candidate customers: the request waits for
+        # an officer, who (here, after reading them) confirms the one customer it was made for
+        for request, customer in ((export, target), (erasure, erase_customer)):
+            if request is not None and customer is not None and request.get("status") == "needs_confirmation":
+                request.update(confirm_request(store, int(request["request_id"]), [customer], DEMO_OFFICER))
     with cli_progress("4. export and anonymize"):
         export_flow(store=str(settings.store), settings=settings)
         anonymize_flow(store=str(settings.store), settings=settings)
