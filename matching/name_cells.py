@@ -204,3 +204,19 @@ def calibrate_full_names(
     if nh is not None:
         fields[nh, one] += delta[by_handle].astype(np.float32)
     return out
+
+
+def cells_table(odds: dict[str, float]) -> pl.DataFrame:
+    """A model's name cells for reading: kind, holders, chance holders (2^k), share one person."""
+    rows = []
+    for label, value in odds.items():
+        kind, _, cell = label.rpartition(" ")
+        holders, expected = cell.split(":")
+        rows.append(
+            (kind or "full name", int(holders), f"2^{expected}", float(probability(np.array([value]))[0]))
+        )
+    frame = pl.DataFrame(
+        rows, schema={"agreement": pl.String, "holders": pl.Int64, "chance_holders": pl.String, "one_person": pl.Float64},
+        orient="row",
+    )  # fmt: skip
+    return frame.sort("agreement", "holders", pl.col("chance_holders").str.slice(2).cast(pl.Int64))

@@ -80,6 +80,13 @@ def weights_frame(model: dict[str, Any] | None) -> pl.DataFrame:
     return ModelParameters.from_dict(model).weights_table()
 
 
+def name_cells_frame(model: dict[str, Any] | None) -> pl.DataFrame:
+    """The stored model's name cells (matching/name_cells.py) as a table; empty without any."""
+    from matching.name_cells import cells_table
+
+    return cells_table((model or {}).get("name_cells") or {})
+
+
 def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     fig.update_layout(
         title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420, margin={"t": 60}
@@ -250,6 +257,17 @@ def render(data: ReportData, generated_at: datetime) -> str:
             _frame_table(weights.with_columns(pl.selectors.float().round(4))),
         ]
         parts.append("</section>")
+    cells = name_cells_frame(data.model)
+    if not cells.is_empty():
+        parts += [
+            "<section><h2>Shared full names: how often one person</h2>",
+            "<p>Pairs agreeing on a full name (or with one side's whole name in the other's handle) "
+            "weigh as often as the names of their cell were one person on this data: cells by the "
+            "customers holding the name and the holders its parts predict by chance, measured by EM "
+            "on the pairs' other fields (README, 'Matching').</p>",
+            _frame_table(cells.with_columns(pl.col("one_person").round(3))),
+            "</section>",
+        ]
     if not data.run_configs.is_empty():
         parts += [
             "<section><h2>Match runs and their configuration</h2>",

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from domain.settings import Settings
-from reporting.html import TITLES, collect, render, weights_frame
+from reporting.html import TITLES, collect, name_cells_frame, render, weights_frame
 from store import Store, utcnow
 from store.views import report
 from tests.reporting.builders import matched_store
@@ -66,3 +66,14 @@ def test_apply_runs_are_listed_when_there_are_some(store: Store) -> None:
     assert data.apply_runs.to_dicts()[0]["merges_applied"] == 2
     page = render(data, utcnow())
     assert "Merge apply runs" in page and "apply-merges" in page
+
+
+def test_the_name_cells_are_listed_with_their_share_of_one_person() -> None:
+    model = {"name_cells": {"2:-3": 3.0, "handle 5:0": -1.0, "5:-8": 0.0}}
+    cells = name_cells_frame(model)
+    assert cells.rows() == [
+        ("full name", 2, "2^-3", 8 / 9),
+        ("full name", 5, "2^-8", 0.5),
+        ("handle", 5, "2^0", 1 / 3),
+    ]
+    assert name_cells_frame(None).is_empty()
