@@ -28,7 +28,7 @@ from matching.model import (
     identifier_scale,
     match_weights,
 )
-from matching.name_cells import calibrate_full_names
+from matching.name_cells import calibrate_full_names, name_cells
 from matching.namesakes import collision_items, collisions, fit_collision_bits
 from matching.pairs import PairColumns, pair_columns, pairs_frame
 from matching.phones import with_national_digits
@@ -459,10 +459,11 @@ def finish(prepared: Prepared, levels: list[Levels]) -> MatchResult:
         # what needs no model (the namesake flags, the pairs frame's ids and levels) is computed on
         # a second core while the model is fitted (EM is single-threaded numpy)
         frame, config, cand = prepared.frame, prepared.config, prepared.cand
+        cells = _beside(pool, name_cells, frame, config, levels, cand.left, cand.right)
         namesakes = _beside(pool, collisions, frame, config, levels, cand.left, cand.right)
         columns = _beside(pool, pair_columns, frame, config, cand, levels)
         private = _beside(pool, private_values, frame, config, levels)
-        return _finish(prepared, levels, pool, namesakes, columns, private)
+        return _finish(prepared, levels, pool, cells, namesakes, columns, private)
 
 
 def _beside(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> Callable[[], T]:
@@ -487,6 +488,7 @@ def _finish(
     prepared: Prepared,
     levels: list[Levels],
     pool: ThreadPoolExecutor,
+    cells: Callable[[], np.ndarray],
     namesakes: Callable[[], tuple[np.ndarray, np.ndarray]],
     columns: Callable[[], PairColumns],
     private: Callable[[], dict[str, PrivateValues]],
@@ -539,7 +541,9 @@ def _finish(
         notes.append(learning_note(model.labels))
     total = total + model.prior_bits(frame.n)
     # a full-name agreement weighs as often as its cell's names are one person on this data
-    total = calibrate_full_names(frame, config, levels, model, fields, total, cand.left, cand.right, trained)
+    total = calibrate_full_names(
+        frame, config, levels, model, fields, total, cand.left, cand.right, trained, cells()
+    )
     timings["learning"] = time.perf_counter() - t
     t = time.perf_counter()
     # a contact value private to a few customers, as often one person's as the data shows
