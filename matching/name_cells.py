@@ -11,14 +11,19 @@ frequencies, opposite errors.
 
 So the name's evidence is measured instead of assumed. The pairs agreeing exactly on first and
 last name (and, as a second kind, those whose one side's whole name is in the other, unnamed
-side's email local part or handle: name_handle "full") fall into cells by the customers holding the name (2, 3, ... 13-20) and by how many
-holders its parts predict by chance (p(first) p(last) named identities, in powers of two). Per
-cell, EM finds the share of one-person pairs that the pairs' *other* fields explain (the name's
-weight and the prior left out; an email, a phone, a date of birth that agree or differ), and each
-pair of the cell gets that share as its prior odds plus its other fields' weight. Pairs with
-nothing but the name get the cell's share: about the share of them that are one person when the
-other fields are as often present for them as for the rest (they are, on both generators:
-estimate vs truth 0.71 / 0.78 and 0.25 / 0.32 for names five customers hold).
+side's email local part or handle: name_handle "full") fall into cells by the customers holding
+the name (2, 3, ... 13-20) and by how many holders its parts predict by chance (p(first) p(last)
+named identities, in powers of two). Per cell, EM finds the share of one-person pairs that the
+pairs' *other* fields explain (the name's weight and the prior left out; an email, a phone, a
+date of birth that agree or differ), and each pair of the cell gets that share as its prior odds
+plus its other fields' weight. Pairs with nothing but the name get the cell's share, which runs
+low for them (0.06-0.10 below their true share per cell on average, gen1 and gen2 at 100k and
+1M): pairs with other evidence are more often two people, because one person's identities are
+rarely on one channel and so rarely hold the same kinds of value, while strangers' do as often as
+any two identities. It errs towards precision. Correcting it (the cell's share from the checkable
+pairs' share and the chance that strangers' pairs are checkable, given field presence) came
+within 0.01-0.07 of the truth at 100k and raised cluster F1 (gen2-100k 0.596 -> 0.612, gen2-1m
+0.417 -> 0.431) but took gen2-1m's cluster precision below 0.95 (0.952 -> 0.945): not done.
 
 A cell with few pairs to learn from keeps its own mean probability (CELL_PSEUDO pseudo-pairs at
 the model's mean), and names more than MAX_CELL_HOLDERS customers hold are left alone: the name
@@ -37,6 +42,7 @@ from matching.config import MatchConfig
 from matching.frequency import Frame, distinct_inverse
 from matching.model import ModelParameters, probability
 from matching.names import full_name_holders
+from matching.namesakes import name_specs
 
 EM_ITERATIONS = 100
 # a cell's own mean probability weighs as much as this many pairs with other evidence: a cell of
@@ -49,19 +55,6 @@ EXPECTED_LOG2 = (-8, 3)  # chance holders per cell: 2^-8 or fewer ... 2^3 or mor
 # shares are kept off 0 and 1 only as far as float64 odds need: a tighter clip would raise a cell
 # whose pairs all score below it (a small frame's prior is -50 bits)
 SHARE_FLOOR = 1e-15
-
-
-def _name_columns(config: MatchConfig) -> tuple[int, int, str, str] | None:
-    """(first comparison index, last comparison index, first column, last column), if both exist."""
-    first = last = None
-    for i, spec in enumerate(config.active_comparisons()):
-        if spec.kind == "first_name" and first is None:
-            first = (i, spec.column)
-        if spec.kind == "last_name" and last is None:
-            last = (i, spec.column)
-    if first is None or last is None or first[1] is None or last[1] is None:
-        return None
-    return first[0], last[0], first[1], last[1]
 
 
 E_SPAN = EXPECTED_LOG2[1] - EXPECTED_LOG2[0] + 1
@@ -112,7 +105,7 @@ def name_cells(
 ) -> np.ndarray:
     """Per candidate pair: the cell code (an index of LABELS) of its full-name agreement, -1 elsewhere."""
     out = np.full(len(left), -1, dtype=np.int64)
-    names = _name_columns(config)
+    names = name_specs(config)
     if names is None or len(left) == 0:
         return out
     fi, la, first_col, last_col = names
@@ -184,7 +177,7 @@ def calibrate_full_names(
     half each, or the name-in-handle weight), so the fields still add up to the match weight.
 
     `cells`: name_cells of these pairs, when already computed (it needs no model)."""
-    names = _name_columns(config)
+    names = name_specs(config)
     if names is None or len(left) == 0:
         return total
     fi, la = names[0], names[1]

@@ -39,7 +39,7 @@ EM_ITERATIONS = 50
 PSEUDO = 1.0  # one pseudo-pair each way (Laplace): a share never seen is not 0
 
 
-def _name_specs(config: MatchConfig) -> tuple[int, int, str, str] | None:
+def name_specs(config: MatchConfig) -> tuple[int, int, str, str] | None:
     """(first comparison index, last comparison index, first column, last column), if both exist."""
     first = last = None
     for i, spec in enumerate(config.active_comparisons()):
@@ -65,7 +65,7 @@ def collisions(
     """Per candidate pair: (both names agree exactly, and also the full name is held by two customers
     on one channel: three on the pair's own channel when both identities are on it)."""
     none = np.zeros(len(li), dtype=bool)
-    names, channel = _name_specs(config), _source_column(config)
+    names, channel = name_specs(config), _source_column(config)
     if names is None or channel is None or len(li) == 0 or channel not in frame.df.columns:
         return none, none
     if len(frame.col(channel).vocab) < 2:
@@ -145,7 +145,7 @@ def collision_items(
     frame: Frame, config: MatchConfig, li: np.ndarray, r: np.ndarray, flag: np.ndarray, bits: float
 ) -> pl.Series:
     """The evidence item of each flagged pair (null elsewhere), naming the named side's full name."""
-    names = _name_specs(config)
+    names = name_specs(config)
     hit = np.flatnonzero(flag)
     if names is None or len(hit) == 0 or bits >= 0:
         return scattered(len(li), [])
