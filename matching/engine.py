@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -120,6 +121,39 @@ def compare_sets(
         with ThreadPoolExecutor(workers) as pool:
             done = list(pool.map(lambda task: compare(task[0], frame, task[1], task[2]), tasks))
     return [done[i * len(specs) : (i + 1) * len(specs)] for i in range(len(sets))]
+
+
+class Probe:
+    """Every comparison over no pairs (which fills the frame's encodings and statistics), taken
+    from the front of the list by a background thread and from the back by the thread that
+    joins it once blocking is done. Two comparisons may then derive one statistic at once: the
+    same values twice, one kept."""
+
+    def __init__(self, frame: Frame, specs: list[Any]) -> None:
+        self.frame, self.specs = frame, specs
+        self.out: list[Levels | None] = [None] * len(specs)
+        self.lo, self.hi = 0, len(specs)
+        self.lock = threading.Lock()
+
+    def _take(self, front: bool) -> int | None:
+        with self.lock:
+            if self.lo >= self.hi:
+                return None
+            if front:
+                self.lo += 1
+                return self.lo - 1
+            self.hi -= 1
+            return self.hi
+
+    def run(self, front: bool) -> None:
+        """Compare the specs not yet taken, from the front or the back."""
+        empty = np.zeros(0, dtype=np.int32)
+        while (i := self._take(front)) is not None:
+            self.out[i] = compare(self.specs[i], self.frame, empty, empty)
+
+    def levels(self) -> list[Levels]:
+        """The probe's levels, in the specs' order (after every run has returned)."""
+        return [lv for lv in self.out if lv is not None]
 
 
 def excluded_matrix(config: MatchConfig) -> np.ndarray:
@@ -293,7 +327,8 @@ def prepare(
         # computed on a second core while blocking runs (both are mostly numpy and polars, which
         # release the GIL)
         later = focused or WORKERS < 2
-        background = None if later else pool.submit(compare_all, frame, config, empty, empty)
+        probe_all = Probe(frame, config.active_comparisons())
+        background = None if later else pool.submit(probe_all.run, True)
         cand = block(
             frame.df,
             config.active_rules(),
@@ -311,7 +346,12 @@ def prepare(
             extra = [] if label_rows is None else [label_rows[0], label_rows[1]]
             frame.set_focus(np.concatenate([cand.left, cand.right, *extra]))
         # fills the frame's encodings and statistics
-        probe = compare_all(frame, config, empty, empty) if background is None else background.result()
+        if background is None:
+            probe = compare_all(frame, config, empty, empty)
+        else:
+            probe_all.run(False)  # blocking done: this thread takes the comparisons left
+            background.result()
+            probe = probe_all.levels()
     if model is not None and not model.fits(probe):
         notes.append("stored model does not fit the configured comparisons: refitted from scratch")
         model = None
