@@ -196,10 +196,18 @@ def calibrate_full_names(
     at = at[~np.isnan(table[cells[at]])]
     if not len(at):
         return total
-    delta = table[cells[at]] - name_bits[at]
+    # agents' decisions still move these pairs: the label shifts (matching/learning.py) of the
+    # agreement's own levels and of the prior stay on top of the cell's odds
+    params = model.comparisons
+    shift = np.full(len(at), model.prior_shift)
+    by_handle = handle[at]
+    for c in (fi, la):
+        shift[~by_handle] += params[c].shifts()[levels[c].levels[at[~by_handle]]]
+    if nh is not None:
+        shift[by_handle] += params[nh].shifts()[levels[nh].levels[at[by_handle]]]
+    delta = table[cells[at]] + shift - name_bits[at]
     out = total.copy()
     out[at] = total[at] + delta
-    by_handle = handle[at]
     two, one = at[~by_handle], at[by_handle]
     fields[fi, two] += (delta[~by_handle] / 2).astype(np.float32)
     fields[la, two] += (delta[~by_handle] / 2).astype(np.float32)

@@ -108,3 +108,40 @@ def test_a_name_found_in_a_handle_has_cells_of_its_own():
     weights = [c for c in res.pairs.columns if c.endswith("_weight") and c != "match_weight"]
     added = found.select(pl.sum_horizontal(weights)).to_series().to_numpy() + res.model.prior_bits(df.height)
     assert np.allclose(added, found.get_column("match_weight").to_numpy(), atol=1e-3)
+
+
+def test_agents_decisions_still_move_the_pairs_the_cells_weigh():
+    df = _world(True)
+    plain = run_match(df, MatchConfig())
+    facebook = set(df.filter(pl.col("channel") == "facebook").get_column("identity_id").to_list())
+    name_only = plain.pairs.filter(
+        (pl.col("identity_id_l").is_in(facebook) | pl.col("identity_id_r").is_in(facebook))
+        & (pl.col("last_name_level").cast(pl.String) == "exact")
+    )
+    # agents rejected 40 of the name-only pairs: two people each time
+    labels = name_only.head(40).select("identity_id_l", "identity_id_r").with_columns(is_match=pl.lit(False))
+    learned = run_match(df, MatchConfig(), labels=labels)
+    key = ["identity_id_l", "identity_id_r"]
+    before = name_only.sort(key).get_column("match_probability").to_numpy()
+    after = (
+        learned.pairs.join(name_only.select(key), on=key).sort(key).get_column("match_probability").to_numpy()
+    )
+    assert len(after) == len(before) and after.mean() < before.mean() - 0.1
+    # the labels' shifts of the name levels and the prior sit on top of the cell's odds
+    model = learned.model
+    first, last = model.by_name()["first_name"], model.by_name()["last_name"]
+    shift = (
+        model.prior_shift
+        + first.shifts()[first.levels.index("exact")]
+        + last.shifts()[last.levels.index("exact")]
+    )
+    assert abs(shift) > 0.1
+    pairs = learned.pairs.join(name_only.select(key), on=key)
+    others = [
+        c
+        for c in pairs.columns
+        if c.endswith("_weight") and c not in ("match_weight", "first_name_weight", "last_name_weight")
+    ]
+    odds = pairs.select(pl.col("match_weight") - pl.sum_horizontal(others)).to_series().to_numpy() - shift
+    cells = np.array(list(model.name_cells.values()))
+    assert np.allclose([np.abs(cells - o).min() for o in odds], 0.0, atol=1e-3)
