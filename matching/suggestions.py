@@ -47,17 +47,6 @@ def _value(prefix: str, cols: list[str]) -> pl.Expr:
     return pl.concat_str(parts, separator=" | ", ignore_nulls=True).replace("", None)
 
 
-def evidence_frame(
-    best: pl.DataFrame,
-    identities: pl.DataFrame,
-    specs: list[ComparisonSpec],
-    neutral_levels: dict[str, set[str]],
-) -> pl.DataFrame:
-    """evidence (JSON list of {field, value_l, value_r, level, weight}) and its hash, per best pair."""
-    ev = evidence_columns(best, identities, specs)
-    return pl.DataFrame([evidence_json(ev, specs), evidence_hashes(ev, specs)])
-
-
 def evidence_columns(
     best: pl.DataFrame, identities: pl.DataFrame, specs: list[ComparisonSpec]
 ) -> pl.DataFrame:
@@ -154,22 +143,6 @@ def evidence_hashes(ev: pl.DataFrame, specs: list[ComparisonSpec]) -> pl.Series:
     return pl.Series("evidence_hash", digests, dtype=pl.String)
 
 
-def build_suggestions(
-    pairs: pl.DataFrame,
-    identities: pl.DataFrame,
-    specs: list[ComparisonSpec],
-    review_threshold: float,
-    auto_approve_threshold: float | None,
-    neutral_levels: dict[str, set[str]],
-    possible_floor: float | None = None,
-) -> pl.DataFrame:
-    """Customer pairs (customer_id_l < customer_id_r) with band, reason, evidence and its hash."""
-    head, best = suggestion_rows(pairs, specs, review_threshold, auto_approve_threshold, possible_floor)
-    if head.height == 0:
-        return pl.DataFrame(schema=SUGGESTION_SCHEMA)
-    return with_evidence(head, evidence_frame(best, identities, specs, neutral_levels))
-
-
 def suggestion_rows(
     pairs: pl.DataFrame,
     specs: list[ComparisonSpec],
@@ -178,7 +151,7 @@ def suggestion_rows(
     possible_floor: float | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The suggestions without their evidence (in their final order, `_best`: the row of `best`),
-    and `best`, each customer pair's best identity pair (what evidence_frame takes)."""
+    and `best`, each customer pair's best identity pair (what evidence_columns takes)."""
     floor = review_threshold if possible_floor is None else min(possible_floor, review_threshold)
     cand = pairs.filter((pl.col("match_probability") >= floor) | pl.col("related_only"))
     if cand.height == 0:
@@ -225,7 +198,7 @@ def suggestion_rows(
 
 
 def with_evidence(head: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
-    """suggestion_rows' suggestions with the evidence_frame of their best pairs, in SUGGESTION_SCHEMA's order."""
+    """suggestion_rows' suggestions with their best pairs' evidence (evidence_json, evidence_hashes), in SUGGESTION_SCHEMA's order."""
     if head.height == 0:
         return pl.DataFrame(schema=SUGGESTION_SCHEMA)
     ev = evidence[head.get_column("_best")]
