@@ -226,8 +226,9 @@ def train(
     candidates').
     """
     across = source_codes(frame.df, config) if config.link_type == "link_only" else None
-    ru, rv = u_pairs(frame, config)
-    u_params = estimate_u(compare_all(frame, config, ru, rv) if u_levels is None else u_levels)
+    if u_levels is None:
+        u_levels = compare_all(frame, config, *u_pairs(frame, config))
+    u_params = estimate_u(u_levels)
     # EM strata are each rule's own pairs (a pair found by two rules is in both), sampled uniformly
     strata = cand.by_rule
     if strata.height > config.em_max_pairs:
@@ -256,7 +257,7 @@ def train(
     lam = float(np.clip((lam_r * counts).sum() / max(all_pairs, 1.0), 1e-12, 0.5))
     return ModelParameters(
         params, lam, frame.n, iters, converged, len(sample[0].levels) if sample else 0,
-        len(ru), {r.name: float(x) for r, x in zip(rules, lam_r, strict=True)},
+        len(u_levels[0].levels) if u_levels else 0, {r.name: float(x) for r, x in zip(rules, lam_r, strict=True)},
     )  # fmt: skip
 
 

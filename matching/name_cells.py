@@ -113,17 +113,20 @@ def name_cells(
         levels[la].levels == levels[la].level("exact")
     )
     at = np.flatnonzero(agree)
-    if len(at):
-        out[at] = _cells_of(frame, first_col, last_col, left[at])
+    rows = left[at]
     nh = _handle_comparison(config, levels)
+    at_handle = np.zeros(0, dtype=np.int64)
     if nh is not None:
-        at = np.flatnonzero(levels[nh].levels == levels[nh].level("full"))
-        if len(at):
-            # the named side: the left one unless only the right one has a first name
-            unnamed = frame.df.get_column(first_col).is_null().to_numpy()
-            rows = np.where(unnamed[left[at]], right[at], left[at])
-            code = _cells_of(frame, first_col, last_col, rows)
-            out[at] = np.where(code >= 0, code + N_CELLS, -1)
+        at_handle = np.flatnonzero(levels[nh].levels == levels[nh].level("full"))
+        # the named side: the left one unless only the right one has a first name
+        unnamed = frame.df.get_column(first_col).is_null().to_numpy()
+        rows = np.concatenate([rows, np.where(unnamed[left[at_handle]], right[at_handle], left[at_handle])])
+    if not len(rows):
+        return out
+    code = _cells_of(frame, first_col, last_col, rows)  # both kinds at once: one pass over the frame
+    out[at] = code[: len(at)]
+    handle = code[len(at) :]
+    out[at_handle] = np.where(handle >= 0, handle + N_CELLS, -1)
     return out
 
 
