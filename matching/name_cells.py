@@ -42,7 +42,7 @@ from matching.config import MatchConfig
 from matching.frequency import Frame, distinct_inverse
 from matching.model import ModelParameters, probability
 from matching.names import full_name_holders
-from matching.namesakes import name_specs
+from matching.namesakes import handle_comparison, name_specs
 
 EM_ITERATIONS = 100
 # a cell's own mean probability weighs as much as this many pairs with other evidence: a cell of
@@ -93,13 +93,6 @@ def _cells_of(frame: Frame, first_col: str, last_col: str, rows: np.ndarray) -> 
     return np.where(ok, h * E_SPAN + e, -1)
 
 
-def _handle_comparison(config: MatchConfig, levels: list[Levels]) -> int | None:
-    for i, (spec, lv) in enumerate(zip(config.active_comparisons(), levels, strict=True)):
-        if spec.kind == "name_handle" and "full" in lv.level_names:
-            return i
-    return None
-
-
 def name_cells(
     frame: Frame, config: MatchConfig, levels: list[Levels], left: np.ndarray, right: np.ndarray
 ) -> np.ndarray:
@@ -114,7 +107,7 @@ def name_cells(
     )
     at = np.flatnonzero(agree)
     rows = left[at]
-    nh = _handle_comparison(config, levels)
+    nh = handle_comparison(config, levels)
     at_handle = np.zeros(0, dtype=np.int64)
     if nh is not None:
         at_handle = np.flatnonzero(levels[nh].levels == levels[nh].level("full"))
@@ -184,7 +177,7 @@ def calibrate_full_names(
     if names is None or len(left) == 0:
         return total
     fi, la = names[0], names[1]
-    nh = _handle_comparison(config, levels)
+    nh = handle_comparison(config, levels)
     if cells is None:
         cells = name_cells(frame, config, levels, left, right)
     handle = cells >= N_CELLS

@@ -112,12 +112,18 @@ def collisions(
     return agree, flag
 
 
+def handle_comparison(config: MatchConfig, levels: list[Levels]) -> int | None:
+    """Index of the name_handle comparison (the one with a "full" level), if there is one."""
+    for i, (spec, lv) in enumerate(zip(config.active_comparisons(), levels, strict=True)):
+        if spec.kind == "name_handle" and "full" in lv.level_names:
+            return i
+    return None
+
+
 def _handle_full(config: MatchConfig, levels: list[Levels]) -> np.ndarray | None:
     """Per pair: the name_handle comparison found one side's full name in the other's handle."""
-    for spec, lv in zip(config.active_comparisons(), levels, strict=True):
-        if spec.kind == "name_handle" and "full" in lv.level_names:
-            return lv.levels == lv.level("full")
-    return None
+    nh = handle_comparison(config, levels)
+    return None if nh is None else levels[nh].levels == levels[nh].level("full")
 
 
 def fit_collision_bits(total: np.ndarray, agree: np.ndarray, flag: np.ndarray) -> float:
